@@ -1,0 +1,85 @@
+//! POST /account/join/ — register a user and start their first session.
+
+use lambda_http::http::StatusCode;
+use lambda_http::{Body, Request, Response};
+use secrecy::ExposeSecret;
+use serde_json::json;
+
+use shared::account::{new_session, personal_attributes, session_tokens, timestamp, user_json};
+use shared::error::{ApiError, FieldErrors, NON_FIELD_ERRORS};
+use shared::http::{Endpoint, json_response, serve};
+use shared::input::{Fields, body_object, today_utc};
+use shared::password::{hash_password, similarity_problem, strength_problems};
+use shared::store::{NewUser, Registration, Store};
+use shared::{App, now_unix};
+
+pub const ENDPOINT: Endpoint = Endpoint::post("Register", "/account/join");
+
+pub const EMAIL_TAKEN: &str = "A user is already registered with this email address.";
+pub const PASSWORDS_DIFFER: &str = "The two password fields didn't match.";
+
+pub async fn handle<S: Store>(app: &App<S>, request: Request) -> Response<Body> {
+    serve(&ENDPOINT, &request, |request| join(app, request)).await
+}
+
+async fn join<S: Store>(app: &App<S>, request: &Request) -> Result<Response<Body>, ApiError> {
+    let body = body_object(request)?;
+    let mut fields = Fields::new(&body);
+    // Field by field, in the reference's order, collecting every error before answering.
+    let email = fields.email("email", true, false);
+    if let Some(email) = &email
+        && app.store.email_registered(email).await?
+    {
+        fields.errors.add("email", EMAIL_TAKEN);
+    }
+    let password1 = fields.password("password1", None);
+    if let Some(password) = &password1 {
+        for problem in strength_problems(password.expose_secret()) {
+            fields.errors.add("password1", problem);
+        }
+    }
+    let password2 = fields.password("password2", None);
+    let first_name = fields.string("first_name", false, true, Some(150)).unwrap_or_default();
+    let last_name = fields.string("last_name", false, true, Some(150)).unwrap_or_default();
+    let gender = fields.choice("gender", &["male", "female"]).unwrap_or_default();
+    let date_of_birth = fields.date_of_birth("date_of_birth", today_utc());
+    fields.errors.into_result()?;
+    let (Some(email), Some(password1), Some(password2)) = (email, password1, password2) else {
+        return Err(ApiError::Internal);
+    };
+
+    // Then the checks across fields, one at a time, as the reference does.
+    if password1.expose_secret() != password2.expose_secret() {
+        return Err(ApiError::Validation(FieldErrors::single(NON_FIELD_ERRORS, PASSWORDS_DIFFER)));
+    }
+    let attributes = personal_attributes(&email, &first_name, &last_name);
+    if let Some(problem) = similarity_problem(password1.expose_secret(), &attributes) {
+        return Err(ApiError::Validation(FieldErrors::single(NON_FIELD_ERRORS, problem)));
+    }
+
+    let password_hash = hash_password(&password1).map_err(|_| ApiError::Internal)?;
+    let now = now_unix();
+    let session = new_session(&app.tokens, now);
+    let new_user = NewUser {
+        email,
+        password_hash,
+        first_name,
+        last_name,
+        gender,
+        date_of_birth: date_of_birth.map(|date| date.to_string()),
+        is_staff: false,
+        is_superuser: false,
+        joined_at: timestamp(time::OffsetDateTime::now_utc()),
+    };
+    let user = match app.store.create_user(new_user, Some(session.clone())).await? {
+        Registration::Created(user) => user,
+        // Lost a race with another join of the same email.
+        Registration::EmailTaken => return Err(ApiError::Validation(FieldErrors::single("email", EMAIL_TAKEN))),
+    };
+    tracing::info!(user_id = user.id, "user joined");
+    let tokens = session_tokens(&app.tokens, user.id, &session, now);
+    Ok(json_response(
+        StatusCode::CREATED,
+        &json!({"access": tokens.access.token, "refresh": tokens.refresh.token, "user": user_json(&user)}),
+    ))
+}

@@ -1,0 +1,63 @@
+//! POST /account/login/ — check email and password, start a session, set the token cookies.
+
+use lambda_http::http::StatusCode;
+use lambda_http::{Body, Request, Response};
+use serde_json::json;
+
+use shared::account::{new_session, session_tokens, timestamp, user_json};
+use shared::error::{ApiError, FieldErrors, NON_FIELD_ERRORS};
+use shared::http::{ACCESS_COOKIE, Endpoint, REFRESH_COOKIE, json_response, serve, token_cookie, with_cookies};
+use shared::input::{Fields, body_object};
+use shared::password::{verify_against_stand_in, verify_password};
+use shared::store::Store;
+use shared::{App, now_unix};
+
+pub const ENDPOINT: Endpoint = Endpoint::post("Login", "/account/login");
+
+pub const BAD_CREDENTIALS: &str = "Unable to log in with provided credentials.";
+pub const EMAIL_AND_PASSWORD_NEEDED: &str = "Must include \"email\" and \"password\".";
+
+pub async fn handle<S: Store>(app: &App<S>, request: Request) -> Response<Body> {
+    serve(&ENDPOINT, &request, |request| login(app, request)).await
+}
+
+async fn login<S: Store>(app: &App<S>, request: &Request) -> Result<Response<Body>, ApiError> {
+    let body = body_object(request)?;
+    let mut fields = Fields::new(&body);
+    let email = fields.email("email", false, true);
+    let password = fields.password("password", None);
+    fields.errors.into_result()?;
+    let (Some(email), Some(password)) = (email.filter(|email| !email.is_empty()), password) else {
+        return Err(ApiError::Validation(FieldErrors::single(NON_FIELD_ERRORS, EMAIL_AND_PASSWORD_NEEDED)));
+    };
+
+    // Unknown email, wrong password, inactive user: one answer, one Argon2 verification each.
+    let user = app.store.find_by_email(&email).await?;
+    let accepted = match &user {
+        Some(user) => verify_password(&password, &user.password_hash) && user.is_active,
+        None => verify_against_stand_in(&password),
+    };
+    let Some(user) = user.filter(|_| accepted) else {
+        return Err(ApiError::Validation(FieldErrors::single(NON_FIELD_ERRORS, BAD_CREDENTIALS)));
+    };
+
+    let now = now_unix();
+    let session = new_session(&app.tokens, now);
+    let tokens = session_tokens(&app.tokens, user.id, &session, now);
+    app.store
+        .start_session(&user, session, &timestamp(time::OffsetDateTime::now_utc()))
+        .await?;
+    tracing::info!(user_id = user.id, "logged in");
+    let secure = app.config.cookie_secure;
+    let response = json_response(
+        StatusCode::OK,
+        &json!({"access": tokens.access.token, "refresh": tokens.refresh.token, "user": user_json(&user)}),
+    );
+    Ok(with_cookies(
+        response,
+        [
+            token_cookie(ACCESS_COOKIE, &tokens.access.token, app.tokens.access_lifetime, secure),
+            token_cookie(REFRESH_COOKIE, &tokens.refresh.token, app.tokens.refresh_lifetime, secure),
+        ],
+    ))
+}

@@ -1,0 +1,76 @@
+//! POST /account/password/change/ — set a new password for the bearer; every other session of
+//! the user is revoked at once, the session making the change keeps working.
+
+use lambda_http::http::StatusCode;
+use lambda_http::{Body, Request, Response};
+use secrecy::ExposeSecret;
+use serde_json::json;
+
+use shared::App;
+use shared::account::personal_attributes;
+use shared::auth::authenticate;
+use shared::error::{AccessDenied, ApiError, FieldErrors};
+use shared::http::{Endpoint, json_response, serve};
+use shared::input::{Fields, body_object};
+use shared::password::{hash_password, similarity_problem, strength_problems, verify_password};
+use shared::store::Store;
+
+pub const ENDPOINT: Endpoint = Endpoint::post("Password Change", "/account/password/change");
+
+pub const WRONG_OLD_PASSWORD: &str = "Your old password was entered incorrectly. Please enter it again.";
+/// Django's form says it with a typographic apostrophe (U+2019), unlike join.
+pub const PASSWORDS_DIFFER: &str = "The two password fields didn\u{2019}t match.";
+const MAX_PASSWORD_CHARS: usize = 128;
+
+pub async fn handle<S: Store>(app: &App<S>, request: Request) -> Response<Body> {
+    serve(&ENDPOINT, &request, |request| change_password(app, request)).await
+}
+
+async fn change_password<S: Store>(app: &App<S>, request: &Request) -> Result<Response<Body>, ApiError> {
+    // Authentication comes before the body, as in the reference.
+    let authenticated = authenticate(app, request).await?;
+    let user = &authenticated.user;
+    let body = body_object(request)?;
+    let mut fields = Fields::new(&body);
+    if fields.contains("old_password") || app.config.old_password_required {
+        let old_password = fields.password("old_password", Some(MAX_PASSWORD_CHARS));
+        if let Some(old_password) = old_password
+            && !verify_password(&old_password, &user.password_hash)
+        {
+            fields.errors.add("old_password", WRONG_OLD_PASSWORD);
+        }
+    }
+    let new_password1 = fields.password("new_password1", Some(MAX_PASSWORD_CHARS));
+    let new_password2 = fields.password("new_password2", Some(MAX_PASSWORD_CHARS));
+    fields.errors.into_result()?;
+    let (Some(new_password1), Some(new_password2)) = (new_password1, new_password2) else {
+        return Err(ApiError::Internal);
+    };
+
+    let new_password = new_password2.expose_secret();
+    if new_password1.expose_secret() != new_password {
+        return Err(ApiError::Validation(FieldErrors::single("new_password2", PASSWORDS_DIFFER)));
+    }
+    // Django's validators in its settings order: similarity first, then the rest.
+    let mut problems = FieldErrors::new();
+    let attributes = personal_attributes(&user.email, &user.first_name, &user.last_name);
+    if let Some(problem) = similarity_problem(new_password, &attributes) {
+        problems.add("new_password2", problem);
+    }
+    for problem in strength_problems(new_password) {
+        problems.add("new_password2", problem);
+    }
+    problems.into_result()?;
+
+    let password_hash = hash_password(&new_password2).map_err(|_| ApiError::Internal)?;
+    let changed = app
+        .store
+        .change_password(user.id, &authenticated.session.id, user.session_epoch, &password_hash)
+        .await?;
+    if !changed {
+        // The session was revoked, or another change landed, while we worked.
+        return Err(ApiError::Access(AccessDenied::Invalid));
+    }
+    tracing::info!(user_id = user.id, "password changed; other sessions revoked");
+    Ok(json_response(StatusCode::OK, &json!({"detail": "New password has been saved."})))
+}

@@ -1,0 +1,149 @@
+//! Account rules shared by several routes and the admin tool: the user's public shape,
+//! starting a session, the password rules applied to a user, and `create_superuser`.
+
+use secrecy::{ExposeSecret, SecretString};
+use serde_json::{Value, json};
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+use validator::ValidateEmail;
+
+use crate::password::{self, Attribute};
+use crate::store::{NewSession, NewUser, Registration, StoreError, User, UserStore};
+use crate::token::{Issued, TokenKeys, TokenKind, random_id};
+
+/// The contract's user object (§3).
+pub fn user_json(user: &User) -> Value {
+    json!({
+        "pk": user.id,
+        "email": user.email,
+        "first_name": user.first_name,
+        "last_name": user.last_name,
+        "gender": user.gender,
+        "date_of_birth": user.date_of_birth,
+    })
+}
+
+/// RFC 3339 UTC timestamp for `date_joined` and `last_login`.
+pub fn timestamp(at: OffsetDateTime) -> String {
+    at.format(&Rfc3339).unwrap_or_default()
+}
+
+/// A session about to start: its ids are chosen before the user id is known (join).
+pub fn new_session(tokens: &TokenKeys, now: i64) -> NewSession {
+    NewSession {
+        id: random_id(),
+        refresh_jti: random_id(),
+        // Covers the refresh token and any access token minted from it before it expires.
+        expires_at: now + tokens.refresh_lifetime + tokens.access_lifetime,
+    }
+}
+
+/// The access and refresh tokens of a session that has just started.
+pub struct TokenPair {
+    pub access: Issued,
+    pub refresh: Issued,
+}
+
+pub fn session_tokens(tokens: &TokenKeys, user_id: u64, session: &NewSession, now: i64) -> TokenPair {
+    TokenPair {
+        access: tokens.issue(TokenKind::Access, user_id, &session.id, random_id(), now),
+        refresh: tokens.issue(TokenKind::Refresh, user_id, &session.id, session.refresh_jti.clone(), now),
+    }
+}
+
+/// The personal attributes a password must not resemble, in Django's order.
+pub fn personal_attributes<'a>(email: &'a str, first_name: &'a str, last_name: &'a str) -> [Attribute<'a>; 3] {
+    [
+        Attribute { verbose_name: "first name", value: first_name },
+        Attribute { verbose_name: "last name", value: last_name },
+        Attribute { verbose_name: "email", value: email },
+    ]
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum AdminError {
+    #[error("not a valid email address")]
+    InvalidEmail,
+    #[error("weak password: {0}")]
+    WeakPassword(String),
+    #[error("a user is already registered with this email address")]
+    EmailTaken,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("password hashing failed")]
+    Hash,
+}
+
+/// The tutorial's `create_superuser`: an active staff superuser, with no session. The
+/// password must pass the same rules as everyone's.
+pub async fn create_superuser<S: UserStore>(store: &S, email: &str, password: &SecretString) -> Result<User, AdminError> {
+    let email = email.trim().to_lowercase();
+    if !email.validate_email() {
+        return Err(AdminError::InvalidEmail);
+    }
+    let secret = password.expose_secret();
+    let mut problems: Vec<String> = password::strength_problems(secret).into_iter().map(str::to_owned).collect();
+    problems.extend(password::similarity_problem(secret, &personal_attributes(&email, "", "")));
+    if !problems.is_empty() {
+        return Err(AdminError::WeakPassword(problems.join(" ")));
+    }
+    let password_hash = password::hash_password(password).map_err(|_| AdminError::Hash)?;
+    let user = NewUser {
+        email,
+        password_hash,
+        first_name: String::new(),
+        last_name: String::new(),
+        gender: String::new(),
+        date_of_birth: None,
+        is_staff: true,
+        is_superuser: true,
+        joined_at: timestamp(OffsetDateTime::now_utc()),
+    };
+    match store.create_user(user, None).await? {
+        Registration::Created(user) => Ok(user),
+        Registration::EmailTaken => Err(AdminError::EmailTaken),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::MemoryStore;
+
+    #[tokio::test]
+    async fn create_superuser_makes_an_active_staff_superuser_once() {
+        let store = MemoryStore::new();
+        let password = SecretString::from("Admin-Pw!93821");
+        let user = create_superuser(&store, " Admin@Example.com ", &password).await.unwrap();
+        assert!(user.is_staff && user.is_superuser && user.is_active);
+        assert_eq!(user.email, "admin@example.com");
+        assert!(password::verify_password(&password, &user.password_hash));
+        let again = create_superuser(&store, "admin@example.com", &password).await;
+        assert!(matches!(again, Err(AdminError::EmailTaken)));
+        let weak = create_superuser(&store, "other@example.com", &SecretString::from("password")).await;
+        assert!(matches!(weak, Err(AdminError::WeakPassword(_))));
+    }
+
+    #[test]
+    fn the_user_object_has_the_contract_fields_in_order() {
+        let user = User {
+            id: 3,
+            email: "a@example.com".into(),
+            password_hash: "secret-hash".into(),
+            first_name: "A".into(),
+            last_name: "B".into(),
+            gender: "female".into(),
+            date_of_birth: Some("1990-01-02".into()),
+            is_active: true,
+            is_staff: false,
+            is_superuser: false,
+            date_joined: String::new(),
+            last_login: None,
+            session_epoch: 0,
+        };
+        assert_eq!(
+            user_json(&user).to_string(),
+            r#"{"pk":3,"email":"a@example.com","first_name":"A","last_name":"B","gender":"female","date_of_birth":"1990-01-02"}"#
+        );
+    }
+}

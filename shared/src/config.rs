@@ -1,0 +1,168 @@
+//! Configuration, read from the environment once per cold start.
+
+use std::env;
+use std::fmt;
+use std::str::FromStr;
+
+use secrecy::{ExposeSecret, SecretString};
+
+/// The shortest signing key we accept (contract §2): 256 bits for HS256.
+pub const MIN_SIGNING_KEY_BYTES: usize = 32;
+
+/// Everything the functions read from their environment. Field docs name the variable.
+#[derive(Clone)]
+pub struct Config {
+    /// `TABLE_NAME`: the DynamoDB table holding users and sessions.
+    pub table_name: String,
+    /// `JWT_SIGNING_KEY`: HS256 key, at least 32 bytes. Required.
+    pub signing_key: SecretString,
+    /// `ACCESS_TOKEN_LIFETIME_SECONDS` (default 3600).
+    pub access_token_lifetime: i64,
+    /// `REFRESH_TOKEN_LIFETIME_SECONDS` (default 86400).
+    pub refresh_token_lifetime: i64,
+    /// `JWT_LEEWAY_SECONDS` (default 0): clock skew tolerated on `exp`.
+    pub jwt_leeway: u64,
+    /// `ROTATE_REFRESH_TOKENS` (default true): each refresh spends the presented token.
+    pub rotate_refresh_tokens: bool,
+    /// `PASSWORD_CHANGE_REQUIRES_OLD_PASSWORD` (default false).
+    pub old_password_required: bool,
+    /// `COOKIE_SECURE` (default true): the `Secure` attribute on the token cookies.
+    pub cookie_secure: bool,
+}
+
+impl fmt::Debug for Config {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Config")
+            .field("table_name", &self.table_name)
+            .field("signing_key", &"[redacted]")
+            .field("access_token_lifetime", &self.access_token_lifetime)
+            .field("refresh_token_lifetime", &self.refresh_token_lifetime)
+            .field("jwt_leeway", &self.jwt_leeway)
+            .field("rotate_refresh_tokens", &self.rotate_refresh_tokens)
+            .field("old_password_required", &self.old_password_required)
+            .field("cookie_secure", &self.cookie_secure)
+            .finish()
+    }
+}
+
+/// Why the service refuses to start. Never carries a secret's value.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{0} is not set")]
+    Missing(&'static str),
+    #[error("{name} must be {expected}")]
+    Invalid {
+        name: &'static str,
+        expected: &'static str,
+    },
+}
+
+impl Config {
+    /// Reads the process environment.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| env::var(name).ok())
+    }
+
+    /// Reads configuration through `lookup`, so tests need not touch the process environment.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let signing_key = lookup("JWT_SIGNING_KEY").ok_or(ConfigError::Missing("JWT_SIGNING_KEY"))?;
+        if signing_key.len() < MIN_SIGNING_KEY_BYTES {
+            return Err(ConfigError::Invalid {
+                name: "JWT_SIGNING_KEY",
+                expected: "at least 32 bytes long",
+            });
+        }
+        let config = Config {
+            table_name: lookup("TABLE_NAME").unwrap_or_else(|| "accounts".to_owned()),
+            signing_key: SecretString::from(signing_key),
+            access_token_lifetime: parse_or(&lookup, "ACCESS_TOKEN_LIFETIME_SECONDS", 3600, "a positive number of seconds")?,
+            refresh_token_lifetime: parse_or(&lookup, "REFRESH_TOKEN_LIFETIME_SECONDS", 86400, "a positive number of seconds")?,
+            jwt_leeway: parse_or(&lookup, "JWT_LEEWAY_SECONDS", 0, "a number of seconds")?,
+            rotate_refresh_tokens: parse_bool_or(&lookup, "ROTATE_REFRESH_TOKENS", true)?,
+            old_password_required: parse_bool_or(&lookup, "PASSWORD_CHANGE_REQUIRES_OLD_PASSWORD", false)?,
+            cookie_secure: parse_bool_or(&lookup, "COOKIE_SECURE", true)?,
+        };
+        if config.access_token_lifetime <= 0 || config.refresh_token_lifetime <= 0 {
+            return Err(ConfigError::Invalid {
+                name: "ACCESS_TOKEN_LIFETIME_SECONDS/REFRESH_TOKEN_LIFETIME_SECONDS",
+                expected: "positive",
+            });
+        }
+        Ok(config)
+    }
+
+    pub(crate) fn signing_key_bytes(&self) -> &[u8] {
+        self.signing_key.expose_secret().as_bytes()
+    }
+}
+
+fn parse_or<T: FromStr>(
+    lookup: &impl Fn(&str) -> Option<String>,
+    name: &'static str,
+    default: T,
+    expected: &'static str,
+) -> Result<T, ConfigError> {
+    match lookup(name) {
+        None => Ok(default),
+        Some(raw) => raw.trim().parse().map_err(|_| ConfigError::Invalid { name, expected }),
+    }
+}
+
+fn parse_bool_or(
+    lookup: &impl Fn(&str) -> Option<String>,
+    name: &'static str,
+    default: bool,
+) -> Result<bool, ConfigError> {
+    match lookup(name).as_deref().map(|raw| raw.trim().to_ascii_lowercase()) {
+        None => Ok(default),
+        Some(raw) => match raw.as_str() {
+            "1" | "true" | "yes" | "on" => Ok(true),
+            "0" | "false" | "no" | "off" => Ok(false),
+            _ => Err(ConfigError::Invalid {
+                name,
+                expected: "true or false",
+            }),
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn config_from(pairs: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let env: HashMap<String, String> = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        Config::from_lookup(|name| env.get(name).cloned())
+    }
+
+    const KEY: &str = "0123456789abcdef0123456789abcdef";
+
+    #[test]
+    fn defaults_follow_the_contract() {
+        let config = config_from(&[("JWT_SIGNING_KEY", KEY)]).unwrap();
+        assert_eq!(config.table_name, "accounts");
+        assert_eq!(config.access_token_lifetime, 3600);
+        assert_eq!(config.refresh_token_lifetime, 86400);
+        assert_eq!(config.jwt_leeway, 0);
+        assert!(config.rotate_refresh_tokens);
+        assert!(!config.old_password_required);
+        assert!(config.cookie_secure);
+    }
+
+    #[test]
+    fn refuses_to_start_without_a_long_enough_key() {
+        assert!(matches!(config_from(&[]), Err(ConfigError::Missing("JWT_SIGNING_KEY"))));
+        let short = config_from(&[("JWT_SIGNING_KEY", "too-short")]);
+        assert!(matches!(short, Err(ConfigError::Invalid { name: "JWT_SIGNING_KEY", .. })));
+    }
+
+    #[test]
+    fn bad_values_are_refused_by_name_and_the_key_never_shows() {
+        let err = config_from(&[("JWT_SIGNING_KEY", KEY), ("ROTATE_REFRESH_TOKENS", "maybe")]).unwrap_err();
+        assert!(err.to_string().contains("ROTATE_REFRESH_TOKENS"));
+        let config = config_from(&[("JWT_SIGNING_KEY", KEY), ("COOKIE_SECURE", "false")]).unwrap();
+        assert!(!config.cookie_secure);
+        assert!(!format!("{config:?}").contains(KEY));
+    }
+}

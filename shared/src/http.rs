@@ -1,0 +1,259 @@
+//! The HTTP edge every function shares: which requests an endpoint admits, how answers are
+//! written (JSON, security headers), the token cookies, and the bearer header.
+
+use std::future::Future;
+
+use cookie::{Cookie, SameSite};
+use lambda_http::http::{HeaderValue, Method, StatusCode, header};
+use lambda_http::{Body, Request, RequestExt, Response};
+use serde_json::Value;
+use time::OffsetDateTime;
+
+use crate::error::{AccessDenied, ApiError};
+
+/// Cookie carrying the access token (contract §4, login).
+pub const ACCESS_COOKIE: &str = "my-app-auth";
+/// Cookie carrying the refresh token.
+pub const REFRESH_COOKIE: &str = "my-refresh-token";
+
+/// One route of the contract: its path (without the trailing slash) and its methods.
+#[derive(Debug, Clone, Copy)]
+pub struct Endpoint {
+    /// Shown in the OPTIONS answer, as DRF names its views.
+    pub name: &'static str,
+    pub path: &'static str,
+    pub reads: bool,
+}
+
+impl Endpoint {
+    /// A route answering POST (and OPTIONS).
+    pub const fn post(name: &'static str, path: &'static str) -> Self {
+        Endpoint { name, path, reads: false }
+    }
+
+    /// A route answering GET and HEAD (and OPTIONS).
+    pub const fn get(name: &'static str, path: &'static str) -> Self {
+        Endpoint { name, path, reads: true }
+    }
+
+    /// The `Allow` header value for this route.
+    pub const fn allow(&self) -> &'static str {
+        if self.reads { "GET, HEAD, OPTIONS" } else { "POST, OPTIONS" }
+    }
+
+    /// The OPTIONS answer: what DRF's metadata says, less its HTML renderer and multipart.
+    fn description(&self) -> Value {
+        serde_json::json!({
+            "name": self.name,
+            "description": "",
+            "renders": ["application/json"],
+            "parses": ["application/json", "application/x-www-form-urlencoded"],
+        })
+    }
+
+    fn owns(&self, path: &str) -> bool {
+        let path = path.strip_suffix('/').unwrap_or(path);
+        path == self.path
+    }
+}
+
+/// Runs `handler` for a request the endpoint admits and turns every outcome, errors included,
+/// into the contract's answer. Paths the endpoint does not own get 404; other methods 405;
+/// OPTIONS gets the `Allow` list; HEAD runs the GET handler and drops the body.
+pub async fn serve<'r, F, Fut>(endpoint: &Endpoint, request: &'r Request, handler: F) -> Response<Body>
+where
+    F: FnOnce(&'r Request) -> Fut,
+    Fut: Future<Output = Result<Response<Body>, ApiError>>,
+{
+    let method = request.method();
+    let owned = endpoint.owns(&request.raw_http_path());
+    let outcome = if !owned {
+        Err(ApiError::NotFound)
+    } else if method == Method::OPTIONS {
+        Ok(json_response(StatusCode::OK, &endpoint.description()))
+    } else if (endpoint.reads && (method == Method::GET || method == Method::HEAD))
+        || (!endpoint.reads && method == Method::POST)
+    {
+        handler(request).await
+    } else {
+        Err(ApiError::MethodNotAllowed {
+            method: method.as_str().to_owned(),
+            allow: endpoint.allow(),
+        })
+    };
+    let mut response = finish(outcome);
+    if owned {
+        // Like the reference, every answer of a route lists the route's methods.
+        response.headers_mut().insert(header::ALLOW, HeaderValue::from_static(endpoint.allow()));
+    }
+    if method == Method::HEAD {
+        *response.body_mut() = Body::Empty;
+    }
+    response
+}
+
+/// The single exit of every handler: an error becomes its contract answer here, and is logged
+/// by kind only (never with request data).
+pub fn finish(outcome: Result<Response<Body>, ApiError>) -> Response<Body> {
+    match outcome {
+        Ok(response) => {
+            tracing::info!(status = response.status().as_u16(), "answered");
+            response
+        }
+        Err(error) => {
+            let response = error_response(error);
+            tracing::info!(status = response.status().as_u16(), "answered with an error");
+            response
+        }
+    }
+}
+
+fn error_response(error: ApiError) -> Response<Body> {
+    match &error {
+        ApiError::Internal => tracing::error!("internal error"),
+        ApiError::Unavailable => tracing::warn!("store unavailable"),
+        other => tracing::debug!(kind = %other, "request refused"),
+    }
+    error.into_response()
+}
+
+/// A JSON answer with the headers every response carries. Non-ASCII stays unescaped.
+pub fn json_response(status: StatusCode, body: &Value) -> Response<Body> {
+    let mut response = Response::new(Body::Text(body.to_string()));
+    *response.status_mut() = status;
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("same-origin"));
+    // Every answer of an account API is personal: never cache any of them.
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}
+
+/// A token cookie as login and refresh set it.
+pub fn token_cookie(name: &'static str, token: &str, max_age_seconds: i64, secure: bool) -> HeaderValue {
+    let expires = OffsetDateTime::now_utc() + time::Duration::seconds(max_age_seconds);
+    let cookie = Cookie::build((name, token))
+        .path("/")
+        .same_site(SameSite::Lax)
+        .http_only(true)
+        .secure(secure)
+        .max_age(time::Duration::seconds(max_age_seconds))
+        .expires(expires)
+        .build();
+    header_value(&cookie)
+}
+
+/// The same cookie, deleted: empty, `Max-Age=0`, expired, with the attributes it was set with.
+pub fn expired_cookie(name: &'static str, secure: bool) -> HeaderValue {
+    let cookie = Cookie::build((name, ""))
+        .path("/")
+        .same_site(SameSite::Lax)
+        .http_only(true)
+        .secure(secure)
+        .max_age(time::Duration::ZERO)
+        .expires(OffsetDateTime::UNIX_EPOCH)
+        .build();
+    header_value(&cookie)
+}
+
+fn header_value(cookie: &Cookie<'_>) -> HeaderValue {
+    // Tokens are base64url and dots, names are fixed: the text is always a valid header value.
+    HeaderValue::from_str(&cookie.to_string()).unwrap_or_else(|_| HeaderValue::from_static(""))
+}
+
+/// Adds `Set-Cookie` headers to an answer.
+pub fn with_cookies(mut response: Response<Body>, cookies: impl IntoIterator<Item = HeaderValue>) -> Response<Body> {
+    for cookie in cookies {
+        response.headers_mut().append(header::SET_COOKIE, cookie);
+    }
+    response
+}
+
+/// The value of a request cookie. API Gateway v2 joins its `cookies` into `Cookie` headers.
+pub fn request_cookie(request: &Request, name: &str) -> Option<String> {
+    request
+        .headers()
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(Cookie::split_parse)
+        .filter_map(Result::ok)
+        .find(|cookie| cookie.name() == name)
+        .map(|cookie| cookie.value().to_owned())
+}
+
+/// The token of `Authorization: Bearer <token>`, read as simplejwt reads it: no header or
+/// another scheme means no credentials; `Bearer` with zero or several values is malformed.
+pub fn bearer_token(request: &Request) -> Result<&str, AccessDenied> {
+    let Some(value) = request.headers().get(header::AUTHORIZATION) else {
+        return Err(AccessDenied::NoCredentials);
+    };
+    let mut parts = value.as_bytes().split(u8::is_ascii_whitespace).filter(|part| !part.is_empty());
+    if parts.next() != Some(b"Bearer".as_slice()) {
+        return Err(AccessDenied::NoCredentials);
+    }
+    match (parts.next(), parts.next()) {
+        (Some(token), None) => std::str::from_utf8(token).map_err(|_| AccessDenied::Invalid),
+        _ => Err(AccessDenied::BadHeader),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use lambda_http::http::Request as HttpRequest;
+
+    fn request_with(header_name: header::HeaderName, value: &str) -> Request {
+        HttpRequest::builder()
+            .header(header_name, value)
+            .body(Body::Empty)
+            .unwrap()
+    }
+
+    #[test]
+    fn bearer_header_is_read_like_simplejwt() {
+        let none = HttpRequest::builder().body(Body::Empty).unwrap();
+        assert_eq!(bearer_token(&none), Err(AccessDenied::NoCredentials));
+        let basic = request_with(header::AUTHORIZATION, "Basic abc");
+        assert_eq!(bearer_token(&basic), Err(AccessDenied::NoCredentials));
+        let bare = request_with(header::AUTHORIZATION, "Bearer");
+        assert_eq!(bearer_token(&bare), Err(AccessDenied::BadHeader));
+        let two = request_with(header::AUTHORIZATION, "Bearer a b");
+        assert_eq!(bearer_token(&two), Err(AccessDenied::BadHeader));
+        let good = request_with(header::AUTHORIZATION, "Bearer abc.def.ghi");
+        assert_eq!(bearer_token(&good), Ok("abc.def.ghi"));
+    }
+
+    #[test]
+    fn cookies_are_hardened_and_deleted_with_the_same_attributes() {
+        let set = token_cookie(ACCESS_COOKIE, "tok", 3600, true);
+        let set = set.to_str().unwrap();
+        for part in ["my-app-auth=tok", "HttpOnly", "Secure", "SameSite=Lax", "Path=/", "Max-Age=3600", "Expires="] {
+            assert!(set.contains(part), "{set} lacks {part}");
+        }
+        let gone = expired_cookie(REFRESH_COOKIE, false);
+        let gone = gone.to_str().unwrap();
+        assert!(gone.starts_with("my-refresh-token=;"), "{gone}");
+        assert!(gone.contains("Max-Age=0") && gone.contains("Path=/") && !gone.contains("Secure"));
+    }
+
+    #[test]
+    fn request_cookies_are_found_among_others() {
+        let request = request_with(header::COOKIE, "a=1; my-refresh-token=xyz; b=2");
+        assert_eq!(request_cookie(&request, REFRESH_COOKIE).as_deref(), Some("xyz"));
+        assert_eq!(request_cookie(&request, ACCESS_COOKIE), None);
+    }
+
+    #[test]
+    fn every_answer_carries_the_security_headers_and_raw_unicode() {
+        let response = json_response(StatusCode::OK, &serde_json::json!({"message": "반갑습니다"}));
+        let headers = response.headers();
+        assert_eq!(headers[header::X_CONTENT_TYPE_OPTIONS], "nosniff");
+        assert_eq!(headers[header::X_FRAME_OPTIONS], "DENY");
+        assert_eq!(headers[header::REFERRER_POLICY], "same-origin");
+        assert_eq!(headers[header::CACHE_CONTROL], "no-store");
+        assert_eq!(response.body().as_ref(), "{\"message\":\"반갑습니다\"}".as_bytes());
+    }
+}

@@ -1,0 +1,204 @@
+//! The in-memory twin of the DynamoDB store, for fast handler tests. Same semantics, one lock.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Mutex, MutexGuard};
+
+use super::{
+    NewSession, NewUser, Registration, Session, SessionStore, SessionView, StoreError, StoreResult, User, UserStore,
+};
+
+#[derive(Default)]
+struct State {
+    users: HashMap<u64, User>,
+    emails: HashMap<String, u64>,
+    sessions: HashMap<(u64, String), Session>,
+    last_user_id: u64,
+}
+
+#[derive(Default)]
+pub struct MemoryStore {
+    state: Mutex<State>,
+    unavailable: AtomicBool,
+}
+
+impl MemoryStore {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Makes every following call fail as an unreachable store would (or stop failing).
+    pub fn set_unavailable(&self, unavailable: bool) {
+        self.unavailable.store(unavailable, Ordering::SeqCst);
+    }
+
+    /// Deactivates or reactivates a user (what an admin would do).
+    pub fn set_active(&self, user_id: u64, active: bool) {
+        if let Ok(mut state) = self.state.lock()
+            && let Some(user) = state.users.get_mut(&user_id)
+        {
+            user.is_active = active;
+        }
+    }
+
+    /// Removes a user (and their email claim), leaving sessions behind.
+    pub fn delete_user(&self, user_id: u64) {
+        if let Ok(mut state) = self.state.lock()
+            && let Some(user) = state.users.remove(&user_id)
+        {
+            state.emails.remove(&user.email);
+        }
+    }
+
+    pub fn session(&self, user_id: u64, session_id: &str) -> Option<Session> {
+        let state = self.state.lock().ok()?;
+        state.sessions.get(&(user_id, session_id.to_owned())).cloned()
+    }
+
+    pub fn user(&self, user_id: u64) -> Option<User> {
+        let state = self.state.lock().ok()?;
+        state.users.get(&user_id).cloned()
+    }
+
+    fn state(&self) -> StoreResult<MutexGuard<'_, State>> {
+        if self.unavailable.load(Ordering::SeqCst) {
+            return Err(StoreError::Unavailable("memory store switched off".into()));
+        }
+        self.state.lock().map_err(|_| StoreError::Other("memory store lock poisoned".into()))
+    }
+}
+
+fn session_of(user_id: u64, epoch: u64, new: NewSession) -> Session {
+    Session {
+        id: new.id,
+        user_id,
+        refresh_jti: new.refresh_jti,
+        revoked: false,
+        epoch,
+        expires_at: new.expires_at,
+    }
+}
+
+impl UserStore for MemoryStore {
+    async fn email_registered(&self, email: &str) -> StoreResult<bool> {
+        Ok(self.state()?.emails.contains_key(email))
+    }
+
+    async fn create_user(&self, new: NewUser, first_session: Option<NewSession>) -> StoreResult<Registration> {
+        let mut state = self.state()?;
+        state.last_user_id += 1;
+        if state.emails.contains_key(&new.email) {
+            return Ok(Registration::EmailTaken);
+        }
+        let user = User {
+            id: state.last_user_id,
+            email: new.email,
+            password_hash: new.password_hash,
+            first_name: new.first_name,
+            last_name: new.last_name,
+            gender: new.gender,
+            date_of_birth: new.date_of_birth,
+            is_active: true,
+            is_staff: new.is_staff,
+            is_superuser: new.is_superuser,
+            last_login: first_session.as_ref().map(|_| new.joined_at.clone()),
+            date_joined: new.joined_at,
+            session_epoch: 0,
+        };
+        state.emails.insert(user.email.clone(), user.id);
+        state.users.insert(user.id, user.clone());
+        if let Some(session) = first_session {
+            state.sessions.insert((user.id, session.id.clone()), session_of(user.id, 0, session));
+        }
+        Ok(Registration::Created(user))
+    }
+
+    async fn find_by_email(&self, email: &str) -> StoreResult<Option<User>> {
+        let state = self.state()?;
+        Ok(state.emails.get(email).and_then(|id| state.users.get(id)).cloned())
+    }
+}
+
+impl SessionStore for MemoryStore {
+    async fn start_session(&self, user: &User, session: NewSession, logged_in_at: &str) -> StoreResult<()> {
+        let mut state = self.state()?;
+        if let Some(stored) = state.users.get_mut(&user.id) {
+            stored.last_login = Some(logged_in_at.to_owned());
+        }
+        state.sessions.insert((user.id, session.id.clone()), session_of(user.id, user.session_epoch, session));
+        Ok(())
+    }
+
+    async fn load(&self, user_id: u64, session_id: &str) -> StoreResult<SessionView> {
+        let state = self.state()?;
+        Ok(SessionView {
+            user: state.users.get(&user_id).cloned(),
+            session: state.sessions.get(&(user_id, session_id.to_owned())).cloned(),
+        })
+    }
+
+    async fn rotate_refresh(
+        &self,
+        user_id: u64,
+        session_id: &str,
+        presented_jti: &str,
+        next_jti: &str,
+        expires_at: i64,
+    ) -> StoreResult<bool> {
+        let mut state = self.state()?;
+        match state.sessions.get_mut(&(user_id, session_id.to_owned())) {
+            Some(session) if !session.revoked && session.refresh_jti == presented_jti => {
+                session.refresh_jti = next_jti.to_owned();
+                session.expires_at = expires_at;
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
+    }
+
+    async fn end_session(&self, user_id: u64, session_id: &str, presented_jti: &str) -> StoreResult<bool> {
+        let mut state = self.state()?;
+        match state.sessions.get_mut(&(user_id, session_id.to_owned())) {
+            Some(session) if !session.revoked && session.refresh_jti == presented_jti => {
+                session.revoked = true;
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
+    }
+
+    async fn revoke_session(&self, user_id: u64, session_id: &str) -> StoreResult<()> {
+        let mut state = self.state()?;
+        if let Some(session) = state.sessions.get_mut(&(user_id, session_id.to_owned())) {
+            session.revoked = true;
+        }
+        Ok(())
+    }
+
+    async fn change_password(
+        &self,
+        user_id: u64,
+        keep_session_id: &str,
+        expected_epoch: u64,
+        new_password_hash: &str,
+    ) -> StoreResult<bool> {
+        let mut state = self.state()?;
+        let session_live = matches!(
+            state.sessions.get(&(user_id, keep_session_id.to_owned())),
+            Some(session) if !session.revoked
+        );
+        let epoch_current = matches!(state.users.get(&user_id), Some(user) if user.session_epoch == expected_epoch);
+        if !session_live || !epoch_current {
+            return Ok(false);
+        }
+        let next_epoch = expected_epoch + 1;
+        if let Some(user) = state.users.get_mut(&user_id) {
+            user.password_hash = new_password_hash.to_owned();
+            user.session_epoch = next_epoch;
+        }
+        if let Some(session) = state.sessions.get_mut(&(user_id, keep_session_id.to_owned())) {
+            session.epoch = next_epoch;
+        }
+        Ok(true)
+    }
+}

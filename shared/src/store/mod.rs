@@ -1,0 +1,235 @@
+//! Users and sessions, behind two small traits: DynamoDB in production, memory in fast tests.
+//!
+//! A session is one login: one refresh-token family and the access tokens minted from it. It
+//! records the refresh token that may be spent next (`refresh_jti`), whether it was revoked,
+//! and the user's `session_epoch` when it started: a password change bumps the user's epoch
+//! and carries only the changing session over, so every other session is revoked in O(1).
+
+mod dynamo;
+mod memory;
+
+use std::future::Future;
+
+use serde::{Deserialize, Serialize};
+
+pub use dynamo::{DynamoStore, TableDefinition};
+pub use memory::MemoryStore;
+
+/// A user as stored. `id` is the contract's `pk`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct User {
+    pub id: u64,
+    pub email: String,
+    pub password_hash: String,
+    pub first_name: String,
+    pub last_name: String,
+    pub gender: String,
+    pub date_of_birth: Option<String>,
+    pub is_active: bool,
+    pub is_staff: bool,
+    pub is_superuser: bool,
+    /// RFC 3339, UTC.
+    pub date_joined: String,
+    pub last_login: Option<String>,
+    /// Sessions started under an older epoch are revoked.
+    pub session_epoch: u64,
+}
+
+/// What join (or the admin tool) supplies for a new user; the store assigns the id.
+#[derive(Debug, Clone)]
+pub struct NewUser {
+    pub email: String,
+    pub password_hash: String,
+    pub first_name: String,
+    pub last_name: String,
+    pub gender: String,
+    pub date_of_birth: Option<String>,
+    pub is_staff: bool,
+    pub is_superuser: bool,
+    pub joined_at: String,
+}
+
+/// A session as stored.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Session {
+    pub id: String,
+    pub user_id: u64,
+    /// The refresh token of this family that has not been spent yet.
+    pub refresh_jti: String,
+    pub revoked: bool,
+    pub epoch: u64,
+    /// Unix seconds after which no token of the session can be valid (also the TTL).
+    pub expires_at: i64,
+}
+
+/// A session being started.
+#[derive(Debug, Clone)]
+pub struct NewSession {
+    pub id: String,
+    pub refresh_jti: String,
+    pub expires_at: i64,
+}
+
+/// A user and one of their sessions, read together (one round trip).
+#[derive(Debug, Clone, Default)]
+pub struct SessionView {
+    pub user: Option<User>,
+    pub session: Option<Session>,
+}
+
+/// Why a token's session does not let it through.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SessionProblem {
+    /// Logged out, revoked for reuse, replaced by a password change, or expired.
+    Revoked,
+    /// The user is gone or inactive.
+    NoActiveUser,
+}
+
+impl SessionView {
+    /// The live user and session, or why not. Checks the session first, as simplejwt checks
+    /// the blacklist before the user; `now` guards against TTL deleting late.
+    pub fn live(&self, now: i64) -> Result<(&User, &Session), SessionProblem> {
+        let session = match &self.session {
+            Some(session) if !session.revoked && session.expires_at > now => session,
+            _ => return Err(SessionProblem::Revoked),
+        };
+        let user = match &self.user {
+            Some(user) if user.is_active => user,
+            _ => return Err(SessionProblem::NoActiveUser),
+        };
+        if session.epoch != user.session_epoch {
+            return Err(SessionProblem::Revoked);
+        }
+        Ok((user, session))
+    }
+}
+
+/// The outcome of creating a user.
+#[derive(Debug, Clone)]
+pub enum Registration {
+    Created(User),
+    EmailTaken,
+}
+
+/// Failures of the store itself. Messages are for logs and never reach a response.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// Unreachable, timed out or throttled: worth retrying later (503).
+    #[error("store unavailable: {0}")]
+    Unavailable(String),
+    /// Anything else (500).
+    #[error("store failure: {0}")]
+    Other(String),
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// Users: registration and lookup by email.
+pub trait UserStore: Send + Sync {
+    /// Whether a user already has this (normalised) email.
+    fn email_registered(&self, email: &str) -> impl Future<Output = StoreResult<bool>> + Send;
+
+    /// Creates the user, claiming the email atomically (exactly one of two racing joins wins),
+    /// and starts `first_session` with it when given.
+    fn create_user(
+        &self,
+        user: NewUser,
+        first_session: Option<NewSession>,
+    ) -> impl Future<Output = StoreResult<Registration>> + Send;
+
+    fn find_by_email(&self, email: &str) -> impl Future<Output = StoreResult<Option<User>>> + Send;
+}
+
+/// Sessions: start, read, rotate, revoke; and the password change that revokes the others.
+pub trait SessionStore: Send + Sync {
+    /// Starts a session under the user's current epoch and records the login time.
+    fn start_session(
+        &self,
+        user: &User,
+        session: NewSession,
+        logged_in_at: &str,
+    ) -> impl Future<Output = StoreResult<()>> + Send;
+
+    /// The user and the session, read consistently in one round trip.
+    fn load(&self, user_id: u64, session_id: &str) -> impl Future<Output = StoreResult<SessionView>> + Send;
+
+    /// Spends `presented_jti` for `next_jti` if it is still the session's unspent token and the
+    /// session is not revoked. `false` when another request spent it first.
+    fn rotate_refresh(
+        &self,
+        user_id: u64,
+        session_id: &str,
+        presented_jti: &str,
+        next_jti: &str,
+        expires_at: i64,
+    ) -> impl Future<Output = StoreResult<bool>> + Send;
+
+    /// Revokes the session if `presented_jti` is still its unspent token. `false` otherwise.
+    fn end_session(
+        &self,
+        user_id: u64,
+        session_id: &str,
+        presented_jti: &str,
+    ) -> impl Future<Output = StoreResult<bool>> + Send;
+
+    /// Revokes the session whatever its state (reuse detected).
+    fn revoke_session(&self, user_id: u64, session_id: &str) -> impl Future<Output = StoreResult<()>> + Send;
+
+    /// Stores the new hash and revokes every session but `keep_session_id`, atomically, if the
+    /// user is still at `expected_epoch` and the kept session is live. `false` otherwise.
+    fn change_password(
+        &self,
+        user_id: u64,
+        keep_session_id: &str,
+        expected_epoch: u64,
+        new_password_hash: &str,
+    ) -> impl Future<Output = StoreResult<bool>> + Send;
+}
+
+/// Both traits: what the application holds.
+pub trait Store: UserStore + SessionStore {}
+impl<T: UserStore + SessionStore> Store for T {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn view(revoked: bool, expires_at: i64, active: bool, user_epoch: u64) -> SessionView {
+        SessionView {
+            user: Some(User {
+                id: 1,
+                email: "a@example.com".into(),
+                password_hash: String::new(),
+                first_name: String::new(),
+                last_name: String::new(),
+                gender: String::new(),
+                date_of_birth: None,
+                is_active: active,
+                is_staff: false,
+                is_superuser: false,
+                date_joined: String::new(),
+                last_login: None,
+                session_epoch: user_epoch,
+            }),
+            session: Some(Session {
+                id: "s".into(),
+                user_id: 1,
+                refresh_jti: "j".into(),
+                revoked,
+                epoch: 0,
+                expires_at,
+            }),
+        }
+    }
+
+    #[test]
+    fn a_session_is_live_only_when_every_condition_holds() {
+        assert!(view(false, 100, true, 0).live(50).is_ok());
+        assert_eq!(view(true, 100, true, 0).live(50).unwrap_err(), SessionProblem::Revoked);
+        assert_eq!(view(false, 100, true, 0).live(100).unwrap_err(), SessionProblem::Revoked);
+        assert_eq!(view(false, 100, false, 0).live(50).unwrap_err(), SessionProblem::NoActiveUser);
+        assert_eq!(view(false, 100, true, 1).live(50).unwrap_err(), SessionProblem::Revoked);
+        assert_eq!(SessionView::default().live(50).unwrap_err(), SessionProblem::Revoked);
+    }
+}

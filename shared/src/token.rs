@@ -1,0 +1,215 @@
+//! JWT access and refresh tokens: issued and verified with one HS256 key built at cold start.
+
+use jsonwebtoken::errors::ErrorKind;
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation, decode, encode};
+use serde::{Deserialize, Serialize};
+
+use crate::config::Config;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenKind {
+    Access,
+    Refresh,
+}
+
+impl TokenKind {
+    fn claim(self) -> &'static str {
+        match self {
+            TokenKind::Access => "access",
+            TokenKind::Refresh => "refresh",
+        }
+    }
+}
+
+/// The claims of both token kinds: simplejwt's five, plus `sid`, the session the token
+/// belongs to, so revocation can be checked with one read.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Claims {
+    pub token_type: String,
+    pub exp: i64,
+    pub iat: i64,
+    pub jti: String,
+    pub user_id: String,
+    pub sid: String,
+}
+
+/// A verified token's claims, with the user id already parsed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Verified {
+    pub user_id: u64,
+    pub session_id: String,
+    pub jti: String,
+    pub expires_at: i64,
+}
+
+/// Why a token was refused, before any store lookup.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenFault {
+    Invalid,
+    Expired,
+    WrongType,
+}
+
+/// A freshly signed token.
+#[derive(Debug, Clone)]
+pub struct Issued {
+    pub token: String,
+    pub jti: String,
+    pub expires_at: i64,
+}
+
+/// The keys and rules for tokens, built once per cold start.
+pub struct TokenKeys {
+    encoding: EncodingKey,
+    decoding: DecodingKey,
+    validation: Validation,
+    pub access_lifetime: i64,
+    pub refresh_lifetime: i64,
+}
+
+/// A random 128-bit id as 32 lowercase hex digits (token ids, session ids).
+pub fn random_id() -> String {
+    uuid::Uuid::new_v4().simple().to_string()
+}
+
+fn is_id(text: &str) -> bool {
+    text.len() == 32 && text.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+}
+
+impl TokenKeys {
+    pub fn new(config: &Config) -> Self {
+        let key = config.signing_key_bytes();
+        let mut validation = Validation::new(Algorithm::HS256);
+        validation.leeway = config.jwt_leeway;
+        validation.validate_exp = true;
+        validation.validate_nbf = false;
+        validation.validate_aud = false;
+        validation.set_required_spec_claims(&["exp"]);
+        TokenKeys {
+            encoding: EncodingKey::from_secret(key),
+            decoding: DecodingKey::from_secret(key),
+            validation,
+            access_lifetime: config.access_token_lifetime,
+            refresh_lifetime: config.refresh_token_lifetime,
+        }
+    }
+
+    fn lifetime(&self, kind: TokenKind) -> i64 {
+        match kind {
+            TokenKind::Access => self.access_lifetime,
+            TokenKind::Refresh => self.refresh_lifetime,
+        }
+    }
+
+    /// Signs a token of `kind` with id `jti` for the user's session, issued at `now` (Unix
+    /// seconds). Refresh tokens get the id their session recorded; access tokens a fresh one.
+    pub fn issue(&self, kind: TokenKind, user_id: u64, session_id: &str, jti: String, now: i64) -> Issued {
+        let claims = Claims {
+            token_type: kind.claim().to_owned(),
+            exp: now + self.lifetime(kind),
+            iat: now,
+            jti,
+            user_id: user_id.to_string(),
+            sid: session_id.to_owned(),
+        };
+        // HS256 over a plain struct cannot fail: the only errors are key/algorithm mismatches.
+        let token = encode(&Header::new(Algorithm::HS256), &claims, &self.encoding).unwrap_or_default();
+        Issued {
+            token,
+            jti: claims.jti,
+            expires_at: claims.exp,
+        }
+    }
+
+    /// Checks signature, algorithm, expiry, claims and kind — in simplejwt's order: a bad
+    /// signature is invalid even if expired; an expired token is expired whatever its kind.
+    pub fn verify(&self, token: &str, expected: TokenKind) -> Result<Verified, TokenFault> {
+        let claims = decode::<Claims>(token, &self.decoding, &self.validation)
+            .map_err(|error| match error.kind() {
+                ErrorKind::ExpiredSignature => TokenFault::Expired,
+                _ => TokenFault::Invalid,
+            })?
+            .claims;
+        if claims.token_type != expected.claim() {
+            return Err(if claims.token_type == TokenKind::Access.claim() || claims.token_type == TokenKind::Refresh.claim() {
+                TokenFault::WrongType
+            } else {
+                TokenFault::Invalid
+            });
+        }
+        let user_id = claims.user_id.parse::<u64>().map_err(|_| TokenFault::Invalid)?;
+        if !is_id(&claims.jti) || !is_id(&claims.sid) {
+            return Err(TokenFault::Invalid);
+        }
+        Ok(Verified {
+            user_id,
+            session_id: claims.sid,
+            jti: claims.jti,
+            expires_at: claims.exp,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use base64::Engine;
+
+    fn keys_with(key: &str) -> TokenKeys {
+        let config = Config::from_lookup(|name| (name == "JWT_SIGNING_KEY").then(|| key.to_owned())).unwrap();
+        TokenKeys::new(&config)
+    }
+
+    fn keys() -> TokenKeys {
+        keys_with("test-signing-key-test-signing-key-0123")
+    }
+
+    fn now() -> i64 {
+        time::OffsetDateTime::now_utc().unix_timestamp()
+    }
+
+    #[test]
+    fn a_signed_token_verifies_with_its_claims() {
+        let keys = keys();
+        let sid = random_id();
+        let issued = keys.issue(TokenKind::Access, 42, &sid, random_id(), now());
+        let verified = keys.verify(&issued.token, TokenKind::Access).unwrap();
+        assert_eq!(verified.user_id, 42);
+        assert_eq!(verified.session_id, sid);
+        assert_eq!(verified.jti, issued.jti);
+        let header = issued.token.split('.').next().unwrap();
+        let header = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(header).unwrap();
+        let header: serde_json::Value = serde_json::from_slice(&header).unwrap();
+        assert_eq!(header, serde_json::json!({"typ": "JWT", "alg": "HS256"}));
+        let payload = issued.token.split('.').nth(1).unwrap();
+        let payload = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(payload).unwrap();
+        let payload: serde_json::Value = serde_json::from_slice(&payload).unwrap();
+        assert_eq!(payload["user_id"], "42", "user_id is a string claim");
+        assert_eq!(payload["token_type"], "access");
+    }
+
+    #[test]
+    fn kind_expiry_and_key_are_enforced() {
+        let keys = keys();
+        let sid = random_id();
+        let refresh = keys.issue(TokenKind::Refresh, 7, &sid, random_id(), now());
+        assert_eq!(keys.verify(&refresh.token, TokenKind::Access), Err(TokenFault::WrongType));
+        let old = keys.issue(TokenKind::Access, 7, &sid, random_id(), now() - 7200);
+        assert_eq!(keys.verify(&old.token, TokenKind::Access), Err(TokenFault::Expired));
+        let foreign = keys_with("another-deployment-key-0123456789abcdef").issue(TokenKind::Access, 7, &sid, random_id(), now());
+        assert_eq!(keys.verify(&foreign.token, TokenKind::Access), Err(TokenFault::Invalid));
+        assert_eq!(keys.verify("garbage", TokenKind::Access), Err(TokenFault::Invalid));
+    }
+
+    #[test]
+    fn unsigned_tokens_are_refused() {
+        let keys = keys();
+        let issued = keys.issue(TokenKind::Access, 7, &random_id(), random_id(), now());
+        let mut parts = issued.token.split('.');
+        let (_, payload) = (parts.next(), parts.next().unwrap());
+        let none_header = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(br#"{"alg":"none","typ":"JWT"}"#);
+        for forged in [format!("{none_header}.{payload}."), format!("{none_header}.{payload}")] {
+            assert_eq!(keys.verify(&forged, TokenKind::Access), Err(TokenFault::Invalid));
+        }
+    }
+}
