@@ -44,19 +44,43 @@ pub struct TokenPair {
     pub refresh: Issued,
 }
 
-pub fn session_tokens(tokens: &TokenKeys, user_id: u64, session: &NewSession, now: i64) -> TokenPair {
+pub fn session_tokens(
+    tokens: &TokenKeys,
+    user_id: u64,
+    session: &NewSession,
+    now: i64,
+) -> TokenPair {
     TokenPair {
         access: tokens.issue(TokenKind::Access, user_id, &session.id, random_id(), now),
-        refresh: tokens.issue(TokenKind::Refresh, user_id, &session.id, session.refresh_jti.clone(), now),
+        refresh: tokens.issue(
+            TokenKind::Refresh,
+            user_id,
+            &session.id,
+            session.refresh_jti.clone(),
+            now,
+        ),
     }
 }
 
 /// The personal attributes a password must not resemble, in Django's order.
-pub fn personal_attributes<'a>(email: &'a str, first_name: &'a str, last_name: &'a str) -> [Attribute<'a>; 3] {
+pub fn personal_attributes<'a>(
+    email: &'a str,
+    first_name: &'a str,
+    last_name: &'a str,
+) -> [Attribute<'a>; 3] {
     [
-        Attribute { verbose_name: "first name", value: first_name },
-        Attribute { verbose_name: "last name", value: last_name },
-        Attribute { verbose_name: "email", value: email },
+        Attribute {
+            verbose_name: "first name",
+            value: first_name,
+        },
+        Attribute {
+            verbose_name: "last name",
+            value: last_name,
+        },
+        Attribute {
+            verbose_name: "email",
+            value: email,
+        },
     ]
 }
 
@@ -76,14 +100,24 @@ pub enum AdminError {
 
 /// The tutorial's `create_superuser`: an active staff superuser, with no session. The
 /// password must pass the same rules as everyone's.
-pub async fn create_superuser<S: UserStore>(store: &S, email: &str, password: &SecretString) -> Result<User, AdminError> {
+pub async fn create_superuser<S: UserStore>(
+    store: &S,
+    email: &str,
+    password: &SecretString,
+) -> Result<User, AdminError> {
     let email = email.trim().to_lowercase();
     if !email.validate_email() {
         return Err(AdminError::InvalidEmail);
     }
     let secret = password.expose_secret();
-    let mut problems: Vec<String> = password::strength_problems(secret).into_iter().map(str::to_owned).collect();
-    problems.extend(password::similarity_problem(secret, &personal_attributes(&email, "", "")));
+    let mut problems: Vec<String> = password::strength_problems(secret)
+        .into_iter()
+        .map(str::to_owned)
+        .collect();
+    problems.extend(password::similarity_problem(
+        secret,
+        &personal_attributes(&email, "", ""),
+    ));
     if !problems.is_empty() {
         return Err(AdminError::WeakPassword(problems.join(" ")));
     }
@@ -114,13 +148,16 @@ mod tests {
     async fn create_superuser_makes_an_active_staff_superuser_once() {
         let store = MemoryStore::new();
         let password = SecretString::from("Admin-Pw!93821");
-        let user = create_superuser(&store, " Admin@Example.com ", &password).await.unwrap();
+        let user = create_superuser(&store, " Admin@Example.com ", &password)
+            .await
+            .unwrap();
         assert!(user.is_staff && user.is_superuser && user.is_active);
         assert_eq!(user.email, "admin@example.com");
         assert!(password::verify_password(&password, &user.password_hash));
         let again = create_superuser(&store, "admin@example.com", &password).await;
         assert!(matches!(again, Err(AdminError::EmailTaken)));
-        let weak = create_superuser(&store, "other@example.com", &SecretString::from("password")).await;
+        let weak =
+            create_superuser(&store, "other@example.com", &SecretString::from("password")).await;
         assert!(matches!(weak, Err(AdminError::WeakPassword(_))));
     }
 

@@ -27,7 +27,10 @@ impl FieldErrors {
     }
 
     pub fn add(&mut self, field: &str, message: impl Into<String>) {
-        let entry = self.0.entry(field.to_owned()).or_insert_with(|| Value::Array(Vec::new()));
+        let entry = self
+            .0
+            .entry(field.to_owned())
+            .or_insert_with(|| Value::Array(Vec::new()));
         if let Value::Array(messages) = entry {
             messages.push(Value::String(message.into()));
         }
@@ -43,7 +46,11 @@ impl FieldErrors {
 
     /// `Ok(())` when nothing was found, the 400 otherwise.
     pub fn into_result(self) -> Result<(), ApiError> {
-        if self.is_empty() { Ok(()) } else { Err(ApiError::Validation(self)) }
+        if self.is_empty() {
+            Ok(())
+        } else {
+            Err(ApiError::Validation(self))
+        }
     }
 }
 
@@ -138,7 +145,10 @@ impl ApiError {
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
                 json!({"detail": format!("Unsupported media type \"{media_type}\" in request.")}),
             ),
-            ApiError::BodyTooLarge => (StatusCode::PAYLOAD_TOO_LARGE, json!({"detail": "Request body too large."})),
+            ApiError::BodyTooLarge => (
+                StatusCode::PAYLOAD_TOO_LARGE,
+                json!({"detail": "Request body too large."}),
+            ),
             ApiError::MethodNotAllowed { method, allow } => {
                 extra = Some((header::ALLOW, HeaderValue::from_static(allow)));
                 (
@@ -150,7 +160,9 @@ impl ApiError {
             ApiError::Access(denied) => {
                 bearer_challenge = true;
                 let body = match denied {
-                    AccessDenied::NoCredentials => json!({"detail": "Authentication credentials were not provided."}),
+                    AccessDenied::NoCredentials => {
+                        json!({"detail": "Authentication credentials were not provided."})
+                    }
                     AccessDenied::BadHeader => json!({
                         "detail": "Authorization header must contain two space-delimited values",
                         "code": "bad_authorization_header",
@@ -158,7 +170,9 @@ impl ApiError {
                     AccessDenied::Invalid => token_not_valid("Token is invalid"),
                     AccessDenied::Expired => token_not_valid("Token is expired"),
                     AccessDenied::WrongType => token_not_valid("Token has wrong type"),
-                    AccessDenied::UserNotFound => json!({"detail": "User not found", "code": "user_not_found"}),
+                    AccessDenied::UserNotFound => {
+                        json!({"detail": "User not found", "code": "user_not_found"})
+                    }
                 };
                 (StatusCode::UNAUTHORIZED, body)
             }
@@ -170,11 +184,15 @@ impl ApiError {
                     RefreshDenied::Expired => ("Token is expired", "token_not_valid"),
                     RefreshDenied::WrongType => ("Token has wrong type", "token_not_valid"),
                     RefreshDenied::Blacklisted => ("Token is blacklisted", "token_not_valid"),
-                    RefreshDenied::NoActiveAccount => {
-                        ("No active account found for the given credentials", "no_active_account")
-                    }
+                    RefreshDenied::NoActiveAccount => (
+                        "No active account found for the given credentials",
+                        "no_active_account",
+                    ),
                 };
-                (StatusCode::UNAUTHORIZED, json!({"detail": detail, "code": code}))
+                (
+                    StatusCode::UNAUTHORIZED,
+                    json!({"detail": detail, "code": code}),
+                )
             }
             ApiError::Logout(denied) => {
                 let detail = match denied {
@@ -187,7 +205,10 @@ impl ApiError {
                 (StatusCode::UNAUTHORIZED, json!({"detail": detail}))
             }
             ApiError::Unavailable => {
-                extra = Some((header::RETRY_AFTER, HeaderValue::from_static(RETRY_AFTER_SECONDS)));
+                extra = Some((
+                    header::RETRY_AFTER,
+                    HeaderValue::from_static(RETRY_AFTER_SECONDS),
+                ));
                 (
                     StatusCode::SERVICE_UNAVAILABLE,
                     json!({"detail": "Service temporarily unavailable."}),
@@ -201,7 +222,10 @@ impl ApiError {
         let mut response = json_response(status, &body);
         let headers = response.headers_mut();
         if bearer_challenge {
-            headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer realm=\"api\""));
+            headers.insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Bearer realm=\"api\""),
+            );
         }
         if let Some((name, value)) = extra {
             headers.insert(name, value);
@@ -226,7 +250,9 @@ mod tests {
         errors.add("password1", "c");
         let response = ApiError::Validation(errors).into_response();
         assert_eq!(response.status(), 400);
-        let text = std::str::from_utf8(response.body().as_ref()).unwrap().to_owned();
+        let text = std::str::from_utf8(response.body().as_ref())
+            .unwrap()
+            .to_owned();
         assert_eq!(text, r#"{"password1":["a","c"],"email":["b"]}"#);
     }
 
@@ -234,8 +260,14 @@ mod tests {
     fn access_errors_carry_the_bearer_challenge() {
         let response = ApiError::Access(AccessDenied::Expired).into_response();
         assert_eq!(response.status(), 401);
-        assert_eq!(response.headers()[header::WWW_AUTHENTICATE], "Bearer realm=\"api\"");
-        assert_eq!(body_of(&response)["messages"][0]["message"], "Token is expired");
+        assert_eq!(
+            response.headers()[header::WWW_AUTHENTICATE],
+            "Bearer realm=\"api\""
+        );
+        assert_eq!(
+            body_of(&response)["messages"][0]["message"],
+            "Token is expired"
+        );
     }
 
     #[test]
@@ -243,14 +275,21 @@ mod tests {
         let response = ApiError::Logout(RefreshDenied::Blacklisted).into_response();
         assert_eq!(response.status(), 401);
         assert!(response.headers().get(header::WWW_AUTHENTICATE).is_none());
-        assert_eq!(body_of(&response), json!({"detail": "Token is blacklisted"}));
+        assert_eq!(
+            body_of(&response),
+            json!({"detail": "Token is blacklisted"})
+        );
     }
 
     #[test]
     fn unavailable_says_when_to_retry_and_nothing_else() {
-        let response = ApiError::from(StoreError::Unavailable("socket closed".into())).into_response();
+        let response =
+            ApiError::from(StoreError::Unavailable("socket closed".into())).into_response();
         assert_eq!(response.status(), 503);
         assert_eq!(response.headers()[header::RETRY_AFTER], "1");
-        assert_eq!(body_of(&response), json!({"detail": "Service temporarily unavailable."}));
+        assert_eq!(
+            body_of(&response),
+            json!({"detail": "Service temporarily unavailable."})
+        );
     }
 }

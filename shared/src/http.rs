@@ -28,17 +28,29 @@ pub struct Endpoint {
 impl Endpoint {
     /// A route answering POST (and OPTIONS).
     pub const fn post(name: &'static str, path: &'static str) -> Self {
-        Endpoint { name, path, reads: false }
+        Endpoint {
+            name,
+            path,
+            reads: false,
+        }
     }
 
     /// A route answering GET and HEAD (and OPTIONS).
     pub const fn get(name: &'static str, path: &'static str) -> Self {
-        Endpoint { name, path, reads: true }
+        Endpoint {
+            name,
+            path,
+            reads: true,
+        }
     }
 
     /// The `Allow` header value for this route.
     pub const fn allow(&self) -> &'static str {
-        if self.reads { "GET, HEAD, OPTIONS" } else { "POST, OPTIONS" }
+        if self.reads {
+            "GET, HEAD, OPTIONS"
+        } else {
+            "POST, OPTIONS"
+        }
     }
 
     /// The OPTIONS answer: what DRF's metadata says, less its HTML renderer and multipart.
@@ -60,13 +72,17 @@ impl Endpoint {
 /// Runs `handler` for a request the endpoint admits and turns every outcome, errors included,
 /// into the contract's answer. Paths the endpoint does not own get 404; other methods 405;
 /// OPTIONS gets the `Allow` list; HEAD runs the GET handler and drops the body.
-pub async fn serve<'r, F, Fut>(endpoint: &Endpoint, request: &'r Request, handler: F) -> Response<Body>
+pub async fn serve<'r, F, Fut>(
+    endpoint: &Endpoint,
+    request: &'r Request,
+    handler: F,
+) -> Response<Body>
 where
     F: FnOnce(&'r Request) -> Fut,
     Fut: Future<Output = Result<Response<Body>, ApiError>>,
 {
     let method = request.method();
-    let owned = endpoint.owns(&request.raw_http_path());
+    let owned = endpoint.owns(request.raw_http_path());
     let outcome = if !owned {
         Err(ApiError::NotFound)
     } else if method == Method::OPTIONS {
@@ -84,7 +100,9 @@ where
     let mut response = finish(outcome);
     if owned {
         // Like the reference, every answer of a route lists the route's methods.
-        response.headers_mut().insert(header::ALLOW, HeaderValue::from_static(endpoint.allow()));
+        response
+            .headers_mut()
+            .insert(header::ALLOW, HeaderValue::from_static(endpoint.allow()));
     }
     if method == Method::HEAD {
         *response.body_mut() = Body::Empty;
@@ -102,7 +120,10 @@ pub fn finish(outcome: Result<Response<Body>, ApiError>) -> Response<Body> {
         }
         Err(error) => {
             let response = error_response(error);
-            tracing::info!(status = response.status().as_u16(), "answered with an error");
+            tracing::info!(
+                status = response.status().as_u16(),
+                "answered with an error"
+            );
             response
         }
     }
@@ -122,17 +143,31 @@ pub fn json_response(status: StatusCode, body: &Value) -> Response<Body> {
     let mut response = Response::new(Body::Text(body.to_string()));
     *response.status_mut() = status;
     let headers = response.headers_mut();
-    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
-    headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
     headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
-    headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("same-origin"));
+    headers.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("same-origin"),
+    );
     // Every answer of an account API is personal: never cache any of them.
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     response
 }
 
 /// A token cookie as login and refresh set it.
-pub fn token_cookie(name: &'static str, token: &str, max_age_seconds: i64, secure: bool) -> HeaderValue {
+pub fn token_cookie(
+    name: &'static str,
+    token: &str,
+    max_age_seconds: i64,
+    secure: bool,
+) -> HeaderValue {
     let expires = OffsetDateTime::now_utc() + time::Duration::seconds(max_age_seconds);
     let cookie = Cookie::build((name, token))
         .path("/")
@@ -164,7 +199,10 @@ fn header_value(cookie: &Cookie<'_>) -> HeaderValue {
 }
 
 /// Adds `Set-Cookie` headers to an answer.
-pub fn with_cookies(mut response: Response<Body>, cookies: impl IntoIterator<Item = HeaderValue>) -> Response<Body> {
+pub fn with_cookies(
+    mut response: Response<Body>,
+    cookies: impl IntoIterator<Item = HeaderValue>,
+) -> Response<Body> {
     for cookie in cookies {
         response.headers_mut().append(header::SET_COOKIE, cookie);
     }
@@ -190,7 +228,10 @@ pub fn bearer_token(request: &Request) -> Result<&str, AccessDenied> {
     let Some(value) = request.headers().get(header::AUTHORIZATION) else {
         return Err(AccessDenied::NoCredentials);
     };
-    let mut parts = value.as_bytes().split(u8::is_ascii_whitespace).filter(|part| !part.is_empty());
+    let mut parts = value
+        .as_bytes()
+        .split(u8::is_ascii_whitespace)
+        .filter(|part| !part.is_empty());
     if parts.next() != Some(b"Bearer".as_slice()) {
         return Err(AccessDenied::NoCredentials);
     }
@@ -230,7 +271,15 @@ mod tests {
     fn cookies_are_hardened_and_deleted_with_the_same_attributes() {
         let set = token_cookie(ACCESS_COOKIE, "tok", 3600, true);
         let set = set.to_str().unwrap();
-        for part in ["my-app-auth=tok", "HttpOnly", "Secure", "SameSite=Lax", "Path=/", "Max-Age=3600", "Expires="] {
+        for part in [
+            "my-app-auth=tok",
+            "HttpOnly",
+            "Secure",
+            "SameSite=Lax",
+            "Path=/",
+            "Max-Age=3600",
+            "Expires=",
+        ] {
             assert!(set.contains(part), "{set} lacks {part}");
         }
         let gone = expired_cookie(REFRESH_COOKIE, false);
@@ -242,18 +291,27 @@ mod tests {
     #[test]
     fn request_cookies_are_found_among_others() {
         let request = request_with(header::COOKIE, "a=1; my-refresh-token=xyz; b=2");
-        assert_eq!(request_cookie(&request, REFRESH_COOKIE).as_deref(), Some("xyz"));
+        assert_eq!(
+            request_cookie(&request, REFRESH_COOKIE).as_deref(),
+            Some("xyz")
+        );
         assert_eq!(request_cookie(&request, ACCESS_COOKIE), None);
     }
 
     #[test]
     fn every_answer_carries_the_security_headers_and_raw_unicode() {
-        let response = json_response(StatusCode::OK, &serde_json::json!({"message": "반갑습니다"}));
+        let response = json_response(
+            StatusCode::OK,
+            &serde_json::json!({"message": "반갑습니다"}),
+        );
         let headers = response.headers();
         assert_eq!(headers[header::X_CONTENT_TYPE_OPTIONS], "nosniff");
         assert_eq!(headers[header::X_FRAME_OPTIONS], "DENY");
         assert_eq!(headers[header::REFERRER_POLICY], "same-origin");
         assert_eq!(headers[header::CACHE_CONTROL], "no-store");
-        assert_eq!(response.body().as_ref(), "{\"message\":\"반갑습니다\"}".as_bytes());
+        assert_eq!(
+            response.body().as_ref(),
+            "{\"message\":\"반갑습니다\"}".as_bytes()
+        );
     }
 }

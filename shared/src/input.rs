@@ -34,7 +34,12 @@ pub fn body_object(request: &Request) -> Result<Map<String, Value>, ApiError> {
         .get(header::CONTENT_TYPE)
         .map(|value| String::from_utf8_lossy(value.as_bytes()).into_owned())
         .unwrap_or_default();
-    let media_type = content_type.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    let media_type = content_type
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
     match media_type.as_str() {
         "application/json" => json_object(body),
         "application/x-www-form-urlencoded" => form_object(body),
@@ -43,10 +48,14 @@ pub fn body_object(request: &Request) -> Result<Map<String, Value>, ApiError> {
 }
 
 fn json_object(body: &[u8]) -> Result<Map<String, Value>, ApiError> {
-    let value: Value = serde_json::from_slice(body).map_err(|error| ApiError::JsonParse(error.to_string()))?;
+    let value: Value =
+        serde_json::from_slice(body).map_err(|error| ApiError::JsonParse(error.to_string()))?;
     match value {
         Value::Object(map) => Ok(map),
-        Value::Null => Err(ApiError::Validation(FieldErrors::single(NON_FIELD_ERRORS, "No data provided"))),
+        Value::Null => Err(ApiError::Validation(FieldErrors::single(
+            NON_FIELD_ERRORS,
+            "No data provided",
+        ))),
         other => Err(ApiError::NotAnObject(python_type_name(&other))),
     }
 }
@@ -65,10 +74,14 @@ fn python_type_name(value: &Value) -> &'static str {
 }
 
 fn form_object(body: &[u8]) -> Result<Map<String, Value>, ApiError> {
-    let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(body)
-        .map_err(|_| ApiError::Validation(FieldErrors::single(NON_FIELD_ERRORS, "Invalid form data.")))?;
+    let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(body).map_err(|_| {
+        ApiError::Validation(FieldErrors::single(NON_FIELD_ERRORS, "Invalid form data."))
+    })?;
     // A repeated key keeps its last value, as Django's QueryDict.get does.
-    Ok(pairs.into_iter().map(|(key, value)| (key, Value::String(value))).collect())
+    Ok(pairs
+        .into_iter()
+        .map(|(key, value)| (key, Value::String(value)))
+        .collect())
 }
 
 /// Reads the fields of one request, collecting every field error before answering.
@@ -77,8 +90,8 @@ pub struct Fields<'a> {
     pub errors: FieldErrors,
 }
 
-/// What a text field holds once read.
-enum Text {
+/// What a field holds, seen as text.
+enum FieldValue {
     Missing,
     Null,
     NotText,
@@ -98,35 +111,41 @@ impl<'a> Fields<'a> {
     }
 
     /// Numbers count as text (the reference's `str(value)`); booleans, lists and objects do not.
-    fn text(&self, name: &str) -> Text {
+    fn text(&self, name: &str) -> FieldValue {
         match self.body.get(name) {
-            None => Text::Missing,
-            Some(Value::Null) => Text::Null,
-            Some(Value::String(text)) => Text::Text(text.clone()),
-            Some(Value::Number(number)) => Text::Text(number.to_string()),
-            Some(_) => Text::NotText,
+            None => FieldValue::Missing,
+            Some(Value::Null) => FieldValue::Null,
+            Some(Value::String(text)) => FieldValue::Text(text.clone()),
+            Some(Value::Number(number)) => FieldValue::Text(number.to_string()),
+            Some(_) => FieldValue::NotText,
         }
     }
 
     /// A text field, trimmed. Absent: `None` (with "required" if `required`). Blank: an error
     /// unless `allow_blank`. Longer than `max_chars`: an error.
-    pub fn string(&mut self, name: &str, required: bool, allow_blank: bool, max_chars: Option<usize>) -> Option<String> {
+    pub fn string(
+        &mut self,
+        name: &str,
+        required: bool,
+        allow_blank: bool,
+        max_chars: Option<usize>,
+    ) -> Option<String> {
         let text = match self.text(name) {
-            Text::Missing => {
+            FieldValue::Missing => {
                 if required {
                     self.errors.add(name, REQUIRED);
                 }
                 return None;
             }
-            Text::Null => {
+            FieldValue::Null => {
                 self.errors.add(name, NULL);
                 return None;
             }
-            Text::NotText => {
+            FieldValue::NotText => {
                 self.errors.add(name, NOT_A_STRING);
                 return None;
             }
-            Text::Text(text) => text.trim().to_owned(),
+            FieldValue::Text(text) => text.trim().to_owned(),
         };
         if text.is_empty() && !allow_blank {
             self.errors.add(name, BLANK);
@@ -135,7 +154,10 @@ impl<'a> Fields<'a> {
         if let Some(max) = max_chars
             && text.chars().count() > max
         {
-            self.errors.add(name, format!("Ensure this field has no more than {max} characters."));
+            self.errors.add(
+                name,
+                format!("Ensure this field has no more than {max} characters."),
+            );
             return None;
         }
         Some(text)
@@ -143,13 +165,14 @@ impl<'a> Fields<'a> {
 
     /// A password field: a required string, kept in a secret from here on.
     pub fn password(&mut self, name: &str, max_chars: Option<usize>) -> Option<SecretString> {
-        self.string(name, true, false, max_chars).map(SecretString::from)
+        self.string(name, true, false, max_chars)
+            .map(SecretString::from)
     }
 
     /// An email field, trimmed and lower-cased. Any non-text value is simply not an email.
     pub fn email(&mut self, name: &str, required: bool, allow_blank: bool) -> Option<String> {
         let text = match self.text(name) {
-            Text::NotText => {
+            FieldValue::NotText => {
                 self.errors.add(name, INVALID_EMAIL);
                 return None;
             }
@@ -168,36 +191,47 @@ impl<'a> Fields<'a> {
     /// An optional choice among `choices`; blank allowed (and returned as "").
     pub fn choice(&mut self, name: &str, choices: &[&str]) -> Option<String> {
         let shown = match self.text(name) {
-            Text::Missing => return None,
-            Text::Null => {
+            FieldValue::Missing => return None,
+            FieldValue::Null => {
                 self.errors.add(name, NULL);
                 return None;
             }
-            Text::Text(text) if text.is_empty() || choices.contains(&text.as_str()) => return Some(text),
-            Text::Text(text) => text,
-            Text::NotText => self.body.get(name).map(Value::to_string).unwrap_or_default(),
+            FieldValue::Text(text) if text.is_empty() || choices.contains(&text.as_str()) => {
+                return Some(text);
+            }
+            FieldValue::Text(text) => text,
+            FieldValue::NotText => self
+                .body
+                .get(name)
+                .map(Value::to_string)
+                .unwrap_or_default(),
         };
-        self.errors.add(name, format!("\"{shown}\" is not a valid choice."));
+        self.errors
+            .add(name, format!("\"{shown}\" is not a valid choice."));
         None
     }
 
     /// An optional `YYYY-MM-DD` date of birth: null or blank means none; the future is refused.
     pub fn date_of_birth(&mut self, name: &str, today: Date) -> Option<Date> {
         let text = match self.text(name) {
-            Text::Missing | Text::Null => return None,
-            Text::Text(text) if text.trim().is_empty() => return None,
-            Text::Text(text) => text,
-            Text::NotText => String::new(),
+            FieldValue::Missing | FieldValue::Null => return None,
+            FieldValue::Text(text) if text.trim().is_empty() => return None,
+            FieldValue::Text(text) => text,
+            FieldValue::NotText => String::new(),
         };
         let format = time::macros::format_description!("[year]-[month]-[day]");
         match Date::parse(text.trim(), &format) {
             Ok(date) if date > today => {
-                self.errors.add(name, "Date of birth cannot be in the future.");
+                self.errors
+                    .add(name, "Date of birth cannot be in the future.");
                 None
             }
             Ok(date) => Some(date),
             Err(_) => {
-                self.errors.add(name, "Date has wrong format. Use one of these formats instead: YYYY-MM-DD.");
+                self.errors.add(
+                    name,
+                    "Date has wrong format. Use one of these formats instead: YYYY-MM-DD.",
+                );
                 None
             }
         }
@@ -231,12 +265,24 @@ mod tests {
 
     #[test]
     fn json_and_form_bodies_become_objects() {
-        let json = body_object(&post(Some("application/json; charset=utf-8"), r#"{"a":"1"}"#)).unwrap();
+        let json = body_object(&post(
+            Some("application/json; charset=utf-8"),
+            r#"{"a":"1"}"#,
+        ))
+        .unwrap();
         assert_eq!(json["a"], "1");
-        let form = body_object(&post(Some("application/x-www-form-urlencoded"), "a=1&b=%ED%95%9C&a=2")).unwrap();
+        let form = body_object(&post(
+            Some("application/x-www-form-urlencoded"),
+            "a=1&b=%ED%95%9C&a=2",
+        ))
+        .unwrap();
         assert_eq!(form["a"], "2");
         assert_eq!(form["b"], "한");
-        assert!(body_object(&post(Some("text/plain"), "")).unwrap().is_empty());
+        assert!(
+            body_object(&post(Some("text/plain"), ""))
+                .unwrap()
+                .is_empty()
+        );
     }
 
     #[test]
@@ -245,30 +291,54 @@ mod tests {
             refused(&post(Some("text/plain"), "hi")),
             json!({"detail": "Unsupported media type \"text/plain\" in request."})
         );
-        assert_eq!(refused(&post(None, "hi")), json!({"detail": "Unsupported media type \"\" in request."}));
+        assert_eq!(
+            refused(&post(None, "hi")),
+            json!({"detail": "Unsupported media type \"\" in request."})
+        );
         let parse = refused(&post(Some("application/json"), "{\"a\":"));
-        assert!(parse["detail"].as_str().unwrap().starts_with("JSON parse error - "));
-        for (body, name) in [("[]", "list"), ("\"x\"", "str"), ("1", "int"), ("1.5", "float"), ("true", "bool")] {
+        assert!(
+            parse["detail"]
+                .as_str()
+                .unwrap()
+                .starts_with("JSON parse error - ")
+        );
+        for (body, name) in [
+            ("[]", "list"),
+            ("\"x\"", "str"),
+            ("1", "int"),
+            ("1.5", "float"),
+            ("true", "bool"),
+        ] {
             assert_eq!(
                 refused(&post(Some("application/json"), body)),
                 json!({"non_field_errors": [format!("Invalid data. Expected a dictionary, but got {name}.")]})
             );
         }
         let big = format!("{{\"a\":\"{}\"}}", "x".repeat(MAX_BODY_BYTES));
-        assert_eq!(refused(&post(Some("application/json"), &big)), json!({"detail": "Request body too large."}));
+        assert_eq!(
+            refused(&post(Some("application/json"), &big)),
+            json!({"detail": "Request body too large."})
+        );
     }
 
     #[test]
     fn text_fields_follow_drf_char_field() {
-        let body = json!({"blank": "  ", "num": 12345678, "flag": true, "null": null, "padded": " pw "});
+        let body =
+            json!({"blank": "  ", "num": 12345678, "flag": true, "null": null, "padded": " pw "});
         let body = body.as_object().unwrap();
         let mut fields = Fields::new(body);
         assert_eq!(fields.string("missing", true, false, None), None);
         assert_eq!(fields.string("blank", true, false, None), None);
-        assert_eq!(fields.string("num", true, false, None).as_deref(), Some("12345678"));
+        assert_eq!(
+            fields.string("num", true, false, None).as_deref(),
+            Some("12345678")
+        );
         assert_eq!(fields.string("flag", true, false, None), None);
         assert_eq!(fields.string("null", true, false, None), None);
-        assert_eq!(fields.string("padded", true, false, Some(2)).as_deref(), Some("pw"));
+        assert_eq!(
+            fields.string("padded", true, false, Some(2)).as_deref(),
+            Some("pw")
+        );
         let errors = ApiError::Validation(fields.errors).into_response();
         let errors: Value = serde_json::from_slice(errors.body().as_ref()).unwrap();
         assert_eq!(
@@ -282,7 +352,10 @@ mod tests {
         let body = json!({"a": "  Mixed.Case@Example.COM ", "b": "not-an-email", "c": 5, "d": ""});
         let body = body.as_object().unwrap();
         let mut fields = Fields::new(body);
-        assert_eq!(fields.email("a", true, false).as_deref(), Some("mixed.case@example.com"));
+        assert_eq!(
+            fields.email("a", true, false).as_deref(),
+            Some("mixed.case@example.com")
+        );
         assert_eq!(fields.email("b", true, false), None);
         assert_eq!(fields.email("c", true, false), None);
         assert_eq!(fields.email("d", false, true).as_deref(), Some(""));
@@ -295,17 +368,35 @@ mod tests {
         let body = json!({"g1": "female", "g2": "robot", "g3": "", "d1": "1990-02-03", "d2": "03/02/1990", "d3": "2030-01-01"});
         let body = body.as_object().unwrap();
         let mut fields = Fields::new(body);
-        assert_eq!(fields.choice("g1", &["male", "female"]).as_deref(), Some("female"));
+        assert_eq!(
+            fields.choice("g1", &["male", "female"]).as_deref(),
+            Some("female")
+        );
         assert_eq!(fields.choice("g2", &["male", "female"]), None);
-        assert_eq!(fields.choice("g3", &["male", "female"]).as_deref(), Some(""));
-        assert_eq!(fields.date_of_birth("d1", today).map(|d| d.to_string()).as_deref(), Some("1990-02-03"));
+        assert_eq!(
+            fields.choice("g3", &["male", "female"]).as_deref(),
+            Some("")
+        );
+        assert_eq!(
+            fields
+                .date_of_birth("d1", today)
+                .map(|d| d.to_string())
+                .as_deref(),
+            Some("1990-02-03")
+        );
         assert_eq!(fields.date_of_birth("d2", today), None);
         assert_eq!(fields.date_of_birth("d3", today), None);
         assert_eq!(fields.date_of_birth("absent", today), None);
         let response = ApiError::Validation(fields.errors).into_response();
         let errors: Value = serde_json::from_slice(response.body().as_ref()).unwrap();
         assert_eq!(errors["g2"], json!(["\"robot\" is not a valid choice."]));
-        assert_eq!(errors["d2"], json!(["Date has wrong format. Use one of these formats instead: YYYY-MM-DD."]));
-        assert_eq!(errors["d3"], json!(["Date of birth cannot be in the future."]));
+        assert_eq!(
+            errors["d2"],
+            json!(["Date has wrong format. Use one of these formats instead: YYYY-MM-DD."])
+        );
+        assert_eq!(
+            errors["d3"],
+            json!(["Date of birth cannot be in the future."])
+        );
     }
 }

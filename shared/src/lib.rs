@@ -31,7 +31,11 @@ pub struct App<S> {
 impl<S> App<S> {
     pub fn new(config: Config, store: S) -> Self {
         let tokens = TokenKeys::new(&config);
-        App { config, tokens, store }
+        App {
+            config,
+            tokens,
+            store,
+        }
     }
 }
 
@@ -52,11 +56,16 @@ where
     Fut: Future<Output = Response<Body>> + Send,
 {
     init_logging();
-    let app = App::from_env().await.inspect_err(|error| tracing::error!(%error, "refusing to start"))?;
+    let app = App::from_env()
+        .await
+        .inspect_err(|error| tracing::error!(%error, "refusing to start"))?;
     // The application lives as long as the process: leaking it lends it to every request.
     let app: &'static App<DynamoStore> = Box::leak(Box::new(app));
     let handler = &handler;
-    lambda_http::run(service_fn(move |request| async move { Ok::<_, Infallible>(handler(app, request).await) })).await
+    lambda_http::run(service_fn(move |request| async move {
+        Ok::<_, Infallible>(handler(app, request).await)
+    }))
+    .await
 }
 
 /// Logs as Lambda wants them: JSON when the function's `LoggingConfig` says so, `RUST_LOG`

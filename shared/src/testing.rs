@@ -16,7 +16,10 @@ pub fn app_with(overrides: &[(&str, &str)]) -> App<MemoryStore> {
         if name == "JWT_SIGNING_KEY" {
             return Some(TEST_SIGNING_KEY.to_owned());
         }
-        overrides.iter().find(|(key, _)| *key == name).map(|(_, value)| (*value).to_owned())
+        overrides
+            .iter()
+            .find(|(key, _)| *key == name)
+            .map(|(_, value)| (*value).to_owned())
     })
     .expect("test configuration is valid");
     App::new(config, MemoryStore::new())
@@ -35,7 +38,10 @@ pub fn event(method: &str, path: &str, headers: &[(&str, &str)], body: Option<&s
         if name.eq_ignore_ascii_case("cookie") {
             cookies.extend(value.split("; ").map(str::to_owned));
         } else {
-            header_map.insert(name.to_ascii_lowercase(), Value::String((*value).to_owned()));
+            header_map.insert(
+                name.to_ascii_lowercase(),
+                Value::String((*value).to_owned()),
+            );
         }
     }
     let event = json!({
@@ -83,4 +89,146 @@ pub fn set_cookies(response: &Response<Body>) -> Vec<String> {
         .iter()
         .filter_map(|value| value.to_str().ok().map(str::to_owned))
         .collect()
+}
+
+/// One header of a response, as text.
+pub fn header<'a>(response: &'a Response<Body>, name: &str) -> Option<&'a str> {
+    response
+        .headers()
+        .get(name)
+        .and_then(|value| value.to_str().ok())
+}
+
+/// The `Set-Cookie` header that sets (or deletes) the cookie `name`, if any.
+pub fn set_cookie(response: &Response<Body>, name: &str) -> Option<String> {
+    let prefix = format!("{name}=");
+    set_cookies(response)
+        .into_iter()
+        .find(|cookie| cookie.starts_with(&prefix))
+}
+
+/// Asserts the headers every answer carries (contract §1).
+pub fn assert_security_headers(response: &Response<Body>) {
+    assert_eq!(header(response, "content-type"), Some("application/json"));
+    assert_eq!(header(response, "x-content-type-options"), Some("nosniff"));
+    assert_eq!(header(response, "x-frame-options"), Some("DENY"));
+    assert_eq!(header(response, "referrer-policy"), Some("same-origin"));
+    assert_eq!(header(response, "cache-control"), Some("no-store"));
+}
+
+/// `Bearer <token>`, for the `Authorization` header.
+pub fn bearer(token: &str) -> String {
+    format!("Bearer {token}")
+}
+
+/// The tokens of one session, as login would hand them out.
+#[derive(Debug, Clone)]
+pub struct SessionTokens {
+    pub session_id: String,
+    pub access: String,
+    pub refresh: String,
+}
+
+/// Creates an active user straight in the store (no session), with a real Argon2 hash.
+pub async fn create_user(
+    app: &App<MemoryStore>,
+    email: &str,
+    password: &str,
+) -> crate::store::User {
+    use crate::store::{NewUser, Registration, UserStore};
+    let new_user = NewUser {
+        email: email.trim().to_lowercase(),
+        password_hash: crate::password::hash_password(&secrecy::SecretString::from(password))
+            .expect("hashing works"),
+        first_name: String::new(),
+        last_name: String::new(),
+        gender: String::new(),
+        date_of_birth: None,
+        is_staff: false,
+        is_superuser: false,
+        joined_at: crate::account::timestamp(time::OffsetDateTime::now_utc()),
+    };
+    match app
+        .store
+        .create_user(new_user, None)
+        .await
+        .expect("the memory store is up")
+    {
+        Registration::Created(user) => user,
+        Registration::EmailTaken => panic!("{email} is already registered"),
+    }
+}
+
+/// Starts a new session for the user (what login does) and signs its tokens.
+pub async fn start_session(app: &App<MemoryStore>, user_id: u64) -> SessionTokens {
+    use crate::store::SessionStore;
+    let user = app.store.user(user_id).expect("the user exists");
+    let now = crate::now_unix();
+    let session = crate::account::new_session(&app.tokens, now);
+    let tokens = crate::account::session_tokens(&app.tokens, user.id, &session, now);
+    let session_id = session.id.clone();
+    app.store
+        .start_session(&user, session, "2026-01-01T00:00:00Z")
+        .await
+        .expect("the memory store is up");
+    SessionTokens {
+        session_id,
+        access: tokens.access.token,
+        refresh: tokens.refresh.token,
+    }
+}
+
+/// A user with one session: what a client holds after joining.
+pub async fn join_user(
+    app: &App<MemoryStore>,
+    email: &str,
+    password: &str,
+) -> (crate::store::User, SessionTokens) {
+    let user = create_user(app, email, password).await;
+    let tokens = start_session(app, user.id).await;
+    (user, tokens)
+}
+
+/// A correctly signed token of `kind` that expired long ago.
+pub fn expired_token(
+    app: &App<MemoryStore>,
+    kind: crate::token::TokenKind,
+    user_id: u64,
+    session_id: &str,
+) -> String {
+    let issued_at = crate::now_unix() - 100_000;
+    app.tokens
+        .issue(
+            kind,
+            user_id,
+            session_id,
+            crate::token::random_id(),
+            issued_at,
+        )
+        .token
+}
+
+/// A token signed with another deployment's key.
+pub fn foreign_token(kind: crate::token::TokenKind, user_id: u64, session_id: &str) -> String {
+    let config = Config::from_lookup(|name| {
+        (name == "JWT_SIGNING_KEY").then(|| "another-deployment-signing-key-0123456789".to_owned())
+    })
+    .expect("test configuration is valid");
+    let keys = crate::token::TokenKeys::new(&config);
+    keys.issue(
+        kind,
+        user_id,
+        session_id,
+        crate::token::random_id(),
+        crate::now_unix(),
+    )
+    .token
+}
+
+/// The same claims as `token`, re-sent unsigned under `{"alg":"none","typ":"JWT"}`.
+pub fn unsigned_copy(token: &str) -> String {
+    // base64url of {"alg":"none","typ":"JWT"}
+    const NONE_HEADER: &str = "eyJhbGciOiJub25lIiwidHlwIjoiSldUIn0";
+    let payload = token.split('.').nth(1).expect("a JWT has a payload");
+    format!("{NONE_HEADER}.{payload}.")
 }

@@ -73,7 +73,10 @@ pub fn random_id() -> String {
 }
 
 fn is_id(text: &str) -> bool {
-    text.len() == 32 && text.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    text.len() == 32
+        && text
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
 }
 
 impl TokenKeys {
@@ -103,7 +106,14 @@ impl TokenKeys {
 
     /// Signs a token of `kind` with id `jti` for the user's session, issued at `now` (Unix
     /// seconds). Refresh tokens get the id their session recorded; access tokens a fresh one.
-    pub fn issue(&self, kind: TokenKind, user_id: u64, session_id: &str, jti: String, now: i64) -> Issued {
+    pub fn issue(
+        &self,
+        kind: TokenKind,
+        user_id: u64,
+        session_id: &str,
+        jti: String,
+        now: i64,
+    ) -> Issued {
         let claims = Claims {
             token_type: kind.claim().to_owned(),
             exp: now + self.lifetime(kind),
@@ -113,7 +123,8 @@ impl TokenKeys {
             sid: session_id.to_owned(),
         };
         // HS256 over a plain struct cannot fail: the only errors are key/algorithm mismatches.
-        let token = encode(&Header::new(Algorithm::HS256), &claims, &self.encoding).unwrap_or_default();
+        let token =
+            encode(&Header::new(Algorithm::HS256), &claims, &self.encoding).unwrap_or_default();
         Issued {
             token,
             jti: claims.jti,
@@ -131,13 +142,20 @@ impl TokenKeys {
             })?
             .claims;
         if claims.token_type != expected.claim() {
-            return Err(if claims.token_type == TokenKind::Access.claim() || claims.token_type == TokenKind::Refresh.claim() {
-                TokenFault::WrongType
-            } else {
-                TokenFault::Invalid
-            });
+            return Err(
+                if claims.token_type == TokenKind::Access.claim()
+                    || claims.token_type == TokenKind::Refresh.claim()
+                {
+                    TokenFault::WrongType
+                } else {
+                    TokenFault::Invalid
+                },
+            );
         }
-        let user_id = claims.user_id.parse::<u64>().map_err(|_| TokenFault::Invalid)?;
+        let user_id = claims
+            .user_id
+            .parse::<u64>()
+            .map_err(|_| TokenFault::Invalid)?;
         if !is_id(&claims.jti) || !is_id(&claims.sid) {
             return Err(TokenFault::Invalid);
         }
@@ -156,7 +174,9 @@ mod tests {
     use base64::Engine;
 
     fn keys_with(key: &str) -> TokenKeys {
-        let config = Config::from_lookup(|name| (name == "JWT_SIGNING_KEY").then(|| key.to_owned())).unwrap();
+        let config =
+            Config::from_lookup(|name| (name == "JWT_SIGNING_KEY").then(|| key.to_owned()))
+                .unwrap();
         TokenKeys::new(&config)
     }
 
@@ -178,11 +198,15 @@ mod tests {
         assert_eq!(verified.session_id, sid);
         assert_eq!(verified.jti, issued.jti);
         let header = issued.token.split('.').next().unwrap();
-        let header = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(header).unwrap();
+        let header = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(header)
+            .unwrap();
         let header: serde_json::Value = serde_json::from_slice(&header).unwrap();
         assert_eq!(header, serde_json::json!({"typ": "JWT", "alg": "HS256"}));
         let payload = issued.token.split('.').nth(1).unwrap();
-        let payload = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(payload).unwrap();
+        let payload = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(payload)
+            .unwrap();
         let payload: serde_json::Value = serde_json::from_slice(&payload).unwrap();
         assert_eq!(payload["user_id"], "42", "user_id is a string claim");
         assert_eq!(payload["token_type"], "access");
@@ -193,12 +217,30 @@ mod tests {
         let keys = keys();
         let sid = random_id();
         let refresh = keys.issue(TokenKind::Refresh, 7, &sid, random_id(), now());
-        assert_eq!(keys.verify(&refresh.token, TokenKind::Access), Err(TokenFault::WrongType));
+        assert_eq!(
+            keys.verify(&refresh.token, TokenKind::Access),
+            Err(TokenFault::WrongType)
+        );
         let old = keys.issue(TokenKind::Access, 7, &sid, random_id(), now() - 7200);
-        assert_eq!(keys.verify(&old.token, TokenKind::Access), Err(TokenFault::Expired));
-        let foreign = keys_with("another-deployment-key-0123456789abcdef").issue(TokenKind::Access, 7, &sid, random_id(), now());
-        assert_eq!(keys.verify(&foreign.token, TokenKind::Access), Err(TokenFault::Invalid));
-        assert_eq!(keys.verify("garbage", TokenKind::Access), Err(TokenFault::Invalid));
+        assert_eq!(
+            keys.verify(&old.token, TokenKind::Access),
+            Err(TokenFault::Expired)
+        );
+        let foreign = keys_with("another-deployment-key-0123456789abcdef").issue(
+            TokenKind::Access,
+            7,
+            &sid,
+            random_id(),
+            now(),
+        );
+        assert_eq!(
+            keys.verify(&foreign.token, TokenKind::Access),
+            Err(TokenFault::Invalid)
+        );
+        assert_eq!(
+            keys.verify("garbage", TokenKind::Access),
+            Err(TokenFault::Invalid)
+        );
     }
 
     #[test]
@@ -207,9 +249,16 @@ mod tests {
         let issued = keys.issue(TokenKind::Access, 7, &random_id(), random_id(), now());
         let mut parts = issued.token.split('.');
         let (_, payload) = (parts.next(), parts.next().unwrap());
-        let none_header = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(br#"{"alg":"none","typ":"JWT"}"#);
-        for forged in [format!("{none_header}.{payload}."), format!("{none_header}.{payload}")] {
-            assert_eq!(keys.verify(&forged, TokenKind::Access), Err(TokenFault::Invalid));
+        let none_header = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .encode(br#"{"alg":"none","typ":"JWT"}"#);
+        for forged in [
+            format!("{none_header}.{payload}."),
+            format!("{none_header}.{payload}"),
+        ] {
+            assert_eq!(
+                keys.verify(&forged, TokenKind::Access),
+                Err(TokenFault::Invalid)
+            );
         }
     }
 }

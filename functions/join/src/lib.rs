@@ -39,9 +39,15 @@ async fn join<S: Store>(app: &App<S>, request: &Request) -> Result<Response<Body
         }
     }
     let password2 = fields.password("password2", None);
-    let first_name = fields.string("first_name", false, true, Some(150)).unwrap_or_default();
-    let last_name = fields.string("last_name", false, true, Some(150)).unwrap_or_default();
-    let gender = fields.choice("gender", &["male", "female"]).unwrap_or_default();
+    let first_name = fields
+        .string("first_name", false, true, Some(150))
+        .unwrap_or_default();
+    let last_name = fields
+        .string("last_name", false, true, Some(150))
+        .unwrap_or_default();
+    let gender = fields
+        .choice("gender", &["male", "female"])
+        .unwrap_or_default();
     let date_of_birth = fields.date_of_birth("date_of_birth", today_utc());
     fields.errors.into_result()?;
     let (Some(email), Some(password1), Some(password2)) = (email, password1, password2) else {
@@ -50,11 +56,17 @@ async fn join<S: Store>(app: &App<S>, request: &Request) -> Result<Response<Body
 
     // Then the checks across fields, one at a time, as the reference does.
     if password1.expose_secret() != password2.expose_secret() {
-        return Err(ApiError::Validation(FieldErrors::single(NON_FIELD_ERRORS, PASSWORDS_DIFFER)));
+        return Err(ApiError::Validation(FieldErrors::single(
+            NON_FIELD_ERRORS,
+            PASSWORDS_DIFFER,
+        )));
     }
     let attributes = personal_attributes(&email, &first_name, &last_name);
     if let Some(problem) = similarity_problem(password1.expose_secret(), &attributes) {
-        return Err(ApiError::Validation(FieldErrors::single(NON_FIELD_ERRORS, problem)));
+        return Err(ApiError::Validation(FieldErrors::single(
+            NON_FIELD_ERRORS,
+            problem,
+        )));
     }
 
     let password_hash = hash_password(&password1).map_err(|_| ApiError::Internal)?;
@@ -71,10 +83,19 @@ async fn join<S: Store>(app: &App<S>, request: &Request) -> Result<Response<Body
         is_superuser: false,
         joined_at: timestamp(time::OffsetDateTime::now_utc()),
     };
-    let user = match app.store.create_user(new_user, Some(session.clone())).await? {
+    let user = match app
+        .store
+        .create_user(new_user, Some(session.clone()))
+        .await?
+    {
         Registration::Created(user) => user,
         // Lost a race with another join of the same email.
-        Registration::EmailTaken => return Err(ApiError::Validation(FieldErrors::single("email", EMAIL_TAKEN))),
+        Registration::EmailTaken => {
+            return Err(ApiError::Validation(FieldErrors::single(
+                "email",
+                EMAIL_TAKEN,
+            )));
+        }
     };
     tracing::info!(user_id = user.id, "user joined");
     let tokens = session_tokens(&app.tokens, user.id, &session, now);

@@ -6,7 +6,9 @@ use serde_json::json;
 
 use shared::account::{new_session, session_tokens, timestamp, user_json};
 use shared::error::{ApiError, FieldErrors, NON_FIELD_ERRORS};
-use shared::http::{ACCESS_COOKIE, Endpoint, REFRESH_COOKIE, json_response, serve, token_cookie, with_cookies};
+use shared::http::{
+    ACCESS_COOKIE, Endpoint, REFRESH_COOKIE, json_response, serve, token_cookie, with_cookies,
+};
 use shared::input::{Fields, body_object};
 use shared::password::{verify_against_stand_in, verify_password};
 use shared::store::Store;
@@ -28,7 +30,10 @@ async fn login<S: Store>(app: &App<S>, request: &Request) -> Result<Response<Bod
     let password = fields.password("password", None);
     fields.errors.into_result()?;
     let (Some(email), Some(password)) = (email.filter(|email| !email.is_empty()), password) else {
-        return Err(ApiError::Validation(FieldErrors::single(NON_FIELD_ERRORS, EMAIL_AND_PASSWORD_NEEDED)));
+        return Err(ApiError::Validation(FieldErrors::single(
+            NON_FIELD_ERRORS,
+            EMAIL_AND_PASSWORD_NEEDED,
+        )));
     };
 
     // Unknown email, wrong password, inactive user: one answer, one Argon2 verification each.
@@ -38,7 +43,10 @@ async fn login<S: Store>(app: &App<S>, request: &Request) -> Result<Response<Bod
         None => verify_against_stand_in(&password),
     };
     let Some(user) = user.filter(|_| accepted) else {
-        return Err(ApiError::Validation(FieldErrors::single(NON_FIELD_ERRORS, BAD_CREDENTIALS)));
+        return Err(ApiError::Validation(FieldErrors::single(
+            NON_FIELD_ERRORS,
+            BAD_CREDENTIALS,
+        )));
     };
 
     let now = now_unix();
@@ -56,8 +64,18 @@ async fn login<S: Store>(app: &App<S>, request: &Request) -> Result<Response<Bod
     Ok(with_cookies(
         response,
         [
-            token_cookie(ACCESS_COOKIE, &tokens.access.token, app.tokens.access_lifetime, secure),
-            token_cookie(REFRESH_COOKIE, &tokens.refresh.token, app.tokens.refresh_lifetime, secure),
+            token_cookie(
+                ACCESS_COOKIE,
+                &tokens.access.token,
+                app.tokens.access_lifetime,
+                secure,
+            ),
+            token_cookie(
+                REFRESH_COOKIE,
+                &tokens.refresh.token,
+                app.tokens.refresh_lifetime,
+                secure,
+            ),
         ],
     ))
 }

@@ -5,35 +5,50 @@ use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, Response};
 use serde_json::{Value, json};
 
+use shared::App;
 use shared::auth::check_refresh;
 use shared::error::{ApiError, RefreshDenied};
-use shared::http::{ACCESS_COOKIE, Endpoint, REFRESH_COOKIE, expired_cookie, json_response, request_cookie, serve, with_cookies};
+use shared::http::{
+    ACCESS_COOKIE, Endpoint, REFRESH_COOKIE, expired_cookie, json_response, request_cookie, serve,
+    with_cookies,
+};
 use shared::input::body_object;
 use shared::store::Store;
-use shared::App;
 
 pub const ENDPOINT: Endpoint = Endpoint::post("Logout", "/account/logout");
 
 pub async fn handle<S: Store>(app: &App<S>, request: Request) -> Response<Body> {
     let response = serve(&ENDPOINT, &request, |request| logout(app, request)).await;
     let secure = app.config.cookie_secure;
-    with_cookies(response, [expired_cookie(ACCESS_COOKIE, secure), expired_cookie(REFRESH_COOKIE, secure)])
+    with_cookies(
+        response,
+        [
+            expired_cookie(ACCESS_COOKIE, secure),
+            expired_cookie(REFRESH_COOKIE, secure),
+        ],
+    )
 }
 
 async fn logout<S: Store>(app: &App<S>, request: &Request) -> Result<Response<Body>, ApiError> {
     let body = body_object(request)?;
     let token = match body.get("refresh") {
         Some(Value::String(token)) => token.trim().to_owned(),
-        Some(Value::Null) | None => {
-            request_cookie(request, REFRESH_COOKIE).ok_or(ApiError::Logout(RefreshDenied::Missing))?
-        }
+        Some(Value::Null) | None => request_cookie(request, REFRESH_COOKIE)
+            .ok_or(ApiError::Logout(RefreshDenied::Missing))?,
         Some(_) => return Err(ApiError::Logout(RefreshDenied::Invalid)),
     };
     let live = check_refresh(app, &token, ApiError::Logout).await?;
-    if !app.store.end_session(live.user.id, &live.session.id, &live.token.jti).await? {
+    if !app
+        .store
+        .end_session(live.user.id, &live.session.id, &live.token.jti)
+        .await?
+    {
         // A concurrent logout or refresh got there first.
         return Err(ApiError::Logout(RefreshDenied::Blacklisted));
     }
     tracing::info!(user_id = live.user.id, "logged out");
-    Ok(json_response(StatusCode::OK, &json!({"detail": "Successfully logged out."})))
+    Ok(json_response(
+        StatusCode::OK,
+        &json!({"detail": "Successfully logged out."}),
+    ))
 }

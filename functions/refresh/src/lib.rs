@@ -10,7 +10,8 @@ use time::macros::format_description;
 use shared::auth::check_refresh;
 use shared::error::{ApiError, RefreshDenied};
 use shared::http::{
-    ACCESS_COOKIE, Endpoint, REFRESH_COOKIE, json_response, request_cookie, serve, token_cookie, with_cookies,
+    ACCESS_COOKIE, Endpoint, REFRESH_COOKIE, json_response, request_cookie, serve, token_cookie,
+    with_cookies,
 };
 use shared::input::{Fields, body_object};
 use shared::store::Store;
@@ -25,7 +26,8 @@ pub async fn handle<S: Store>(app: &App<S>, request: Request) -> Response<Body> 
 
 /// `2026-11-26T16:17:24.000000Z`, the reference's format for expirations.
 fn expiration(unix_seconds: i64) -> String {
-    let format = format_description!("[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:6]Z");
+    let format =
+        format_description!("[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:6]Z");
     OffsetDateTime::from_unix_timestamp(unix_seconds)
         .ok()
         .and_then(|at| at.format(&format).ok())
@@ -47,19 +49,38 @@ async fn refresh<S: Store>(app: &App<S>, request: &Request) -> Result<Response<B
 
     let now = now_unix();
     let (user_id, session_id) = (live.user.id, live.session.id.as_str());
-    let access = app.tokens.issue(TokenKind::Access, user_id, session_id, random_id(), now);
+    let access = app
+        .tokens
+        .issue(TokenKind::Access, user_id, session_id, random_id(), now);
     let secure = app.config.cookie_secure;
-    let access_cookie = token_cookie(ACCESS_COOKIE, &access.token, app.tokens.access_lifetime, secure);
+    let access_cookie = token_cookie(
+        ACCESS_COOKIE,
+        &access.token,
+        app.tokens.access_lifetime,
+        secure,
+    );
     if !app.config.rotate_refresh_tokens {
-        let body = json!({"access": access.token, "access_expiration": expiration(access.expires_at)});
-        return Ok(with_cookies(json_response(StatusCode::OK, &body), [access_cookie]));
+        let body =
+            json!({"access": access.token, "access_expiration": expiration(access.expires_at)});
+        return Ok(with_cookies(
+            json_response(StatusCode::OK, &body),
+            [access_cookie],
+        ));
     }
 
-    let refresh = app.tokens.issue(TokenKind::Refresh, user_id, session_id, random_id(), now);
+    let refresh = app
+        .tokens
+        .issue(TokenKind::Refresh, user_id, session_id, random_id(), now);
     let session_expires_at = refresh.expires_at + app.tokens.access_lifetime;
     let rotated = app
         .store
-        .rotate_refresh(user_id, session_id, &live.token.jti, &refresh.jti, session_expires_at)
+        .rotate_refresh(
+            user_id,
+            session_id,
+            &live.token.jti,
+            &refresh.jti,
+            session_expires_at,
+        )
         .await?;
     if !rotated {
         // Another request spent this token between our read and our write: reuse.
@@ -77,7 +98,12 @@ async fn refresh<S: Store>(app: &App<S>, request: &Request) -> Result<Response<B
         json_response(StatusCode::OK, &body),
         [
             access_cookie,
-            token_cookie(REFRESH_COOKIE, &refresh.token, app.tokens.refresh_lifetime, secure),
+            token_cookie(
+                REFRESH_COOKIE,
+                &refresh.token,
+                app.tokens.refresh_lifetime,
+                secure,
+            ),
         ],
     ))
 }
@@ -86,6 +112,9 @@ async fn refresh<S: Store>(app: &App<S>, request: &Request) -> Result<Response<B
 mod tests {
     #[test]
     fn expirations_use_the_reference_format() {
-        assert_eq!(super::expiration(1_795_709_844), "2026-11-26T16:17:24.000000Z");
+        assert_eq!(
+            super::expiration(1_795_709_844),
+            "2026-11-26T16:17:24.000000Z"
+        );
     }
 }

@@ -17,13 +17,14 @@ use aws_config::timeout::TimeoutConfig;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, AttributeValue, BillingMode, KeySchemaElement, KeyType, KeysAndAttributes, Put,
-    ScalarAttributeType, TimeToLiveSpecification, TransactWriteItem, Update,
+    AttributeDefinition, AttributeValue, BillingMode, KeySchemaElement, KeyType, KeysAndAttributes,
+    Put, ScalarAttributeType, TimeToLiveSpecification, TransactWriteItem, Update,
 };
 use serde::Serialize;
 
 use super::{
-    NewSession, NewUser, Registration, Session, SessionStore, SessionView, StoreError, StoreResult, User, UserStore,
+    NewSession, NewUser, Registration, Session, SessionStore, SessionView, StoreError, StoreResult,
+    User, UserStore,
 };
 
 /// The table's shape: the one definition used to create it locally and checked against the
@@ -55,8 +56,14 @@ fn session_sk(session_id: &str) -> String {
 
 fn key(pk: String, sk: &str) -> HashMap<String, AttributeValue> {
     HashMap::from([
-        (TableDefinition::PARTITION_KEY.to_owned(), AttributeValue::S(pk)),
-        (TableDefinition::SORT_KEY.to_owned(), AttributeValue::S(sk.to_owned())),
+        (
+            TableDefinition::PARTITION_KEY.to_owned(),
+            AttributeValue::S(pk),
+        ),
+        (
+            TableDefinition::SORT_KEY.to_owned(),
+            AttributeValue::S(sk.to_owned()),
+        ),
     ])
 }
 
@@ -119,7 +126,12 @@ impl DynamoStore {
 
     /// Creates the table (and its TTL) if it does not exist yet.
     pub async fn create_table_if_missing(&self) -> StoreResult<()> {
-        let exists = self.client.describe_table().table_name(&self.table).send().await;
+        let exists = self
+            .client
+            .describe_table()
+            .table_name(&self.table)
+            .send()
+            .await;
         if exists.is_ok() {
             return Ok(());
         }
@@ -169,7 +181,11 @@ impl DynamoStore {
         Ok(())
     }
 
-    async fn get(&self, pk: String, sk: &str) -> StoreResult<Option<HashMap<String, AttributeValue>>> {
+    async fn get(
+        &self,
+        pk: String,
+        sk: &str,
+    ) -> StoreResult<Option<HashMap<String, AttributeValue>>> {
         self.count();
         let output = self
             .client
@@ -206,7 +222,11 @@ impl DynamoStore {
             .ok_or_else(|| StoreError::Other("counter update returned no number".into()))
     }
 
-    fn put(&self, item: HashMap<String, AttributeValue>, must_be_new: bool) -> StoreResult<TransactWriteItem> {
+    fn put(
+        &self,
+        item: HashMap<String, AttributeValue>,
+        must_be_new: bool,
+    ) -> StoreResult<TransactWriteItem> {
         let mut put = Put::builder().table_name(&self.table).set_item(Some(item));
         if must_be_new {
             put = put.condition_expression("attribute_not_exists(PK)");
@@ -217,7 +237,13 @@ impl DynamoStore {
 
     async fn transact(&self, items: Vec<TransactWriteItem>) -> Result<(), TransactOutcome> {
         self.count();
-        match self.client.transact_write_items().set_transact_items(Some(items)).send().await {
+        match self
+            .client
+            .transact_write_items()
+            .set_transact_items(Some(items))
+            .send()
+            .await
+        {
             Ok(_) => Ok(()),
             Err(error) => {
                 let condition_failed = error
@@ -230,7 +256,9 @@ impl DynamoStore {
                         _ => None,
                     });
                 match condition_failed {
-                    Some(reasons) if reasons.iter().any(|failed| *failed) => Err(TransactOutcome::ConditionFailed(reasons)),
+                    Some(reasons) if reasons.iter().any(|failed| *failed) => {
+                        Err(TransactOutcome::ConditionFailed(reasons))
+                    }
                     _ => Err(TransactOutcome::Failed(classify(error))),
                 }
             }
@@ -252,7 +280,11 @@ impl DynamoStore {
         }
     }
 
-    fn session_update(&self, user_id: u64, session_id: &str) -> aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder {
+    fn session_update(
+        &self,
+        user_id: u64,
+        session_id: &str,
+    ) -> aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder {
         self.client
             .update_item()
             .table_name(&self.table)
@@ -266,14 +298,20 @@ enum TransactOutcome {
     Failed(StoreError),
 }
 
-fn to_item<T: Serialize>(value: &T, pk: String, sk: &str) -> StoreResult<HashMap<String, AttributeValue>> {
+fn to_item<T: Serialize>(
+    value: &T,
+    pk: String,
+    sk: &str,
+) -> StoreResult<HashMap<String, AttributeValue>> {
     let mut item: HashMap<String, AttributeValue> =
         serde_dynamo::to_item(value).map_err(|e| StoreError::Other(e.to_string()))?;
     item.extend(key(pk, sk));
     Ok(item)
 }
 
-fn from_item<T: serde::de::DeserializeOwned>(item: HashMap<String, AttributeValue>) -> StoreResult<T> {
+fn from_item<T: serde::de::DeserializeOwned>(
+    item: HashMap<String, AttributeValue>,
+) -> StoreResult<T> {
     serde_dynamo::from_item(item).map_err(|e| StoreError::Other(format!("malformed item: {e}")))
 }
 
@@ -284,7 +322,9 @@ where
     R: std::fmt::Debug,
 {
     let retryable = match &error {
-        SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => true,
+        SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => {
+            true
+        }
         SdkError::ServiceError(context) => matches!(
             context.err().code(),
             Some(
@@ -299,10 +339,18 @@ where
         _ => false,
     };
     let message = DisplayErrorContext(&error).to_string();
-    if retryable { StoreError::Unavailable(message) } else { StoreError::Other(message) }
+    if retryable {
+        StoreError::Unavailable(message)
+    } else {
+        StoreError::Other(message)
+    }
 }
 
-fn session_item(user_id: u64, epoch: u64, new: NewSession) -> StoreResult<HashMap<String, AttributeValue>> {
+fn session_item(
+    user_id: u64,
+    epoch: u64,
+    new: NewSession,
+) -> StoreResult<HashMap<String, AttributeValue>> {
     let session = Session {
         id: new.id,
         user_id,
@@ -319,7 +367,11 @@ impl UserStore for DynamoStore {
         Ok(self.get(email_pk(email), EMAIL_SK).await?.is_some())
     }
 
-    async fn create_user(&self, new: NewUser, first_session: Option<NewSession>) -> StoreResult<Registration> {
+    async fn create_user(
+        &self,
+        new: NewUser,
+        first_session: Option<NewSession>,
+    ) -> StoreResult<Registration> {
         let id = self.next_user_id().await?;
         let user = User {
             id,
@@ -350,7 +402,9 @@ impl UserStore for DynamoStore {
             Err(TransactOutcome::ConditionFailed(failed)) if failed.first() == Some(&true) => {
                 Ok(Registration::EmailTaken)
             }
-            Err(TransactOutcome::ConditionFailed(_)) => Err(StoreError::Other("user id already in use".into())),
+            Err(TransactOutcome::ConditionFailed(_)) => {
+                Err(StoreError::Other("user id already in use".into()))
+            }
             // A conflicting transaction on the same email: the other join is winning.
             Err(TransactOutcome::Failed(error)) => match self.email_registered(&user.email).await {
                 Ok(true) => Ok(Registration::EmailTaken),
@@ -376,7 +430,12 @@ impl UserStore for DynamoStore {
 }
 
 impl SessionStore for DynamoStore {
-    async fn start_session(&self, user: &User, session: NewSession, logged_in_at: &str) -> StoreResult<()> {
+    async fn start_session(
+        &self,
+        user: &User,
+        session: NewSession,
+        logged_in_at: &str,
+    ) -> StoreResult<()> {
         let mark_login = Update::builder()
             .table_name(&self.table)
             .set_key(Some(key(user_pk(user.id), USER_SK)))
@@ -391,7 +450,9 @@ impl SessionStore for DynamoStore {
         ];
         match self.transact(items).await {
             Ok(()) => Ok(()),
-            Err(TransactOutcome::ConditionFailed(_)) => Err(StoreError::Other("session id collision or user gone".into())),
+            Err(TransactOutcome::ConditionFailed(_)) => Err(StoreError::Other(
+                "session id collision or user gone".into(),
+            )),
             Err(TransactOutcome::Failed(error)) => Err(error),
         }
     }
@@ -411,14 +472,27 @@ impl SessionStore for DynamoStore {
             .send()
             .await
             .map_err(classify)?;
-        if output.unprocessed_keys.as_ref().is_some_and(|keys| !keys.is_empty()) {
+        if output
+            .unprocessed_keys
+            .as_ref()
+            .is_some_and(|keys| !keys.is_empty())
+        {
             // Only under throttling: answer 503 rather than guess.
-            return Err(StoreError::Unavailable("batch read left keys unprocessed".into()));
+            return Err(StoreError::Unavailable(
+                "batch read left keys unprocessed".into(),
+            ));
         }
         let mut view = SessionView::default();
-        let items = output.responses.and_then(|mut tables| tables.remove(&self.table)).unwrap_or_default();
+        let items = output
+            .responses
+            .and_then(|mut tables| tables.remove(&self.table))
+            .unwrap_or_default();
         for item in items {
-            match item.get(TableDefinition::SORT_KEY).and_then(|sk| sk.as_s().ok()).map(String::as_str) {
+            match item
+                .get(TableDefinition::SORT_KEY)
+                .and_then(|sk| sk.as_s().ok())
+                .map(String::as_str)
+            {
                 Some(USER_SK) => view.user = Some(from_item(item)?),
                 Some(_) => view.session = Some(from_item(item)?),
                 None => {}
@@ -446,7 +520,12 @@ impl SessionStore for DynamoStore {
         self.conditional_update(request).await
     }
 
-    async fn end_session(&self, user_id: u64, session_id: &str, presented_jti: &str) -> StoreResult<bool> {
+    async fn end_session(
+        &self,
+        user_id: u64,
+        session_id: &str,
+        presented_jti: &str,
+    ) -> StoreResult<bool> {
         let request = self
             .session_update(user_id, session_id)
             .update_expression("SET revoked = :true")

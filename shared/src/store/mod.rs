@@ -107,6 +107,7 @@ impl SessionView {
 
 /// The outcome of creating a user.
 #[derive(Debug, Clone)]
+#[allow(clippy::large_enum_variant)] // made once per join: boxing would buy nothing
 pub enum Registration {
     Created(User),
     EmailTaken,
@@ -152,7 +153,11 @@ pub trait SessionStore: Send + Sync {
     ) -> impl Future<Output = StoreResult<()>> + Send;
 
     /// The user and the session, read consistently in one round trip.
-    fn load(&self, user_id: u64, session_id: &str) -> impl Future<Output = StoreResult<SessionView>> + Send;
+    fn load(
+        &self,
+        user_id: u64,
+        session_id: &str,
+    ) -> impl Future<Output = StoreResult<SessionView>> + Send;
 
     /// Spends `presented_jti` for `next_jti` if it is still the session's unspent token and the
     /// session is not revoked. `false` when another request spent it first.
@@ -174,7 +179,11 @@ pub trait SessionStore: Send + Sync {
     ) -> impl Future<Output = StoreResult<bool>> + Send;
 
     /// Revokes the session whatever its state (reuse detected).
-    fn revoke_session(&self, user_id: u64, session_id: &str) -> impl Future<Output = StoreResult<()>> + Send;
+    fn revoke_session(
+        &self,
+        user_id: u64,
+        session_id: &str,
+    ) -> impl Future<Output = StoreResult<()>> + Send;
 
     /// Stores the new hash and revokes every session but `keep_session_id`, atomically, if the
     /// user is still at `expected_epoch` and the kept session is live. `false` otherwise.
@@ -226,10 +235,25 @@ mod tests {
     #[test]
     fn a_session_is_live_only_when_every_condition_holds() {
         assert!(view(false, 100, true, 0).live(50).is_ok());
-        assert_eq!(view(true, 100, true, 0).live(50).unwrap_err(), SessionProblem::Revoked);
-        assert_eq!(view(false, 100, true, 0).live(100).unwrap_err(), SessionProblem::Revoked);
-        assert_eq!(view(false, 100, false, 0).live(50).unwrap_err(), SessionProblem::NoActiveUser);
-        assert_eq!(view(false, 100, true, 1).live(50).unwrap_err(), SessionProblem::Revoked);
-        assert_eq!(SessionView::default().live(50).unwrap_err(), SessionProblem::Revoked);
+        assert_eq!(
+            view(true, 100, true, 0).live(50).unwrap_err(),
+            SessionProblem::Revoked
+        );
+        assert_eq!(
+            view(false, 100, true, 0).live(100).unwrap_err(),
+            SessionProblem::Revoked
+        );
+        assert_eq!(
+            view(false, 100, false, 0).live(50).unwrap_err(),
+            SessionProblem::NoActiveUser
+        );
+        assert_eq!(
+            view(false, 100, true, 1).live(50).unwrap_err(),
+            SessionProblem::Revoked
+        );
+        assert_eq!(
+            SessionView::default().live(50).unwrap_err(),
+            SessionProblem::Revoked
+        );
     }
 }

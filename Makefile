@@ -1,0 +1,17 @@
+# The two commands: `make dev` runs the API locally, `make test` checks everything.
+# Both install what they need (pinned, into .tools/) on first use.
+
+.PHONY: dev test tools clean
+
+dev: ## run the API on http://127.0.0.1:$(API_PORT) (default 9000) with DynamoDB on $(DYNAMODB_PORT) (8000)
+	@tools/dev.sh
+
+test: ## fmt, clippy, unit, handler, store and end-to-end tests
+	@tools/test.sh
+
+tools: ## install the pinned local tools only
+	@bash -c 'source tools/lib.sh && install_tools'
+
+clean: ## remove build outputs and local state (keeps .tools)
+	cargo clean
+	rm -rf .local

@@ -1,0 +1,273 @@
+//! Handler tests for POST /account/login/ over the memory store (contract §1, §4 login).
+
+use lambda_http::{Body, Request, Response};
+use serde_json::{Value, json};
+
+use login::handle;
+use shared::App;
+use shared::store::MemoryStore;
+use shared::testing::{
+    app, app_with, assert_security_headers, body_json, create_user, event, header, post_json, set_cookie, set_cookies,
+};
+use shared::token::TokenKind;
+
+const PATH: &str = "/account/login/";
+const PASSWORD: &str = "Tutorial-Pw!7319";
+const BAD_CREDENTIALS: &str = "Unable to log in with provided credentials.";
+
+async fn send(app: &App<MemoryStore>, request: Request) -> Response<Body> {
+    handle(app, request).await
+}
+
+async fn login_with(app: &App<MemoryStore>, body: Value) -> Response<Body> {
+    send(app, post_json(PATH, &body, &[])).await
+}
+
+fn credentials(email: &str, password: &str) -> Value {
+    json!({"email": email, "password": password})
+}
+
+/// The attributes of a `Set-Cookie` value, after `name=value`.
+fn attributes(cookie: &str) -> Vec<&str> {
+    cookie.split("; ").skip(1).collect()
+}
+
+fn cookie_value(cookie: &str) -> &str {
+    let pair = cookie.split("; ").next().unwrap();
+    pair.split_once('=').unwrap().1
+}
+
+async fn assert_400(app: &App<MemoryStore>, body: Value, expected: Value) {
+    let response = login_with(app, body).await;
+    assert_eq!(response.status(), 400);
+    assert_security_headers(&response);
+    assert!(set_cookies(&response).is_empty(), "no cookies on a refusal");
+    assert!(header(&response, "www-authenticate").is_none());
+    assert_eq!(body_json(&response), expected);
+}
+
+#[tokio::test]
+async fn login_answers_tokens_and_the_user_object() {
+    let app = app();
+    let user = create_user(&app, "user@example.com", PASSWORD).await;
+    let response = login_with(&app, credentials("user@example.com", PASSWORD)).await;
+    assert_eq!(response.status(), 200);
+    assert_security_headers(&response);
+    let body = body_json(&response);
+    let keys: Vec<&str> = body.as_object().unwrap().keys().map(String::as_str).collect();
+    assert_eq!(keys, ["access", "refresh", "user"]);
+    assert_eq!(
+        body["user"],
+        json!({"pk": user.id, "email": "user@example.com", "first_name": "", "last_name": "", "gender": "",
+               "date_of_birth": null})
+    );
+    let access = app.tokens.verify(body["access"].as_str().unwrap(), TokenKind::Access).unwrap();
+    let refresh = app.tokens.verify(body["refresh"].as_str().unwrap(), TokenKind::Refresh).unwrap();
+    assert_eq!((access.user_id, refresh.user_id), (user.id, user.id));
+    assert_eq!(access.session_id, refresh.session_id);
+    let session = app.store.session(user.id, &access.session_id).expect("login starts a session");
+    assert_eq!(session.refresh_jti, refresh.jti);
+    assert!(!session.revoked);
+    assert!(app.store.user(user.id).unwrap().last_login.is_some(), "last_login is recorded");
+}
+
+#[tokio::test]
+async fn login_sets_hardened_token_cookies() {
+    let app = app();
+    create_user(&app, "cookie@example.com", PASSWORD).await;
+    let response = login_with(&app, credentials("cookie@example.com", PASSWORD)).await;
+    assert_eq!(response.status(), 200);
+    let body = body_json(&response);
+    assert_eq!(set_cookies(&response).len(), 2);
+    let expected = [("my-app-auth", "access", "Max-Age=3600"), ("my-refresh-token", "refresh", "Max-Age=86400")];
+    for (name, token, max_age) in expected {
+        let cookie = set_cookie(&response, name).unwrap_or_else(|| panic!("no {name} cookie"));
+        assert_eq!(cookie_value(&cookie), body[token].as_str().unwrap(), "{cookie}");
+        let attributes = attributes(&cookie);
+        for wanted in ["HttpOnly", "Secure", "SameSite=Lax", "Path=/", max_age] {
+            assert!(attributes.contains(&wanted), "{cookie} lacks {wanted}");
+        }
+        assert!(attributes.iter().any(|attribute| attribute.starts_with("Expires=")), "{cookie} lacks Expires");
+    }
+}
+
+#[tokio::test]
+async fn login_cookies_follow_the_configured_lifetimes_and_secure_flag() {
+    let settings = [
+        ("ACCESS_TOKEN_LIFETIME_SECONDS", "600"),
+        ("REFRESH_TOKEN_LIFETIME_SECONDS", "7200"),
+        ("COOKIE_SECURE", "false"),
+    ];
+    let app = app_with(&settings);
+    create_user(&app, "config@example.com", PASSWORD).await;
+    let response = login_with(&app, credentials("config@example.com", PASSWORD)).await;
+    assert_eq!(response.status(), 200);
+    let access = set_cookie(&response, "my-app-auth").unwrap();
+    let refresh = set_cookie(&response, "my-refresh-token").unwrap();
+    assert!(attributes(&access).contains(&"Max-Age=600"), "{access}");
+    assert!(attributes(&refresh).contains(&"Max-Age=7200"), "{refresh}");
+    assert!(!attributes(&access).contains(&"Secure") && !attributes(&refresh).contains(&"Secure"));
+    assert!(attributes(&access).contains(&"HttpOnly"));
+}
+
+#[tokio::test]
+async fn login_matches_the_email_case_insensitively() {
+    let app = app();
+    let user = create_user(&app, "lower@x.com", PASSWORD).await;
+    let response = login_with(&app, credentials(" LOWER@X.COM ", PASSWORD)).await;
+    assert_eq!(response.status(), 200);
+    assert_eq!(body_json(&response)["user"]["pk"], user.id);
+    assert_eq!(body_json(&response)["user"]["email"], "lower@x.com");
+}
+
+#[tokio::test]
+async fn login_accepts_an_html_form_body() {
+    let app = app();
+    create_user(&app, "form@example.com", PASSWORD).await;
+    let form = format!("email=form%40example.com&password={PASSWORD}");
+    let headers = [("content-type", "application/x-www-form-urlencoded")];
+    let response = send(&app, event("POST", PATH, &headers, Some(&form))).await;
+    assert_eq!(response.status(), 200);
+    assert_eq!(body_json(&response)["user"]["email"], "form@example.com");
+}
+
+#[tokio::test]
+async fn login_answers_without_the_trailing_slash_too() {
+    let app = app();
+    create_user(&app, "noslash@example.com", PASSWORD).await;
+    let request = post_json("/account/login", &credentials("noslash@example.com", PASSWORD), &[]);
+    let response = send(&app, request).await;
+    assert_eq!(response.status(), 200);
+    assert!(set_cookie(&response, "my-app-auth").is_some());
+}
+
+#[tokio::test]
+async fn each_login_starts_its_own_session() {
+    let app = app();
+    create_user(&app, "twice@example.com", PASSWORD).await;
+    let first = body_json(&login_with(&app, credentials("twice@example.com", PASSWORD)).await);
+    let second = body_json(&login_with(&app, credentials("twice@example.com", PASSWORD)).await);
+    let sid = |body: &Value| {
+        let refresh = body["refresh"].as_str().unwrap();
+        app.tokens.verify(refresh, TokenKind::Refresh).unwrap().session_id
+    };
+    assert_ne!(sid(&first), sid(&second));
+}
+
+#[tokio::test]
+async fn login_refuses_a_wrong_password() {
+    let app = app();
+    create_user(&app, "user@example.com", PASSWORD).await;
+    let body = credentials("user@example.com", "Tutorial-Pw!7318");
+    assert_400(&app, body, json!({"non_field_errors": [BAD_CREDENTIALS]})).await;
+}
+
+#[tokio::test]
+async fn login_refuses_an_unknown_email_with_the_same_answer() {
+    let app = app();
+    let body = credentials("nobody@example.com", PASSWORD);
+    assert_400(&app, body, json!({"non_field_errors": [BAD_CREDENTIALS]})).await;
+}
+
+#[tokio::test]
+async fn login_refuses_an_inactive_user_with_the_same_answer() {
+    let app = app();
+    let user = create_user(&app, "inactive@example.com", PASSWORD).await;
+    app.store.set_active(user.id, false);
+    let body = credentials("inactive@example.com", PASSWORD);
+    assert_400(&app, body, json!({"non_field_errors": [BAD_CREDENTIALS]})).await;
+    app.store.set_active(user.id, true);
+    assert_eq!(login_with(&app, credentials("inactive@example.com", PASSWORD)).await.status(), 200);
+}
+
+#[tokio::test]
+async fn login_without_a_password_says_it_is_required() {
+    let expected = json!({"password": ["This field is required."]});
+    assert_400(&app(), json!({"email": "user@example.com"}), expected.clone()).await;
+    assert_400(&app(), json!({}), expected).await;
+}
+
+#[tokio::test]
+async fn login_without_an_email_asks_for_both() {
+    let expected = json!({"non_field_errors": ["Must include \"email\" and \"password\"."]});
+    assert_400(&app(), json!({"password": PASSWORD}), expected.clone()).await;
+    assert_400(&app(), json!({"email": "", "password": PASSWORD}), expected).await;
+}
+
+#[tokio::test]
+async fn login_refuses_a_bad_email() {
+    let expected = json!({"email": ["Enter a valid email address."]});
+    assert_400(&app(), credentials("not-an-email", PASSWORD), expected).await;
+}
+
+#[tokio::test]
+async fn login_refuses_other_media_types_with_415() {
+    let headers = [("content-type", "text/plain")];
+    let response = send(&app(), event("POST", PATH, &headers, Some("hello"))).await;
+    assert_eq!(response.status(), 415);
+    assert_eq!(body_json(&response), json!({"detail": "Unsupported media type \"text/plain\" in request."}));
+}
+
+#[tokio::test]
+async fn login_refuses_malformed_json_and_non_objects_with_400() {
+    let headers = [("content-type", "application/json")];
+    let response = send(&app(), event("POST", PATH, &headers, Some("{not json"))).await;
+    assert_eq!(response.status(), 400);
+    assert!(body_json(&response)["detail"].as_str().unwrap().starts_with("JSON parse error - "));
+    let response = send(&app(), event("POST", PATH, &headers, Some("[1, 2]"))).await;
+    assert_eq!(response.status(), 400);
+    let expected = json!({"non_field_errors": ["Invalid data. Expected a dictionary, but got list."]});
+    assert_eq!(body_json(&response), expected);
+}
+
+#[tokio::test]
+async fn login_refuses_bodies_over_64_kib_with_413() {
+    let response = login_with(&app(), credentials("big@example.com", &"x".repeat(70_000))).await;
+    assert_eq!(response.status(), 413);
+    assert_eq!(body_json(&response), json!({"detail": "Request body too large."}));
+}
+
+#[tokio::test]
+async fn login_answers_503_with_retry_after_when_the_store_is_down() {
+    let app = app();
+    create_user(&app, "down@example.com", PASSWORD).await;
+    app.store.set_unavailable(true);
+    let response = login_with(&app, credentials("down@example.com", PASSWORD)).await;
+    assert_eq!(response.status(), 503);
+    assert_security_headers(&response);
+    assert!(header(&response, "retry-after").is_some());
+    assert!(set_cookies(&response).is_empty());
+    assert_eq!(body_json(&response), json!({"detail": "Service temporarily unavailable."}));
+}
+
+#[tokio::test]
+async fn login_refuses_other_methods_with_405_and_allow() {
+    for method in ["GET", "PUT", "DELETE"] {
+        let response = send(&app(), event(method, "/account/login", &[], None)).await;
+        assert_eq!(response.status(), 405, "{method}");
+        assert_security_headers(&response);
+        assert_eq!(header(&response, "allow"), Some("POST, OPTIONS"));
+        assert_eq!(body_json(&response), json!({"detail": format!("Method \"{method}\" not allowed.")}));
+    }
+}
+
+#[tokio::test]
+async fn login_answers_options_with_its_methods() {
+    for path in [PATH, "/account/login"] {
+        let response = send(&app(), event("OPTIONS", path, &[], None)).await;
+        assert_eq!(response.status(), 200);
+        assert_eq!(header(&response, "allow"), Some("POST, OPTIONS"));
+        assert_eq!(body_json(&response)["name"], "Login");
+        assert!(set_cookies(&response).is_empty());
+    }
+}
+
+#[tokio::test]
+async fn login_answers_json_404_for_paths_it_does_not_own() {
+    for path in ["/account/join/", "/account/login/x", "/account/logins"] {
+        let response = send(&app(), post_json(path, &credentials("a@example.com", PASSWORD), &[])).await;
+        assert_eq!(response.status(), 404, "{path}");
+        assert_security_headers(&response);
+        assert_eq!(body_json(&response), json!({"detail": "Not found."}));
+    }
+}

@@ -1,0 +1,281 @@
+//! Handler tests for POST /account/logout/ over the memory store (contract §4 logout, §5).
+
+use lambda_http::{Body, Request, Response};
+use serde_json::{Value, json};
+
+use logout::handle;
+use shared::App;
+use shared::auth::authenticate;
+use shared::store::{MemoryStore, SessionStore};
+use shared::testing::{
+    SessionTokens, app, app_with, assert_security_headers, bearer, body_json, event, expired_token, foreign_token,
+    header, join_user, post_json, set_cookie, set_cookies, start_session, unsigned_copy,
+};
+use shared::token::{TokenKind, random_id};
+
+const PATH: &str = "/account/logout/";
+const PASSWORD: &str = "Tutorial-Pw!7319";
+const LOGGED_OUT: &str = "Successfully logged out.";
+
+async fn send(app: &App<MemoryStore>, request: Request) -> Response<Body> {
+    handle(app, request).await
+}
+
+async fn logout_with(app: &App<MemoryStore>, refresh: &str) -> Response<Body> {
+    send(app, post_json(PATH, &json!({"refresh": refresh}), &[])).await
+}
+
+async fn joined(app: &App<MemoryStore>) -> (u64, SessionTokens) {
+    let (user, tokens) = join_user(app, "user@example.com", PASSWORD).await;
+    (user.id, tokens)
+}
+
+/// What a protected route answers an access token: `None` when it authenticates, else the 401 body.
+async fn access_denial(app: &App<MemoryStore>, access: &str) -> Option<Value> {
+    let request = event("GET", "/account/mypage/", &[("authorization", &bearer(access))], None);
+    let error = authenticate(app, &request).await.err()?;
+    Some(body_json(&error.into_response()))
+}
+
+fn token_is_invalid() -> Value {
+    json!({
+        "detail": "Given token not valid for any token type",
+        "code": "token_not_valid",
+        "messages": [{"token_class": "AccessToken", "token_type": "access", "message": "Token is invalid"}],
+    })
+}
+
+/// Both token cookies deleted, with the attributes they were set with.
+fn assert_cookies_deleted(response: &Response<Body>, secure: bool) {
+    assert_eq!(set_cookies(response).len(), 2, "{:?}", set_cookies(response));
+    for name in ["my-app-auth", "my-refresh-token"] {
+        let cookie = set_cookie(response, name).unwrap_or_else(|| panic!("{name} not deleted"));
+        assert!(cookie.starts_with(&format!("{name}=;")), "{cookie}");
+        let attributes: Vec<&str> = cookie.split("; ").skip(1).collect();
+        for wanted in ["Max-Age=0", "Path=/", "SameSite=Lax", "HttpOnly"] {
+            assert!(attributes.contains(&wanted), "{cookie} lacks {wanted}");
+        }
+        assert_eq!(attributes.contains(&"Secure"), secure, "{cookie}");
+        assert!(attributes.iter().any(|attribute| attribute.starts_with("Expires=")), "{cookie}");
+    }
+}
+
+async fn assert_401(response: Response<Body>, detail: &str) {
+    assert_eq!(response.status(), 401);
+    assert_security_headers(&response);
+    assert!(header(&response, "www-authenticate").is_none(), "logout 401s carry no challenge");
+    assert_eq!(body_json(&response), json!({"detail": detail}));
+    assert_cookies_deleted(&response, true);
+}
+
+#[tokio::test]
+async fn logout_ends_the_session_and_deletes_both_cookies() {
+    let app = app();
+    let (user_id, tokens) = joined(&app).await;
+    assert_eq!(access_denial(&app, &tokens.access).await, None);
+    let response = logout_with(&app, &tokens.refresh).await;
+    assert_eq!(response.status(), 200);
+    assert_security_headers(&response);
+    assert!(header(&response, "www-authenticate").is_none());
+    assert_eq!(body_json(&response), json!({"detail": LOGGED_OUT}));
+    assert_cookies_deleted(&response, true);
+    assert!(app.store.session(user_id, &tokens.session_id).unwrap().revoked);
+}
+
+#[tokio::test]
+async fn logout_revokes_the_sessions_access_tokens_at_once() {
+    let app = app();
+    let (user_id, tokens) = joined(&app).await;
+    let now = shared::now_unix();
+    let another_access = app.tokens.issue(TokenKind::Access, user_id, &tokens.session_id, random_id(), now);
+    assert_eq!(logout_with(&app, &tokens.refresh).await.status(), 200);
+    assert_eq!(access_denial(&app, &tokens.access).await, Some(token_is_invalid()));
+    assert_eq!(access_denial(&app, &another_access.token).await, Some(token_is_invalid()));
+}
+
+#[tokio::test]
+async fn logout_leaves_the_users_other_sessions_alone() {
+    let app = app();
+    let (user_id, tokens) = joined(&app).await;
+    let other = start_session(&app, user_id).await;
+    assert_eq!(logout_with(&app, &tokens.refresh).await.status(), 200);
+    assert_eq!(access_denial(&app, &other.access).await, None);
+    assert!(!app.store.session(user_id, &other.session_id).unwrap().revoked);
+    assert_eq!(logout_with(&app, &other.refresh).await.status(), 200);
+}
+
+#[tokio::test]
+async fn logout_reads_the_refresh_cookie_when_the_body_has_no_key() {
+    let app = app();
+    let (user_id, tokens) = joined(&app).await;
+    let cookie = format!("my-app-auth={}; my-refresh-token={}", tokens.access, tokens.refresh);
+    let response = send(&app, event("POST", PATH, &[("cookie", &cookie)], None)).await;
+    assert_eq!(response.status(), 200);
+    assert_eq!(body_json(&response), json!({"detail": LOGGED_OUT}));
+    assert!(app.store.session(user_id, &tokens.session_id).unwrap().revoked);
+}
+
+#[tokio::test]
+async fn logout_reads_the_cookie_when_the_body_key_is_null() {
+    let app = app();
+    let (user_id, tokens) = joined(&app).await;
+    let cookie = format!("my-refresh-token={}", tokens.refresh);
+    let response = send(&app, post_json(PATH, &json!({"refresh": null}), &[("cookie", &cookie)])).await;
+    assert_eq!(response.status(), 200);
+    assert!(app.store.session(user_id, &tokens.session_id).unwrap().revoked);
+}
+
+#[tokio::test]
+async fn logout_answers_without_the_trailing_slash_too() {
+    let app = app();
+    let (_, tokens) = joined(&app).await;
+    let response = send(&app, post_json("/account/logout", &json!({"refresh": tokens.refresh}), &[])).await;
+    assert_eq!(response.status(), 200);
+    assert_cookies_deleted(&response, true);
+}
+
+#[tokio::test]
+async fn logout_twice_says_the_token_is_blacklisted() {
+    let app = app();
+    let (_, tokens) = joined(&app).await;
+    assert_eq!(logout_with(&app, &tokens.refresh).await.status(), 200);
+    assert_401(logout_with(&app, &tokens.refresh).await, "Token is blacklisted").await;
+}
+
+#[tokio::test]
+async fn logout_with_a_spent_refresh_token_is_blacklisted_and_ends_the_session() {
+    let app = app();
+    let (user_id, tokens) = joined(&app).await;
+    let jti = app.tokens.verify(&tokens.refresh, TokenKind::Refresh).unwrap().jti;
+    let expires_at = shared::now_unix() + 90_000;
+    assert!(app.store.rotate_refresh(user_id, &tokens.session_id, &jti, &random_id(), expires_at).await.unwrap());
+    assert_401(logout_with(&app, &tokens.refresh).await, "Token is blacklisted").await;
+    assert!(app.store.session(user_id, &tokens.session_id).unwrap().revoked);
+}
+
+#[tokio::test]
+async fn logout_without_a_refresh_token_says_it_was_not_included() {
+    let app = app();
+    let detail = "Refresh token was not included in request data.";
+    assert_401(send(&app, post_json(PATH, &json!({}), &[])).await, detail).await;
+    assert_401(send(&app, event("POST", PATH, &[], None)).await, detail).await;
+    assert_401(send(&app, event("POST", PATH, &[("cookie", "my-app-auth=abc")], None)).await, detail).await;
+}
+
+#[tokio::test]
+async fn logout_refuses_garbage_and_forged_tokens_as_invalid() {
+    let app = app();
+    let (user_id, tokens) = joined(&app).await;
+    for token in [
+        "garbage".to_owned(),
+        foreign_token(TokenKind::Refresh, user_id, &tokens.session_id),
+        unsigned_copy(&tokens.refresh),
+    ] {
+        assert_401(logout_with(&app, &token).await, "Token is invalid").await;
+    }
+    let response = send(&app, post_json(PATH, &json!({"refresh": 12}), &[])).await;
+    assert_401(response, "Token is invalid").await;
+    assert!(!app.store.session(user_id, &tokens.session_id).unwrap().revoked, "forgeries revoke nothing");
+}
+
+#[tokio::test]
+async fn logout_refuses_an_access_token_as_the_wrong_type() {
+    let app = app();
+    let (user_id, tokens) = joined(&app).await;
+    assert_401(logout_with(&app, &tokens.access).await, "Token has wrong type").await;
+    assert!(!app.store.session(user_id, &tokens.session_id).unwrap().revoked);
+}
+
+#[tokio::test]
+async fn logout_refuses_an_expired_refresh_token() {
+    let app = app();
+    let (user_id, tokens) = joined(&app).await;
+    let expired = expired_token(&app, TokenKind::Refresh, user_id, &tokens.session_id);
+    assert_401(logout_with(&app, &expired).await, "Token is expired").await;
+}
+
+#[tokio::test]
+async fn logout_of_a_deleted_user_is_refused_as_invalid() {
+    let app = app();
+    let (user_id, tokens) = joined(&app).await;
+    app.store.delete_user(user_id);
+    assert_401(logout_with(&app, &tokens.refresh).await, "Token is invalid").await;
+}
+
+#[tokio::test]
+async fn logout_deletes_the_cookies_on_every_answer() {
+    let app = app();
+    let text_plain = event("POST", PATH, &[("content-type", "text/plain")], Some("x"));
+    let answers = [
+        (send(&app, text_plain).await, 415),
+        (send(&app, event("GET", PATH, &[], None)).await, 405),
+        (send(&app, event("OPTIONS", PATH, &[], None)).await, 200),
+        (send(&app, post_json("/account/elsewhere/", &json!({}), &[])).await, 404),
+    ];
+    for (response, status) in answers {
+        assert_eq!(response.status(), status);
+        assert_cookies_deleted(&response, true);
+    }
+}
+
+#[tokio::test]
+async fn logout_deletes_insecure_cookies_when_cookies_are_not_secure() {
+    let app = app_with(&[("COOKIE_SECURE", "false")]);
+    let (_, tokens) = joined(&app).await;
+    let response = logout_with(&app, &tokens.refresh).await;
+    assert_eq!(response.status(), 200);
+    assert_cookies_deleted(&response, false);
+}
+
+#[tokio::test]
+async fn logout_refuses_other_media_types_with_415() {
+    let headers = [("content-type", "text/plain")];
+    let response = send(&app(), event("POST", PATH, &headers, Some("refresh=x"))).await;
+    assert_eq!(response.status(), 415);
+    assert_security_headers(&response);
+    assert_eq!(body_json(&response), json!({"detail": "Unsupported media type \"text/plain\" in request."}));
+}
+
+#[tokio::test]
+async fn logout_answers_503_with_retry_after_when_the_store_is_down() {
+    let app = app();
+    let (_, tokens) = joined(&app).await;
+    app.store.set_unavailable(true);
+    let response = logout_with(&app, &tokens.refresh).await;
+    assert_eq!(response.status(), 503);
+    assert_security_headers(&response);
+    assert!(header(&response, "retry-after").is_some());
+    assert_eq!(body_json(&response), json!({"detail": "Service temporarily unavailable."}));
+    assert_cookies_deleted(&response, true);
+}
+
+#[tokio::test]
+async fn logout_refuses_other_methods_with_405_and_allow() {
+    for method in ["GET", "PUT", "DELETE"] {
+        let response = send(&app(), event(method, PATH, &[], None)).await;
+        assert_eq!(response.status(), 405, "{method}");
+        assert_security_headers(&response);
+        assert_eq!(header(&response, "allow"), Some("POST, OPTIONS"));
+        assert_eq!(body_json(&response), json!({"detail": format!("Method \"{method}\" not allowed.")}));
+    }
+}
+
+#[tokio::test]
+async fn logout_answers_options_with_its_methods() {
+    for path in [PATH, "/account/logout"] {
+        let response = send(&app(), event("OPTIONS", path, &[], None)).await;
+        assert_eq!(response.status(), 200);
+        assert_eq!(header(&response, "allow"), Some("POST, OPTIONS"));
+        assert_eq!(body_json(&response)["name"], "Logout");
+    }
+}
+
+#[tokio::test]
+async fn logout_answers_json_404_for_paths_it_does_not_own() {
+    for path in ["/account/login/", "/account/logout/all", "/account/logoutx"] {
+        let response = send(&app(), post_json(path, &json!({"refresh": "x"}), &[])).await;
+        assert_eq!(response.status(), 404, "{path}");
+        assert_security_headers(&response);
+        assert_eq!(body_json(&response), json!({"detail": "Not found."}));
+    }
+}

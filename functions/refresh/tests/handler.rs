@@ -1,0 +1,355 @@
+//! Handler tests for POST /account/token/refresh/ over the memory store (contract §2, §4 refresh, §5).
+
+use std::sync::Arc;
+
+use lambda_http::{Body, Request, Response};
+use serde_json::{Value, json};
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+
+use refresh::handle;
+use shared::App;
+use shared::auth::authenticate;
+use shared::store::{MemoryStore, SessionStore};
+use shared::testing::{
+    SessionTokens, app, app_with, assert_security_headers, bearer, body_json, event, expired_token, foreign_token,
+    header, join_user, post_json, set_cookie, set_cookies, start_session, unsigned_copy,
+};
+use shared::token::TokenKind;
+
+const PATH: &str = "/account/token/refresh/";
+const PASSWORD: &str = "Tutorial-Pw!7319";
+const CHALLENGE: &str = "Bearer realm=\"api\"";
+
+async fn send(app: &App<MemoryStore>, request: Request) -> Response<Body> {
+    handle(app, request).await
+}
+
+async fn refresh_with(app: &App<MemoryStore>, refresh: &str) -> Response<Body> {
+    send(app, post_json(PATH, &json!({"refresh": refresh}), &[])).await
+}
+
+async fn refresh_by_cookie(app: &App<MemoryStore>, refresh: &str) -> Response<Body> {
+    let cookie = format!("my-refresh-token={refresh}");
+    send(app, event("POST", PATH, &[("cookie", &cookie)], None)).await
+}
+
+async fn joined(app: &App<MemoryStore>) -> (u64, SessionTokens) {
+    let (user, tokens) = join_user(app, "user@example.com", PASSWORD).await;
+    (user.id, tokens)
+}
+
+/// Whether an access token still authenticates on a protected route.
+async fn access_works(app: &App<MemoryStore>, access: &str) -> bool {
+    let request = event("GET", "/account/mypage/", &[("authorization", &bearer(access))], None);
+    authenticate(app, &request).await.is_ok()
+}
+
+fn keys(body: &Value) -> Vec<&str> {
+    body.as_object().unwrap().keys().map(String::as_str).collect()
+}
+
+fn text<'a>(body: &'a Value, key: &str) -> &'a str {
+    body[key].as_str().unwrap_or_else(|| panic!("{key} missing from {body}"))
+}
+
+/// `2026-11-26T16:17:24.000000Z` parsed to Unix seconds, checking the reference's shape.
+fn expiration_seconds(text: &str) -> i64 {
+    assert!(text.ends_with(".000000Z") && text.len() == 27, "{text}");
+    OffsetDateTime::parse(text, &Rfc3339).unwrap().unix_timestamp()
+}
+
+fn assert_cookie(response: &Response<Body>, name: &str, token: &str, max_age: &str) {
+    let cookie = set_cookie(response, name).unwrap_or_else(|| panic!("no {name} cookie"));
+    assert!(cookie.starts_with(&format!("{name}={token};")), "{cookie}");
+    let attributes: Vec<&str> = cookie.split("; ").skip(1).collect();
+    for wanted in ["HttpOnly", "Secure", "SameSite=Lax", "Path=/", max_age] {
+        assert!(attributes.contains(&wanted), "{cookie} lacks {wanted}");
+    }
+    assert!(attributes.iter().any(|attribute| attribute.starts_with("Expires=")), "{cookie}");
+}
+
+async fn assert_401(response: Response<Body>, detail: &str) {
+    assert_eq!(response.status(), 401);
+    assert_security_headers(&response);
+    assert_eq!(header(&response, "www-authenticate"), Some(CHALLENGE));
+    assert!(set_cookies(&response).is_empty());
+    assert_eq!(body_json(&response), json!({"detail": detail, "code": "token_not_valid"}));
+}
+
+#[tokio::test]
+async fn refresh_rotates_and_answers_new_tokens_with_their_expirations() {
+    let app = app();
+    let (user_id, tokens) = joined(&app).await;
+    let response = refresh_with(&app, &tokens.refresh).await;
+    assert_eq!(response.status(), 200);
+    assert_security_headers(&response);
+    assert!(header(&response, "www-authenticate").is_none());
+    let body = body_json(&response);
+    assert_eq!(keys(&body), ["access", "refresh", "access_expiration", "refresh_expiration"]);
+
+    let access = app.tokens.verify(text(&body, "access"), TokenKind::Access).unwrap();
+    let refresh = app.tokens.verify(text(&body, "refresh"), TokenKind::Refresh).unwrap();
+    assert_eq!((access.user_id, refresh.user_id), (user_id, user_id));
+    assert_eq!(access.session_id, tokens.session_id, "the session goes on");
+    assert_eq!(refresh.session_id, tokens.session_id);
+    assert_ne!(text(&body, "refresh"), tokens.refresh);
+    assert_eq!(expiration_seconds(text(&body, "access_expiration")), access.expires_at);
+    assert_eq!(expiration_seconds(text(&body, "refresh_expiration")), refresh.expires_at);
+    assert_eq!(refresh.expires_at - access.expires_at, 86400 - 3600);
+    assert_eq!(app.store.session(user_id, &tokens.session_id).unwrap().refresh_jti, refresh.jti);
+
+    assert_eq!(set_cookies(&response).len(), 2);
+    assert_cookie(&response, "my-app-auth", text(&body, "access"), "Max-Age=3600");
+    assert_cookie(&response, "my-refresh-token", text(&body, "refresh"), "Max-Age=86400");
+    assert!(access_works(&app, text(&body, "access")).await);
+}
+
+#[tokio::test]
+async fn the_rotated_refresh_token_rotates_again() {
+    let app = app();
+    let (_, tokens) = joined(&app).await;
+    let first = body_json(&refresh_with(&app, &tokens.refresh).await);
+    let second = refresh_with(&app, text(&first, "refresh")).await;
+    assert_eq!(second.status(), 200);
+    assert_ne!(text(&body_json(&second), "refresh"), text(&first, "refresh"));
+}
+
+#[tokio::test]
+async fn a_spent_refresh_token_is_blacklisted_and_revokes_the_whole_session() {
+    let app = app();
+    let (user_id, tokens) = joined(&app).await;
+    let rotated = body_json(&refresh_with(&app, &tokens.refresh).await);
+    let (new_access, new_refresh) = (text(&rotated, "access"), text(&rotated, "refresh"));
+    assert!(access_works(&app, new_access).await);
+
+    assert_401(refresh_with(&app, &tokens.refresh).await, "Token is blacklisted").await;
+    assert!(app.store.session(user_id, &tokens.session_id).unwrap().revoked);
+    assert_401(refresh_with(&app, new_refresh).await, "Token is blacklisted").await;
+    assert!(!access_works(&app, new_access).await, "the session's access tokens die too");
+    assert!(!access_works(&app, &tokens.access).await);
+}
+
+#[tokio::test]
+async fn reuse_revokes_only_the_session_it_belongs_to() {
+    let app = app();
+    let (user_id, tokens) = joined(&app).await;
+    let other = start_session(&app, user_id).await;
+    assert_eq!(refresh_with(&app, &tokens.refresh).await.status(), 200);
+    assert_eq!(refresh_with(&app, &tokens.refresh).await.status(), 401);
+    assert!(access_works(&app, &other.access).await);
+    assert_eq!(refresh_with(&app, &other.refresh).await.status(), 200);
+}
+
+#[tokio::test]
+async fn without_rotation_the_same_refresh_token_works_again() {
+    let app = app_with(&[("ROTATE_REFRESH_TOKENS", "false")]);
+    let (user_id, tokens) = joined(&app).await;
+    for _ in 0..2 {
+        let response = refresh_with(&app, &tokens.refresh).await;
+        assert_eq!(response.status(), 200);
+        let body = body_json(&response);
+        assert_eq!(keys(&body), ["access", "access_expiration"], "no refresh key without rotation");
+        let access = app.tokens.verify(text(&body, "access"), TokenKind::Access).unwrap();
+        assert_eq!((access.user_id, access.session_id.as_str()), (user_id, tokens.session_id.as_str()));
+        assert_eq!(expiration_seconds(text(&body, "access_expiration")), access.expires_at);
+        assert_eq!(set_cookies(&response).len(), 1, "only the access cookie is set");
+        assert_cookie(&response, "my-app-auth", text(&body, "access"), "Max-Age=3600");
+        assert!(set_cookie(&response, "my-refresh-token").is_none());
+        assert!(access_works(&app, text(&body, "access")).await);
+    }
+    assert!(!app.store.session(user_id, &tokens.session_id).unwrap().revoked);
+}
+
+#[tokio::test]
+async fn refresh_reads_the_cookie_when_the_body_has_no_key() {
+    let app = app();
+    let (user_id, tokens) = joined(&app).await;
+    let response = refresh_by_cookie(&app, &tokens.refresh).await;
+    assert_eq!(response.status(), 200);
+    let body = body_json(&response);
+    assert_eq!(app.tokens.verify(text(&body, "access"), TokenKind::Access).unwrap().user_id, user_id);
+    // An empty JSON object with the cookie works the same way.
+    let cookie = format!("other=1; my-refresh-token={}", text(&body, "refresh"));
+    let request = post_json(PATH, &json!({}), &[("cookie", &cookie)]);
+    assert_eq!(send(&app, request).await.status(), 200);
+}
+
+#[tokio::test]
+async fn the_body_key_wins_over_the_cookie() {
+    let app = app();
+    let (_, tokens) = joined(&app).await;
+    let cookie = format!("my-refresh-token={}", tokens.refresh);
+    let request = post_json(PATH, &json!({"refresh": "garbage"}), &[("cookie", &cookie)]);
+    assert_401(send(&app, request).await, "Token is invalid").await;
+}
+
+#[tokio::test]
+async fn refresh_answers_without_the_trailing_slash_too() {
+    let app = app();
+    let (_, tokens) = joined(&app).await;
+    let request = post_json("/account/token/refresh", &json!({"refresh": tokens.refresh}), &[]);
+    assert_eq!(send(&app, request).await.status(), 200);
+}
+
+#[tokio::test]
+async fn refresh_refuses_an_access_token() {
+    let app = app();
+    let (_, tokens) = joined(&app).await;
+    assert_401(refresh_with(&app, &tokens.access).await, "Token has wrong type").await;
+}
+
+#[tokio::test]
+async fn refresh_refuses_garbage_bad_signatures_and_unsigned_tokens() {
+    let app = app();
+    let (user_id, tokens) = joined(&app).await;
+    let mut tampered = tokens.refresh.clone();
+    tampered.push('x');
+    let forged = [
+        "garbage".to_owned(),
+        tampered,
+        foreign_token(TokenKind::Refresh, user_id, &tokens.session_id),
+        unsigned_copy(&tokens.refresh),
+    ];
+    for token in forged {
+        assert_401(refresh_with(&app, &token).await, "Token is invalid").await;
+    }
+    assert!(!app.store.session(user_id, &tokens.session_id).unwrap().revoked, "forgeries revoke nothing");
+}
+
+#[tokio::test]
+async fn refresh_refuses_an_expired_token() {
+    let app = app();
+    let (user_id, tokens) = joined(&app).await;
+    let expired = expired_token(&app, TokenKind::Refresh, user_id, &tokens.session_id);
+    assert_401(refresh_with(&app, &expired).await, "Token is expired").await;
+}
+
+#[tokio::test]
+async fn refresh_refuses_a_token_of_a_revoked_session() {
+    let app = app();
+    let (user_id, tokens) = joined(&app).await;
+    app.store.revoke_session(user_id, &tokens.session_id).await.unwrap();
+    assert_401(refresh_with(&app, &tokens.refresh).await, "Token is blacklisted").await;
+}
+
+#[tokio::test]
+async fn refresh_refuses_a_token_of_a_logged_out_session() {
+    let app = app();
+    let (user_id, tokens) = joined(&app).await;
+    let jti = app.tokens.verify(&tokens.refresh, TokenKind::Refresh).unwrap().jti;
+    assert!(app.store.end_session(user_id, &tokens.session_id, &jti).await.unwrap());
+    assert_401(refresh_with(&app, &tokens.refresh).await, "Token is blacklisted").await;
+}
+
+#[tokio::test]
+async fn refresh_refuses_tokens_of_sessions_ended_by_a_password_change() {
+    let app = app();
+    let (user_id, tokens) = joined(&app).await;
+    let kept = start_session(&app, user_id).await;
+    assert!(app.store.change_password(user_id, &kept.session_id, 0, "new-hash").await.unwrap());
+    assert_401(refresh_with(&app, &tokens.refresh).await, "Token is blacklisted").await;
+    assert_eq!(refresh_with(&app, &kept.refresh).await.status(), 200, "the changing session lives on");
+}
+
+#[tokio::test]
+async fn refresh_without_a_key_or_cookie_says_none_was_found() {
+    let app = app();
+    assert_401(send(&app, post_json(PATH, &json!({}), &[])).await, "No valid refresh token found.").await;
+    assert_401(send(&app, event("POST", PATH, &[], None)).await, "No valid refresh token found.").await;
+    let unrelated = event("POST", PATH, &[("cookie", "my-app-auth=abc")], None);
+    assert_401(send(&app, unrelated).await, "No valid refresh token found.").await;
+}
+
+#[tokio::test]
+async fn refresh_refuses_a_blank_key_with_400() {
+    let response = refresh_with(&app(), "").await;
+    assert_eq!(response.status(), 400);
+    assert_security_headers(&response);
+    assert!(header(&response, "www-authenticate").is_none());
+    assert_eq!(body_json(&response), json!({"refresh": ["This field may not be blank."]}));
+}
+
+#[tokio::test]
+async fn refresh_refuses_tokens_of_inactive_or_deleted_users() {
+    // Beyond the contract's table: simplejwt's answer when the token's user is not active.
+    let expected = json!({"detail": "No active account found for the given credentials", "code": "no_active_account"});
+    let app = app();
+    let (user_id, tokens) = joined(&app).await;
+    app.store.set_active(user_id, false);
+    let response = refresh_with(&app, &tokens.refresh).await;
+    assert_eq!(response.status(), 401);
+    assert_eq!(header(&response, "www-authenticate"), Some(CHALLENGE));
+    assert_eq!(body_json(&response), expected);
+    app.store.delete_user(user_id);
+    let response = refresh_with(&app, &tokens.refresh).await;
+    assert_eq!(response.status(), 401);
+    assert_eq!(body_json(&response), expected);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_refreshes_racing_with_one_token_have_exactly_one_winner() {
+    let app = Arc::new(app());
+    let (_, tokens) = joined(&app).await;
+    let race = || {
+        let (app, refresh) = (Arc::clone(&app), tokens.refresh.clone());
+        tokio::spawn(async move { refresh_with(&app, &refresh).await })
+    };
+    let (first, second) = (race(), race());
+    let mut responses = vec![first.await.unwrap(), second.await.unwrap()];
+    responses.sort_by_key(|response| response.status());
+    assert_eq!(responses[0].status(), 200);
+    assert_401(responses.pop().unwrap(), "Token is blacklisted").await;
+}
+
+#[tokio::test]
+async fn refresh_refuses_other_media_types_with_415() {
+    let headers = [("content-type", "text/plain")];
+    let response = send(&app(), event("POST", PATH, &headers, Some("refresh=x"))).await;
+    assert_eq!(response.status(), 415);
+    assert_eq!(body_json(&response), json!({"detail": "Unsupported media type \"text/plain\" in request."}));
+}
+
+#[tokio::test]
+async fn refresh_answers_503_with_retry_after_when_the_store_is_down() {
+    let app = app();
+    let (_, tokens) = joined(&app).await;
+    app.store.set_unavailable(true);
+    let response = refresh_with(&app, &tokens.refresh).await;
+    assert_eq!(response.status(), 503);
+    assert_security_headers(&response);
+    assert!(header(&response, "retry-after").is_some());
+    assert!(set_cookies(&response).is_empty());
+    assert_eq!(body_json(&response), json!({"detail": "Service temporarily unavailable."}));
+}
+
+#[tokio::test]
+async fn refresh_refuses_other_methods_with_405_and_allow() {
+    for method in ["GET", "PUT", "DELETE"] {
+        let response = send(&app(), event(method, PATH, &[], None)).await;
+        assert_eq!(response.status(), 405, "{method}");
+        assert_security_headers(&response);
+        assert_eq!(header(&response, "allow"), Some("POST, OPTIONS"));
+        assert_eq!(body_json(&response), json!({"detail": format!("Method \"{method}\" not allowed.")}));
+    }
+}
+
+#[tokio::test]
+async fn refresh_answers_options_with_its_methods() {
+    for path in [PATH, "/account/token/refresh"] {
+        let response = send(&app(), event("OPTIONS", path, &[], None)).await;
+        assert_eq!(response.status(), 200);
+        assert_eq!(header(&response, "allow"), Some("POST, OPTIONS"));
+        assert_eq!(body_json(&response)["name"], "Token Refresh");
+    }
+}
+
+#[tokio::test]
+async fn refresh_answers_json_404_for_paths_it_does_not_own() {
+    for path in ["/account/token/", "/account/token/refresh/x", "/account/logout/"] {
+        let response = send(&app(), post_json(path, &json!({"refresh": "x"}), &[])).await;
+        assert_eq!(response.status(), 404, "{path}");
+        assert_security_headers(&response);
+        assert_eq!(body_json(&response), json!({"detail": "Not found."}));
+    }
+}

@@ -1,0 +1,3 @@
+//! End-to-end: every route over real HTTP through cargo lambda's router and real DynamoDB.
+
+mod flows;

@@ -1,0 +1,82 @@
+# Shared by tools/dev.sh and tools/test.sh (sourced, not run): install the pinned local tools,
+# start the local DynamoDB server, prepare the table and the development signing key.
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+TOOLS="$ROOT/.tools"
+VENV="$TOOLS/venv"
+LOCAL="$ROOT/.local"
+export PATH="$VENV/bin:$PATH"
+
+say() { printf '==> %s\n' "$*" >&2; }
+
+# The Python tools (cargo-lambda, moto), pinned, in a venv inside the project (ignored by git).
+install_tools() {
+    local stamp="$VENV/.installed" want
+    want="$(cat "$ROOT/tools/requirements.txt" "$ROOT/tools/constraints.txt" | sha256sum | cut -d' ' -f1)"
+    if [ -x "$VENV/bin/python" ] && [ "$(cat "$stamp" 2>/dev/null)" = "$want" ]; then
+        return 0
+    fi
+    say "installing cargo-lambda and moto into .tools/venv (pinned)"
+    python3 -m venv "$VENV"
+    "$VENV/bin/pip" install --quiet --disable-pip-version-check \
+        -r "$ROOT/tools/requirements.txt" -c "$ROOT/tools/constraints.txt"
+    echo "$want" > "$stamp"
+}
+
+# A free TCP port on loopback.
+free_port() {
+    python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+# Waits until something answers HTTP on $1 (a URL), for at most $2 seconds.
+wait_for_http() {
+    local url="$1" seconds="${2:-30}" i
+    for ((i = 0; i < seconds * 10; i++)); do
+        if curl -s -o /dev/null "$url"; then return 0; fi
+        sleep 0.1
+    done
+    say "nothing answered at $url after ${seconds}s"
+    return 1
+}
+
+# Dummy credentials and the local endpoint: the SDK must never look for real AWS ones.
+use_local_dynamodb() {
+    export AWS_ENDPOINT_URL_DYNAMODB="http://127.0.0.1:$1"
+    export AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local AWS_REGION="${AWS_REGION:-us-east-1}"
+    unset AWS_PROFILE AWS_SESSION_TOKEN
+}
+
+# Starts moto's DynamoDB server on 127.0.0.1:$1 in the background; sets MOTO_PID.
+start_dynamodb() {
+    local port="$1" log="$LOCAL/dynamodb-$1.log"
+    mkdir -p "$LOCAL"
+    if curl -s -o /dev/null "http://127.0.0.1:$port"; then
+        say "port $port is already taken: set DYNAMODB_PORT to a free port"
+        return 1
+    fi
+    setsid moto_server -H 127.0.0.1 -p "$port" > "$log" 2>&1 &
+    MOTO_PID=$!
+    wait_for_http "http://127.0.0.1:$port" 30
+}
+
+# The development signing key: made once, kept in .local/ (ignored by git), never committed.
+dev_signing_key() {
+    local file="$LOCAL/jwt-signing-key"
+    mkdir -p "$LOCAL"
+    if [ ! -s "$file" ]; then
+        (umask 077 && python3 -c 'import secrets; print(secrets.token_urlsafe(48))' > "$file")
+    fi
+    cat "$file"
+}
+
+# Stops services started with setsid: each PID leads its own process group, which holds
+# everything it started (cargo lambda watch's function processes, say).
+stop_all() {
+    local pid
+    for pid in "$@"; do
+        [ -n "$pid" ] && kill -TERM -- "-$pid" 2>/dev/null || true
+    done
+    for pid in "$@"; do
+        [ -n "$pid" ] && wait "$pid" 2>/dev/null || true
+    done
+}

@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# `make test`: formatting, lints, then every test — unit, handler, store (against moto) and
+# end-to-end (real HTTP through cargo lambda watch and its router) — on free ports.
+# Everything it starts is stopped on exit, failure included.
+set -euo pipefail
+source "$(dirname "$0")/lib.sh"
+cd "$ROOT"
+
+install_tools
+
+say "cargo fmt --check"
+cargo fmt --all --check
+say "cargo clippy (warnings denied)"
+cargo clippy --workspace --all-targets --quiet -- -D warnings
+say "building functions and tests"
+cargo build --workspace --bins --quiet
+cargo test --workspace --no-run --quiet
+
+MOTO_PID=""
+WATCH_PID=""
+trap 'stop_all "$WATCH_PID" "$MOTO_PID"' EXIT
+trap 'exit 130' INT TERM
+
+dynamodb_port="$(free_port)"
+say "DynamoDB (moto) on 127.0.0.1:$dynamodb_port"
+start_dynamodb "$dynamodb_port"
+use_local_dynamodb "$dynamodb_port"
+export TABLE_NAME="e2e-$(date +%s)"
+"$ROOT/target/debug/account-admin" create-table
+
+# A throwaway key for this run only.
+JWT_SIGNING_KEY="$(python3 -c 'import secrets; print(secrets.token_urlsafe(48))')"
+export JWT_SIGNING_KEY
+export RUST_LOG="${RUST_LOG:-warn}"
+api_port="$(free_port)"
+say "cargo lambda watch on 127.0.0.1:$api_port"
+setsid cargo lambda watch -A 127.0.0.1 -P "$api_port" --ignore-changes > "$LOCAL/watch-test.log" 2>&1 &
+WATCH_PID=$!
+wait_for_http "http://127.0.0.1:$api_port/" 120
+
+# Wake each function once (the emulator starts a function on its first request).
+for route in join login logout token/refresh password/change mypage; do
+    ok=""
+    for _ in $(seq 1 600); do
+        status="$(curl -s -o /dev/null -w '%{http_code}' -X OPTIONS "http://127.0.0.1:$api_port/account/$route/" || true)"
+        if [ "$status" = "200" ]; then ok=1; break; fi
+        sleep 0.2
+    done
+    [ -n "$ok" ] || { say "the $route function did not start; see .local/watch-test.log"; exit 1; }
+done
+
+export E2E_API_URL="http://127.0.0.1:$api_port"
+say "cargo test (unit, handler, store, end-to-end)"
+cargo test --workspace
