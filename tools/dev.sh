@@ -29,7 +29,7 @@ say "building the functions (${PROFILE})"
 cargo build --quiet --bins "${release[@]}"
 setsid cargo lambda watch -A 127.0.0.1 -P "$API_PORT" "${release[@]}" &
 WATCH_PID=$!
-wait_for_http "http://127.0.0.1:$API_PORT/" 120
+wait_for_http "http://127.0.0.1:$API_PORT/account/mypage/" 300
 
 cat <<INFO
 

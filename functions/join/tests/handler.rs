@@ -319,7 +319,7 @@ async fn two_joins_racing_with_one_email_create_exactly_one_user() {
         tokio::spawn(async move { handle(&*app, post_json(PATH, &signup(email), &[])).await })
     };
     let (first, second) = (race("race@example.com"), race("RACE@example.com"));
-    let mut statuses = vec![first.await.unwrap(), second.await.unwrap()];
+    let mut statuses = [first.await.unwrap(), second.await.unwrap()];
     statuses.sort_by_key(|response| response.status());
     assert_eq!(statuses[0].status(), 201);
     assert_eq!(statuses[1].status(), 400);
@@ -376,7 +376,10 @@ async fn join_refuses_a_json_null_body_like_drf() {
     let headers = [("content-type", "application/json")];
     let response = send(&app(), event("POST", PATH, &headers, Some("null"))).await;
     assert_eq!(response.status(), 400);
-    assert_eq!(body_json(&response), json!({"non_field_errors": ["No data provided"]}));
+    assert_eq!(
+        body_json(&response),
+        json!({"non_field_errors": ["No data provided"]})
+    );
 }
 
 #[tokio::test]

@@ -7,7 +7,8 @@ use login::handle;
 use shared::App;
 use shared::store::MemoryStore;
 use shared::testing::{
-    app, app_with, assert_security_headers, body_json, create_user, event, header, post_json, set_cookie, set_cookies,
+    app, app_with, assert_security_headers, body_json, create_user, event, header, post_json,
+    set_cookie, set_cookies,
 };
 use shared::token::TokenKind;
 
@@ -54,21 +55,38 @@ async fn login_answers_tokens_and_the_user_object() {
     assert_eq!(response.status(), 200);
     assert_security_headers(&response);
     let body = body_json(&response);
-    let keys: Vec<&str> = body.as_object().unwrap().keys().map(String::as_str).collect();
+    let keys: Vec<&str> = body
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
     assert_eq!(keys, ["access", "refresh", "user"]);
     assert_eq!(
         body["user"],
         json!({"pk": user.id, "email": "user@example.com", "first_name": "", "last_name": "", "gender": "",
                "date_of_birth": null})
     );
-    let access = app.tokens.verify(body["access"].as_str().unwrap(), TokenKind::Access).unwrap();
-    let refresh = app.tokens.verify(body["refresh"].as_str().unwrap(), TokenKind::Refresh).unwrap();
+    let access = app
+        .tokens
+        .verify(body["access"].as_str().unwrap(), TokenKind::Access)
+        .unwrap();
+    let refresh = app
+        .tokens
+        .verify(body["refresh"].as_str().unwrap(), TokenKind::Refresh)
+        .unwrap();
     assert_eq!((access.user_id, refresh.user_id), (user.id, user.id));
     assert_eq!(access.session_id, refresh.session_id);
-    let session = app.store.session(user.id, &access.session_id).expect("login starts a session");
+    let session = app
+        .store
+        .session(user.id, &access.session_id)
+        .expect("login starts a session");
     assert_eq!(session.refresh_jti, refresh.jti);
     assert!(!session.revoked);
-    assert!(app.store.user(user.id).unwrap().last_login.is_some(), "last_login is recorded");
+    assert!(
+        app.store.user(user.id).unwrap().last_login.is_some(),
+        "last_login is recorded"
+    );
 }
 
 #[tokio::test]
@@ -79,15 +97,27 @@ async fn login_sets_hardened_token_cookies() {
     assert_eq!(response.status(), 200);
     let body = body_json(&response);
     assert_eq!(set_cookies(&response).len(), 2);
-    let expected = [("my-app-auth", "access", "Max-Age=3600"), ("my-refresh-token", "refresh", "Max-Age=86400")];
+    let expected = [
+        ("my-app-auth", "access", "Max-Age=3600"),
+        ("my-refresh-token", "refresh", "Max-Age=86400"),
+    ];
     for (name, token, max_age) in expected {
         let cookie = set_cookie(&response, name).unwrap_or_else(|| panic!("no {name} cookie"));
-        assert_eq!(cookie_value(&cookie), body[token].as_str().unwrap(), "{cookie}");
+        assert_eq!(
+            cookie_value(&cookie),
+            body[token].as_str().unwrap(),
+            "{cookie}"
+        );
         let attributes = attributes(&cookie);
         for wanted in ["HttpOnly", "Secure", "SameSite=Lax", "Path=/", max_age] {
             assert!(attributes.contains(&wanted), "{cookie} lacks {wanted}");
         }
-        assert!(attributes.iter().any(|attribute| attribute.starts_with("Expires=")), "{cookie} lacks Expires");
+        assert!(
+            attributes
+                .iter()
+                .any(|attribute| attribute.starts_with("Expires=")),
+            "{cookie} lacks Expires"
+        );
     }
 }
 
@@ -135,7 +165,11 @@ async fn login_accepts_an_html_form_body() {
 async fn login_answers_without_the_trailing_slash_too() {
     let app = app();
     create_user(&app, "noslash@example.com", PASSWORD).await;
-    let request = post_json("/account/login", &credentials("noslash@example.com", PASSWORD), &[]);
+    let request = post_json(
+        "/account/login",
+        &credentials("noslash@example.com", PASSWORD),
+        &[],
+    );
     let response = send(&app, request).await;
     assert_eq!(response.status(), 200);
     assert!(set_cookie(&response, "my-app-auth").is_some());
@@ -149,7 +183,10 @@ async fn each_login_starts_its_own_session() {
     let second = body_json(&login_with(&app, credentials("twice@example.com", PASSWORD)).await);
     let sid = |body: &Value| {
         let refresh = body["refresh"].as_str().unwrap();
-        app.tokens.verify(refresh, TokenKind::Refresh).unwrap().session_id
+        app.tokens
+            .verify(refresh, TokenKind::Refresh)
+            .unwrap()
+            .session_id
     };
     assert_ne!(sid(&first), sid(&second));
 }
@@ -177,13 +214,23 @@ async fn login_refuses_an_inactive_user_with_the_same_answer() {
     let body = credentials("inactive@example.com", PASSWORD);
     assert_400(&app, body, json!({"non_field_errors": [BAD_CREDENTIALS]})).await;
     app.store.set_active(user.id, true);
-    assert_eq!(login_with(&app, credentials("inactive@example.com", PASSWORD)).await.status(), 200);
+    assert_eq!(
+        login_with(&app, credentials("inactive@example.com", PASSWORD))
+            .await
+            .status(),
+        200
+    );
 }
 
 #[tokio::test]
 async fn login_without_a_password_says_it_is_required() {
     let expected = json!({"password": ["This field is required."]});
-    assert_400(&app(), json!({"email": "user@example.com"}), expected.clone()).await;
+    assert_400(
+        &app(),
+        json!({"email": "user@example.com"}),
+        expected.clone(),
+    )
+    .await;
     assert_400(&app(), json!({}), expected).await;
 }
 
@@ -205,7 +252,10 @@ async fn login_refuses_other_media_types_with_415() {
     let headers = [("content-type", "text/plain")];
     let response = send(&app(), event("POST", PATH, &headers, Some("hello"))).await;
     assert_eq!(response.status(), 415);
-    assert_eq!(body_json(&response), json!({"detail": "Unsupported media type \"text/plain\" in request."}));
+    assert_eq!(
+        body_json(&response),
+        json!({"detail": "Unsupported media type \"text/plain\" in request."})
+    );
 }
 
 #[tokio::test]
@@ -213,10 +263,16 @@ async fn login_refuses_malformed_json_and_non_objects_with_400() {
     let headers = [("content-type", "application/json")];
     let response = send(&app(), event("POST", PATH, &headers, Some("{not json"))).await;
     assert_eq!(response.status(), 400);
-    assert!(body_json(&response)["detail"].as_str().unwrap().starts_with("JSON parse error - "));
+    assert!(
+        body_json(&response)["detail"]
+            .as_str()
+            .unwrap()
+            .starts_with("JSON parse error - ")
+    );
     let response = send(&app(), event("POST", PATH, &headers, Some("[1, 2]"))).await;
     assert_eq!(response.status(), 400);
-    let expected = json!({"non_field_errors": ["Invalid data. Expected a dictionary, but got list."]});
+    let expected =
+        json!({"non_field_errors": ["Invalid data. Expected a dictionary, but got list."]});
     assert_eq!(body_json(&response), expected);
 }
 
@@ -224,7 +280,10 @@ async fn login_refuses_malformed_json_and_non_objects_with_400() {
 async fn login_refuses_bodies_over_64_kib_with_413() {
     let response = login_with(&app(), credentials("big@example.com", &"x".repeat(70_000))).await;
     assert_eq!(response.status(), 413);
-    assert_eq!(body_json(&response), json!({"detail": "Request body too large."}));
+    assert_eq!(
+        body_json(&response),
+        json!({"detail": "Request body too large."})
+    );
 }
 
 #[tokio::test]
@@ -237,7 +296,10 @@ async fn login_answers_503_with_retry_after_when_the_store_is_down() {
     assert_security_headers(&response);
     assert!(header(&response, "retry-after").is_some());
     assert!(set_cookies(&response).is_empty());
-    assert_eq!(body_json(&response), json!({"detail": "Service temporarily unavailable."}));
+    assert_eq!(
+        body_json(&response),
+        json!({"detail": "Service temporarily unavailable."})
+    );
 }
 
 #[tokio::test]
@@ -247,7 +309,10 @@ async fn login_refuses_other_methods_with_405_and_allow() {
         assert_eq!(response.status(), 405, "{method}");
         assert_security_headers(&response);
         assert_eq!(header(&response, "allow"), Some("POST, OPTIONS"));
-        assert_eq!(body_json(&response), json!({"detail": format!("Method \"{method}\" not allowed.")}));
+        assert_eq!(
+            body_json(&response),
+            json!({"detail": format!("Method \"{method}\" not allowed.")})
+        );
     }
 }
 
@@ -265,7 +330,11 @@ async fn login_answers_options_with_its_methods() {
 #[tokio::test]
 async fn login_answers_json_404_for_paths_it_does_not_own() {
     for path in ["/account/join/", "/account/login/x", "/account/logins"] {
-        let response = send(&app(), post_json(path, &credentials("a@example.com", PASSWORD), &[])).await;
+        let response = send(
+            &app(),
+            post_json(path, &credentials("a@example.com", PASSWORD), &[]),
+        )
+        .await;
         assert_eq!(response.status(), 404, "{path}");
         assert_security_headers(&response);
         assert_eq!(body_json(&response), json!({"detail": "Not found."}));

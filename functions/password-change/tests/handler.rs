@@ -11,8 +11,8 @@ use shared::error::ApiError;
 use shared::password::verify_password;
 use shared::store::{MemoryStore, SessionStore};
 use shared::testing::{
-    SessionTokens, app, app_with, assert_security_headers, bearer, body_json, event, expired_token, foreign_token,
-    header, join_user, post_json, set_cookies, start_session, unsigned_copy,
+    SessionTokens, app, app_with, assert_security_headers, bearer, body_json, event, expired_token,
+    foreign_token, header, join_user, post_json, set_cookies, start_session, unsigned_copy,
 };
 use shared::token::TokenKind;
 
@@ -28,7 +28,11 @@ async fn send(app: &App<MemoryStore>, request: Request) -> Response<Body> {
 }
 
 async fn change(app: &App<MemoryStore>, access: &str, body: Value) -> Response<Body> {
-    send(app, post_json(PATH, &body, &[("authorization", &bearer(access))])).await
+    send(
+        app,
+        post_json(PATH, &body, &[("authorization", &bearer(access))]),
+    )
+    .await
 }
 
 fn new_passwords(password: &str) -> Value {
@@ -41,19 +45,29 @@ async fn joined(app: &App<MemoryStore>) -> (u64, SessionTokens) {
 }
 
 fn password_is(app: &App<MemoryStore>, user_id: u64, password: &str) -> bool {
-    verify_password(&SecretString::from(password), &app.store.user(user_id).unwrap().password_hash)
+    verify_password(
+        &SecretString::from(password),
+        &app.store.user(user_id).unwrap().password_hash,
+    )
 }
 
 /// What a protected route answers an access token: `None` when it authenticates, else the 401 body.
 async fn access_denial(app: &App<MemoryStore>, access: &str) -> Option<Value> {
-    let request = event("GET", "/account/mypage/", &[("authorization", &bearer(access))], None);
+    let request = event(
+        "GET",
+        "/account/mypage/",
+        &[("authorization", &bearer(access))],
+        None,
+    );
     let error = authenticate(app, &request).await.err()?;
     Some(body_json(&error.into_response()))
 }
 
 /// Whether a refresh token would still be accepted by token/refresh.
 async fn refresh_works(app: &App<MemoryStore>, refresh: &str) -> bool {
-    shared::auth::check_refresh(app, refresh, ApiError::Refresh).await.is_ok()
+    shared::auth::check_refresh(app, refresh, ApiError::Refresh)
+        .await
+        .is_ok()
 }
 
 fn token_not_valid(message: &str) -> Value {
@@ -91,7 +105,13 @@ async fn password_change_saves_the_new_password() {
     assert_eq!(body_json(&response), json!({"detail": SAVED}));
     assert!(password_is(&app, user_id, NEW));
     assert!(!password_is(&app, user_id, OLD));
-    assert!(app.store.user(user_id).unwrap().password_hash.starts_with("$argon2id$"));
+    assert!(
+        app.store
+            .user(user_id)
+            .unwrap()
+            .password_hash
+            .starts_with("$argon2id$")
+    );
 }
 
 #[tokio::test]
@@ -100,16 +120,33 @@ async fn password_change_keeps_the_current_session_and_revokes_the_others() {
     let (user_id, current) = joined(&app).await;
     let other = start_session(&app, user_id).await;
     let third = start_session(&app, user_id).await;
-    assert_eq!(change(&app, &current.access, new_passwords(NEW)).await.status(), 200);
+    assert_eq!(
+        change(&app, &current.access, new_passwords(NEW))
+            .await
+            .status(),
+        200
+    );
 
-    assert_eq!(access_denial(&app, &current.access).await, None, "the changing session keeps working");
+    assert_eq!(
+        access_denial(&app, &current.access).await,
+        None,
+        "the changing session keeps working"
+    );
     assert!(refresh_works(&app, &current.refresh).await);
     for revoked in [&other, &third] {
-        assert_eq!(access_denial(&app, &revoked.access).await, Some(token_not_valid("Token is invalid")));
+        assert_eq!(
+            access_denial(&app, &revoked.access).await,
+            Some(token_not_valid("Token is invalid"))
+        );
         assert!(!refresh_works(&app, &revoked.refresh).await);
     }
     // The kept session can change the password again.
-    assert_eq!(change(&app, &current.access, new_passwords("Third-Pw!9051x")).await.status(), 200);
+    assert_eq!(
+        change(&app, &current.access, new_passwords("Third-Pw!9051x"))
+            .await
+            .status(),
+        200
+    );
     assert!(password_is(&app, user_id, "Third-Pw!9051x"));
     let refused = change(&app, &other.access, new_passwords("Fourth-Pw!1177y")).await;
     assert_401(refused, token_not_valid("Token is invalid")).await;
@@ -128,7 +165,8 @@ async fn password_change_accepts_a_right_old_password() {
 async fn password_change_refuses_a_wrong_old_password() {
     let app = app();
     let (user_id, tokens) = joined(&app).await;
-    let body = json!({"old_password": "Not-The-Pw!1234", "new_password1": NEW, "new_password2": NEW});
+    let body =
+        json!({"old_password": "Not-The-Pw!1234", "new_password1": NEW, "new_password2": NEW});
     let expected = json!({"old_password": ["Your old password was entered incorrectly. Please enter it again."]});
     assert_400(&app, &tokens.access, body, expected).await;
     assert!(password_is(&app, user_id, OLD), "nothing changed");
@@ -141,7 +179,8 @@ async fn the_old_password_can_be_made_required() {
     let expected = json!({"old_password": ["This field is required."]});
     assert_400(&app, &tokens.access, new_passwords(NEW), expected).await;
     assert!(password_is(&app, user_id, OLD));
-    let body = json!({"old_password": "Not-The-Pw!1234", "new_password1": NEW, "new_password2": NEW});
+    let body =
+        json!({"old_password": "Not-The-Pw!1234", "new_password1": NEW, "new_password2": NEW});
     let expected = json!({"old_password": ["Your old password was entered incorrectly. Please enter it again."]});
     assert_400(&app, &tokens.access, body, expected).await;
     let body = json!({"old_password": OLD, "new_password1": NEW, "new_password2": NEW});
@@ -177,12 +216,25 @@ async fn password_change_refuses_weak_passwords_under_new_password2() {
     let too_short = "This password is too short. It must contain at least 8 characters.";
     let cases = [
         ("Ab1!xyz", json!([too_short])),
-        ("1234567", json!([too_short, "This password is too common.", "This password is entirely numeric."])),
+        (
+            "1234567",
+            json!([
+                too_short,
+                "This password is too common.",
+                "This password is entirely numeric."
+            ]),
+        ),
         ("password", json!(["This password is too common."])),
         ("83920174625", json!(["This password is entirely numeric."])),
     ];
     for (password, messages) in cases {
-        assert_400(&app, &tokens.access, new_passwords(password), json!({"new_password2": messages})).await;
+        assert_400(
+            &app,
+            &tokens.access,
+            new_passwords(password),
+            json!({"new_password2": messages}),
+        )
+        .await;
     }
     assert!(password_is(&app, user_id, OLD));
 }
@@ -192,7 +244,13 @@ async fn password_change_refuses_a_password_like_the_email() {
     let app = app();
     let (_, tokens) = join_user(&app, "johnsmithers@example.com", OLD).await;
     let expected = json!({"new_password2": ["The password is too similar to the email."]});
-    assert_400(&app, &tokens.access, new_passwords("johnsmithers1"), expected).await;
+    assert_400(
+        &app,
+        &tokens.access,
+        new_passwords("johnsmithers1"),
+        expected,
+    )
+    .await;
     // Django runs the similarity validator first, then the others.
     let expected = json!({"new_password2": [
         "The password is too similar to the email.",
@@ -207,7 +265,10 @@ async fn password_change_accepts_an_html_form_body() {
     let (user_id, tokens) = joined(&app).await;
     let form = format!("new_password1={NEW}&new_password2={NEW}");
     let authorization = bearer(&tokens.access);
-    let headers = [("content-type", "application/x-www-form-urlencoded"), ("authorization", &authorization)];
+    let headers = [
+        ("content-type", "application/x-www-form-urlencoded"),
+        ("authorization", &authorization),
+    ];
     let response = send(&app, event("POST", PATH, &headers, Some(&form))).await;
     assert_eq!(response.status(), 200);
     assert!(password_is(&app, user_id, NEW));
@@ -218,7 +279,11 @@ async fn password_change_answers_without_the_trailing_slash_too() {
     let app = app();
     let (user_id, tokens) = joined(&app).await;
     let authorization = bearer(&tokens.access);
-    let request = post_json("/account/password/change", &new_passwords(NEW), &[("authorization", &authorization)]);
+    let request = post_json(
+        "/account/password/change",
+        &new_passwords(NEW),
+        &[("authorization", &authorization)],
+    );
     assert_eq!(send(&app, request).await.status(), 200);
     assert!(password_is(&app, user_id, NEW));
 }
@@ -227,8 +292,16 @@ async fn password_change_answers_without_the_trailing_slash_too() {
 async fn password_change_without_credentials_is_refused() {
     let app = app();
     let expected = json!({"detail": "Authentication credentials were not provided."});
-    assert_401(send(&app, post_json(PATH, &new_passwords(NEW), &[])).await, expected.clone()).await;
-    let basic = post_json(PATH, &new_passwords(NEW), &[("authorization", "Basic dXNlcjpwdw==")]);
+    assert_401(
+        send(&app, post_json(PATH, &new_passwords(NEW), &[])).await,
+        expected.clone(),
+    )
+    .await;
+    let basic = post_json(
+        PATH,
+        &new_passwords(NEW),
+        &[("authorization", "Basic dXNlcjpwdw==")],
+    );
     assert_401(send(&app, basic).await, expected.clone()).await;
     // Authentication comes before the body is read.
     let text_plain = event("POST", PATH, &[("content-type", "text/plain")], Some("x"));
@@ -258,11 +331,23 @@ async fn password_change_refuses_invalid_tokens() {
         unsigned_copy(&tokens.access),
     ];
     for token in forged {
-        assert_401(change(&app, &token, new_passwords(NEW)).await, token_not_valid("Token is invalid")).await;
+        assert_401(
+            change(&app, &token, new_passwords(NEW)).await,
+            token_not_valid("Token is invalid"),
+        )
+        .await;
     }
     let expired = expired_token(&app, TokenKind::Access, user_id, &tokens.session_id);
-    assert_401(change(&app, &expired, new_passwords(NEW)).await, token_not_valid("Token is expired")).await;
-    assert_401(change(&app, &tokens.refresh, new_passwords(NEW)).await, token_not_valid("Token has wrong type")).await;
+    assert_401(
+        change(&app, &expired, new_passwords(NEW)).await,
+        token_not_valid("Token is expired"),
+    )
+    .await;
+    assert_401(
+        change(&app, &tokens.refresh, new_passwords(NEW)).await,
+        token_not_valid("Token has wrong type"),
+    )
+    .await;
     assert!(password_is(&app, user_id, OLD));
 }
 
@@ -270,8 +355,15 @@ async fn password_change_refuses_invalid_tokens() {
 async fn password_change_refuses_a_revoked_session() {
     let app = app();
     let (user_id, tokens) = joined(&app).await;
-    app.store.revoke_session(user_id, &tokens.session_id).await.unwrap();
-    assert_401(change(&app, &tokens.access, new_passwords(NEW)).await, token_not_valid("Token is invalid")).await;
+    app.store
+        .revoke_session(user_id, &tokens.session_id)
+        .await
+        .unwrap();
+    assert_401(
+        change(&app, &tokens.access, new_passwords(NEW)).await,
+        token_not_valid("Token is invalid"),
+    )
+    .await;
     assert!(password_is(&app, user_id, OLD));
 }
 
@@ -281,10 +373,18 @@ async fn password_change_refuses_inactive_and_deleted_users() {
     let (user_id, tokens) = joined(&app).await;
     let expected = json!({"detail": "User not found", "code": "user_not_found"});
     app.store.set_active(user_id, false);
-    assert_401(change(&app, &tokens.access, new_passwords(NEW)).await, expected.clone()).await;
+    assert_401(
+        change(&app, &tokens.access, new_passwords(NEW)).await,
+        expected.clone(),
+    )
+    .await;
     assert!(password_is(&app, user_id, OLD));
     app.store.delete_user(user_id);
-    assert_401(change(&app, &tokens.access, new_passwords(NEW)).await, expected).await;
+    assert_401(
+        change(&app, &tokens.access, new_passwords(NEW)).await,
+        expected,
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -292,11 +392,17 @@ async fn password_change_refuses_other_media_types_with_415() {
     let app = app();
     let (_, tokens) = joined(&app).await;
     let authorization = bearer(&tokens.access);
-    let headers = [("content-type", "text/plain"), ("authorization", &authorization)];
+    let headers = [
+        ("content-type", "text/plain"),
+        ("authorization", &authorization),
+    ];
     let response = send(&app, event("POST", PATH, &headers, Some("new_password1=x"))).await;
     assert_eq!(response.status(), 415);
     assert_security_headers(&response);
-    assert_eq!(body_json(&response), json!({"detail": "Unsupported media type \"text/plain\" in request."}));
+    assert_eq!(
+        body_json(&response),
+        json!({"detail": "Unsupported media type \"text/plain\" in request."})
+    );
 }
 
 #[tokio::test]
@@ -304,16 +410,35 @@ async fn password_change_refuses_malformed_json_and_oversized_bodies() {
     let app = app();
     let (_, tokens) = joined(&app).await;
     let authorization = bearer(&tokens.access);
-    let headers = [("content-type", "application/json"), ("authorization", &authorization)];
-    let response = send(&app, event("POST", PATH, &headers, Some("{\"new_password1\""))).await;
+    let headers = [
+        ("content-type", "application/json"),
+        ("authorization", &authorization),
+    ];
+    let response = send(
+        &app,
+        event("POST", PATH, &headers, Some("{\"new_password1\"")),
+    )
+    .await;
     assert_eq!(response.status(), 400);
-    assert!(body_json(&response)["detail"].as_str().unwrap().starts_with("JSON parse error - "));
+    assert!(
+        body_json(&response)["detail"]
+            .as_str()
+            .unwrap()
+            .starts_with("JSON parse error - ")
+    );
     let response = send(&app, event("POST", PATH, &headers, Some("\"text\""))).await;
-    let expected = json!({"non_field_errors": ["Invalid data. Expected a dictionary, but got str."]});
-    assert_eq!((response.status().as_u16(), body_json(&response)), (400, expected));
+    let expected =
+        json!({"non_field_errors": ["Invalid data. Expected a dictionary, but got str."]});
+    assert_eq!(
+        (response.status().as_u16(), body_json(&response)),
+        (400, expected)
+    );
     let response = change(&app, &tokens.access, new_passwords(&"y".repeat(70_000))).await;
     assert_eq!(response.status(), 413);
-    assert_eq!(body_json(&response), json!({"detail": "Request body too large."}));
+    assert_eq!(
+        body_json(&response),
+        json!({"detail": "Request body too large."})
+    );
 }
 
 #[tokio::test]
@@ -325,7 +450,10 @@ async fn password_change_answers_503_with_retry_after_when_the_store_is_down() {
     assert_eq!(response.status(), 503);
     assert_security_headers(&response);
     assert!(header(&response, "retry-after").is_some());
-    assert_eq!(body_json(&response), json!({"detail": "Service temporarily unavailable."}));
+    assert_eq!(
+        body_json(&response),
+        json!({"detail": "Service temporarily unavailable."})
+    );
     app.store.set_unavailable(false);
     assert!(password_is(&app, user_id, OLD));
 }
@@ -337,7 +465,10 @@ async fn password_change_refuses_other_methods_with_405_and_allow() {
         assert_eq!(response.status(), 405, "{method}");
         assert_security_headers(&response);
         assert_eq!(header(&response, "allow"), Some("POST, OPTIONS"));
-        assert_eq!(body_json(&response), json!({"detail": format!("Method \"{method}\" not allowed.")}));
+        assert_eq!(
+            body_json(&response),
+            json!({"detail": format!("Method \"{method}\" not allowed.")})
+        );
     }
 }
 
@@ -353,7 +484,11 @@ async fn password_change_answers_options_with_its_methods() {
 
 #[tokio::test]
 async fn password_change_answers_json_404_for_paths_it_does_not_own() {
-    for path in ["/account/password/", "/account/password/reset/", "/account/password/change/x"] {
+    for path in [
+        "/account/password/",
+        "/account/password/reset/",
+        "/account/password/change/x",
+    ] {
         let response = send(&app(), post_json(path, &new_passwords(NEW), &[])).await;
         assert_eq!(response.status(), 404, "{path}");
         assert_security_headers(&response);
