@@ -6,6 +6,9 @@
 //! | email claim   | `EMAIL#<email>`   | `EMAIL`           | `user_id` — makes the email unique            |
 //! | id counter    | `COUNTER`         | `USER`            | `last_user_id` — pk values, never reused      |
 //! | session       | `USER#<id>`       | `SESSION#<sid>`   | the `Session` fields; `expires_at` is the TTL |
+//!
+//! Every attribute named in an expression goes through a `#name`, so no DynamoDB reserved word
+//! can break an expression.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -229,7 +232,9 @@ impl DynamoStore {
     ) -> StoreResult<TransactWriteItem> {
         let mut put = Put::builder().table_name(&self.table).set_item(Some(item));
         if must_be_new {
-            put = put.condition_expression("attribute_not_exists(PK)");
+            put = put
+                .condition_expression("attribute_not_exists(#pk)")
+                .expression_attribute_names("#pk", TableDefinition::PARTITION_KEY);
         }
         let put = put.build().map_err(|e| StoreError::Other(e.to_string()))?;
         Ok(TransactWriteItem::builder().put(put).build())
@@ -439,8 +444,10 @@ impl SessionStore for DynamoStore {
         let mark_login = Update::builder()
             .table_name(&self.table)
             .set_key(Some(key(user_pk(user.id), USER_SK)))
-            .update_expression("SET last_login = :at")
-            .condition_expression("attribute_exists(PK)")
+            .update_expression("SET #last_login = :at")
+            .condition_expression("attribute_exists(#pk)")
+            .expression_attribute_names("#last_login", "last_login")
+            .expression_attribute_names("#pk", TableDefinition::PARTITION_KEY)
             .expression_attribute_values(":at", s(logged_in_at))
             .build()
             .map_err(|e| StoreError::Other(e.to_string()))?;
@@ -511,8 +518,11 @@ impl SessionStore for DynamoStore {
     ) -> StoreResult<bool> {
         let request = self
             .session_update(user_id, session_id)
-            .update_expression("SET refresh_jti = :next, expires_at = :expires")
-            .condition_expression("refresh_jti = :presented AND revoked = :false")
+            .update_expression("SET #refresh_jti = :next, #expires_at = :expires")
+            .condition_expression("#refresh_jti = :presented AND #revoked = :false")
+            .expression_attribute_names("#refresh_jti", "refresh_jti")
+            .expression_attribute_names("#expires_at", TableDefinition::TTL_ATTRIBUTE)
+            .expression_attribute_names("#revoked", "revoked")
             .expression_attribute_values(":next", s(next_jti))
             .expression_attribute_values(":expires", n(expires_at))
             .expression_attribute_values(":presented", s(presented_jti))
@@ -528,8 +538,10 @@ impl SessionStore for DynamoStore {
     ) -> StoreResult<bool> {
         let request = self
             .session_update(user_id, session_id)
-            .update_expression("SET revoked = :true")
-            .condition_expression("refresh_jti = :presented AND revoked = :false")
+            .update_expression("SET #revoked = :true")
+            .condition_expression("#refresh_jti = :presented AND #revoked = :false")
+            .expression_attribute_names("#refresh_jti", "refresh_jti")
+            .expression_attribute_names("#revoked", "revoked")
             .expression_attribute_values(":true", AttributeValue::Bool(true))
             .expression_attribute_values(":false", AttributeValue::Bool(false))
             .expression_attribute_values(":presented", s(presented_jti));
@@ -539,8 +551,10 @@ impl SessionStore for DynamoStore {
     async fn revoke_session(&self, user_id: u64, session_id: &str) -> StoreResult<()> {
         let request = self
             .session_update(user_id, session_id)
-            .update_expression("SET revoked = :true")
-            .condition_expression("attribute_exists(PK)")
+            .update_expression("SET #revoked = :true")
+            .condition_expression("attribute_exists(#pk)")
+            .expression_attribute_names("#revoked", "revoked")
+            .expression_attribute_names("#pk", TableDefinition::PARTITION_KEY)
             .expression_attribute_values(":true", AttributeValue::Bool(true));
         self.conditional_update(request).await.map(|_| ())
     }
@@ -556,8 +570,10 @@ impl SessionStore for DynamoStore {
         let user = Update::builder()
             .table_name(&self.table)
             .set_key(Some(key(user_pk(user_id), USER_SK)))
-            .update_expression("SET password_hash = :hash, session_epoch = :next")
-            .condition_expression("session_epoch = :expected")
+            .update_expression("SET #password_hash = :hash, #session_epoch = :next")
+            .condition_expression("#session_epoch = :expected")
+            .expression_attribute_names("#password_hash", "password_hash")
+            .expression_attribute_names("#session_epoch", "session_epoch")
             .expression_attribute_values(":hash", s(new_password_hash))
             .expression_attribute_values(":next", n(next_epoch))
             .expression_attribute_values(":expected", n(expected_epoch))
@@ -566,8 +582,10 @@ impl SessionStore for DynamoStore {
         let session = Update::builder()
             .table_name(&self.table)
             .set_key(Some(key(user_pk(user_id), &session_sk(keep_session_id))))
-            .update_expression("SET epoch = :next")
-            .condition_expression("revoked = :false")
+            .update_expression("SET #epoch = :next")
+            .condition_expression("#revoked = :false")
+            .expression_attribute_names("#epoch", "epoch")
+            .expression_attribute_names("#revoked", "revoked")
             .expression_attribute_values(":next", n(next_epoch))
             .expression_attribute_values(":false", AttributeValue::Bool(false))
             .build()
