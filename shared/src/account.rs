@@ -9,7 +9,7 @@ use validator::ValidateEmail;
 
 use crate::password::{self, Attribute};
 use crate::store::{NewSession, NewUser, Registration, StoreError, User, UserStore};
-use crate::token::{Issued, TokenKeys, TokenKind, random_id};
+use crate::token::{Issued, SigningFailed, TokenKeys, TokenKind, random_id};
 
 /// The contract's user object (§3).
 pub fn user_json(user: &User) -> Value {
@@ -49,25 +49,21 @@ pub fn session_tokens(
     user_id: u64,
     session: &NewSession,
     now: i64,
-) -> TokenPair {
-    TokenPair {
-        access: tokens.issue(TokenKind::Access, user_id, &session.id, random_id(), now),
+) -> Result<TokenPair, SigningFailed> {
+    Ok(TokenPair {
+        access: tokens.issue(TokenKind::Access, user_id, &session.id, random_id(), now)?,
         refresh: tokens.issue(
             TokenKind::Refresh,
             user_id,
             &session.id,
             session.refresh_jti.clone(),
             now,
-        ),
-    }
+        )?,
+    })
 }
 
 /// The personal attributes a password must not resemble, in Django's order.
-pub fn personal_attributes<'a>(
-    email: &'a str,
-    first_name: &'a str,
-    last_name: &'a str,
-) -> [Attribute<'a>; 3] {
+pub fn personal_attributes<'a>(email: &'a str, first_name: &'a str, last_name: &'a str) -> [Attribute<'a>; 3] {
     [
         Attribute {
             verbose_name: "first name",
@@ -156,8 +152,7 @@ mod tests {
         assert!(password::verify_password(&password, &user.password_hash));
         let again = create_superuser(&store, "admin@example.com", &password).await;
         assert!(matches!(again, Err(AdminError::EmailTaken)));
-        let weak =
-            create_superuser(&store, "other@example.com", &SecretString::from("password")).await;
+        let weak = create_superuser(&store, "other@example.com", &SecretString::from("password")).await;
         assert!(matches!(weak, Err(AdminError::WeakPassword(_))));
     }
 

@@ -19,25 +19,16 @@ pub struct Authenticated {
 
 /// Authenticates `Authorization: Bearer <access>`: signature, expiry, kind, then the session
 /// (not revoked, not replaced by a password change) and the user (existing, active).
-pub async fn authenticate<S: SessionStore>(
-    app: &App<S>,
-    request: &Request,
-) -> Result<Authenticated, ApiError> {
+pub async fn authenticate<S: SessionStore>(app: &App<S>, request: &Request) -> Result<Authenticated, ApiError> {
     let token = bearer_token(request).map_err(ApiError::Access)?;
-    let verified = app
-        .tokens
-        .verify(token, TokenKind::Access)
-        .map_err(|fault| {
-            ApiError::Access(match fault {
-                TokenFault::Invalid => AccessDenied::Invalid,
-                TokenFault::Expired => AccessDenied::Expired,
-                TokenFault::WrongType => AccessDenied::WrongType,
-            })
-        })?;
-    let view = app
-        .store
-        .load(verified.user_id, &verified.session_id)
-        .await?;
+    let verified = app.tokens.verify(token, TokenKind::Access).map_err(|fault| {
+        ApiError::Access(match fault {
+            TokenFault::Invalid => AccessDenied::Invalid,
+            TokenFault::Expired => AccessDenied::Expired,
+            TokenFault::WrongType => AccessDenied::WrongType,
+        })
+    })?;
+    let view = app.store.load(verified.user_id, &verified.session_id).await?;
     match view.live(now_unix()) {
         Ok((user, session)) => Ok(Authenticated {
             user: user.clone(),
@@ -64,20 +55,14 @@ pub async fn check_refresh<S: SessionStore>(
     token: &str,
     denied: fn(RefreshDenied) -> ApiError,
 ) -> Result<LiveRefresh, ApiError> {
-    let verified = app
-        .tokens
-        .verify(token, TokenKind::Refresh)
-        .map_err(|fault| {
-            denied(match fault {
-                TokenFault::Invalid => RefreshDenied::Invalid,
-                TokenFault::Expired => RefreshDenied::Expired,
-                TokenFault::WrongType => RefreshDenied::WrongType,
-            })
-        })?;
-    let view = app
-        .store
-        .load(verified.user_id, &verified.session_id)
-        .await?;
+    let verified = app.tokens.verify(token, TokenKind::Refresh).map_err(|fault| {
+        denied(match fault {
+            TokenFault::Invalid => RefreshDenied::Invalid,
+            TokenFault::Expired => RefreshDenied::Expired,
+            TokenFault::WrongType => RefreshDenied::WrongType,
+        })
+    })?;
+    let view = app.store.load(verified.user_id, &verified.session_id).await?;
     let (user, session) = match view.live(now_unix()) {
         Ok(live) => live,
         Err(SessionProblem::Revoked) => return Err(denied(RefreshDenied::Blacklisted)),

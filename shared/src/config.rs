@@ -51,10 +51,7 @@ pub enum ConfigError {
     #[error("{0} is not set")]
     Missing(&'static str),
     #[error("{name} must be {expected}")]
-    Invalid {
-        name: &'static str,
-        expected: &'static str,
-    },
+    Invalid { name: &'static str, expected: &'static str },
 }
 
 impl Config {
@@ -65,8 +62,7 @@ impl Config {
 
     /// Reads configuration through `lookup`, so tests need not touch the process environment.
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        let signing_key =
-            lookup("JWT_SIGNING_KEY").ok_or(ConfigError::Missing("JWT_SIGNING_KEY"))?;
+        let signing_key = lookup("JWT_SIGNING_KEY").ok_or(ConfigError::Missing("JWT_SIGNING_KEY"))?;
         if signing_key.len() < MIN_SIGNING_KEY_BYTES {
             return Err(ConfigError::Invalid {
                 name: "JWT_SIGNING_KEY",
@@ -90,11 +86,7 @@ impl Config {
             )?,
             jwt_leeway: parse_or(&lookup, "JWT_LEEWAY_SECONDS", 0, "a number of seconds")?,
             rotate_refresh_tokens: parse_bool_or(&lookup, "ROTATE_REFRESH_TOKENS", true)?,
-            old_password_required: parse_bool_or(
-                &lookup,
-                "PASSWORD_CHANGE_REQUIRES_OLD_PASSWORD",
-                false,
-            )?,
+            old_password_required: parse_bool_or(&lookup, "PASSWORD_CHANGE_REQUIRES_OLD_PASSWORD", false)?,
             cookie_secure: parse_bool_or(&lookup, "COOKIE_SECURE", true)?,
         };
         if config.access_token_lifetime <= 0 || config.refresh_token_lifetime <= 0 {
@@ -119,10 +111,7 @@ fn parse_or<T: FromStr>(
 ) -> Result<T, ConfigError> {
     match lookup(name) {
         None => Ok(default),
-        Some(raw) => raw
-            .trim()
-            .parse()
-            .map_err(|_| ConfigError::Invalid { name, expected }),
+        Some(raw) => raw.trim().parse().map_err(|_| ConfigError::Invalid { name, expected }),
     }
 }
 
@@ -131,10 +120,7 @@ fn parse_bool_or(
     name: &'static str,
     default: bool,
 ) -> Result<bool, ConfigError> {
-    match lookup(name)
-        .as_deref()
-        .map(|raw| raw.trim().to_ascii_lowercase())
-    {
+    match lookup(name).as_deref().map(|raw| raw.trim().to_ascii_lowercase()) {
         None => Ok(default),
         Some(raw) => match raw.as_str() {
             "1" | "true" | "yes" | "on" => Ok(true),
@@ -153,10 +139,7 @@ mod tests {
     use std::collections::HashMap;
 
     fn config_from(pairs: &[(&str, &str)]) -> Result<Config, ConfigError> {
-        let env: HashMap<String, String> = pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
+        let env: HashMap<String, String> = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
         Config::from_lookup(|name| env.get(name).cloned())
     }
 
@@ -176,10 +159,7 @@ mod tests {
 
     #[test]
     fn refuses_to_start_without_a_long_enough_key() {
-        assert!(matches!(
-            config_from(&[]),
-            Err(ConfigError::Missing("JWT_SIGNING_KEY"))
-        ));
+        assert!(matches!(config_from(&[]), Err(ConfigError::Missing("JWT_SIGNING_KEY"))));
         let short = config_from(&[("JWT_SIGNING_KEY", "too-short")]);
         assert!(matches!(
             short,
@@ -192,8 +172,7 @@ mod tests {
 
     #[test]
     fn bad_values_are_refused_by_name_and_the_key_never_shows() {
-        let err = config_from(&[("JWT_SIGNING_KEY", KEY), ("ROTATE_REFRESH_TOKENS", "maybe")])
-            .unwrap_err();
+        let err = config_from(&[("JWT_SIGNING_KEY", KEY), ("ROTATE_REFRESH_TOKENS", "maybe")]).unwrap_err();
         assert!(err.to_string().contains("ROTATE_REFRESH_TOKENS"));
         let config = config_from(&[("JWT_SIGNING_KEY", KEY), ("COOKIE_SECURE", "false")]).unwrap();
         assert!(!config.cookie_secure);

@@ -106,11 +106,25 @@ pub enum ApiError {
     Internal,
 }
 
+impl From<crate::token::SigningFailed> for ApiError {
+    fn from(_: crate::token::SigningFailed) -> Self {
+        tracing::error!("token signing failed");
+        ApiError::Internal
+    }
+}
+
 impl From<StoreError> for ApiError {
+    /// The cause is logged here, once; the answer never carries it.
     fn from(error: StoreError) -> Self {
         match error {
-            StoreError::Unavailable(_) => ApiError::Unavailable,
-            StoreError::Other(_) => ApiError::Internal,
+            StoreError::Unavailable(_) => {
+                tracing::warn!(%error, "store unavailable");
+                ApiError::Unavailable
+            }
+            StoreError::Other(_) => {
+                tracing::error!(%error, "store failure");
+                ApiError::Internal
+            }
         }
     }
 }
@@ -184,15 +198,11 @@ impl ApiError {
                     RefreshDenied::Expired => ("Token is expired", "token_not_valid"),
                     RefreshDenied::WrongType => ("Token has wrong type", "token_not_valid"),
                     RefreshDenied::Blacklisted => ("Token is blacklisted", "token_not_valid"),
-                    RefreshDenied::NoActiveAccount => (
-                        "No active account found for the given credentials",
-                        "no_active_account",
-                    ),
+                    RefreshDenied::NoActiveAccount => {
+                        ("No active account found for the given credentials", "no_active_account")
+                    }
                 };
-                (
-                    StatusCode::UNAUTHORIZED,
-                    json!({"detail": detail, "code": code}),
-                )
+                (StatusCode::UNAUTHORIZED, json!({"detail": detail, "code": code}))
             }
             ApiError::Logout(denied) => {
                 let detail = match denied {
@@ -205,10 +215,7 @@ impl ApiError {
                 (StatusCode::UNAUTHORIZED, json!({"detail": detail}))
             }
             ApiError::Unavailable => {
-                extra = Some((
-                    header::RETRY_AFTER,
-                    HeaderValue::from_static(RETRY_AFTER_SECONDS),
-                ));
+                extra = Some((header::RETRY_AFTER, HeaderValue::from_static(RETRY_AFTER_SECONDS)));
                 (
                     StatusCode::SERVICE_UNAVAILABLE,
                     json!({"detail": "Service temporarily unavailable."}),
@@ -250,9 +257,7 @@ mod tests {
         errors.add("password1", "c");
         let response = ApiError::Validation(errors).into_response();
         assert_eq!(response.status(), 400);
-        let text = std::str::from_utf8(response.body().as_ref())
-            .unwrap()
-            .to_owned();
+        let text = std::str::from_utf8(response.body().as_ref()).unwrap().to_owned();
         assert_eq!(text, r#"{"password1":["a","c"],"email":["b"]}"#);
     }
 
@@ -260,14 +265,8 @@ mod tests {
     fn access_errors_carry_the_bearer_challenge() {
         let response = ApiError::Access(AccessDenied::Expired).into_response();
         assert_eq!(response.status(), 401);
-        assert_eq!(
-            response.headers()[header::WWW_AUTHENTICATE],
-            "Bearer realm=\"api\""
-        );
-        assert_eq!(
-            body_of(&response)["messages"][0]["message"],
-            "Token is expired"
-        );
+        assert_eq!(response.headers()[header::WWW_AUTHENTICATE], "Bearer realm=\"api\"");
+        assert_eq!(body_of(&response)["messages"][0]["message"], "Token is expired");
     }
 
     #[test]
@@ -275,16 +274,12 @@ mod tests {
         let response = ApiError::Logout(RefreshDenied::Blacklisted).into_response();
         assert_eq!(response.status(), 401);
         assert!(response.headers().get(header::WWW_AUTHENTICATE).is_none());
-        assert_eq!(
-            body_of(&response),
-            json!({"detail": "Token is blacklisted"})
-        );
+        assert_eq!(body_of(&response), json!({"detail": "Token is blacklisted"}));
     }
 
     #[test]
     fn unavailable_says_when_to_retry_and_nothing_else() {
-        let response =
-            ApiError::from(StoreError::Unavailable("socket closed".into())).into_response();
+        let response = ApiError::from(StoreError::Unavailable("socket closed".into())).into_response();
         assert_eq!(response.status(), 503);
         assert_eq!(response.headers()[header::RETRY_AFTER], "1");
         assert_eq!(

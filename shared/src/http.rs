@@ -72,11 +72,7 @@ impl Endpoint {
 /// Runs `handler` for a request the endpoint admits and turns every outcome, errors included,
 /// into the contract's answer. Paths the endpoint does not own get 404; other methods 405;
 /// OPTIONS gets the `Allow` list; HEAD runs the GET handler and drops the body.
-pub async fn serve<'r, F, Fut>(
-    endpoint: &Endpoint,
-    request: &'r Request,
-    handler: F,
-) -> Response<Body>
+pub async fn serve<'r, F, Fut>(endpoint: &Endpoint, request: &'r Request, handler: F) -> Response<Body>
 where
     F: FnOnce(&'r Request) -> Fut,
     Fut: Future<Output = Result<Response<Body>, ApiError>>,
@@ -120,10 +116,7 @@ pub fn finish(outcome: Result<Response<Body>, ApiError>) -> Response<Body> {
         }
         Err(error) => {
             let response = error_response(error);
-            tracing::info!(
-                status = response.status().as_u16(),
-                "answered with an error"
-            );
+            tracing::info!(status = response.status().as_u16(), "answered with an error");
             response
         }
     }
@@ -132,7 +125,8 @@ pub fn finish(outcome: Result<Response<Body>, ApiError>) -> Response<Body> {
 fn error_response(error: ApiError) -> Response<Body> {
     match &error {
         ApiError::Internal => tracing::error!("internal error"),
-        ApiError::Unavailable => tracing::warn!("store unavailable"),
+        // Logged with its cause where the store error became this one.
+        ApiError::Unavailable => {}
         other => tracing::debug!(kind = %other, "request refused"),
     }
     error.into_response()
@@ -143,31 +137,17 @@ pub fn json_response(status: StatusCode, body: &Value) -> Response<Body> {
     let mut response = Response::new(Body::Text(body.to_string()));
     *response.status_mut() = status;
     let headers = response.headers_mut();
-    headers.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
-    );
-    headers.insert(
-        header::X_CONTENT_TYPE_OPTIONS,
-        HeaderValue::from_static("nosniff"),
-    );
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
     headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
-    headers.insert(
-        header::REFERRER_POLICY,
-        HeaderValue::from_static("same-origin"),
-    );
+    headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("same-origin"));
     // Every answer of an account API is personal: never cache any of them.
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     response
 }
 
 /// A token cookie as login and refresh set it.
-pub fn token_cookie(
-    name: &'static str,
-    token: &str,
-    max_age_seconds: i64,
-    secure: bool,
-) -> HeaderValue {
+pub fn token_cookie(name: &'static str, token: &str, max_age_seconds: i64, secure: bool) -> HeaderValue {
     let expires = OffsetDateTime::now_utc() + time::Duration::seconds(max_age_seconds);
     let cookie = Cookie::build((name, token))
         .path("/")
@@ -199,10 +179,7 @@ fn header_value(cookie: &Cookie<'_>) -> HeaderValue {
 }
 
 /// Adds `Set-Cookie` headers to an answer.
-pub fn with_cookies(
-    mut response: Response<Body>,
-    cookies: impl IntoIterator<Item = HeaderValue>,
-) -> Response<Body> {
+pub fn with_cookies(mut response: Response<Body>, cookies: impl IntoIterator<Item = HeaderValue>) -> Response<Body> {
     for cookie in cookies {
         response.headers_mut().append(header::SET_COOKIE, cookie);
     }
@@ -291,27 +268,18 @@ mod tests {
     #[test]
     fn request_cookies_are_found_among_others() {
         let request = request_with(header::COOKIE, "a=1; my-refresh-token=xyz; b=2");
-        assert_eq!(
-            request_cookie(&request, REFRESH_COOKIE).as_deref(),
-            Some("xyz")
-        );
+        assert_eq!(request_cookie(&request, REFRESH_COOKIE).as_deref(), Some("xyz"));
         assert_eq!(request_cookie(&request, ACCESS_COOKIE), None);
     }
 
     #[test]
     fn every_answer_carries_the_security_headers_and_raw_unicode() {
-        let response = json_response(
-            StatusCode::OK,
-            &serde_json::json!({"message": "반갑습니다"}),
-        );
+        let response = json_response(StatusCode::OK, &serde_json::json!({"message": "반갑습니다"}));
         let headers = response.headers();
         assert_eq!(headers[header::X_CONTENT_TYPE_OPTIONS], "nosniff");
         assert_eq!(headers[header::X_FRAME_OPTIONS], "DENY");
         assert_eq!(headers[header::REFERRER_POLICY], "same-origin");
         assert_eq!(headers[header::CACHE_CONTROL], "no-store");
-        assert_eq!(
-            response.body().as_ref(),
-            "{\"message\":\"반갑습니다\"}".as_bytes()
-        );
+        assert_eq!(response.body().as_ref(), "{\"message\":\"반갑습니다\"}".as_bytes());
     }
 }

@@ -34,12 +34,7 @@ pub fn body_object(request: &Request) -> Result<Map<String, Value>, ApiError> {
         .get(header::CONTENT_TYPE)
         .map(|value| String::from_utf8_lossy(value.as_bytes()).into_owned())
         .unwrap_or_default();
-    let media_type = content_type
-        .split(';')
-        .next()
-        .unwrap_or("")
-        .trim()
-        .to_ascii_lowercase();
+    let media_type = content_type.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
     match media_type.as_str() {
         "application/json" => json_object(body),
         "application/x-www-form-urlencoded" => form_object(body),
@@ -48,8 +43,7 @@ pub fn body_object(request: &Request) -> Result<Map<String, Value>, ApiError> {
 }
 
 fn json_object(body: &[u8]) -> Result<Map<String, Value>, ApiError> {
-    let value: Value =
-        serde_json::from_slice(body).map_err(|error| ApiError::JsonParse(error.to_string()))?;
+    let value: Value = serde_json::from_slice(body).map_err(|error| ApiError::JsonParse(error.to_string()))?;
     match value {
         Value::Object(map) => Ok(map),
         Value::Null => Err(ApiError::Validation(FieldErrors::single(
@@ -74,9 +68,8 @@ fn python_type_name(value: &Value) -> &'static str {
 }
 
 fn form_object(body: &[u8]) -> Result<Map<String, Value>, ApiError> {
-    let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(body).map_err(|_| {
-        ApiError::Validation(FieldErrors::single(NON_FIELD_ERRORS, "Invalid form data."))
-    })?;
+    let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(body)
+        .map_err(|_| ApiError::Validation(FieldErrors::single(NON_FIELD_ERRORS, "Invalid form data.")))?;
     // A repeated key keeps its last value, as Django's QueryDict.get does.
     Ok(pairs
         .into_iter()
@@ -154,10 +147,8 @@ impl<'a> Fields<'a> {
         if let Some(max) = max_chars
             && text.chars().count() > max
         {
-            self.errors.add(
-                name,
-                format!("Ensure this field has no more than {max} characters."),
-            );
+            self.errors
+                .add(name, format!("Ensure this field has no more than {max} characters."));
             return None;
         }
         Some(text)
@@ -165,8 +156,7 @@ impl<'a> Fields<'a> {
 
     /// A password field: a required string, kept in a secret from here on.
     pub fn password(&mut self, name: &str, max_chars: Option<usize>) -> Option<SecretString> {
-        self.string(name, true, false, max_chars)
-            .map(SecretString::from)
+        self.string(name, true, false, max_chars).map(SecretString::from)
     }
 
     /// An email field, trimmed and lower-cased. Any non-text value is simply not an email.
@@ -200,14 +190,9 @@ impl<'a> Fields<'a> {
                 return Some(text);
             }
             FieldValue::Text(text) => text,
-            FieldValue::NotText => self
-                .body
-                .get(name)
-                .map(Value::to_string)
-                .unwrap_or_default(),
+            FieldValue::NotText => self.body.get(name).map(Value::to_string).unwrap_or_default(),
         };
-        self.errors
-            .add(name, format!("\"{shown}\" is not a valid choice."));
+        self.errors.add(name, format!("\"{shown}\" is not a valid choice."));
         None
     }
 
@@ -222,8 +207,7 @@ impl<'a> Fields<'a> {
         let format = time::macros::format_description!("[year]-[month]-[day]");
         match Date::parse(text.trim(), &format) {
             Ok(date) if date > today => {
-                self.errors
-                    .add(name, "Date of birth cannot be in the future.");
+                self.errors.add(name, "Date of birth cannot be in the future.");
                 None
             }
             Ok(date) => Some(date),
@@ -265,24 +249,12 @@ mod tests {
 
     #[test]
     fn json_and_form_bodies_become_objects() {
-        let json = body_object(&post(
-            Some("application/json; charset=utf-8"),
-            r#"{"a":"1"}"#,
-        ))
-        .unwrap();
+        let json = body_object(&post(Some("application/json; charset=utf-8"), r#"{"a":"1"}"#)).unwrap();
         assert_eq!(json["a"], "1");
-        let form = body_object(&post(
-            Some("application/x-www-form-urlencoded"),
-            "a=1&b=%ED%95%9C&a=2",
-        ))
-        .unwrap();
+        let form = body_object(&post(Some("application/x-www-form-urlencoded"), "a=1&b=%ED%95%9C&a=2")).unwrap();
         assert_eq!(form["a"], "2");
         assert_eq!(form["b"], "한");
-        assert!(
-            body_object(&post(Some("text/plain"), ""))
-                .unwrap()
-                .is_empty()
-        );
+        assert!(body_object(&post(Some("text/plain"), "")).unwrap().is_empty());
     }
 
     #[test]
@@ -296,12 +268,7 @@ mod tests {
             json!({"detail": "Unsupported media type \"\" in request."})
         );
         let parse = refused(&post(Some("application/json"), "{\"a\":"));
-        assert!(
-            parse["detail"]
-                .as_str()
-                .unwrap()
-                .starts_with("JSON parse error - ")
-        );
+        assert!(parse["detail"].as_str().unwrap().starts_with("JSON parse error - "));
         for (body, name) in [
             ("[]", "list"),
             ("\"x\"", "str"),
@@ -323,22 +290,15 @@ mod tests {
 
     #[test]
     fn text_fields_follow_drf_char_field() {
-        let body =
-            json!({"blank": "  ", "num": 12345678, "flag": true, "null": null, "padded": " pw "});
+        let body = json!({"blank": "  ", "num": 12345678, "flag": true, "null": null, "padded": " pw "});
         let body = body.as_object().unwrap();
         let mut fields = Fields::new(body);
         assert_eq!(fields.string("missing", true, false, None), None);
         assert_eq!(fields.string("blank", true, false, None), None);
-        assert_eq!(
-            fields.string("num", true, false, None).as_deref(),
-            Some("12345678")
-        );
+        assert_eq!(fields.string("num", true, false, None).as_deref(), Some("12345678"));
         assert_eq!(fields.string("flag", true, false, None), None);
         assert_eq!(fields.string("null", true, false, None), None);
-        assert_eq!(
-            fields.string("padded", true, false, Some(2)).as_deref(),
-            Some("pw")
-        );
+        assert_eq!(fields.string("padded", true, false, Some(2)).as_deref(), Some("pw"));
         let errors = ApiError::Validation(fields.errors).into_response();
         let errors: Value = serde_json::from_slice(errors.body().as_ref()).unwrap();
         assert_eq!(
@@ -368,20 +328,11 @@ mod tests {
         let body = json!({"g1": "female", "g2": "robot", "g3": "", "d1": "1990-02-03", "d2": "03/02/1990", "d3": "2030-01-01"});
         let body = body.as_object().unwrap();
         let mut fields = Fields::new(body);
-        assert_eq!(
-            fields.choice("g1", &["male", "female"]).as_deref(),
-            Some("female")
-        );
+        assert_eq!(fields.choice("g1", &["male", "female"]).as_deref(), Some("female"));
         assert_eq!(fields.choice("g2", &["male", "female"]), None);
+        assert_eq!(fields.choice("g3", &["male", "female"]).as_deref(), Some(""));
         assert_eq!(
-            fields.choice("g3", &["male", "female"]).as_deref(),
-            Some("")
-        );
-        assert_eq!(
-            fields
-                .date_of_birth("d1", today)
-                .map(|d| d.to_string())
-                .as_deref(),
+            fields.date_of_birth("d1", today).map(|d| d.to_string()).as_deref(),
             Some("1990-02-03")
         );
         assert_eq!(fields.date_of_birth("d2", today), None);
@@ -394,9 +345,6 @@ mod tests {
             errors["d2"],
             json!(["Date has wrong format. Use one of these formats instead: YYYY-MM-DD."])
         );
-        assert_eq!(
-            errors["d3"],
-            json!(["Date of birth cannot be in the future."])
-        );
+        assert_eq!(errors["d3"], json!(["Date of birth cannot be in the future."]));
     }
 }

@@ -31,11 +31,7 @@ pub struct App<S> {
 impl<S> App<S> {
     pub fn new(config: Config, store: S) -> Self {
         let tokens = TokenKeys::new(&config);
-        App {
-            config,
-            tokens,
-            store,
-        }
+        App { config, tokens, store }
     }
 }
 

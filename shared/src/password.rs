@@ -43,7 +43,8 @@ pub fn verify_password(password: &SecretString, phc: &str) -> bool {
 /// Random salt and output bytes in PHC form, with the parameters above: no password is known to
 /// match it. Login verifies against it when the email is unknown, so that unknown and known
 /// emails cost the same time.
-const STAND_IN_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$wM1Yv7jQkF0v9gq1mQ0yWw$3d9yVq2mL2D8bQe5k3O3m2Jz0qg5QmW0w0r0y4G6oJk";
+const STAND_IN_HASH: &str =
+    "$argon2id$v=19$m=19456,t=2,p=1$wM1Yv7jQkF0v9gq1mQ0yWw$3d9yVq2mL2D8bQe5k3O3m2Jz0qg5QmW0w0r0y4G6oJk";
 
 /// Spends the time of one verification and answers `false`.
 pub fn verify_against_stand_in(password: &SecretString) -> bool {
@@ -59,11 +60,8 @@ const MIN_LENGTH: usize = 8;
 const MAX_SIMILARITY: f64 = 0.7;
 
 /// Django's list of common passwords (see `data/README.md`), loaded on first use.
-static COMMON_PASSWORDS: LazyLock<HashSet<&'static str>> = LazyLock::new(|| {
-    include_str!("../data/common-passwords.txt")
-        .lines()
-        .collect()
-});
+static COMMON_PASSWORDS: LazyLock<HashSet<&'static str>> =
+    LazyLock::new(|| include_str!("../data/common-passwords.txt").lines().collect());
 
 /// The length, common and numeric rules, in Django's order.
 pub fn strength_problems(password: &str) -> Vec<&'static str> {
@@ -92,10 +90,7 @@ pub struct Attribute<'a> {
 pub fn similarity_problem(password: &str, attributes: &[Attribute<'_>]) -> Option<String> {
     let password = password.to_lowercase();
     let password_chars = password.chars().count();
-    for attribute in attributes
-        .iter()
-        .filter(|attribute| !attribute.value.is_empty())
-    {
+    for attribute in attributes.iter().filter(|attribute| !attribute.value.is_empty()) {
         let value = attribute.value.to_lowercase();
         let parts = value
             .split(|c: char| !(c.is_alphanumeric() || c == '_'))
@@ -151,15 +146,9 @@ mod tests {
     fn hashes_are_argon2id_phc_strings_that_verify() {
         let password = SecretString::from("Tutorial-Pw!7319");
         let hash = hash_password(&password).unwrap();
-        assert!(
-            hash.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"),
-            "{hash}"
-        );
+        assert!(hash.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{hash}");
         assert!(verify_password(&password, &hash));
-        assert!(!verify_password(
-            &SecretString::from("Tutorial-Pw!7318"),
-            &hash
-        ));
+        assert!(!verify_password(&SecretString::from("Tutorial-Pw!7318"), &hash));
         assert!(!verify_password(&password, "not a phc string"));
         assert_ne!(hash, hash_password(&password).unwrap(), "salts must differ");
     }
@@ -181,10 +170,7 @@ mod tests {
             strength_problems("1234567"),
             vec![TOO_SHORT, TOO_COMMON, ENTIRELY_NUMERIC]
         );
-        assert_eq!(
-            strength_problems("12345678"),
-            vec![TOO_COMMON, ENTIRELY_NUMERIC]
-        );
+        assert_eq!(strength_problems("12345678"), vec![TOO_COMMON, ENTIRELY_NUMERIC]);
         assert_eq!(strength_problems("PassWord"), vec![TOO_COMMON]);
         assert_eq!(strength_problems("short"), vec![TOO_SHORT]);
         assert_eq!(strength_problems("83920174625"), vec![ENTIRELY_NUMERIC]);

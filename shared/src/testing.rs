@@ -38,10 +38,7 @@ pub fn event(method: &str, path: &str, headers: &[(&str, &str)], body: Option<&s
         if name.eq_ignore_ascii_case("cookie") {
             cookies.extend(value.split("; ").map(str::to_owned));
         } else {
-            header_map.insert(
-                name.to_ascii_lowercase(),
-                Value::String((*value).to_owned()),
-            );
+            header_map.insert(name.to_ascii_lowercase(), Value::String((*value).to_owned()));
         }
     }
     let event = json!({
@@ -93,10 +90,7 @@ pub fn set_cookies(response: &Response<Body>) -> Vec<String> {
 
 /// One header of a response, as text.
 pub fn header<'a>(response: &'a Response<Body>, name: &str) -> Option<&'a str> {
-    response
-        .headers()
-        .get(name)
-        .and_then(|value| value.to_str().ok())
+    response.headers().get(name).and_then(|value| value.to_str().ok())
 }
 
 /// The `Set-Cookie` header that sets (or deletes) the cookie `name`, if any.
@@ -130,16 +124,11 @@ pub struct SessionTokens {
 }
 
 /// Creates an active user straight in the store (no session), with a real Argon2 hash.
-pub async fn create_user(
-    app: &App<MemoryStore>,
-    email: &str,
-    password: &str,
-) -> crate::store::User {
+pub async fn create_user(app: &App<MemoryStore>, email: &str, password: &str) -> crate::store::User {
     use crate::store::{NewUser, Registration, UserStore};
     let new_user = NewUser {
         email: email.trim().to_lowercase(),
-        password_hash: crate::password::hash_password(&secrecy::SecretString::from(password))
-            .expect("hashing works"),
+        password_hash: crate::password::hash_password(&secrecy::SecretString::from(password)).expect("hashing works"),
         first_name: String::new(),
         last_name: String::new(),
         gender: String::new(),
@@ -165,12 +154,10 @@ pub async fn start_session(app: &App<MemoryStore>, user_id: u64) -> SessionToken
     let user = app.store.user(user_id).expect("the user exists");
     let now = crate::now_unix();
     let session = crate::account::new_session(&app.tokens, now);
-    let tokens = crate::account::session_tokens(&app.tokens, user.id, &session, now);
+    let tokens = crate::account::session_tokens(&app.tokens, user.id, &session, now).expect("signed");
     let session_id = session.id.clone();
-    app.store
-        .start_session(&user, session, "2026-01-01T00:00:00Z")
-        .await
-        .expect("the memory store is up");
+    let started = app.store.start_session(&user, session, "2026-01-01T00:00:00Z").await;
+    assert!(started.expect("the memory store is up"), "the user is active");
     SessionTokens {
         session_id,
         access: tokens.access.token,
@@ -179,32 +166,18 @@ pub async fn start_session(app: &App<MemoryStore>, user_id: u64) -> SessionToken
 }
 
 /// A user with one session: what a client holds after joining.
-pub async fn join_user(
-    app: &App<MemoryStore>,
-    email: &str,
-    password: &str,
-) -> (crate::store::User, SessionTokens) {
+pub async fn join_user(app: &App<MemoryStore>, email: &str, password: &str) -> (crate::store::User, SessionTokens) {
     let user = create_user(app, email, password).await;
     let tokens = start_session(app, user.id).await;
     (user, tokens)
 }
 
 /// A correctly signed token of `kind` that expired long ago.
-pub fn expired_token(
-    app: &App<MemoryStore>,
-    kind: crate::token::TokenKind,
-    user_id: u64,
-    session_id: &str,
-) -> String {
+pub fn expired_token(app: &App<MemoryStore>, kind: crate::token::TokenKind, user_id: u64, session_id: &str) -> String {
     let issued_at = crate::now_unix() - 100_000;
     app.tokens
-        .issue(
-            kind,
-            user_id,
-            session_id,
-            crate::token::random_id(),
-            issued_at,
-        )
+        .issue(kind, user_id, session_id, crate::token::random_id(), issued_at)
+        .expect("signed")
         .token
 }
 
@@ -215,14 +188,9 @@ pub fn foreign_token(kind: crate::token::TokenKind, user_id: u64, session_id: &s
     })
     .expect("test configuration is valid");
     let keys = crate::token::TokenKeys::new(&config);
-    keys.issue(
-        kind,
-        user_id,
-        session_id,
-        crate::token::random_id(),
-        crate::now_unix(),
-    )
-    .token
+    keys.issue(kind, user_id, session_id, crate::token::random_id(), crate::now_unix())
+        .expect("signed")
+        .token
 }
 
 /// The same claims as `token`, re-sent unsigned under `{"alg":"none","typ":"JWT"}`.

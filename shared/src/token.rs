@@ -51,12 +51,27 @@ pub enum TokenFault {
 }
 
 /// A freshly signed token.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Issued {
     pub token: String,
     pub jti: String,
     pub expires_at: i64,
 }
+
+impl std::fmt::Debug for Issued {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Issued")
+            .field("token", &"[redacted]")
+            .field("jti", &self.jti)
+            .field("expires_at", &self.expires_at)
+            .finish()
+    }
+}
+
+/// Signing failed: only a broken key or crypto backend can cause it (answered 500).
+#[derive(Debug, thiserror::Error)]
+#[error("token signing failed")]
+pub struct SigningFailed;
 
 /// The keys and rules for tokens, built once per cold start.
 pub struct TokenKeys {
@@ -73,10 +88,7 @@ pub fn random_id() -> String {
 }
 
 fn is_id(text: &str) -> bool {
-    text.len() == 32
-        && text
-            .bytes()
-            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    text.len() == 32 && text.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
 }
 
 impl TokenKeys {
@@ -113,7 +125,7 @@ impl TokenKeys {
         session_id: &str,
         jti: String,
         now: i64,
-    ) -> Issued {
+    ) -> Result<Issued, SigningFailed> {
         let claims = Claims {
             token_type: kind.claim().to_owned(),
             exp: now + self.lifetime(kind),
@@ -122,14 +134,12 @@ impl TokenKeys {
             user_id: user_id.to_string(),
             sid: session_id.to_owned(),
         };
-        // HS256 over a plain struct cannot fail: the only errors are key/algorithm mismatches.
-        let token =
-            encode(&Header::new(Algorithm::HS256), &claims, &self.encoding).unwrap_or_default();
-        Issued {
+        let token = encode(&Header::new(Algorithm::HS256), &claims, &self.encoding).map_err(|_| SigningFailed)?;
+        Ok(Issued {
             token,
             jti: claims.jti,
             expires_at: claims.exp,
-        }
+        })
     }
 
     /// Checks signature, algorithm, expiry, claims and kind — in simplejwt's order: a bad
@@ -143,19 +153,14 @@ impl TokenKeys {
             .claims;
         if claims.token_type != expected.claim() {
             return Err(
-                if claims.token_type == TokenKind::Access.claim()
-                    || claims.token_type == TokenKind::Refresh.claim()
-                {
+                if claims.token_type == TokenKind::Access.claim() || claims.token_type == TokenKind::Refresh.claim() {
                     TokenFault::WrongType
                 } else {
                     TokenFault::Invalid
                 },
             );
         }
-        let user_id = claims
-            .user_id
-            .parse::<u64>()
-            .map_err(|_| TokenFault::Invalid)?;
+        let user_id = claims.user_id.parse::<u64>().map_err(|_| TokenFault::Invalid)?;
         if !is_id(&claims.jti) || !is_id(&claims.sid) {
             return Err(TokenFault::Invalid);
         }
@@ -174,9 +179,7 @@ mod tests {
     use base64::Engine;
 
     fn keys_with(key: &str) -> TokenKeys {
-        let config =
-            Config::from_lookup(|name| (name == "JWT_SIGNING_KEY").then(|| key.to_owned()))
-                .unwrap();
+        let config = Config::from_lookup(|name| (name == "JWT_SIGNING_KEY").then(|| key.to_owned())).unwrap();
         TokenKeys::new(&config)
     }
 
@@ -192,15 +195,13 @@ mod tests {
     fn a_signed_token_verifies_with_its_claims() {
         let keys = keys();
         let sid = random_id();
-        let issued = keys.issue(TokenKind::Access, 42, &sid, random_id(), now());
+        let issued = keys.issue(TokenKind::Access, 42, &sid, random_id(), now()).unwrap();
         let verified = keys.verify(&issued.token, TokenKind::Access).unwrap();
         assert_eq!(verified.user_id, 42);
         assert_eq!(verified.session_id, sid);
         assert_eq!(verified.jti, issued.jti);
         let header = issued.token.split('.').next().unwrap();
-        let header = base64::engine::general_purpose::URL_SAFE_NO_PAD
-            .decode(header)
-            .unwrap();
+        let header = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(header).unwrap();
         let header: serde_json::Value = serde_json::from_slice(&header).unwrap();
         assert_eq!(header, serde_json::json!({"typ": "JWT", "alg": "HS256"}));
         let payload = issued.token.split('.').nth(1).unwrap();
@@ -216,49 +217,33 @@ mod tests {
     fn kind_expiry_and_key_are_enforced() {
         let keys = keys();
         let sid = random_id();
-        let refresh = keys.issue(TokenKind::Refresh, 7, &sid, random_id(), now());
+        let refresh = keys.issue(TokenKind::Refresh, 7, &sid, random_id(), now()).unwrap();
         assert_eq!(
             keys.verify(&refresh.token, TokenKind::Access),
             Err(TokenFault::WrongType)
         );
-        let old = keys.issue(TokenKind::Access, 7, &sid, random_id(), now() - 7200);
-        assert_eq!(
-            keys.verify(&old.token, TokenKind::Access),
-            Err(TokenFault::Expired)
-        );
-        let foreign = keys_with("another-deployment-key-0123456789abcdef").issue(
-            TokenKind::Access,
-            7,
-            &sid,
-            random_id(),
-            now(),
-        );
-        assert_eq!(
-            keys.verify(&foreign.token, TokenKind::Access),
-            Err(TokenFault::Invalid)
-        );
-        assert_eq!(
-            keys.verify("garbage", TokenKind::Access),
-            Err(TokenFault::Invalid)
-        );
+        let old = keys
+            .issue(TokenKind::Access, 7, &sid, random_id(), now() - 7200)
+            .unwrap();
+        assert_eq!(keys.verify(&old.token, TokenKind::Access), Err(TokenFault::Expired));
+        let foreign = keys_with("another-deployment-key-0123456789abcdef")
+            .issue(TokenKind::Access, 7, &sid, random_id(), now())
+            .unwrap();
+        assert_eq!(keys.verify(&foreign.token, TokenKind::Access), Err(TokenFault::Invalid));
+        assert_eq!(keys.verify("garbage", TokenKind::Access), Err(TokenFault::Invalid));
     }
 
     #[test]
     fn unsigned_tokens_are_refused() {
         let keys = keys();
-        let issued = keys.issue(TokenKind::Access, 7, &random_id(), random_id(), now());
+        let issued = keys
+            .issue(TokenKind::Access, 7, &random_id(), random_id(), now())
+            .unwrap();
         let mut parts = issued.token.split('.');
         let (_, payload) = (parts.next(), parts.next().unwrap());
-        let none_header = base64::engine::general_purpose::URL_SAFE_NO_PAD
-            .encode(br#"{"alg":"none","typ":"JWT"}"#);
-        for forged in [
-            format!("{none_header}.{payload}."),
-            format!("{none_header}.{payload}"),
-        ] {
-            assert_eq!(
-                keys.verify(&forged, TokenKind::Access),
-                Err(TokenFault::Invalid)
-            );
+        let none_header = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(br#"{"alg":"none","typ":"JWT"}"#);
+        for forged in [format!("{none_header}.{payload}."), format!("{none_header}.{payload}")] {
+            assert_eq!(keys.verify(&forged, TokenKind::Access), Err(TokenFault::Invalid));
         }
     }
 }

@@ -7,8 +7,8 @@ use secrecy::SecretString;
 use shared::account::{create_superuser, new_session};
 use shared::config::Config;
 use shared::store::{
-    DynamoStore, NewSession, NewUser, Registration, SessionProblem, SessionStore, StoreError,
-    TableDefinition, User, UserStore,
+    DynamoStore, NewSession, NewUser, Registration, SessionProblem, SessionStore, StoreError, TableDefinition, User,
+    UserStore,
 };
 use shared::token::{TokenKeys, random_id};
 
@@ -21,10 +21,7 @@ async fn fresh_store() -> DynamoStore {
         "store tests only run against a local server"
     );
     let store = DynamoStore::connect(format!("store-test-{}", random_id())).await;
-    store
-        .create_table_if_missing()
-        .await
-        .expect("table created");
+    store.create_table_if_missing().await.expect("table created");
     store
 }
 
@@ -75,11 +72,7 @@ async fn users_are_created_found_and_unique_by_email() {
     assert!(store.email_registered("ada@example.com").await.unwrap());
     assert!(!store.email_registered("nobody@example.com").await.unwrap());
 
-    let found = store
-        .find_by_email("ada@example.com")
-        .await
-        .unwrap()
-        .expect("found");
+    let found = store.find_by_email("ada@example.com").await.unwrap().expect("found");
     assert_eq!(found, first);
     assert_eq!(found.gender, "female");
     assert_eq!(found.date_of_birth.as_deref(), Some("1990-02-03"));
@@ -88,13 +81,7 @@ async fn users_are_created_found_and_unique_by_email() {
         Some("2026-11-26T12:00:00Z"),
         "join logs in"
     );
-    assert!(
-        store
-            .find_by_email("nobody@example.com")
-            .await
-            .unwrap()
-            .is_none()
-    );
+    assert!(store.find_by_email("nobody@example.com").await.unwrap().is_none());
 
     let again = store
         .create_user(new_user("ada@example.com"), Some(a_session()))
@@ -108,11 +95,7 @@ async fn racing_joins_with_one_email_have_exactly_one_winner() {
     let store = Arc::new(fresh_store().await);
     let joins = (0..12).map(|_| {
         let store = Arc::clone(&store);
-        tokio::spawn(async move {
-            store
-                .create_user(new_user("race@example.com"), Some(a_session()))
-                .await
-        })
+        tokio::spawn(async move { store.create_user(new_user("race@example.com"), Some(a_session())).await })
     });
     let outcomes = futures::future::join_all(joins).await;
     let created = outcomes
@@ -121,13 +104,7 @@ async fn racing_joins_with_one_email_have_exactly_one_winner() {
         .filter(|outcome| matches!(outcome, Registration::Created(_)))
         .count();
     assert_eq!(created, 1);
-    assert!(
-        store
-            .find_by_email("race@example.com")
-            .await
-            .unwrap()
-            .is_some()
-    );
+    assert!(store.find_by_email("race@example.com").await.unwrap().is_some());
 }
 
 #[tokio::test]
@@ -142,10 +119,7 @@ async fn a_session_is_read_with_its_user_in_one_round_trip() {
     assert_eq!(live_session.refresh_jti, session.refresh_jti);
 
     let missing = store.load(user.id, &random_id()).await.unwrap();
-    assert_eq!(
-        missing.live(shared::now_unix()).unwrap_err(),
-        SessionProblem::Revoked
-    );
+    assert_eq!(missing.live(shared::now_unix()).unwrap_err(), SessionProblem::Revoked);
 }
 
 #[tokio::test]
@@ -159,9 +133,47 @@ async fn login_starts_a_second_session_and_records_the_time() {
         .unwrap();
     let view = store.load(user.id, &second.id).await.unwrap();
     let (live_user, _) = view.live(shared::now_unix()).expect("live");
-    assert_eq!(
-        live_user.last_login.as_deref(),
-        Some("2026-11-27T08:00:00Z")
+    assert_eq!(live_user.last_login.as_deref(), Some("2026-11-27T08:00:00Z"));
+}
+
+#[tokio::test]
+async fn a_login_does_not_start_a_session_after_a_password_change_or_deactivation() {
+    let store = fresh_store().await;
+    let (user, session) = joined(&store, "ada@example.com").await;
+    assert!(
+        store
+            .change_password(user.id, &session.id, user.session_epoch, "new-hash")
+            .await
+            .unwrap()
+    );
+    // `user` was read before the change: its epoch is stale.
+    assert!(
+        !store
+            .start_session(&user, a_session(), "2026-11-27T08:00:00Z")
+            .await
+            .unwrap()
+    );
+
+    let current = store.find_by_email("ada@example.com").await.unwrap().expect("found");
+    store
+        .client()
+        .update_item()
+        .table_name(store.table())
+        .key(
+            "PK",
+            aws_sdk_dynamodb::types::AttributeValue::S(format!("USER#{}", user.id)),
+        )
+        .key("SK", aws_sdk_dynamodb::types::AttributeValue::S("USER".to_owned()))
+        .update_expression("SET is_active = :no")
+        .expression_attribute_values(":no", aws_sdk_dynamodb::types::AttributeValue::Bool(false))
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        !store
+            .start_session(&current, a_session(), "2026-11-27T08:00:00Z")
+            .await
+            .unwrap()
     );
 }
 
@@ -179,41 +191,29 @@ async fn refresh_tokens_rotate_once_and_sessions_end() {
     );
     assert!(
         !store
-            .rotate_refresh(
-                user.id,
-                &session.id,
-                &session.refresh_jti,
-                &random_id(),
-                expires
-            )
+            .rotate_refresh(user.id, &session.id, &session.refresh_jti, &random_id(), expires)
             .await
             .unwrap(),
         "a spent token does not rotate again"
     );
     assert!(
-        !store
-            .end_session(user.id, &session.id, &session.refresh_jti)
-            .await
-            .unwrap()
-    );
-    assert!(
         store
-            .end_session(user.id, &session.id, &next)
-            .await
-            .unwrap()
-    );
-    assert!(
-        !store
-            .end_session(user.id, &session.id, &next)
+            .rotate_refresh(user.id, &session.id, &session.refresh_jti, &next, expires)
             .await
             .unwrap(),
-        "already ended"
+        "a retried write that already landed counts as done"
+    );
+    assert!(store.end_session(user.id, &session.id).await.unwrap());
+    assert!(!store.end_session(user.id, &session.id).await.unwrap(), "already ended");
+    assert!(
+        !store
+            .rotate_refresh(user.id, &session.id, &next, &random_id(), expires)
+            .await
+            .unwrap(),
+        "an ended session does not rotate"
     );
     let view = store.load(user.id, &session.id).await.unwrap();
-    assert_eq!(
-        view.live(shared::now_unix()).unwrap_err(),
-        SessionProblem::Revoked
-    );
+    assert_eq!(view.live(shared::now_unix()).unwrap_err(), SessionProblem::Revoked);
 }
 
 #[tokio::test]
@@ -226,13 +226,7 @@ async fn racing_rotations_of_one_token_have_exactly_one_winner() {
         tokio::spawn(async move {
             let expires = shared::now_unix() + 1000;
             store
-                .rotate_refresh(
-                    user.id,
-                    &session.id,
-                    &session.refresh_jti,
-                    &random_id(),
-                    expires,
-                )
+                .rotate_refresh(user.id, &session.id, &session.refresh_jti, &random_id(), expires)
                 .await
         })
     });
@@ -255,22 +249,8 @@ async fn revoking_a_session_leaves_the_others() {
         .unwrap();
     store.revoke_session(user.id, &first.id).await.unwrap();
     let now = shared::now_unix();
-    assert!(
-        store
-            .load(user.id, &first.id)
-            .await
-            .unwrap()
-            .live(now)
-            .is_err()
-    );
-    assert!(
-        store
-            .load(user.id, &second.id)
-            .await
-            .unwrap()
-            .live(now)
-            .is_ok()
-    );
+    assert!(store.load(user.id, &first.id).await.unwrap().live(now).is_err());
+    assert!(store.load(user.id, &second.id).await.unwrap().live(now).is_ok());
     // Revoking a session that does not exist is not an error.
     store.revoke_session(user.id, &random_id()).await.unwrap();
 }
@@ -321,10 +301,7 @@ async fn sessions_carry_the_ttl_attribute_and_the_table_has_ttl_on() {
         .await
         .unwrap();
     let description = ttl.time_to_live_description().expect("ttl description");
-    assert_eq!(
-        description.attribute_name(),
-        Some(TableDefinition::TTL_ATTRIBUTE)
-    );
+    assert_eq!(description.attribute_name(), Some(TableDefinition::TTL_ATTRIBUTE));
 
     let item = store
         .client()
@@ -354,20 +331,11 @@ async fn sessions_carry_the_ttl_attribute_and_the_table_has_ttl_on() {
 async fn create_superuser_stores_a_staff_superuser() {
     let store = fresh_store().await;
     let password = SecretString::from("Admin-Pw!93821");
-    let admin = create_superuser(&store, "root@example.com", &password)
-        .await
-        .unwrap();
-    let found = store
-        .find_by_email("root@example.com")
-        .await
-        .unwrap()
-        .expect("found");
+    let admin = create_superuser(&store, "root@example.com", &password).await.unwrap();
+    let found = store.find_by_email("root@example.com").await.unwrap().expect("found");
     assert_eq!(found.id, admin.id);
     assert!(found.is_staff && found.is_superuser && found.is_active);
-    assert!(shared::password::verify_password(
-        &password,
-        &found.password_hash
-    ));
+    assert!(shared::password::verify_password(&password, &found.password_hash));
 }
 
 #[tokio::test]
@@ -384,6 +352,10 @@ async fn operations_cost_a_fixed_number_of_round_trips() {
     assert_eq!(counted(before), 2, "email claim + user");
 
     let before = store.round_trips();
+    store.find_by_email("nobody@example.com").await.unwrap();
+    assert_eq!(counted(before), 2, "an unknown email costs the same");
+
+    let before = store.round_trips();
     store
         .start_session(&user, a_session(), "2026-11-27T08:00:00Z")
         .await
@@ -395,10 +367,7 @@ async fn operations_cost_a_fixed_number_of_round_trips() {
         .rotate_refresh(user.id, &session.id, &session.refresh_jti, &random_id(), 1)
         .await
         .unwrap();
-    store
-        .change_password(user.id, &session.id, 0, "h")
-        .await
-        .unwrap();
+    store.change_password(user.id, &session.id, 0, "h").await.unwrap();
     assert_eq!(counted(before), 2);
 }
 

@@ -10,7 +10,7 @@ use shared::error::{ApiError, FieldErrors, NON_FIELD_ERRORS};
 use shared::http::{Endpoint, json_response, serve};
 use shared::input::{Fields, body_object, today_utc};
 use shared::password::{hash_password, similarity_problem, strength_problems};
-use shared::store::{NewUser, Registration, Store};
+use shared::store::{NewUser, Registration, UserStore};
 use shared::{App, now_unix};
 
 pub const ENDPOINT: Endpoint = Endpoint::post("Register", "/account/join");
@@ -18,11 +18,11 @@ pub const ENDPOINT: Endpoint = Endpoint::post("Register", "/account/join");
 pub const EMAIL_TAKEN: &str = "A user is already registered with this email address.";
 pub const PASSWORDS_DIFFER: &str = "The two password fields didn't match.";
 
-pub async fn handle<S: Store>(app: &App<S>, request: Request) -> Response<Body> {
+pub async fn handle<S: UserStore>(app: &App<S>, request: Request) -> Response<Body> {
     serve(&ENDPOINT, &request, |request| join(app, request)).await
 }
 
-async fn join<S: Store>(app: &App<S>, request: &Request) -> Result<Response<Body>, ApiError> {
+async fn join<S: UserStore>(app: &App<S>, request: &Request) -> Result<Response<Body>, ApiError> {
     let body = body_object(request)?;
     let mut fields = Fields::new(&body);
     // Field by field, in the reference's order, collecting every error before answering.
@@ -39,15 +39,9 @@ async fn join<S: Store>(app: &App<S>, request: &Request) -> Result<Response<Body
         }
     }
     let password2 = fields.password("password2", None);
-    let first_name = fields
-        .string("first_name", false, true, Some(150))
-        .unwrap_or_default();
-    let last_name = fields
-        .string("last_name", false, true, Some(150))
-        .unwrap_or_default();
-    let gender = fields
-        .choice("gender", &["male", "female"])
-        .unwrap_or_default();
+    let first_name = fields.string("first_name", false, true, Some(150)).unwrap_or_default();
+    let last_name = fields.string("last_name", false, true, Some(150)).unwrap_or_default();
+    let gender = fields.choice("gender", &["male", "female"]).unwrap_or_default();
     let date_of_birth = fields.date_of_birth("date_of_birth", today_utc());
     fields.errors.into_result()?;
     let (Some(email), Some(password1), Some(password2)) = (email, password1, password2) else {
@@ -63,10 +57,7 @@ async fn join<S: Store>(app: &App<S>, request: &Request) -> Result<Response<Body
     }
     let attributes = personal_attributes(&email, &first_name, &last_name);
     if let Some(problem) = similarity_problem(password1.expose_secret(), &attributes) {
-        return Err(ApiError::Validation(FieldErrors::single(
-            NON_FIELD_ERRORS,
-            problem,
-        )));
+        return Err(ApiError::Validation(FieldErrors::single(NON_FIELD_ERRORS, problem)));
     }
 
     let password_hash = hash_password(&password1).map_err(|_| ApiError::Internal)?;
@@ -83,22 +74,15 @@ async fn join<S: Store>(app: &App<S>, request: &Request) -> Result<Response<Body
         is_superuser: false,
         joined_at: timestamp(time::OffsetDateTime::now_utc()),
     };
-    let user = match app
-        .store
-        .create_user(new_user, Some(session.clone()))
-        .await?
-    {
+    let user = match app.store.create_user(new_user, Some(session.clone())).await? {
         Registration::Created(user) => user,
         // Lost a race with another join of the same email.
         Registration::EmailTaken => {
-            return Err(ApiError::Validation(FieldErrors::single(
-                "email",
-                EMAIL_TAKEN,
-            )));
+            return Err(ApiError::Validation(FieldErrors::single("email", EMAIL_TAKEN)));
         }
     };
     tracing::info!(user_id = user.id, "user joined");
-    let tokens = session_tokens(&app.tokens, user.id, &session, now);
+    let tokens = session_tokens(&app.tokens, user.id, &session, now)?;
     Ok(json_response(
         StatusCode::CREATED,
         &json!({"access": tokens.access.token, "refresh": tokens.refresh.token, "user": user_json(&user)}),

@@ -8,9 +8,7 @@ use serde_json::{Value, json};
 use join::{ENDPOINT, handle};
 use shared::App;
 use shared::store::{MemoryStore, SessionStore};
-use shared::testing::{
-    app, assert_security_headers, body_json, event, header, post_json, set_cookies,
-};
+use shared::testing::{app, assert_security_headers, body_json, event, header, post_json, set_cookies};
 use shared::token::TokenKind;
 
 const PATH: &str = "/account/join/";
@@ -53,12 +51,7 @@ async fn join_creates_the_user_and_answers_tokens_and_the_user_object() {
     assert!(set_cookies(&response).is_empty(), "join sets no cookies");
     assert!(header(&response, "www-authenticate").is_none());
     let body = body_json(&response);
-    let keys: Vec<&str> = body
-        .as_object()
-        .unwrap()
-        .keys()
-        .map(String::as_str)
-        .collect();
+    let keys: Vec<&str> = body.as_object().unwrap().keys().map(String::as_str).collect();
     assert_eq!(keys, ["access", "refresh", "user"]);
     let pk = body["user"]["pk"].as_u64().expect("pk is a JSON integer");
     assert_eq!(
@@ -76,10 +69,7 @@ async fn join_creates_the_user_and_answers_tokens_and_the_user_object() {
         .verify(body["refresh"].as_str().unwrap(), TokenKind::Refresh)
         .unwrap();
     assert_eq!((access.user_id, refresh.user_id), (pk, pk));
-    assert_eq!(
-        access.session_id, refresh.session_id,
-        "one session for both tokens"
-    );
+    assert_eq!(access.session_id, refresh.session_id, "one session for both tokens");
     let session = app
         .store
         .session(pk, &access.session_id)
@@ -121,26 +111,17 @@ async fn join_stores_and_returns_names_gender_and_date_of_birth() {
         (stored.gender.as_str(), stored.date_of_birth.as_deref()),
         ("female", Some("1990-02-03"))
     );
-    assert_eq!(
-        stored.email, "ada@example.com",
-        "stored lower-cased and trimmed"
-    );
+    assert_eq!(stored.email, "ada@example.com", "stored lower-cased and trimmed");
 }
 
 #[tokio::test]
 async fn join_accepts_a_blank_gender_and_a_null_date_of_birth() {
     let app = app();
-    let body = signup_with(
-        "blank@example.com",
-        json!({"gender": "", "date_of_birth": null}),
-    );
+    let body = signup_with("blank@example.com", json!({"gender": "", "date_of_birth": null}));
     let response = join_with(&app, body).await;
     assert_eq!(response.status(), 201);
     let user = &body_json(&response)["user"];
-    assert_eq!(
-        (&user["gender"], &user["date_of_birth"]),
-        (&json!(""), &Value::Null)
-    );
+    assert_eq!((&user["gender"], &user["date_of_birth"]), (&json!(""), &Value::Null));
 }
 
 #[tokio::test]
@@ -158,8 +139,7 @@ async fn join_gives_each_user_a_new_pk() {
 #[tokio::test]
 async fn join_accepts_an_html_form_body() {
     let app = app();
-    let form =
-        format!("email=form%40example.com&password1={PASSWORD}&password2={PASSWORD}&gender=male");
+    let form = format!("email=form%40example.com&password1={PASSWORD}&password2={PASSWORD}&gender=male");
     let headers = [("content-type", "application/x-www-form-urlencoded")];
     let response = send(&app, event("POST", PATH, &headers, Some(&form))).await;
     assert_eq!(response.status(), 201);
@@ -173,11 +153,7 @@ async fn join_accepts_an_html_form_body() {
 #[tokio::test]
 async fn join_answers_without_the_trailing_slash_too() {
     let app = app();
-    let response = send(
-        &app,
-        post_json("/account/join", &signup("noslash@example.com"), &[]),
-    )
-    .await;
+    let response = send(&app, post_json("/account/join", &signup("noslash@example.com"), &[])).await;
     assert_eq!(response.status(), 201);
     assert_eq!(body_json(&response)["user"]["email"], "noslash@example.com");
 }
@@ -207,10 +183,7 @@ async fn join_refuses_a_bad_email() {
 #[tokio::test]
 async fn join_refuses_a_taken_email_in_any_case() {
     let app = app();
-    assert_eq!(
-        join_with(&app, signup("taken@example.com")).await.status(),
-        201
-    );
+    assert_eq!(join_with(&app, signup("taken@example.com")).await.status(), 201);
     let expected = json!({"email": ["A user is already registered with this email address."]});
     assert_400(&app, signup("TAKEN@Example.com"), expected.clone()).await;
     assert_400(&app, signup(" taken@example.com "), expected).await;
@@ -225,14 +198,8 @@ async fn join_lists_every_weak_password_rule_in_order() {
         "This password is entirely numeric.",
     ]});
     assert_400(&app(), body, expected).await;
-    let body =
-        json!({"email": "weak@example.com", "password1": "password", "password2": "password"});
-    assert_400(
-        &app(),
-        body,
-        json!({"password1": ["This password is too common."]}),
-    )
-    .await;
+    let body = json!({"email": "weak@example.com", "password1": "password", "password2": "password"});
+    assert_400(&app(), body, json!({"password1": ["This password is too common."]})).await;
 }
 
 #[tokio::test]
@@ -248,12 +215,7 @@ async fn join_reports_similarity_to_the_email_under_non_field_errors() {
 async fn join_reports_similarity_only_once_every_field_check_passed() {
     // The email is taken and the password resembles it: only the field error shows.
     let app = app();
-    assert_eq!(
-        join_with(&app, signup("johnsmithers@example.com"))
-            .await
-            .status(),
-        201
-    );
+    assert_eq!(join_with(&app, signup("johnsmithers@example.com")).await.status(), 201);
     let body = json!({"email": "johnsmithers@example.com", "password1": "johnsmithers1", "password2": "johnsmithers1"});
     let expected = json!({"email": ["A user is already registered with this email address."]});
     assert_400(&app, body, expected).await;
@@ -269,12 +231,7 @@ async fn join_refuses_passwords_that_differ_with_an_ascii_apostrophe() {
 #[tokio::test]
 async fn join_refuses_an_unknown_gender() {
     let body = signup_with("robot@example.com", json!({"gender": "robot"}));
-    assert_400(
-        &app(),
-        body,
-        json!({"gender": ["\"robot\" is not a valid choice."]}),
-    )
-    .await;
+    assert_400(&app(), body, json!({"gender": ["\"robot\" is not a valid choice."]})).await;
 }
 
 #[tokio::test]
@@ -301,8 +258,7 @@ async fn join_refuses_a_date_of_birth_in_the_future() {
 
 #[tokio::test]
 async fn join_collects_errors_of_several_fields_at_once() {
-    let body =
-        json!({"email": "bad", "password1": "short", "password2": PASSWORD, "gender": "robot"});
+    let body = json!({"email": "bad", "password1": "short", "password2": PASSWORD, "gender": "robot"});
     let expected = json!({
         "email": ["Enter a valid email address."],
         "password1": ["This password is too short. It must contain at least 8 characters."],
@@ -330,11 +286,7 @@ async fn two_joins_racing_with_one_email_create_exactly_one_user() {
 #[tokio::test]
 async fn join_refuses_other_media_types_with_415() {
     let headers = [("content-type", "text/plain")];
-    let response = send(
-        &app(),
-        event("POST", PATH, &headers, Some("email=a@example.com")),
-    )
-    .await;
+    let response = send(&app(), event("POST", PATH, &headers, Some("email=a@example.com"))).await;
     assert_eq!(response.status(), 415);
     assert_security_headers(&response);
     assert_eq!(
@@ -351,10 +303,7 @@ async fn join_refuses_malformed_json_with_400() {
     let body = body_json(&response);
     assert_eq!(body.as_object().unwrap().len(), 1, "{body}");
     assert!(
-        body["detail"]
-            .as_str()
-            .unwrap()
-            .starts_with("JSON parse error - "),
+        body["detail"].as_str().unwrap().starts_with("JSON parse error - "),
         "{body}"
     );
 }
@@ -376,23 +325,16 @@ async fn join_refuses_a_json_null_body_like_drf() {
     let headers = [("content-type", "application/json")];
     let response = send(&app(), event("POST", PATH, &headers, Some("null"))).await;
     assert_eq!(response.status(), 400);
-    assert_eq!(
-        body_json(&response),
-        json!({"non_field_errors": ["No data provided"]})
-    );
+    assert_eq!(body_json(&response), json!({"non_field_errors": ["No data provided"]}));
 }
 
 #[tokio::test]
 async fn join_refuses_bodies_over_64_kib_with_413() {
-    let big =
-        json!({"email": "big@example.com", "password1": "x".repeat(64 * 1024), "password2": "x"});
+    let big = json!({"email": "big@example.com", "password1": "x".repeat(64 * 1024), "password2": "x"});
     let response = join_with(&app(), big).await;
     assert_eq!(response.status(), 413);
     assert_security_headers(&response);
-    assert_eq!(
-        body_json(&response),
-        json!({"detail": "Request body too large."})
-    );
+    assert_eq!(body_json(&response), json!({"detail": "Request body too large."}));
 }
 
 #[tokio::test]
@@ -438,12 +380,7 @@ async fn join_answers_options_with_its_methods() {
 
 #[tokio::test]
 async fn join_answers_json_404_for_paths_it_does_not_own() {
-    for path in [
-        "/account/login/",
-        "/account/join/extra",
-        "/account/",
-        "/account/joinx",
-    ] {
+    for path in ["/account/login/", "/account/join/extra", "/account/", "/account/joinx"] {
         let response = send(&app(), post_json(path, &signup("lost@example.com"), &[])).await;
         assert_eq!(response.status(), 404, "{path}");
         assert_security_headers(&response);

@@ -6,9 +6,7 @@ use serde_json::json;
 
 use shared::account::{new_session, session_tokens, timestamp, user_json};
 use shared::error::{ApiError, FieldErrors, NON_FIELD_ERRORS};
-use shared::http::{
-    ACCESS_COOKIE, Endpoint, REFRESH_COOKIE, json_response, serve, token_cookie, with_cookies,
-};
+use shared::http::{ACCESS_COOKIE, Endpoint, REFRESH_COOKIE, json_response, serve, token_cookie, with_cookies};
 use shared::input::{Fields, body_object};
 use shared::password::{verify_against_stand_in, verify_password};
 use shared::store::Store;
@@ -51,10 +49,15 @@ async fn login<S: Store>(app: &App<S>, request: &Request) -> Result<Response<Bod
 
     let now = now_unix();
     let session = new_session(&app.tokens, now);
-    let tokens = session_tokens(&app.tokens, user.id, &session, now);
-    app.store
-        .start_session(&user, session, &timestamp(time::OffsetDateTime::now_utc()))
-        .await?;
+    let tokens = session_tokens(&app.tokens, user.id, &session, now)?;
+    let logged_in_at = timestamp(time::OffsetDateTime::now_utc());
+    if !app.store.start_session(&user, session, &logged_in_at).await? {
+        // Deactivated, or the password changed, between our read and our write.
+        return Err(ApiError::Validation(FieldErrors::single(
+            NON_FIELD_ERRORS,
+            BAD_CREDENTIALS,
+        )));
+    }
     tracing::info!(user_id = user.id, "logged in");
     let secure = app.config.cookie_secure;
     let response = json_response(
@@ -64,12 +67,7 @@ async fn login<S: Store>(app: &App<S>, request: &Request) -> Result<Response<Bod
     Ok(with_cookies(
         response,
         [
-            token_cookie(
-                ACCESS_COOKIE,
-                &tokens.access.token,
-                app.tokens.access_lifetime,
-                secure,
-            ),
+            token_cookie(ACCESS_COOKIE, &tokens.access.token, app.tokens.access_lifetime, secure),
             token_cookie(
                 REFRESH_COOKIE,
                 &tokens.refresh.token,

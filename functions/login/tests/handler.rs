@@ -7,8 +7,7 @@ use login::handle;
 use shared::App;
 use shared::store::MemoryStore;
 use shared::testing::{
-    app, app_with, assert_security_headers, body_json, create_user, event, header, post_json,
-    set_cookie, set_cookies,
+    app, app_with, assert_security_headers, body_json, create_user, event, header, post_json, set_cookie, set_cookies,
 };
 use shared::token::TokenKind;
 
@@ -55,12 +54,7 @@ async fn login_answers_tokens_and_the_user_object() {
     assert_eq!(response.status(), 200);
     assert_security_headers(&response);
     let body = body_json(&response);
-    let keys: Vec<&str> = body
-        .as_object()
-        .unwrap()
-        .keys()
-        .map(String::as_str)
-        .collect();
+    let keys: Vec<&str> = body.as_object().unwrap().keys().map(String::as_str).collect();
     assert_eq!(keys, ["access", "refresh", "user"]);
     assert_eq!(
         body["user"],
@@ -103,19 +97,13 @@ async fn login_sets_hardened_token_cookies() {
     ];
     for (name, token, max_age) in expected {
         let cookie = set_cookie(&response, name).unwrap_or_else(|| panic!("no {name} cookie"));
-        assert_eq!(
-            cookie_value(&cookie),
-            body[token].as_str().unwrap(),
-            "{cookie}"
-        );
+        assert_eq!(cookie_value(&cookie), body[token].as_str().unwrap(), "{cookie}");
         let attributes = attributes(&cookie);
         for wanted in ["HttpOnly", "Secure", "SameSite=Lax", "Path=/", max_age] {
             assert!(attributes.contains(&wanted), "{cookie} lacks {wanted}");
         }
         assert!(
-            attributes
-                .iter()
-                .any(|attribute| attribute.starts_with("Expires=")),
+            attributes.iter().any(|attribute| attribute.starts_with("Expires=")),
             "{cookie} lacks Expires"
         );
     }
@@ -165,11 +153,7 @@ async fn login_accepts_an_html_form_body() {
 async fn login_answers_without_the_trailing_slash_too() {
     let app = app();
     create_user(&app, "noslash@example.com", PASSWORD).await;
-    let request = post_json(
-        "/account/login",
-        &credentials("noslash@example.com", PASSWORD),
-        &[],
-    );
+    let request = post_json("/account/login", &credentials("noslash@example.com", PASSWORD), &[]);
     let response = send(&app, request).await;
     assert_eq!(response.status(), 200);
     assert!(set_cookie(&response, "my-app-auth").is_some());
@@ -183,10 +167,7 @@ async fn each_login_starts_its_own_session() {
     let second = body_json(&login_with(&app, credentials("twice@example.com", PASSWORD)).await);
     let sid = |body: &Value| {
         let refresh = body["refresh"].as_str().unwrap();
-        app.tokens
-            .verify(refresh, TokenKind::Refresh)
-            .unwrap()
-            .session_id
+        app.tokens.verify(refresh, TokenKind::Refresh).unwrap().session_id
     };
     assert_ne!(sid(&first), sid(&second));
 }
@@ -225,12 +206,7 @@ async fn login_refuses_an_inactive_user_with_the_same_answer() {
 #[tokio::test]
 async fn login_without_a_password_says_it_is_required() {
     let expected = json!({"password": ["This field is required."]});
-    assert_400(
-        &app(),
-        json!({"email": "user@example.com"}),
-        expected.clone(),
-    )
-    .await;
+    assert_400(&app(), json!({"email": "user@example.com"}), expected.clone()).await;
     assert_400(&app(), json!({}), expected).await;
 }
 
@@ -271,8 +247,7 @@ async fn login_refuses_malformed_json_and_non_objects_with_400() {
     );
     let response = send(&app(), event("POST", PATH, &headers, Some("[1, 2]"))).await;
     assert_eq!(response.status(), 400);
-    let expected =
-        json!({"non_field_errors": ["Invalid data. Expected a dictionary, but got list."]});
+    let expected = json!({"non_field_errors": ["Invalid data. Expected a dictionary, but got list."]});
     assert_eq!(body_json(&response), expected);
 }
 
@@ -280,10 +255,7 @@ async fn login_refuses_malformed_json_and_non_objects_with_400() {
 async fn login_refuses_bodies_over_64_kib_with_413() {
     let response = login_with(&app(), credentials("big@example.com", &"x".repeat(70_000))).await;
     assert_eq!(response.status(), 413);
-    assert_eq!(
-        body_json(&response),
-        json!({"detail": "Request body too large."})
-    );
+    assert_eq!(body_json(&response), json!({"detail": "Request body too large."}));
 }
 
 #[tokio::test]
@@ -330,11 +302,7 @@ async fn login_answers_options_with_its_methods() {
 #[tokio::test]
 async fn login_answers_json_404_for_paths_it_does_not_own() {
     for path in ["/account/join/", "/account/login/x", "/account/logins"] {
-        let response = send(
-            &app(),
-            post_json(path, &credentials("a@example.com", PASSWORD), &[]),
-        )
-        .await;
+        let response = send(&app(), post_json(path, &credentials("a@example.com", PASSWORD), &[])).await;
         assert_eq!(response.status(), 404, "{path}");
         assert_security_headers(&response);
         assert_eq!(body_json(&response), json!({"detail": "Not found."}));

@@ -9,15 +9,14 @@ use shared::App;
 use shared::auth::check_refresh;
 use shared::error::{ApiError, RefreshDenied};
 use shared::http::{
-    ACCESS_COOKIE, Endpoint, REFRESH_COOKIE, expired_cookie, json_response, request_cookie, serve,
-    with_cookies,
+    ACCESS_COOKIE, Endpoint, REFRESH_COOKIE, expired_cookie, json_response, request_cookie, serve, with_cookies,
 };
 use shared::input::body_object;
-use shared::store::Store;
+use shared::store::SessionStore;
 
 pub const ENDPOINT: Endpoint = Endpoint::post("Logout", "/account/logout");
 
-pub async fn handle<S: Store>(app: &App<S>, request: Request) -> Response<Body> {
+pub async fn handle<S: SessionStore>(app: &App<S>, request: Request) -> Response<Body> {
     let response = serve(&ENDPOINT, &request, |request| logout(app, request)).await;
     let secure = app.config.cookie_secure;
     with_cookies(
@@ -29,21 +28,18 @@ pub async fn handle<S: Store>(app: &App<S>, request: Request) -> Response<Body> 
     )
 }
 
-async fn logout<S: Store>(app: &App<S>, request: &Request) -> Result<Response<Body>, ApiError> {
+async fn logout<S: SessionStore>(app: &App<S>, request: &Request) -> Result<Response<Body>, ApiError> {
     let body = body_object(request)?;
     let token = match body.get("refresh") {
         Some(Value::String(token)) => token.trim().to_owned(),
-        Some(Value::Null) | None => request_cookie(request, REFRESH_COOKIE)
-            .ok_or(ApiError::Logout(RefreshDenied::Missing))?,
+        Some(Value::Null) | None => {
+            request_cookie(request, REFRESH_COOKIE).ok_or(ApiError::Logout(RefreshDenied::Missing))?
+        }
         Some(_) => return Err(ApiError::Logout(RefreshDenied::Invalid)),
     };
     let live = check_refresh(app, &token, ApiError::Logout).await?;
-    if !app
-        .store
-        .end_session(live.user.id, &live.session.id, &live.token.jti)
-        .await?
-    {
-        // A concurrent logout or refresh got there first.
+    if !app.store.end_session(live.user.id, &live.session.id).await? {
+        // A concurrent logout got there first.
         return Err(ApiError::Logout(RefreshDenied::Blacklisted));
     }
     tracing::info!(user_id = live.user.id, "logged out");

@@ -11,15 +11,15 @@ use shared::App;
 use shared::auth::authenticate;
 use shared::error::ApiError;
 use shared::http::{Endpoint, json_response, serve};
-use shared::store::Store;
+use shared::store::SessionStore;
 
 pub const ENDPOINT: Endpoint = Endpoint::get("My Page", "/account/mypage");
 
-pub async fn handle<S: Store>(app: &App<S>, request: Request) -> Response<Body> {
+pub async fn handle<S: SessionStore>(app: &App<S>, request: Request) -> Response<Body> {
     serve(&ENDPOINT, &request, |request| mypage(app, request)).await
 }
 
-async fn mypage<S: Store>(app: &App<S>, request: &Request) -> Result<Response<Body>, ApiError> {
+async fn mypage<S: SessionStore>(app: &App<S>, request: &Request) -> Result<Response<Body>, ApiError> {
     let authenticated = authenticate(app, request).await?;
     let message = format!("반갑습니다, {}님!", authenticated.user.email);
     Ok(json_response(StatusCode::OK, &json!({"message": message})))

@@ -13,24 +13,20 @@ use shared::error::{AccessDenied, ApiError, FieldErrors};
 use shared::http::{Endpoint, json_response, serve};
 use shared::input::{Fields, body_object};
 use shared::password::{hash_password, similarity_problem, strength_problems, verify_password};
-use shared::store::Store;
+use shared::store::SessionStore;
 
 pub const ENDPOINT: Endpoint = Endpoint::post("Password Change", "/account/password/change");
 
-pub const WRONG_OLD_PASSWORD: &str =
-    "Your old password was entered incorrectly. Please enter it again.";
+pub const WRONG_OLD_PASSWORD: &str = "Your old password was entered incorrectly. Please enter it again.";
 /// Django's form says it with a typographic apostrophe (U+2019), unlike join.
 pub const PASSWORDS_DIFFER: &str = "The two password fields didn\u{2019}t match.";
 const MAX_PASSWORD_CHARS: usize = 128;
 
-pub async fn handle<S: Store>(app: &App<S>, request: Request) -> Response<Body> {
+pub async fn handle<S: SessionStore>(app: &App<S>, request: Request) -> Response<Body> {
     serve(&ENDPOINT, &request, |request| change_password(app, request)).await
 }
 
-async fn change_password<S: Store>(
-    app: &App<S>,
-    request: &Request,
-) -> Result<Response<Body>, ApiError> {
+async fn change_password<S: SessionStore>(app: &App<S>, request: &Request) -> Result<Response<Body>, ApiError> {
     // Authentication comes before the body, as in the reference.
     let authenticated = authenticate(app, request).await?;
     let user = &authenticated.user;
@@ -72,21 +68,13 @@ async fn change_password<S: Store>(
     let password_hash = hash_password(&new_password2).map_err(|_| ApiError::Internal)?;
     let changed = app
         .store
-        .change_password(
-            user.id,
-            &authenticated.session.id,
-            user.session_epoch,
-            &password_hash,
-        )
+        .change_password(user.id, &authenticated.session.id, user.session_epoch, &password_hash)
         .await?;
     if !changed {
         // The session was revoked, or another change landed, while we worked.
         return Err(ApiError::Access(AccessDenied::Invalid));
     }
-    tracing::info!(
-        user_id = user.id,
-        "password changed; other sessions revoked"
-    );
+    tracing::info!(user_id = user.id, "password changed; other sessions revoked");
     Ok(json_response(
         StatusCode::OK,
         &json!({"detail": "New password has been saved."}),

@@ -11,8 +11,8 @@ use shared::error::ApiError;
 use shared::password::verify_password;
 use shared::store::{MemoryStore, SessionStore};
 use shared::testing::{
-    SessionTokens, app, app_with, assert_security_headers, bearer, body_json, event, expired_token,
-    foreign_token, header, join_user, post_json, set_cookies, start_session, unsigned_copy,
+    SessionTokens, app, app_with, assert_security_headers, bearer, body_json, event, expired_token, foreign_token,
+    header, join_user, post_json, set_cookies, start_session, unsigned_copy,
 };
 use shared::token::TokenKind;
 
@@ -28,11 +28,7 @@ async fn send(app: &App<MemoryStore>, request: Request) -> Response<Body> {
 }
 
 async fn change(app: &App<MemoryStore>, access: &str, body: Value) -> Response<Body> {
-    send(
-        app,
-        post_json(PATH, &body, &[("authorization", &bearer(access))]),
-    )
-    .await
+    send(app, post_json(PATH, &body, &[("authorization", &bearer(access))])).await
 }
 
 fn new_passwords(password: &str) -> Value {
@@ -53,12 +49,7 @@ fn password_is(app: &App<MemoryStore>, user_id: u64, password: &str) -> bool {
 
 /// What a protected route answers an access token: `None` when it authenticates, else the 401 body.
 async fn access_denial(app: &App<MemoryStore>, access: &str) -> Option<Value> {
-    let request = event(
-        "GET",
-        "/account/mypage/",
-        &[("authorization", &bearer(access))],
-        None,
-    );
+    let request = event("GET", "/account/mypage/", &[("authorization", &bearer(access))], None);
     let error = authenticate(app, &request).await.err()?;
     Some(body_json(&error.into_response()))
 }
@@ -105,13 +96,7 @@ async fn password_change_saves_the_new_password() {
     assert_eq!(body_json(&response), json!({"detail": SAVED}));
     assert!(password_is(&app, user_id, NEW));
     assert!(!password_is(&app, user_id, OLD));
-    assert!(
-        app.store
-            .user(user_id)
-            .unwrap()
-            .password_hash
-            .starts_with("$argon2id$")
-    );
+    assert!(app.store.user(user_id).unwrap().password_hash.starts_with("$argon2id$"));
 }
 
 #[tokio::test]
@@ -120,12 +105,7 @@ async fn password_change_keeps_the_current_session_and_revokes_the_others() {
     let (user_id, current) = joined(&app).await;
     let other = start_session(&app, user_id).await;
     let third = start_session(&app, user_id).await;
-    assert_eq!(
-        change(&app, &current.access, new_passwords(NEW))
-            .await
-            .status(),
-        200
-    );
+    assert_eq!(change(&app, &current.access, new_passwords(NEW)).await.status(), 200);
 
     assert_eq!(
         access_denial(&app, &current.access).await,
@@ -165,8 +145,7 @@ async fn password_change_accepts_a_right_old_password() {
 async fn password_change_refuses_a_wrong_old_password() {
     let app = app();
     let (user_id, tokens) = joined(&app).await;
-    let body =
-        json!({"old_password": "Not-The-Pw!1234", "new_password1": NEW, "new_password2": NEW});
+    let body = json!({"old_password": "Not-The-Pw!1234", "new_password1": NEW, "new_password2": NEW});
     let expected = json!({"old_password": ["Your old password was entered incorrectly. Please enter it again."]});
     assert_400(&app, &tokens.access, body, expected).await;
     assert!(password_is(&app, user_id, OLD), "nothing changed");
@@ -179,8 +158,7 @@ async fn the_old_password_can_be_made_required() {
     let expected = json!({"old_password": ["This field is required."]});
     assert_400(&app, &tokens.access, new_passwords(NEW), expected).await;
     assert!(password_is(&app, user_id, OLD));
-    let body =
-        json!({"old_password": "Not-The-Pw!1234", "new_password1": NEW, "new_password2": NEW});
+    let body = json!({"old_password": "Not-The-Pw!1234", "new_password1": NEW, "new_password2": NEW});
     let expected = json!({"old_password": ["Your old password was entered incorrectly. Please enter it again."]});
     assert_400(&app, &tokens.access, body, expected).await;
     let body = json!({"old_password": OLD, "new_password1": NEW, "new_password2": NEW});
@@ -244,13 +222,7 @@ async fn password_change_refuses_a_password_like_the_email() {
     let app = app();
     let (_, tokens) = join_user(&app, "johnsmithers@example.com", OLD).await;
     let expected = json!({"new_password2": ["The password is too similar to the email."]});
-    assert_400(
-        &app,
-        &tokens.access,
-        new_passwords("johnsmithers1"),
-        expected,
-    )
-    .await;
+    assert_400(&app, &tokens.access, new_passwords("johnsmithers1"), expected).await;
     // Django runs the similarity validator first, then the others.
     let expected = json!({"new_password2": [
         "The password is too similar to the email.",
@@ -297,11 +269,7 @@ async fn password_change_without_credentials_is_refused() {
         expected.clone(),
     )
     .await;
-    let basic = post_json(
-        PATH,
-        &new_passwords(NEW),
-        &[("authorization", "Basic dXNlcjpwdw==")],
-    );
+    let basic = post_json(PATH, &new_passwords(NEW), &[("authorization", "Basic dXNlcjpwdw==")]);
     assert_401(send(&app, basic).await, expected.clone()).await;
     // Authentication comes before the body is read.
     let text_plain = event("POST", PATH, &[("content-type", "text/plain")], Some("x"));
@@ -355,10 +323,7 @@ async fn password_change_refuses_invalid_tokens() {
 async fn password_change_refuses_a_revoked_session() {
     let app = app();
     let (user_id, tokens) = joined(&app).await;
-    app.store
-        .revoke_session(user_id, &tokens.session_id)
-        .await
-        .unwrap();
+    app.store.revoke_session(user_id, &tokens.session_id).await.unwrap();
     assert_401(
         change(&app, &tokens.access, new_passwords(NEW)).await,
         token_not_valid("Token is invalid"),
@@ -373,18 +338,10 @@ async fn password_change_refuses_inactive_and_deleted_users() {
     let (user_id, tokens) = joined(&app).await;
     let expected = json!({"detail": "User not found", "code": "user_not_found"});
     app.store.set_active(user_id, false);
-    assert_401(
-        change(&app, &tokens.access, new_passwords(NEW)).await,
-        expected.clone(),
-    )
-    .await;
+    assert_401(change(&app, &tokens.access, new_passwords(NEW)).await, expected.clone()).await;
     assert!(password_is(&app, user_id, OLD));
     app.store.delete_user(user_id);
-    assert_401(
-        change(&app, &tokens.access, new_passwords(NEW)).await,
-        expected,
-    )
-    .await;
+    assert_401(change(&app, &tokens.access, new_passwords(NEW)).await, expected).await;
 }
 
 #[tokio::test]
@@ -392,10 +349,7 @@ async fn password_change_refuses_other_media_types_with_415() {
     let app = app();
     let (_, tokens) = joined(&app).await;
     let authorization = bearer(&tokens.access);
-    let headers = [
-        ("content-type", "text/plain"),
-        ("authorization", &authorization),
-    ];
+    let headers = [("content-type", "text/plain"), ("authorization", &authorization)];
     let response = send(&app, event("POST", PATH, &headers, Some("new_password1=x"))).await;
     assert_eq!(response.status(), 415);
     assert_security_headers(&response);
@@ -410,15 +364,8 @@ async fn password_change_refuses_malformed_json_and_oversized_bodies() {
     let app = app();
     let (_, tokens) = joined(&app).await;
     let authorization = bearer(&tokens.access);
-    let headers = [
-        ("content-type", "application/json"),
-        ("authorization", &authorization),
-    ];
-    let response = send(
-        &app,
-        event("POST", PATH, &headers, Some("{\"new_password1\"")),
-    )
-    .await;
+    let headers = [("content-type", "application/json"), ("authorization", &authorization)];
+    let response = send(&app, event("POST", PATH, &headers, Some("{\"new_password1\""))).await;
     assert_eq!(response.status(), 400);
     assert!(
         body_json(&response)["detail"]
@@ -427,18 +374,11 @@ async fn password_change_refuses_malformed_json_and_oversized_bodies() {
             .starts_with("JSON parse error - ")
     );
     let response = send(&app, event("POST", PATH, &headers, Some("\"text\""))).await;
-    let expected =
-        json!({"non_field_errors": ["Invalid data. Expected a dictionary, but got str."]});
-    assert_eq!(
-        (response.status().as_u16(), body_json(&response)),
-        (400, expected)
-    );
+    let expected = json!({"non_field_errors": ["Invalid data. Expected a dictionary, but got str."]});
+    assert_eq!((response.status().as_u16(), body_json(&response)), (400, expected));
     let response = change(&app, &tokens.access, new_passwords(&"y".repeat(70_000))).await;
     assert_eq!(response.status(), 413);
-    assert_eq!(
-        body_json(&response),
-        json!({"detail": "Request body too large."})
-    );
+    assert_eq!(body_json(&response), json!({"detail": "Request body too large."}));
 }
 
 #[tokio::test]

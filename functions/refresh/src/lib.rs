@@ -10,31 +10,29 @@ use time::macros::format_description;
 use shared::auth::check_refresh;
 use shared::error::{ApiError, RefreshDenied};
 use shared::http::{
-    ACCESS_COOKIE, Endpoint, REFRESH_COOKIE, json_response, request_cookie, serve, token_cookie,
-    with_cookies,
+    ACCESS_COOKIE, Endpoint, REFRESH_COOKIE, json_response, request_cookie, serve, token_cookie, with_cookies,
 };
 use shared::input::{Fields, body_object};
-use shared::store::Store;
+use shared::store::SessionStore;
 use shared::token::{TokenKind, random_id};
 use shared::{App, now_unix};
 
 pub const ENDPOINT: Endpoint = Endpoint::post("Token Refresh", "/account/token/refresh");
 
-pub async fn handle<S: Store>(app: &App<S>, request: Request) -> Response<Body> {
+pub async fn handle<S: SessionStore>(app: &App<S>, request: Request) -> Response<Body> {
     serve(&ENDPOINT, &request, |request| refresh(app, request)).await
 }
 
 /// `2026-11-26T16:17:24.000000Z`, the reference's format for expirations.
 fn expiration(unix_seconds: i64) -> String {
-    let format =
-        format_description!("[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:6]Z");
+    let format = format_description!("[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:6]Z");
     OffsetDateTime::from_unix_timestamp(unix_seconds)
         .ok()
         .and_then(|at| at.format(&format).ok())
         .unwrap_or_default()
 }
 
-async fn refresh<S: Store>(app: &App<S>, request: &Request) -> Result<Response<Body>, ApiError> {
+async fn refresh<S: SessionStore>(app: &App<S>, request: &Request) -> Result<Response<Body>, ApiError> {
     let body = body_object(request)?;
     // The body's key wins over the cookie.
     let token = if body.contains_key("refresh") {
@@ -51,41 +49,25 @@ async fn refresh<S: Store>(app: &App<S>, request: &Request) -> Result<Response<B
     let (user_id, session_id) = (live.user.id, live.session.id.as_str());
     let access = app
         .tokens
-        .issue(TokenKind::Access, user_id, session_id, random_id(), now);
+        .issue(TokenKind::Access, user_id, session_id, random_id(), now)?;
     let secure = app.config.cookie_secure;
-    let access_cookie = token_cookie(
-        ACCESS_COOKIE,
-        &access.token,
-        app.tokens.access_lifetime,
-        secure,
-    );
+    let access_cookie = token_cookie(ACCESS_COOKIE, &access.token, app.tokens.access_lifetime, secure);
     if !app.config.rotate_refresh_tokens {
-        let body =
-            json!({"access": access.token, "access_expiration": expiration(access.expires_at)});
-        return Ok(with_cookies(
-            json_response(StatusCode::OK, &body),
-            [access_cookie],
-        ));
+        let body = json!({"access": access.token, "access_expiration": expiration(access.expires_at)});
+        return Ok(with_cookies(json_response(StatusCode::OK, &body), [access_cookie]));
     }
 
     let refresh = app
         .tokens
-        .issue(TokenKind::Refresh, user_id, session_id, random_id(), now);
+        .issue(TokenKind::Refresh, user_id, session_id, random_id(), now)?;
     let session_expires_at = refresh.expires_at + app.tokens.access_lifetime;
     let rotated = app
         .store
-        .rotate_refresh(
-            user_id,
-            session_id,
-            &live.token.jti,
-            &refresh.jti,
-            session_expires_at,
-        )
+        .rotate_refresh(user_id, session_id, &live.token.jti, &refresh.jti, session_expires_at)
         .await?;
     if !rotated {
-        // Another request spent this token between our read and our write: reuse.
-        tracing::warn!(user_id, "refresh token spent concurrently: session revoked");
-        app.store.revoke_session(user_id, session_id).await?;
+        // A racing request spent this token between our read and our write. It won; the
+        // session stays valid for it. A spent token presented later is reuse (see check_refresh).
         return Err(ApiError::Refresh(RefreshDenied::Blacklisted));
     }
     let body = json!({
@@ -98,12 +80,7 @@ async fn refresh<S: Store>(app: &App<S>, request: &Request) -> Result<Response<B
         json_response(StatusCode::OK, &body),
         [
             access_cookie,
-            token_cookie(
-                REFRESH_COOKIE,
-                &refresh.token,
-                app.tokens.refresh_lifetime,
-                secure,
-            ),
+            token_cookie(REFRESH_COOKIE, &refresh.token, app.tokens.refresh_lifetime, secure),
         ],
     ))
 }
@@ -112,9 +89,6 @@ async fn refresh<S: Store>(app: &App<S>, request: &Request) -> Result<Response<B
 mod tests {
     #[test]
     fn expirations_use_the_reference_format() {
-        assert_eq!(
-            super::expiration(1_795_709_844),
-            "2026-11-26T16:17:24.000000Z"
-        );
+        assert_eq!(super::expiration(1_795_709_844), "2026-11-26T16:17:24.000000Z");
     }
 }

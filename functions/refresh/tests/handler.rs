@@ -12,9 +12,8 @@ use shared::App;
 use shared::auth::authenticate;
 use shared::store::{MemoryStore, SessionStore};
 use shared::testing::{
-    SessionTokens, app, app_with, assert_security_headers, bearer, body_json, event, expired_token,
-    foreign_token, header, join_user, post_json, set_cookie, set_cookies, start_session,
-    unsigned_copy,
+    SessionTokens, app, app_with, assert_security_headers, bearer, body_json, event, expired_token, foreign_token,
+    header, join_user, post_json, set_cookie, set_cookies, start_session, unsigned_copy,
 };
 use shared::token::TokenKind;
 
@@ -42,21 +41,12 @@ async fn joined(app: &App<MemoryStore>) -> (u64, SessionTokens) {
 
 /// Whether an access token still authenticates on a protected route.
 async fn access_works(app: &App<MemoryStore>, access: &str) -> bool {
-    let request = event(
-        "GET",
-        "/account/mypage/",
-        &[("authorization", &bearer(access))],
-        None,
-    );
+    let request = event("GET", "/account/mypage/", &[("authorization", &bearer(access))], None);
     authenticate(app, &request).await.is_ok()
 }
 
 fn keys(body: &Value) -> Vec<&str> {
-    body.as_object()
-        .unwrap()
-        .keys()
-        .map(String::as_str)
-        .collect()
+    body.as_object().unwrap().keys().map(String::as_str).collect()
 }
 
 fn text<'a>(body: &'a Value, key: &str) -> &'a str {
@@ -68,9 +58,7 @@ fn text<'a>(body: &'a Value, key: &str) -> &'a str {
 /// `2026-11-26T16:17:24.000000Z` parsed to Unix seconds, checking the reference's shape.
 fn expiration_seconds(text: &str) -> i64 {
     assert!(text.ends_with(".000000Z") && text.len() == 27, "{text}");
-    OffsetDateTime::parse(text, &Rfc3339)
-        .unwrap()
-        .unix_timestamp()
+    OffsetDateTime::parse(text, &Rfc3339).unwrap().unix_timestamp()
 }
 
 fn assert_cookie(response: &Response<Body>, name: &str, token: &str, max_age: &str) {
@@ -81,9 +69,7 @@ fn assert_cookie(response: &Response<Body>, name: &str, token: &str, max_age: &s
         assert!(attributes.contains(&wanted), "{cookie} lacks {wanted}");
     }
     assert!(
-        attributes
-            .iter()
-            .any(|attribute| attribute.starts_with("Expires=")),
+        attributes.iter().any(|attribute| attribute.starts_with("Expires=")),
         "{cookie}"
     );
 }
@@ -110,56 +96,29 @@ async fn refresh_rotates_and_answers_new_tokens_with_their_expirations() {
     let body = body_json(&response);
     assert_eq!(
         keys(&body),
-        [
-            "access",
-            "refresh",
-            "access_expiration",
-            "refresh_expiration"
-        ]
+        ["access", "refresh", "access_expiration", "refresh_expiration"]
     );
 
-    let access = app
-        .tokens
-        .verify(text(&body, "access"), TokenKind::Access)
-        .unwrap();
-    let refresh = app
-        .tokens
-        .verify(text(&body, "refresh"), TokenKind::Refresh)
-        .unwrap();
+    let access = app.tokens.verify(text(&body, "access"), TokenKind::Access).unwrap();
+    let refresh = app.tokens.verify(text(&body, "refresh"), TokenKind::Refresh).unwrap();
     assert_eq!((access.user_id, refresh.user_id), (user_id, user_id));
     assert_eq!(access.session_id, tokens.session_id, "the session goes on");
     assert_eq!(refresh.session_id, tokens.session_id);
     assert_ne!(text(&body, "refresh"), tokens.refresh);
-    assert_eq!(
-        expiration_seconds(text(&body, "access_expiration")),
-        access.expires_at
-    );
+    assert_eq!(expiration_seconds(text(&body, "access_expiration")), access.expires_at);
     assert_eq!(
         expiration_seconds(text(&body, "refresh_expiration")),
         refresh.expires_at
     );
     assert_eq!(refresh.expires_at - access.expires_at, 86400 - 3600);
     assert_eq!(
-        app.store
-            .session(user_id, &tokens.session_id)
-            .unwrap()
-            .refresh_jti,
+        app.store.session(user_id, &tokens.session_id).unwrap().refresh_jti,
         refresh.jti
     );
 
     assert_eq!(set_cookies(&response).len(), 2);
-    assert_cookie(
-        &response,
-        "my-app-auth",
-        text(&body, "access"),
-        "Max-Age=3600",
-    );
-    assert_cookie(
-        &response,
-        "my-refresh-token",
-        text(&body, "refresh"),
-        "Max-Age=86400",
-    );
+    assert_cookie(&response, "my-app-auth", text(&body, "access"), "Max-Age=3600");
+    assert_cookie(&response, "my-refresh-token", text(&body, "refresh"), "Max-Age=86400");
     assert!(access_works(&app, text(&body, "access")).await);
 }
 
@@ -170,10 +129,7 @@ async fn the_rotated_refresh_token_rotates_again() {
     let first = body_json(&refresh_with(&app, &tokens.refresh).await);
     let second = refresh_with(&app, text(&first, "refresh")).await;
     assert_eq!(second.status(), 200);
-    assert_ne!(
-        text(&body_json(&second), "refresh"),
-        text(&first, "refresh")
-    );
+    assert_ne!(text(&body_json(&second), "refresh"), text(&first, "refresh"));
 }
 
 #[tokio::test]
@@ -184,22 +140,9 @@ async fn a_spent_refresh_token_is_blacklisted_and_revokes_the_whole_session() {
     let (new_access, new_refresh) = (text(&rotated, "access"), text(&rotated, "refresh"));
     assert!(access_works(&app, new_access).await);
 
-    assert_401(
-        refresh_with(&app, &tokens.refresh).await,
-        "Token is blacklisted",
-    )
-    .await;
-    assert!(
-        app.store
-            .session(user_id, &tokens.session_id)
-            .unwrap()
-            .revoked
-    );
-    assert_401(
-        refresh_with(&app, new_refresh).await,
-        "Token is blacklisted",
-    )
-    .await;
+    assert_401(refresh_with(&app, &tokens.refresh).await, "Token is blacklisted").await;
+    assert!(app.store.session(user_id, &tokens.session_id).unwrap().revoked);
+    assert_401(refresh_with(&app, new_refresh).await, "Token is blacklisted").await;
     assert!(
         !access_works(&app, new_access).await,
         "the session's access tokens die too"
@@ -231,38 +174,18 @@ async fn without_rotation_the_same_refresh_token_works_again() {
             ["access", "access_expiration"],
             "no refresh key without rotation"
         );
-        let access = app
-            .tokens
-            .verify(text(&body, "access"), TokenKind::Access)
-            .unwrap();
+        let access = app.tokens.verify(text(&body, "access"), TokenKind::Access).unwrap();
         assert_eq!(
             (access.user_id, access.session_id.as_str()),
             (user_id, tokens.session_id.as_str())
         );
-        assert_eq!(
-            expiration_seconds(text(&body, "access_expiration")),
-            access.expires_at
-        );
-        assert_eq!(
-            set_cookies(&response).len(),
-            1,
-            "only the access cookie is set"
-        );
-        assert_cookie(
-            &response,
-            "my-app-auth",
-            text(&body, "access"),
-            "Max-Age=3600",
-        );
+        assert_eq!(expiration_seconds(text(&body, "access_expiration")), access.expires_at);
+        assert_eq!(set_cookies(&response).len(), 1, "only the access cookie is set");
+        assert_cookie(&response, "my-app-auth", text(&body, "access"), "Max-Age=3600");
         assert!(set_cookie(&response, "my-refresh-token").is_none());
         assert!(access_works(&app, text(&body, "access")).await);
     }
-    assert!(
-        !app.store
-            .session(user_id, &tokens.session_id)
-            .unwrap()
-            .revoked
-    );
+    assert!(!app.store.session(user_id, &tokens.session_id).unwrap().revoked);
 }
 
 #[tokio::test]
@@ -298,11 +221,7 @@ async fn the_body_key_wins_over_the_cookie() {
 async fn refresh_answers_without_the_trailing_slash_too() {
     let app = app();
     let (_, tokens) = joined(&app).await;
-    let request = post_json(
-        "/account/token/refresh",
-        &json!({"refresh": tokens.refresh}),
-        &[],
-    );
+    let request = post_json("/account/token/refresh", &json!({"refresh": tokens.refresh}), &[]);
     assert_eq!(send(&app, request).await.status(), 200);
 }
 
@@ -310,11 +229,7 @@ async fn refresh_answers_without_the_trailing_slash_too() {
 async fn refresh_refuses_an_access_token() {
     let app = app();
     let (_, tokens) = joined(&app).await;
-    assert_401(
-        refresh_with(&app, &tokens.access).await,
-        "Token has wrong type",
-    )
-    .await;
+    assert_401(refresh_with(&app, &tokens.access).await, "Token has wrong type").await;
 }
 
 #[tokio::test]
@@ -333,10 +248,7 @@ async fn refresh_refuses_garbage_bad_signatures_and_unsigned_tokens() {
         assert_401(refresh_with(&app, &token).await, "Token is invalid").await;
     }
     assert!(
-        !app.store
-            .session(user_id, &tokens.session_id)
-            .unwrap()
-            .revoked,
+        !app.store.session(user_id, &tokens.session_id).unwrap().revoked,
         "forgeries revoke nothing"
     );
 }
@@ -353,37 +265,16 @@ async fn refresh_refuses_an_expired_token() {
 async fn refresh_refuses_a_token_of_a_revoked_session() {
     let app = app();
     let (user_id, tokens) = joined(&app).await;
-    app.store
-        .revoke_session(user_id, &tokens.session_id)
-        .await
-        .unwrap();
-    assert_401(
-        refresh_with(&app, &tokens.refresh).await,
-        "Token is blacklisted",
-    )
-    .await;
+    app.store.revoke_session(user_id, &tokens.session_id).await.unwrap();
+    assert_401(refresh_with(&app, &tokens.refresh).await, "Token is blacklisted").await;
 }
 
 #[tokio::test]
 async fn refresh_refuses_a_token_of_a_logged_out_session() {
     let app = app();
     let (user_id, tokens) = joined(&app).await;
-    let jti = app
-        .tokens
-        .verify(&tokens.refresh, TokenKind::Refresh)
-        .unwrap()
-        .jti;
-    assert!(
-        app.store
-            .end_session(user_id, &tokens.session_id, &jti)
-            .await
-            .unwrap()
-    );
-    assert_401(
-        refresh_with(&app, &tokens.refresh).await,
-        "Token is blacklisted",
-    )
-    .await;
+    assert!(app.store.end_session(user_id, &tokens.session_id).await.unwrap());
+    assert_401(refresh_with(&app, &tokens.refresh).await, "Token is blacklisted").await;
 }
 
 #[tokio::test]
@@ -397,11 +288,7 @@ async fn refresh_refuses_tokens_of_sessions_ended_by_a_password_change() {
             .await
             .unwrap()
     );
-    assert_401(
-        refresh_with(&app, &tokens.refresh).await,
-        "Token is blacklisted",
-    )
-    .await;
+    assert_401(refresh_with(&app, &tokens.refresh).await, "Token is blacklisted").await;
     assert_eq!(
         refresh_with(&app, &kept.refresh).await.status(),
         200,
@@ -523,11 +410,7 @@ async fn refresh_answers_options_with_its_methods() {
 
 #[tokio::test]
 async fn refresh_answers_json_404_for_paths_it_does_not_own() {
-    for path in [
-        "/account/token/",
-        "/account/token/refresh/x",
-        "/account/logout/",
-    ] {
+    for path in ["/account/token/", "/account/token/refresh/x", "/account/logout/"] {
         let response = send(&app(), post_json(path, &json!({"refresh": "x"}), &[])).await;
         assert_eq!(response.status(), 404, "{path}");
         assert_security_headers(&response);

@@ -19,15 +19,17 @@ use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
+use aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder;
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, AttributeValue, BillingMode, KeySchemaElement, KeyType, KeysAndAttributes,
-    Put, ScalarAttributeType, TimeToLiveSpecification, TransactWriteItem, Update,
+    AttributeDefinition, AttributeValue, BillingMode, KeySchemaElement, KeyType, KeysAndAttributes, Put,
+    ReturnValuesOnConditionCheckFailure, ScalarAttributeType, TimeToLiveSpecification, TransactWriteItem, Update,
 };
 use serde::Serialize;
 
 use super::{
-    NewSession, NewUser, Registration, Session, SessionStore, SessionView, StoreError, StoreResult,
-    User, UserStore,
+    NewSession, NewUser, Registration, Session, SessionStore, SessionView, StoreError, StoreResult, User, UserStore,
 };
 
 /// The table's shape: the one definition used to create it locally and checked against the
@@ -59,14 +61,8 @@ fn session_sk(session_id: &str) -> String {
 
 fn key(pk: String, sk: &str) -> HashMap<String, AttributeValue> {
     HashMap::from([
-        (
-            TableDefinition::PARTITION_KEY.to_owned(),
-            AttributeValue::S(pk),
-        ),
-        (
-            TableDefinition::SORT_KEY.to_owned(),
-            AttributeValue::S(sk.to_owned()),
-        ),
+        (TableDefinition::PARTITION_KEY.to_owned(), AttributeValue::S(pk)),
+        (TableDefinition::SORT_KEY.to_owned(), AttributeValue::S(sk.to_owned())),
     ])
 }
 
@@ -129,12 +125,7 @@ impl DynamoStore {
 
     /// Creates the table (and its TTL) if it does not exist yet.
     pub async fn create_table_if_missing(&self) -> StoreResult<()> {
-        let exists = self
-            .client
-            .describe_table()
-            .table_name(&self.table)
-            .send()
-            .await;
+        let exists = self.client.describe_table().table_name(&self.table).send().await;
         if exists.is_ok() {
             return Ok(());
         }
@@ -184,11 +175,7 @@ impl DynamoStore {
         Ok(())
     }
 
-    async fn get(
-        &self,
-        pk: String,
-        sk: &str,
-    ) -> StoreResult<Option<HashMap<String, AttributeValue>>> {
+    async fn get(&self, pk: String, sk: &str) -> StoreResult<Option<HashMap<String, AttributeValue>>> {
         self.count();
         let output = self
             .client
@@ -225,11 +212,7 @@ impl DynamoStore {
             .ok_or_else(|| StoreError::Other("counter update returned no number".into()))
     }
 
-    fn put(
-        &self,
-        item: HashMap<String, AttributeValue>,
-        must_be_new: bool,
-    ) -> StoreResult<TransactWriteItem> {
+    fn put(&self, item: HashMap<String, AttributeValue>, must_be_new: bool) -> StoreResult<TransactWriteItem> {
         let mut put = Put::builder().table_name(&self.table).set_item(Some(item));
         if must_be_new {
             put = put
@@ -242,39 +225,34 @@ impl DynamoStore {
 
     async fn transact(&self, items: Vec<TransactWriteItem>) -> Result<(), TransactOutcome> {
         self.count();
-        match self
+        let error = match self
             .client
             .transact_write_items()
             .set_transact_items(Some(items))
             .send()
             .await
         {
-            Ok(_) => Ok(()),
-            Err(error) => {
-                let condition_failed = error
-                    .as_service_error()
-                    .filter(|e| e.is_transaction_canceled_exception())
-                    .and_then(|e| match e {
-                        aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError::TransactionCanceledException(c) => {
-                            Some(c.cancellation_reasons().iter().map(|r| r.code() == Some("ConditionalCheckFailed")).collect::<Vec<_>>())
-                        }
-                        _ => None,
-                    });
-                match condition_failed {
-                    Some(reasons) if reasons.iter().any(|failed| *failed) => {
-                        Err(TransactOutcome::ConditionFailed(reasons))
-                    }
-                    _ => Err(TransactOutcome::Failed(classify(error))),
-                }
-            }
+            Ok(_) => return Ok(()),
+            Err(error) => error,
+        };
+        let Some(TransactWriteItemsError::TransactionCanceledException(cancelled)) = error.as_service_error() else {
+            return Err(TransactOutcome::Failed(classify(error)));
+        };
+        let failed: Vec<bool> = cancelled
+            .cancellation_reasons()
+            .iter()
+            .map(|reason| reason.code() == Some("ConditionalCheckFailed"))
+            .collect();
+        if failed.iter().any(|failed| *failed) {
+            return Err(TransactOutcome::ConditionFailed(failed));
         }
+        // Cancelled for a conflicting transaction or throttling: worth a retry later.
+        let message = DisplayErrorContext(&error).to_string();
+        Err(TransactOutcome::Failed(StoreError::Unavailable(message)))
     }
 
     /// An UpdateItem that may fail its condition: `Ok(false)` then.
-    async fn conditional_update(
-        &self,
-        request: aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder,
-    ) -> StoreResult<bool> {
+    async fn conditional_update(&self, request: UpdateItemFluentBuilder) -> StoreResult<bool> {
         self.count();
         match request.send().await {
             Ok(_) => Ok(true),
@@ -285,11 +263,7 @@ impl DynamoStore {
         }
     }
 
-    fn session_update(
-        &self,
-        user_id: u64,
-        session_id: &str,
-    ) -> aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder {
+    fn session_update(&self, user_id: u64, session_id: &str) -> UpdateItemFluentBuilder {
         self.client
             .update_item()
             .table_name(&self.table)
@@ -303,20 +277,14 @@ enum TransactOutcome {
     Failed(StoreError),
 }
 
-fn to_item<T: Serialize>(
-    value: &T,
-    pk: String,
-    sk: &str,
-) -> StoreResult<HashMap<String, AttributeValue>> {
+fn to_item<T: Serialize>(value: &T, pk: String, sk: &str) -> StoreResult<HashMap<String, AttributeValue>> {
     let mut item: HashMap<String, AttributeValue> =
         serde_dynamo::to_item(value).map_err(|e| StoreError::Other(e.to_string()))?;
     item.extend(key(pk, sk));
     Ok(item)
 }
 
-fn from_item<T: serde::de::DeserializeOwned>(
-    item: HashMap<String, AttributeValue>,
-) -> StoreResult<T> {
+fn from_item<T: serde::de::DeserializeOwned>(item: HashMap<String, AttributeValue>) -> StoreResult<T> {
     serde_dynamo::from_item(item).map_err(|e| StoreError::Other(format!("malformed item: {e}")))
 }
 
@@ -327,9 +295,7 @@ where
     R: std::fmt::Debug,
 {
     let retryable = match &error {
-        SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => {
-            true
-        }
+        SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => true,
         SdkError::ServiceError(context) => matches!(
             context.err().code(),
             Some(
@@ -351,11 +317,7 @@ where
     }
 }
 
-fn session_item(
-    user_id: u64,
-    epoch: u64,
-    new: NewSession,
-) -> StoreResult<HashMap<String, AttributeValue>> {
+fn session_item(user_id: u64, epoch: u64, new: NewSession) -> StoreResult<HashMap<String, AttributeValue>> {
     let session = Session {
         id: new.id,
         user_id,
@@ -372,11 +334,7 @@ impl UserStore for DynamoStore {
         Ok(self.get(email_pk(email), EMAIL_SK).await?.is_some())
     }
 
-    async fn create_user(
-        &self,
-        new: NewUser,
-        first_session: Option<NewSession>,
-    ) -> StoreResult<Registration> {
+    async fn create_user(&self, new: NewUser, first_session: Option<NewSession>) -> StoreResult<Registration> {
         let id = self.next_user_id().await?;
         let user = User {
             id,
@@ -407,9 +365,7 @@ impl UserStore for DynamoStore {
             Err(TransactOutcome::ConditionFailed(failed)) if failed.first() == Some(&true) => {
                 Ok(Registration::EmailTaken)
             }
-            Err(TransactOutcome::ConditionFailed(_)) => {
-                Err(StoreError::Other("user id already in use".into()))
-            }
+            Err(TransactOutcome::ConditionFailed(_)) => Err(StoreError::Other("user id already in use".into())),
             // A conflicting transaction on the same email: the other join is winning.
             Err(TransactOutcome::Failed(error)) => match self.email_registered(&user.email).await {
                 Ok(true) => Ok(Registration::EmailTaken),
@@ -420,6 +376,9 @@ impl UserStore for DynamoStore {
 
     async fn find_by_email(&self, email: &str) -> StoreResult<Option<User>> {
         let Some(claim) = self.get(email_pk(email), EMAIL_SK).await? else {
+            // Read a user that cannot exist (ids start at 1): an unknown email costs the same
+            // two round trips as a known one, so login's timing tells nothing.
+            self.get(user_pk(0), USER_SK).await?;
             return Ok(None);
         };
         let user_id: u64 = claim
@@ -435,20 +394,19 @@ impl UserStore for DynamoStore {
 }
 
 impl SessionStore for DynamoStore {
-    async fn start_session(
-        &self,
-        user: &User,
-        session: NewSession,
-        logged_in_at: &str,
-    ) -> StoreResult<()> {
+    async fn start_session(&self, user: &User, session: NewSession, logged_in_at: &str) -> StoreResult<bool> {
+        // The user must still be active and at the epoch its password was checked under.
         let mark_login = Update::builder()
             .table_name(&self.table)
             .set_key(Some(key(user_pk(user.id), USER_SK)))
             .update_expression("SET #last_login = :at")
-            .condition_expression("attribute_exists(#pk)")
+            .condition_expression("#session_epoch = :epoch AND #is_active = :true")
             .expression_attribute_names("#last_login", "last_login")
-            .expression_attribute_names("#pk", TableDefinition::PARTITION_KEY)
+            .expression_attribute_names("#session_epoch", "session_epoch")
+            .expression_attribute_names("#is_active", "is_active")
             .expression_attribute_values(":at", s(logged_in_at))
+            .expression_attribute_values(":epoch", n(user.session_epoch))
+            .expression_attribute_values(":true", AttributeValue::Bool(true))
             .build()
             .map_err(|e| StoreError::Other(e.to_string()))?;
         let items = vec![
@@ -456,10 +414,9 @@ impl SessionStore for DynamoStore {
             TransactWriteItem::builder().update(mark_login).build(),
         ];
         match self.transact(items).await {
-            Ok(()) => Ok(()),
-            Err(TransactOutcome::ConditionFailed(_)) => Err(StoreError::Other(
-                "session id collision or user gone".into(),
-            )),
+            Ok(()) => Ok(true),
+            Err(TransactOutcome::ConditionFailed(failed)) if failed.get(1) == Some(&true) => Ok(false),
+            Err(TransactOutcome::ConditionFailed(_)) => Err(StoreError::Other("session id collision".into())),
             Err(TransactOutcome::Failed(error)) => Err(error),
         }
     }
@@ -479,15 +436,9 @@ impl SessionStore for DynamoStore {
             .send()
             .await
             .map_err(classify)?;
-        if output
-            .unprocessed_keys
-            .as_ref()
-            .is_some_and(|keys| !keys.is_empty())
-        {
+        if output.unprocessed_keys.as_ref().is_some_and(|keys| !keys.is_empty()) {
             // Only under throttling: answer 503 rather than guess.
-            return Err(StoreError::Unavailable(
-                "batch read left keys unprocessed".into(),
-            ));
+            return Err(StoreError::Unavailable("batch read left keys unprocessed".into()));
         }
         let mut view = SessionView::default();
         let items = output
@@ -516,7 +467,8 @@ impl SessionStore for DynamoStore {
         next_jti: &str,
         expires_at: i64,
     ) -> StoreResult<bool> {
-        let request = self
+        self.count();
+        let outcome = self
             .session_update(user_id, session_id)
             .update_expression("SET #refresh_jti = :next, #expires_at = :expires")
             .condition_expression("#refresh_jti = :presented AND #revoked = :false")
@@ -526,25 +478,33 @@ impl SessionStore for DynamoStore {
             .expression_attribute_values(":next", s(next_jti))
             .expression_attribute_values(":expires", n(expires_at))
             .expression_attribute_values(":presented", s(presented_jti))
-            .expression_attribute_values(":false", AttributeValue::Bool(false));
-        self.conditional_update(request).await
+            .expression_attribute_values(":false", AttributeValue::Bool(false))
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .send()
+            .await;
+        match outcome {
+            Ok(_) => Ok(true),
+            Err(error) => match error.as_service_error() {
+                // The SDK retries a write whose answer was lost: if the item already holds our
+                // next token, an earlier attempt of this very call succeeded.
+                Some(UpdateItemError::ConditionalCheckFailedException(failed)) => Ok(failed
+                    .item()
+                    .and_then(|old| old.get("refresh_jti"))
+                    .and_then(|jti| jti.as_s().ok())
+                    .is_some_and(|jti| jti == next_jti)),
+                _ => Err(classify(error)),
+            },
+        }
     }
 
-    async fn end_session(
-        &self,
-        user_id: u64,
-        session_id: &str,
-        presented_jti: &str,
-    ) -> StoreResult<bool> {
+    async fn end_session(&self, user_id: u64, session_id: &str) -> StoreResult<bool> {
         let request = self
             .session_update(user_id, session_id)
             .update_expression("SET #revoked = :true")
-            .condition_expression("#refresh_jti = :presented AND #revoked = :false")
-            .expression_attribute_names("#refresh_jti", "refresh_jti")
+            .condition_expression("#revoked = :false")
             .expression_attribute_names("#revoked", "revoked")
             .expression_attribute_values(":true", AttributeValue::Bool(true))
-            .expression_attribute_values(":false", AttributeValue::Bool(false))
-            .expression_attribute_values(":presented", s(presented_jti));
+            .expression_attribute_values(":false", AttributeValue::Bool(false));
         self.conditional_update(request).await
     }
 

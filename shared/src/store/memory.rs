@@ -5,8 +5,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, MutexGuard};
 
 use super::{
-    NewSession, NewUser, Registration, Session, SessionStore, SessionView, StoreError, StoreResult,
-    User, UserStore,
+    NewSession, NewUser, Registration, Session, SessionStore, SessionView, StoreError, StoreResult, User, UserStore,
 };
 
 #[derive(Default)]
@@ -53,10 +52,7 @@ impl MemoryStore {
 
     pub fn session(&self, user_id: u64, session_id: &str) -> Option<Session> {
         let state = self.state.lock().ok()?;
-        state
-            .sessions
-            .get(&(user_id, session_id.to_owned()))
-            .cloned()
+        state.sessions.get(&(user_id, session_id.to_owned())).cloned()
     }
 
     pub fn user(&self, user_id: u64) -> Option<User> {
@@ -90,11 +86,7 @@ impl UserStore for MemoryStore {
         Ok(self.state()?.emails.contains_key(email))
     }
 
-    async fn create_user(
-        &self,
-        new: NewUser,
-        first_session: Option<NewSession>,
-    ) -> StoreResult<Registration> {
+    async fn create_user(&self, new: NewUser, first_session: Option<NewSession>) -> StoreResult<Registration> {
         let mut state = self.state()?;
         state.last_user_id += 1;
         if state.emails.contains_key(&new.email) {
@@ -118,50 +110,40 @@ impl UserStore for MemoryStore {
         state.emails.insert(user.email.clone(), user.id);
         state.users.insert(user.id, user.clone());
         if let Some(session) = first_session {
-            state.sessions.insert(
-                (user.id, session.id.clone()),
-                session_of(user.id, 0, session),
-            );
+            state
+                .sessions
+                .insert((user.id, session.id.clone()), session_of(user.id, 0, session));
         }
         Ok(Registration::Created(user))
     }
 
     async fn find_by_email(&self, email: &str) -> StoreResult<Option<User>> {
         let state = self.state()?;
-        Ok(state
-            .emails
-            .get(email)
-            .and_then(|id| state.users.get(id))
-            .cloned())
+        Ok(state.emails.get(email).and_then(|id| state.users.get(id)).cloned())
     }
 }
 
 impl SessionStore for MemoryStore {
-    async fn start_session(
-        &self,
-        user: &User,
-        session: NewSession,
-        logged_in_at: &str,
-    ) -> StoreResult<()> {
+    async fn start_session(&self, user: &User, session: NewSession, logged_in_at: &str) -> StoreResult<bool> {
         let mut state = self.state()?;
-        if let Some(stored) = state.users.get_mut(&user.id) {
-            stored.last_login = Some(logged_in_at.to_owned());
+        match state.users.get_mut(&user.id) {
+            Some(stored) if stored.is_active && stored.session_epoch == user.session_epoch => {
+                stored.last_login = Some(logged_in_at.to_owned());
+            }
+            _ => return Ok(false),
         }
-        state.sessions.insert(
-            (user.id, session.id.clone()),
-            session_of(user.id, user.session_epoch, session),
-        );
-        Ok(())
+        let key = (user.id, session.id.clone());
+        state
+            .sessions
+            .insert(key, session_of(user.id, user.session_epoch, session));
+        Ok(true)
     }
 
     async fn load(&self, user_id: u64, session_id: &str) -> StoreResult<SessionView> {
         let state = self.state()?;
         Ok(SessionView {
             user: state.users.get(&user_id).cloned(),
-            session: state
-                .sessions
-                .get(&(user_id, session_id.to_owned()))
-                .cloned(),
+            session: state.sessions.get(&(user_id, session_id.to_owned())).cloned(),
         })
     }
 
@@ -184,15 +166,10 @@ impl SessionStore for MemoryStore {
         }
     }
 
-    async fn end_session(
-        &self,
-        user_id: u64,
-        session_id: &str,
-        presented_jti: &str,
-    ) -> StoreResult<bool> {
+    async fn end_session(&self, user_id: u64, session_id: &str) -> StoreResult<bool> {
         let mut state = self.state()?;
         match state.sessions.get_mut(&(user_id, session_id.to_owned())) {
-            Some(session) if !session.revoked && session.refresh_jti == presented_jti => {
+            Some(session) if !session.revoked => {
                 session.revoked = true;
                 Ok(true)
             }
@@ -220,8 +197,7 @@ impl SessionStore for MemoryStore {
             state.sessions.get(&(user_id, keep_session_id.to_owned())),
             Some(session) if !session.revoked
         );
-        let epoch_current =
-            matches!(state.users.get(&user_id), Some(user) if user.session_epoch == expected_epoch);
+        let epoch_current = matches!(state.users.get(&user_id), Some(user) if user.session_epoch == expected_epoch);
         if !session_live || !epoch_current {
             return Ok(false);
         }
@@ -230,10 +206,7 @@ impl SessionStore for MemoryStore {
             user.password_hash = new_password_hash.to_owned();
             user.session_epoch = next_epoch;
         }
-        if let Some(session) = state
-            .sessions
-            .get_mut(&(user_id, keep_session_id.to_owned()))
-        {
+        if let Some(session) = state.sessions.get_mut(&(user_id, keep_session_id.to_owned())) {
             session.epoch = next_epoch;
         }
         Ok(true)

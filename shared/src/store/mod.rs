@@ -8,6 +8,7 @@
 mod dynamo;
 mod memory;
 
+use std::fmt;
 use std::future::Future;
 
 use serde::{Deserialize, Serialize};
@@ -15,8 +16,8 @@ use serde::{Deserialize, Serialize};
 pub use dynamo::{DynamoStore, TableDefinition};
 pub use memory::MemoryStore;
 
-/// A user as stored. `id` is the contract's `pk`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// A user as stored. `id` is the contract's `pk`. `Debug` leaves the password hash out.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct User {
     pub id: u64,
     pub email: String,
@@ -36,7 +37,7 @@ pub struct User {
 }
 
 /// What join (or the admin tool) supplies for a new user; the store assigns the id.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct NewUser {
     pub email: String,
     pub password_hash: String,
@@ -47,6 +48,27 @@ pub struct NewUser {
     pub is_staff: bool,
     pub is_superuser: bool,
     pub joined_at: String,
+}
+
+impl fmt::Debug for User {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("User")
+            .field("id", &self.id)
+            .field("email", &self.email)
+            .field("password_hash", &"[redacted]")
+            .field("is_active", &self.is_active)
+            .field("session_epoch", &self.session_epoch)
+            .finish_non_exhaustive()
+    }
+}
+
+impl fmt::Debug for NewUser {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("NewUser")
+            .field("email", &self.email)
+            .field("password_hash", &"[redacted]")
+            .finish_non_exhaustive()
+    }
 }
 
 /// A session as stored.
@@ -144,20 +166,17 @@ pub trait UserStore: Send + Sync {
 
 /// Sessions: start, read, rotate, revoke; and the password change that revokes the others.
 pub trait SessionStore: Send + Sync {
-    /// Starts a session under the user's current epoch and records the login time.
+    /// Starts a session under the user's epoch and records the login time — if the user is
+    /// still active and at that epoch (no password change since it was read). `false` otherwise.
     fn start_session(
         &self,
         user: &User,
         session: NewSession,
         logged_in_at: &str,
-    ) -> impl Future<Output = StoreResult<()>> + Send;
+    ) -> impl Future<Output = StoreResult<bool>> + Send;
 
     /// The user and the session, read consistently in one round trip.
-    fn load(
-        &self,
-        user_id: u64,
-        session_id: &str,
-    ) -> impl Future<Output = StoreResult<SessionView>> + Send;
+    fn load(&self, user_id: u64, session_id: &str) -> impl Future<Output = StoreResult<SessionView>> + Send;
 
     /// Spends `presented_jti` for `next_jti` if it is still the session's unspent token and the
     /// session is not revoked. `false` when another request spent it first.
@@ -170,20 +189,12 @@ pub trait SessionStore: Send + Sync {
         expires_at: i64,
     ) -> impl Future<Output = StoreResult<bool>> + Send;
 
-    /// Revokes the session if `presented_jti` is still its unspent token. `false` otherwise.
-    fn end_session(
-        &self,
-        user_id: u64,
-        session_id: &str,
-        presented_jti: &str,
-    ) -> impl Future<Output = StoreResult<bool>> + Send;
+    /// Revokes the session (logout), whichever of its refresh tokens is current by now.
+    /// `false` if it was already revoked or is gone.
+    fn end_session(&self, user_id: u64, session_id: &str) -> impl Future<Output = StoreResult<bool>> + Send;
 
     /// Revokes the session whatever its state (reuse detected).
-    fn revoke_session(
-        &self,
-        user_id: u64,
-        session_id: &str,
-    ) -> impl Future<Output = StoreResult<()>> + Send;
+    fn revoke_session(&self, user_id: u64, session_id: &str) -> impl Future<Output = StoreResult<()>> + Send;
 
     /// Stores the new hash and revokes every session but `keep_session_id`, atomically, if the
     /// user is still at `expected_epoch` and the kept session is live. `false` otherwise.
@@ -235,10 +246,7 @@ mod tests {
     #[test]
     fn a_session_is_live_only_when_every_condition_holds() {
         assert!(view(false, 100, true, 0).live(50).is_ok());
-        assert_eq!(
-            view(true, 100, true, 0).live(50).unwrap_err(),
-            SessionProblem::Revoked
-        );
+        assert_eq!(view(true, 100, true, 0).live(50).unwrap_err(), SessionProblem::Revoked);
         assert_eq!(
             view(false, 100, true, 0).live(100).unwrap_err(),
             SessionProblem::Revoked
@@ -247,13 +255,7 @@ mod tests {
             view(false, 100, false, 0).live(50).unwrap_err(),
             SessionProblem::NoActiveUser
         );
-        assert_eq!(
-            view(false, 100, true, 1).live(50).unwrap_err(),
-            SessionProblem::Revoked
-        );
-        assert_eq!(
-            SessionView::default().live(50).unwrap_err(),
-            SessionProblem::Revoked
-        );
+        assert_eq!(view(false, 100, true, 1).live(50).unwrap_err(), SessionProblem::Revoked);
+        assert_eq!(SessionView::default().live(50).unwrap_err(), SessionProblem::Revoked);
     }
 }
