@@ -6,6 +6,8 @@ TOOLS="$ROOT/.tools"
 VENV="$TOOLS/venv"
 LOCAL="$ROOT/.local"
 export PATH="$VENV/bin:$PATH"
+# Nothing here may phone home: this machine reaches package registries only.
+export SAM_CLI_TELEMETRY=0 SCHEMATHESIS_TELEMETRY=false
 
 say() { printf '==> %s\n' "$*" >&2; }
 
@@ -46,7 +48,8 @@ use_local_dynamodb() {
     unset AWS_PROFILE AWS_SESSION_TOKEN
 }
 
-# Starts moto's DynamoDB server on 127.0.0.1:$1 in the background; sets MOTO_PID.
+# Starts moto's DynamoDB server (one request at a time, see tools/dynamodb_server.py) on
+# 127.0.0.1:$1 in the background; sets MOTO_PID.
 start_dynamodb() {
     local port="$1" log="$LOCAL/dynamodb-$1.log"
     mkdir -p "$LOCAL"
@@ -54,7 +57,7 @@ start_dynamodb() {
         say "port $port is already taken: set DYNAMODB_PORT to a free port"
         return 1
     fi
-    setsid moto_server -H 127.0.0.1 -p "$port" > "$log" 2>&1 &
+    setsid python "$ROOT/tools/dynamodb_server.py" 127.0.0.1 "$port" > "$log" 2>&1 &
     MOTO_PID=$!
     wait_for_http "http://127.0.0.1:$port" 30
 }

@@ -12,21 +12,11 @@ async fn join_login_mypage_refresh_change_logout() {
     let session = login(&email.to_uppercase()).await;
     let page = mypage(&session.bearer()).await;
     assert_eq!(page.status, 200);
-    assert_eq!(
-        page.json(),
-        json!({"message": format!("반갑습니다, {email}님!")})
-    );
+    assert_eq!(page.json(), json!({"message": format!("반갑습니다, {email}님!")}));
 
-    let refreshed = post_json(
-        "/account/token/refresh/",
-        json!({"refresh": session.refresh}),
-    )
-    .await;
+    let refreshed = post_json("/account/token/refresh/", json!({"refresh": session.refresh})).await;
     assert_eq!(refreshed.status, 200, "{}", refreshed.text);
-    let new_refresh = refreshed.json()["refresh"]
-        .as_str()
-        .expect("rotated")
-        .to_owned();
+    let new_refresh = refreshed.json()["refresh"].as_str().expect("rotated").to_owned();
 
     let new_password = "Another-Pw!5521";
     let changed = post_json_with(

@@ -2,20 +2,50 @@
 //! on free ports and hands them over in the environment:
 //! `E2E_API_URL` (the router's base URL), `JWT_SIGNING_KEY` (to forge expired tokens),
 //! `TABLE_NAME` and `AWS_ENDPOINT_URL_DYNAMODB` (to act as an admin would, e.g. deactivate a user).
+//!
+//! Every answer read through [`send`] is checked against the conventions of contract §1 that
+//! hold for every response (JSON, security headers, never a redirect), so each test checks
+//! them on whatever it sends.
 
 use std::sync::OnceLock;
 
+use aws_sdk_dynamodb::types::AttributeValue;
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use reqwest::header::HeaderMap;
 use serde_json::{Value, json};
 
 pub const PASSWORD: &str = "Tutorial-Pw!7319";
+/// A strong password other than [`PASSWORD`].
+pub const NEW_PASSWORD: &str = "Another-Pw!5521";
+
+pub const JOIN: &str = "/account/join/";
+pub const LOGIN: &str = "/account/login/";
+pub const LOGOUT: &str = "/account/logout/";
+pub const REFRESH: &str = "/account/token/refresh/";
+pub const PASSWORD_CHANGE: &str = "/account/password/change/";
+pub const MYPAGE: &str = "/account/mypage/";
+
+/// The six routes (with the trailing slash), the method each serves, and its `Allow` header.
+pub const ROUTES: [(&str, &str, &str); 6] = [
+    (JOIN, "POST", "POST, OPTIONS"),
+    (LOGIN, "POST", "POST, OPTIONS"),
+    (LOGOUT, "POST", "POST, OPTIONS"),
+    (REFRESH, "POST", "POST, OPTIONS"),
+    (PASSWORD_CHANGE, "POST", "POST, OPTIONS"),
+    (MYPAGE, "GET", "GET, HEAD, OPTIONS"),
+];
+
+/// The POST routes.
+pub const POST_ROUTES: [&str; 5] = [JOIN, LOGIN, LOGOUT, REFRESH, PASSWORD_CHANGE];
 
 /// The base URL of the running stack, e.g. `http://127.0.0.1:40123`.
 pub fn api_url() -> &'static str {
     static URL: OnceLock<String> = OnceLock::new();
     URL.get_or_init(|| {
-        let url = std::env::var("E2E_API_URL")
-            .expect("end-to-end tests need the local stack: run them with `make test`");
+        let url =
+            std::env::var("E2E_API_URL").expect("end-to-end tests need the local stack: run them with `make test`");
         assert!(
             url.starts_with("http://127.0.0.1:"),
             "end-to-end tests only run against loopback"
@@ -24,19 +54,20 @@ pub fn api_url() -> &'static str {
     })
 }
 
-pub fn client() -> &'static reqwest::Client {
-    static CLIENT: OnceLock<reqwest::Client> = OnceLock::new();
-    CLIENT.get_or_init(|| {
-        reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .expect("http client")
-    })
+/// A client for one request. Each `#[tokio::test]` has its own runtime, and pooled connections
+/// die with the runtime that opened them, so clients are not shared between tests.
+pub fn client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("http client")
 }
 
 /// An answer, read whole.
 #[derive(Debug)]
 pub struct Answer {
+    pub method: String,
+    pub path: String,
     pub status: u16,
     pub headers: HeaderMap,
     pub text: String,
@@ -44,7 +75,12 @@ pub struct Answer {
 
 impl Answer {
     pub fn json(&self) -> Value {
-        serde_json::from_str(&self.text).unwrap_or_else(|_| panic!("not JSON: {}", self.text))
+        serde_json::from_str(&self.text).unwrap_or_else(|_| {
+            panic!(
+                "{} {} ({}): not JSON: {}",
+                self.method, self.path, self.status, self.text
+            )
+        })
     }
 
     pub fn header(&self, name: &str) -> Option<&str> {
@@ -65,17 +101,145 @@ impl Answer {
             .into_iter()
             .find(|line| line.starts_with(&format!("{name}=")))
     }
+
+    /// The parsed `Set-Cookie` of `name`; fails the test when there is none.
+    pub fn parsed_cookie(&self, name: &str) -> SetCookie {
+        let line = self.cookie(name).unwrap_or_else(|| {
+            panic!(
+                "{} {} sets no {name} cookie: {:?}",
+                self.method,
+                self.path,
+                self.set_cookies()
+            )
+        });
+        SetCookie::parse(&line)
+    }
+
+    /// Asserts the status and the whole JSON body.
+    #[track_caller]
+    pub fn expect(&self, status: u16, body: Value) {
+        assert_eq!(
+            (self.status, self.json()),
+            (status, body),
+            "{} {}: {}",
+            self.method,
+            self.path,
+            self.text
+        );
+    }
+
+    /// Asserts a 401 with this whole body and the bearer challenge.
+    #[track_caller]
+    pub fn expect_challenge(&self, body: Value) {
+        self.expect(401, body);
+        assert_eq!(
+            self.header("www-authenticate"),
+            Some("Bearer realm=\"api\""),
+            "{} {}: the 401 must carry the bearer challenge",
+            self.method,
+            self.path
+        );
+    }
+
+    /// Asserts a 401 with this whole body and no `WWW-Authenticate` (logout's errors).
+    #[track_caller]
+    pub fn expect_401_without_challenge(&self, body: Value) {
+        self.expect(401, body);
+        assert_eq!(
+            self.header("www-authenticate"),
+            None,
+            "{} {}: logout's 401s carry no challenge",
+            self.method,
+            self.path
+        );
+    }
 }
 
-/// Sends a request to `path` (e.g. `/account/login/`).
-pub async fn send(
-    method: &str,
-    path: &str,
-    headers: &[(&str, &str)],
-    body: Option<String>,
-) -> Answer {
-    let method = reqwest::Method::from_bytes(method.as_bytes()).expect("method");
-    let mut request = client().request(method, format!("{}{path}", api_url()));
+/// One `Set-Cookie` line: name, value and attributes (as sent, trimmed).
+#[derive(Debug, Clone)]
+pub struct SetCookie {
+    pub name: String,
+    pub value: String,
+    pub attributes: Vec<String>,
+}
+
+impl SetCookie {
+    pub fn parse(line: &str) -> SetCookie {
+        let mut parts = line.split(';').map(str::trim);
+        let (name, value) = parts
+            .next()
+            .and_then(|pair| pair.split_once('='))
+            .unwrap_or_else(|| panic!("not a cookie: {line}"));
+        SetCookie {
+            name: name.to_owned(),
+            value: value.trim_matches('"').to_owned(),
+            attributes: parts.map(str::to_owned).collect(),
+        }
+    }
+
+    /// The value of attribute `name` (case-insensitive), `Some("")` for a flag.
+    pub fn attribute(&self, name: &str) -> Option<&str> {
+        self.attributes.iter().find_map(|attribute| {
+            let (key, value) = attribute.split_once('=').unwrap_or((attribute, ""));
+            key.trim().eq_ignore_ascii_case(name).then_some(value.trim())
+        })
+    }
+
+    /// Asserts the hardened attributes of contract §4 (login) and this `Max-Age`.
+    #[track_caller]
+    pub fn assert_hardened(&self, max_age: &str) {
+        assert_eq!(self.attribute("HttpOnly"), Some(""), "{self:?}");
+        assert_eq!(self.attribute("Secure"), Some(""), "{self:?}");
+        assert_eq!(self.attribute("SameSite"), Some("Lax"), "{self:?}");
+        assert_eq!(self.attribute("Path"), Some("/"), "{self:?}");
+        assert_eq!(self.attribute("Max-Age"), Some(max_age), "{self:?}");
+        assert!(
+            self.attribute("Expires").is_some_and(|at| !at.is_empty()),
+            "{self:?} lacks Expires"
+        );
+    }
+
+    /// Asserts a deletion: empty value, `Max-Age=0`, the attributes it was set with.
+    #[track_caller]
+    pub fn assert_deleted(&self) {
+        assert_eq!(self.value, "", "{self:?}");
+        self.assert_hardened("0");
+    }
+}
+
+/// Asserts the conventions every answer of the API follows (contract §1).
+#[track_caller]
+pub fn assert_conventions(answer: &Answer) {
+    let context = format!("{} {} ({})", answer.method, answer.path, answer.status);
+    for (name, value) in [
+        ("x-content-type-options", "nosniff"),
+        ("x-frame-options", "DENY"),
+        ("referrer-policy", "same-origin"),
+        ("cache-control", "no-store"),
+        ("content-type", "application/json"),
+    ] {
+        assert_eq!(answer.header(name), Some(value), "{context}: header {name}");
+    }
+    assert!(
+        !(300..400).contains(&answer.status),
+        "{context}: the API never redirects"
+    );
+    if answer.method != "HEAD" {
+        assert!(answer.json().is_object(), "{context}: {}", answer.text);
+    }
+}
+
+/// Sends a request to `path` (e.g. `/account/login/`) and checks the §1 conventions.
+pub async fn send(method: &str, path: &str, headers: &[(&str, &str)], body: Option<String>) -> Answer {
+    let answer = send_unchecked(method, path, headers, body).await;
+    assert_conventions(&answer);
+    answer
+}
+
+/// Sends a request without checking the answer.
+pub async fn send_unchecked(method: &str, path: &str, headers: &[(&str, &str)], body: Option<String>) -> Answer {
+    let verb = reqwest::Method::from_bytes(method.as_bytes()).expect("method");
+    let mut request = client().request(verb, format!("{}{path}", api_url()));
     for (name, value) in headers {
         request = request.header(*name, *value);
     }
@@ -84,31 +248,57 @@ pub async fn send(
     }
     let response = request.send().await.expect("the stack answers");
     Answer {
+        method: method.to_owned(),
+        path: path.to_owned(),
         status: response.status().as_u16(),
         headers: response.headers().clone(),
         text: response.text().await.expect("a body"),
     }
 }
 
+pub async fn get(path: &str, headers: &[(&str, &str)]) -> Answer {
+    send("GET", path, headers, None).await
+}
+
 pub async fn post_json(path: &str, body: Value) -> Answer {
-    send(
-        "POST",
-        path,
-        &[("content-type", "application/json")],
-        Some(body.to_string()),
-    )
-    .await
+    post_json_with(path, body, &[]).await
 }
 
 pub async fn post_json_with(path: &str, body: Value, headers: &[(&str, &str)]) -> Answer {
-    let mut all = vec![("content-type", "application/json")];
+    post_raw(path, "application/json", &body.to_string(), headers).await
+}
+
+/// POSTs `body` as sent, with this `Content-Type`.
+pub async fn post_raw(path: &str, content_type: &str, body: &str, headers: &[(&str, &str)]) -> Answer {
+    let mut all = vec![("content-type", content_type)];
     all.extend_from_slice(headers);
-    send("POST", path, &all, Some(body.to_string())).await
+    send("POST", path, &all, Some(body.to_owned())).await
+}
+
+/// POSTs an HTML form (`a=1&b=2`, already encoded).
+pub async fn post_form(path: &str, form: &str, headers: &[(&str, &str)]) -> Answer {
+    post_raw(path, "application/x-www-form-urlencoded", form, headers).await
+}
+
+/// Percent-encodes a form value.
+pub fn form_value(value: &str) -> String {
+    value
+        .bytes()
+        .map(|byte| match byte {
+            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (byte as char).to_string(),
+            _ => format!("%{byte:02X}"),
+        })
+        .collect()
 }
 
 /// A fresh, unique email for one test.
 pub fn unique_email() -> String {
-    format!("user-{}@example.com", uuid::Uuid::new_v4().simple())
+    format!("user-{}@example.com", random_hex())
+}
+
+/// 32 lowercase hex digits, as the service's ids.
+pub fn random_hex() -> String {
+    uuid::Uuid::new_v4().simple().to_string()
 }
 
 /// Tokens and user of a successful join or login.
@@ -122,8 +312,17 @@ pub struct Session {
 
 impl Session {
     pub fn bearer(&self) -> String {
-        format!("Bearer {}", self.access)
+        bearer(&self.access)
     }
+
+    /// The user's `pk`.
+    pub fn pk(&self) -> u64 {
+        self.user["pk"].as_u64().expect("pk is an integer")
+    }
+}
+
+pub fn bearer(token: &str) -> String {
+    format!("Bearer {token}")
 }
 
 fn session_of(email: &str, answer: &Answer) -> Session {
@@ -136,34 +335,518 @@ fn session_of(email: &str, answer: &Answer) -> Session {
     }
 }
 
+/// The join body with the standard password.
+pub fn signup(email: &str) -> Value {
+    json!({"email": email, "password1": PASSWORD, "password2": PASSWORD})
+}
+
+/// `signup(email)` with the fields of `more` added or replaced.
+pub fn signup_with(email: &str, more: Value) -> Value {
+    let mut body = signup(email);
+    for (key, value) in more.as_object().expect("an object") {
+        body[key] = value.clone();
+    }
+    body
+}
+
 /// Joins a new user with the standard password.
 pub async fn join(email: &str) -> Session {
-    let answer = post_json(
-        "/account/join/",
-        json!({"email": email, "password1": PASSWORD, "password2": PASSWORD}),
-    )
-    .await;
+    let answer = post_json(JOIN, signup(email)).await;
     assert_eq!(answer.status, 201, "join: {}", answer.text);
     session_of(email, &answer)
 }
 
+/// A new user, joined under a unique email.
+pub async fn new_user() -> Session {
+    join(&unique_email()).await
+}
+
 /// Logs a user in with the standard password.
 pub async fn login(email: &str) -> Session {
-    let answer = post_json(
-        "/account/login/",
-        json!({"email": email, "password": PASSWORD}),
-    )
-    .await;
+    login_with(email, PASSWORD).await
+}
+
+pub async fn login_with(email: &str, password: &str) -> Session {
+    let answer = post_json(LOGIN, json!({"email": email, "password": password})).await;
     assert_eq!(answer.status, 200, "login: {}", answer.text);
     session_of(email, &answer)
 }
 
 pub async fn mypage(bearer: &str) -> Answer {
-    send(
-        "GET",
-        "/account/mypage/",
-        &[("authorization", bearer)],
-        None,
+    get(MYPAGE, &[("authorization", bearer)]).await
+}
+
+/// Asserts that the access token still opens mypage.
+#[track_caller]
+pub fn assert_greeted(answer: &Answer, email: &str) {
+    answer.expect(200, json!({"message": format!("반갑습니다, {email}님!")}));
+}
+
+pub async fn refresh(token: &str) -> Answer {
+    post_json(REFRESH, json!({"refresh": token})).await
+}
+
+pub async fn logout(token: &str) -> Answer {
+    post_json(LOGOUT, json!({"refresh": token})).await
+}
+
+pub async fn change_password(bearer: &str, body: Value) -> Answer {
+    post_json_with(PASSWORD_CHANGE, body, &[("authorization", bearer)]).await
+}
+
+/// The body that sets [`NEW_PASSWORD`].
+pub fn new_password_body() -> Value {
+    json!({"new_password1": NEW_PASSWORD, "new_password2": NEW_PASSWORD})
+}
+
+/// The new tokens of a successful refresh.
+pub fn rotated(answer: &Answer) -> (String, String) {
+    assert_eq!(answer.status, 200, "refresh: {}", answer.text);
+    let body = answer.json();
+    (
+        body["access"].as_str().expect("access").to_owned(),
+        body["refresh"].as_str().expect("rotated refresh").to_owned(),
     )
-    .await
+}
+
+// --- The 401 bodies of contract §2 and §4 ------------------------------------------------------
+
+pub fn no_credentials() -> Value {
+    json!({"detail": "Authentication credentials were not provided."})
+}
+
+pub fn bad_authorization_header() -> Value {
+    json!({
+        "detail": "Authorization header must contain two space-delimited values",
+        "code": "bad_authorization_header",
+    })
+}
+
+/// simplejwt's answer for an access token refused with `message`.
+pub fn access_refused(message: &str) -> Value {
+    json!({
+        "detail": "Given token not valid for any token type",
+        "code": "token_not_valid",
+        "messages": [{"token_class": "AccessToken", "token_type": "access", "message": message}],
+    })
+}
+
+pub fn access_invalid() -> Value {
+    access_refused("Token is invalid")
+}
+
+pub fn access_expired() -> Value {
+    access_refused("Token is expired")
+}
+
+pub fn access_wrong_type() -> Value {
+    access_refused("Token has wrong type")
+}
+
+pub fn user_not_found() -> Value {
+    json!({"detail": "User not found", "code": "user_not_found"})
+}
+
+/// token/refresh's 401 body.
+pub fn refresh_refused(detail: &str) -> Value {
+    json!({"detail": detail, "code": "token_not_valid"})
+}
+
+pub fn blacklisted() -> Value {
+    refresh_refused("Token is blacklisted")
+}
+
+/// logout's 401 body.
+pub fn logout_refused(detail: &str) -> Value {
+    json!({"detail": detail})
+}
+
+// --- Tokens -------------------------------------------------------------------------------------
+
+/// The decoded payload of a JWT.
+pub fn claims(token: &str) -> Value {
+    decode_part(token, 1)
+}
+
+/// The decoded header of a JWT.
+pub fn jwt_header(token: &str) -> Value {
+    decode_part(token, 0)
+}
+
+fn decode_part(token: &str, index: usize) -> Value {
+    let part = token.split('.').nth(index).expect("a JWT has three parts");
+    let bytes = URL_SAFE_NO_PAD.decode(part).expect("base64url");
+    serde_json::from_slice(&bytes).expect("JSON")
+}
+
+fn encode_part(value: &Value) -> String {
+    URL_SAFE_NO_PAD.encode(value.to_string())
+}
+
+/// The signing key of the running stack.
+pub fn signing_key() -> Vec<u8> {
+    std::env::var("JWT_SIGNING_KEY")
+        .expect("JWT_SIGNING_KEY of the running stack")
+        .into_bytes()
+}
+
+/// A key the stack does not use.
+pub const FOREIGN_KEY: &[u8] = b"another-deployment-key-0123456789abcdef";
+
+pub fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("after 1970")
+        .as_secs() as i64
+}
+
+/// Signs `claims` with `key` under `algorithm`.
+pub fn sign(claims: &Value, key: &[u8], algorithm: Algorithm) -> String {
+    jsonwebtoken::encode(&Header::new(algorithm), claims, &EncodingKey::from_secret(key)).expect("signing")
+}
+
+/// The claims of `token` with `changes` applied and a fresh `jti`.
+pub fn claims_with(token: &str, changes: Value) -> Value {
+    let mut claims = claims(token);
+    claims["jti"] = json!(random_hex());
+    for (key, value) in changes.as_object().expect("an object") {
+        claims[key] = value.clone();
+    }
+    claims
+}
+
+/// `token` re-signed with the stack's key after applying `changes` (fresh `jti`).
+pub fn forge(token: &str, changes: Value) -> String {
+    sign(&claims_with(token, changes), &signing_key(), Algorithm::HS256)
+}
+
+/// A token of the same kind, user and session as `token`, properly signed, that expired
+/// a minute ago.
+pub fn expired(token: &str) -> String {
+    let now = now();
+    forge(token, json!({"iat": now - 3660, "exp": now - 60}))
+}
+
+/// The same claims (fresh `jti`), signed with a key the stack does not know.
+pub fn foreign_signed(token: &str) -> String {
+    sign(&claims_with(token, json!({})), FOREIGN_KEY, Algorithm::HS256)
+}
+
+/// The same claims (fresh `jti`), signed with the stack's key under HS512.
+pub fn other_algorithm(token: &str) -> String {
+    sign(&claims_with(token, json!({})), &signing_key(), Algorithm::HS512)
+}
+
+/// The token's payload under `{"alg":"none"}`, unsigned.
+pub fn unsigned(token: &str) -> String {
+    let header = encode_part(&json!({"alg": "none", "typ": "JWT"}));
+    let payload = token.split('.').nth(1).expect("payload");
+    format!("{header}.{payload}.")
+}
+
+/// The token's header and payload with another token's signature.
+pub fn with_signature_of(token: &str, other: &str) -> String {
+    let (signed, _) = token.rsplit_once('.').expect("a JWT");
+    let (_, signature) = other.rsplit_once('.').expect("a JWT");
+    format!("{signed}.{signature}")
+}
+
+/// The token with its payload changed (`changes` applied) and its original signature.
+pub fn tampered(token: &str, changes: Value) -> String {
+    let mut parts = token.split('.');
+    let header = parts.next().expect("header");
+    let mut claims = claims(token);
+    for (key, value) in changes.as_object().expect("an object") {
+        claims[key] = value.clone();
+    }
+    let signature = parts.nth(1).expect("signature");
+    format!("{header}.{}.{signature}", encode_part(&claims))
+}
+
+// --- The store, as an admin would touch it ------------------------------------------------------
+
+/// A DynamoDB client for the stack's store (`AWS_ENDPOINT_URL_DYNAMODB`, dummy credentials).
+pub async fn dynamodb() -> aws_sdk_dynamodb::Client {
+    let config = aws_config::defaults(aws_config::BehaviorVersion::latest()).load().await;
+    aws_sdk_dynamodb::Client::new(&config)
+}
+
+fn table_name() -> String {
+    std::env::var("TABLE_NAME").expect("TABLE_NAME of the running stack")
+}
+
+fn user_key(pk: u64) -> [(String, AttributeValue); 2] {
+    [
+        ("PK".to_owned(), AttributeValue::S(format!("USER#{pk}"))),
+        ("SK".to_owned(), AttributeValue::S("USER".to_owned())),
+    ]
+}
+
+/// Sets the user's `is_active`, as an admin would.
+pub async fn set_active(pk: u64, active: bool) {
+    let [pk_attr, sk_attr] = user_key(pk);
+    dynamodb()
+        .await
+        .update_item()
+        .table_name(table_name())
+        .key(pk_attr.0, pk_attr.1)
+        .key(sk_attr.0, sk_attr.1)
+        .update_expression("SET is_active = :active")
+        .condition_expression("attribute_exists(PK)")
+        .expression_attribute_values(":active", AttributeValue::Bool(active))
+        .send()
+        .await
+        .expect("deactivating the user");
+}
+
+/// Deletes the user's item, as an admin would.
+pub async fn delete_user(pk: u64) {
+    let [pk_attr, sk_attr] = user_key(pk);
+    dynamodb()
+        .await
+        .delete_item()
+        .table_name(table_name())
+        .key(pk_attr.0, pk_attr.1)
+        .key(sk_attr.0, sk_attr.1)
+        .condition_expression("attribute_exists(PK)")
+        .send()
+        .await
+        .expect("deleting the user");
+}
+
+// --- The 401s of the protected routes, shared by mypage and password/change -----------------
+
+/// A route that requires `Authorization: Bearer <access>`.
+#[derive(Debug, Clone, Copy)]
+pub enum Protected {
+    MyPage,
+    PasswordChange,
+}
+
+impl Protected {
+    /// Calls the route with this `Authorization` (and cookies); password/change gets a valid
+    /// body, so only authentication can refuse it.
+    pub async fn call(self, authorization: Option<&str>, cookie: Option<&str>) -> Answer {
+        let mut headers = Vec::new();
+        if let Some(value) = authorization {
+            headers.push(("authorization", value));
+        }
+        if let Some(value) = cookie {
+            headers.push(("cookie", value));
+        }
+        match self {
+            Protected::MyPage => get(MYPAGE, &headers).await,
+            Protected::PasswordChange => post_json_with(PASSWORD_CHANGE, new_password_body(), &headers).await,
+        }
+    }
+
+    pub async fn with_bearer(self, token: &str) -> Answer {
+        self.call(Some(&bearer(token)), None).await
+    }
+}
+
+/// Generates one test per row (and variant) of the §2 table of 401s for a protected route.
+#[macro_export]
+macro_rules! protected_route_401s {
+    ($route:expr) => {
+        mod unauthorized {
+            use $crate::*;
+            use serde_json::json;
+
+            const ROUTE: Protected = $route;
+
+            #[tokio::test]
+            async fn no_authorization_header() {
+                ROUTE.call(None, None).await.expect_challenge(no_credentials());
+            }
+
+            #[tokio::test]
+            async fn another_scheme() {
+                let session = new_user().await;
+                let token_scheme = format!("Token {}", session.access);
+                for value in ["Basic dXNlcjpwYXNzd29yZA==", token_scheme.as_str()] {
+                    ROUTE
+                        .call(Some(value), None)
+                        .await
+                        .expect_challenge(no_credentials());
+                }
+            }
+
+            #[tokio::test]
+            async fn the_access_cookie_alone_is_no_credentials() {
+                let session = new_user().await;
+                let cookie = format!("my-app-auth={}", session.access);
+                ROUTE
+                    .call(None, Some(&cookie))
+                    .await
+                    .expect_challenge(no_credentials());
+            }
+
+            #[tokio::test]
+            async fn bearer_without_a_token() {
+                ROUTE
+                    .call(Some("Bearer"), None)
+                    .await
+                    .expect_challenge(bad_authorization_header());
+            }
+
+            #[tokio::test]
+            async fn bearer_with_two_values() {
+                let session = new_user().await;
+                let two = format!("Bearer {} {}", session.access, session.access);
+                for value in ["Bearer abc def", two.as_str()] {
+                    ROUTE
+                        .call(Some(value), None)
+                        .await
+                        .expect_challenge(bad_authorization_header());
+                }
+            }
+
+            #[tokio::test]
+            async fn garbage() {
+                for token in ["garbage", "a.b.c", "eyJhbGciOiJIUzI1NiJ9.e30.AAAA"] {
+                    ROUTE
+                        .with_bearer(token)
+                        .await
+                        .expect_challenge(access_invalid());
+                }
+            }
+
+            #[tokio::test]
+            async fn bad_signature() {
+                let session = new_user().await;
+                let other = new_user().await;
+                let forged = with_signature_of(&session.access, &other.access);
+                ROUTE
+                    .with_bearer(&forged)
+                    .await
+                    .expect_challenge(access_invalid());
+            }
+
+            #[tokio::test]
+            async fn tampered_payload() {
+                let session = new_user().await;
+                let other = new_user().await;
+                let forged = tampered(
+                    &session.access,
+                    json!({"user_id": other.pk().to_string()}),
+                );
+                ROUTE
+                    .with_bearer(&forged)
+                    .await
+                    .expect_challenge(access_invalid());
+            }
+
+            #[tokio::test]
+            async fn wrong_key() {
+                let session = new_user().await;
+                ROUTE
+                    .with_bearer(&foreign_signed(&session.access))
+                    .await
+                    .expect_challenge(access_invalid());
+            }
+
+            #[tokio::test]
+            async fn alg_none() {
+                let session = new_user().await;
+                let unsigned = unsigned(&session.access);
+                let kept_signature = with_signature_of(&unsigned, &session.access);
+                for token in [unsigned.as_str(), unsigned.trim_end_matches('.'), kept_signature.as_str()] {
+                    ROUTE
+                        .with_bearer(token)
+                        .await
+                        .expect_challenge(access_invalid());
+                }
+            }
+
+            #[tokio::test]
+            async fn another_algorithm_with_the_right_key() {
+                let session = new_user().await;
+                ROUTE
+                    .with_bearer(&other_algorithm(&session.access))
+                    .await
+                    .expect_challenge(access_invalid());
+            }
+
+            #[tokio::test]
+            async fn a_session_that_never_existed() {
+                let session = new_user().await;
+                let forged = forge(&session.access, json!({"sid": random_hex()}));
+                ROUTE
+                    .with_bearer(&forged)
+                    .await
+                    .expect_challenge(access_invalid());
+            }
+
+            #[tokio::test]
+            async fn revoked_by_logout() {
+                let session = new_user().await;
+                logout(&session.refresh).await.expect(200, json!({"detail": "Successfully logged out."}));
+                ROUTE
+                    .with_bearer(&session.access)
+                    .await
+                    .expect_challenge(access_invalid());
+            }
+
+            #[tokio::test]
+            async fn expired() {
+                let session = new_user().await;
+                ROUTE
+                    .with_bearer(&$crate::expired(&session.access))
+                    .await
+                    .expect_challenge(access_expired());
+            }
+
+            #[tokio::test]
+            async fn expired_under_a_wrong_key_is_invalid() {
+                let session = new_user().await;
+                let now = now();
+                let claims = claims_with(&session.access, json!({"iat": now - 3660, "exp": now - 60}));
+                let forged = sign(&claims, FOREIGN_KEY, jsonwebtoken::Algorithm::HS256);
+                ROUTE
+                    .with_bearer(&forged)
+                    .await
+                    .expect_challenge(access_invalid());
+            }
+
+            #[tokio::test]
+            async fn a_refresh_token_used_as_access() {
+                let session = new_user().await;
+                ROUTE
+                    .with_bearer(&session.refresh)
+                    .await
+                    .expect_challenge(access_wrong_type());
+            }
+
+            #[tokio::test]
+            async fn an_unknown_token_type_is_invalid() {
+                let session = new_user().await;
+                let forged = forge(&session.access, json!({"token_type": "sliding"}));
+                ROUTE
+                    .with_bearer(&forged)
+                    .await
+                    .expect_challenge(access_invalid());
+            }
+
+            #[tokio::test]
+            async fn inactive_user() {
+                let session = new_user().await;
+                set_active(session.pk(), false).await;
+                ROUTE
+                    .with_bearer(&session.access)
+                    .await
+                    .expect_challenge(user_not_found());
+            }
+
+            #[tokio::test]
+            async fn deleted_user() {
+                let session = new_user().await;
+                delete_user(session.pk()).await;
+                ROUTE
+                    .with_bearer(&session.access)
+                    .await
+                    .expect_challenge(user_not_found());
+            }
+        }
+    };
 }

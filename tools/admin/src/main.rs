@@ -11,20 +11,14 @@ use secrecy::SecretString;
 use shared::account::create_superuser;
 use shared::store::DynamoStore;
 
-const USAGE: &str =
-    "usage: account-admin create-table | create-superuser EMAIL  (password on stdin)";
+const USAGE: &str = "usage: account-admin create-table | create-superuser EMAIL  (password on stdin)";
 
 #[tokio::main]
 async fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let table = std::env::var("TABLE_NAME").unwrap_or_else(|_| "accounts".to_owned());
     let store = DynamoStore::connect(table.clone()).await;
-    let outcome = match args
-        .iter()
-        .map(String::as_str)
-        .collect::<Vec<_>>()
-        .as_slice()
-    {
+    let outcome = match args.iter().map(String::as_str).collect::<Vec<_>>().as_slice() {
         ["create-table"] => store
             .create_table_if_missing()
             .await
@@ -34,8 +28,7 @@ async fn main() -> ExitCode {
             let mut line = String::new();
             match std::io::stdin().lock().read_line(&mut line) {
                 Ok(_) => {
-                    let password =
-                        SecretString::from(line.trim_end_matches(['\r', '\n']).to_owned());
+                    let password = SecretString::from(line.trim_end_matches(['\r', '\n']).to_owned());
                     create_superuser(&store, email, &password)
                         .await
                         .map(|user| format!("superuser {} created with pk {}", user.email, user.id))

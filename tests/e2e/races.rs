@@ -1,0 +1,136 @@
+//! Concurrent requests over HTTP (contract §4): racing joins of one email, racing refreshes,
+//! logouts and password changes of one session or user. Whatever the timing, one wins.
+
+use e2e::*;
+use futures::future::join_all;
+use serde_json::{Value, json};
+
+const RACERS: usize = 8;
+
+fn email_taken() -> Value {
+    json!({"email": ["A user is already registered with this email address."]})
+}
+
+/// Splits answers into the winners (status `won`) and the rest, which must all be `lost`.
+#[track_caller]
+fn one_winner(answers: Vec<Answer>, won: u16, lost: impl Fn(&Answer)) -> Answer {
+    let statuses: Vec<u16> = answers.iter().map(|answer| answer.status).collect();
+    let (winners, losers): (Vec<Answer>, Vec<Answer>) = answers.into_iter().partition(|answer| answer.status == won);
+    assert_eq!(winners.len(), 1, "exactly one {won}: {statuses:?}");
+    for answer in &losers {
+        lost(answer);
+    }
+    winners.into_iter().next().expect("a winner")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn racing_joins_of_one_email_make_one_user() {
+    let email = unique_email();
+    let answers = join_all((0..RACERS).map(|_| post_json(JOIN, signup(&email)))).await;
+    let winner = one_winner(answers, 201, |answer| answer.expect(400, email_taken()));
+    let session = login(&email).await;
+    assert_eq!(session.user, winner.json()["user"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn racing_joins_of_one_email_in_different_cases_make_one_user() {
+    let email = unique_email();
+    let spellings: Vec<String> = (0..RACERS)
+        .map(|i| match i % 3 {
+            0 => email.clone(),
+            1 => email.to_uppercase(),
+            _ => format!(" {} ", email.replacen("user", "USER", 1)),
+        })
+        .collect();
+    let answers = join_all(spellings.iter().map(|sent| post_json(JOIN, signup(sent)))).await;
+    let winner = one_winner(answers, 201, |answer| answer.expect(400, email_taken()));
+    assert_eq!(winner.json()["user"]["email"], email.as_str());
+}
+
+async fn race_refreshes(racers: usize) {
+    let session = new_user().await;
+    let answers = join_all((0..racers).map(|_| refresh(&session.refresh))).await;
+    let winner = one_winner(answers, 200, |answer| {
+        answer.expect_challenge(blacklisted());
+    });
+    rotated(&winner);
+    // The presented token is spent whoever won.
+    refresh(&session.refresh).await.expect_challenge(blacklisted());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_racing_refreshes_of_one_token_have_one_winner() {
+    race_refreshes(2).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn many_racing_refreshes_of_one_token_have_one_winner() {
+    race_refreshes(RACERS).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn racing_logouts_of_one_token_have_one_winner() {
+    let session = new_user().await;
+    let answers = join_all((0..RACERS).map(|_| logout(&session.refresh))).await;
+    one_winner(answers, 200, |answer| {
+        answer.expect_401_without_challenge(json!({"detail": "Token is blacklisted"}));
+    })
+    .expect(200, json!({"detail": "Successfully logged out."}));
+    mypage(&session.bearer()).await.expect_challenge(access_invalid());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_refresh_racing_a_logout_of_one_token_leaves_the_session_ended() {
+    let session = new_user().await;
+    let (refreshed, logged_out) = tokio::join!(refresh(&session.refresh), logout(&session.refresh));
+    match refreshed.status {
+        200 => {}
+        _ => refreshed.expect_challenge(blacklisted()),
+    }
+    match logged_out.status {
+        200 => logged_out.expect(200, json!({"detail": "Successfully logged out."})),
+        _ => logged_out.expect_401_without_challenge(json!({"detail": "Token is blacklisted"})),
+    }
+    assert!(
+        refreshed.status == 200 || logged_out.status == 200,
+        "one of them wins: {} / {}",
+        refreshed.text,
+        logged_out.text
+    );
+    // A logout that answered 200, or a logout that presented a spent token: either way the
+    // session is over, including whatever the refresh handed out.
+    refresh(&session.refresh).await.expect_challenge(blacklisted());
+    mypage(&session.bearer()).await.expect_challenge(access_invalid());
+    if refreshed.status == 200 {
+        let (access, next) = rotated(&refreshed);
+        refresh(&next).await.expect_challenge(blacklisted());
+        mypage(&bearer(&access)).await.expect_challenge(access_invalid());
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn racing_password_changes_from_two_sessions_have_one_winner() {
+    let first = new_user().await;
+    let second = login(&first.email).await;
+    let passwords = ["Racer-One-Pw!5813", "Racer-Two-Pw!2290"];
+    let (first_bearer, second_bearer) = (first.bearer(), second.bearer());
+    let (a, b) = tokio::join!(
+        change_password(
+            &first_bearer,
+            json!({"new_password1": passwords[0], "new_password2": passwords[0]})
+        ),
+        change_password(
+            &second_bearer,
+            json!({"new_password1": passwords[1], "new_password2": passwords[1]})
+        ),
+    );
+    let (winner, lost_session, loser, password) = match (a.status, b.status) {
+        (200, 401) => (&first, &second, &b, passwords[0]),
+        (401, 200) => (&second, &first, &a, passwords[1]),
+        statuses => panic!("exactly one change wins: {statuses:?}: {} / {}", a.text, b.text),
+    };
+    loser.expect_challenge(access_invalid());
+    login_with(&first.email, password).await;
+    assert_greeted(&mypage(&winner.bearer()).await, &first.email);
+    mypage(&lost_session.bearer()).await.expect_challenge(access_invalid());
+}
