@@ -1,13 +1,19 @@
 # The two commands: `make dev` runs the API locally, `make test` checks everything.
 # Both install what they need (pinned, into .tools/) on first use.
 
-.PHONY: dev test tools clean
+.PHONY: dev test invoke sam-build tools clean
 
 dev: ## run the API on http://127.0.0.1:$(API_PORT) (default 9000) with DynamoDB on $(DYNAMODB_PORT) (8000)
 	@tools/dev.sh
 
 test: ## fmt, clippy, unit, handler, store and end-to-end tests
 	@tools/test.sh
+
+invoke: ## send every event in events/ to the running `make dev` stack (cargo lambda invoke)
+	@tools/invoke.sh
+
+sam-build: ## build the six functions for arm64 Lambda with SAM (.aws-sam/), and report zipped sizes
+	@tools/sam-build.sh
 
 tools: ## install the pinned local tools only
 	@bash -c 'source tools/lib.sh && install_tools'

@@ -12,6 +12,9 @@ say "cargo fmt --check"
 cargo fmt --all --check
 say "cargo clippy (warnings denied)"
 cargo clippy --workspace --all-targets --quiet -- -D warnings
+say "deploy files: template expanded and linted, routes in step, OpenAPI valid"
+python "$ROOT/tools/check_deploy.py"
+openapi-spec-validator openapi.yaml
 say "building functions and tests"
 cargo build --workspace --bins --quiet
 cargo test --workspace --no-run --quiet
@@ -34,7 +37,10 @@ export JWT_SIGNING_KEY
 export RUST_LOG="${RUST_LOG:-warn}"
 api_port="$(free_port)"
 say "cargo lambda watch on 127.0.0.1:$api_port"
-setsid cargo lambda watch -A 127.0.0.1 -P "$api_port" --ignore-changes > "$LOCAL/watch-test.log" 2>&1 &
+# --disable-cors: the functions answer OPTIONS themselves (the emulator would answer it first);
+# --concurrency 4: racing requests reach separate function instances, as on Lambda.
+setsid cargo lambda watch -A 127.0.0.1 -P "$api_port" --ignore-changes --disable-cors --concurrency 4 \
+    > "$LOCAL/watch-test.log" 2>&1 &
 WATCH_PID=$!
 wait_for_http "http://127.0.0.1:$api_port/" 120
 
@@ -50,5 +56,14 @@ for route in join login logout token/refresh password/change mypage; do
 done
 
 export E2E_API_URL="http://127.0.0.1:$api_port"
-say "cargo test (unit, handler, store, end-to-end)"
+say "cargo test (unit, handler, store, events, end-to-end)"
 cargo test --workspace
+
+# Every answer the API gives to generated requests must match openapi.yaml, and none may be a
+# server error. A fixed seed keeps runs comparable; the examples budget keeps it short.
+say "schemathesis: the running stack against openapi.yaml"
+PYTHONPATH="$ROOT/tools" SCHEMATHESIS_HOOKS=schemathesis_hooks \
+    st run openapi.yaml --url "$E2E_API_URL" --seed 20261126 --max-examples 15 --no-color \
+    --checks not_a_server_error,status_code_conformance,content_type_conformance,response_headers_conformance,response_schema_conformance \
+    > "$LOCAL/schemathesis.log" 2>&1 || { tail -n 80 "$LOCAL/schemathesis.log"; exit 1; }
+tail -n 3 "$LOCAL/schemathesis.log"

@@ -14,7 +14,8 @@ pub const MIN_SIGNING_KEY_BYTES: usize = 32;
 pub struct Config {
     /// `TABLE_NAME`: the DynamoDB table holding users and sessions.
     pub table_name: String,
-    /// `JWT_SIGNING_KEY`: HS256 key, at least 32 bytes. Required.
+    /// `JWT_SIGNING_KEY`: HS256 key, at least 32 bytes. Required; on AWS it is read from the
+    /// Secrets Manager secret named by `JWT_SIGNING_KEY_SECRET_ARN` instead.
     pub signing_key: SecretString,
     /// `ACCESS_TOKEN_LIFETIME_SECONDS` (default 3600).
     pub access_token_lifetime: i64,
@@ -52,6 +53,8 @@ pub enum ConfigError {
     Missing(&'static str),
     #[error("{name} must be {expected}")]
     Invalid { name: &'static str, expected: &'static str },
+    #[error("the signing key secret could not be read: {0}")]
+    Secret(String),
 }
 
 impl Config {

@@ -14,7 +14,9 @@ pub mod testing;
 pub mod token;
 
 use std::convert::Infallible;
+use std::env;
 use std::future::Future;
+use std::time::Duration;
 
 use config::{Config, ConfigError};
 use lambda_http::{Body, Request, Response, service_fn};
@@ -36,12 +38,50 @@ impl<S> App<S> {
 }
 
 impl App<DynamoStore> {
-    /// The production wiring: configuration from the environment, the DynamoDB client.
+    /// The production wiring: configuration from the environment, the signing key from Secrets
+    /// Manager when `JWT_SIGNING_KEY_SECRET_ARN` names it (and `JWT_SIGNING_KEY` is not set),
+    /// one AWS configuration for both clients.
     pub async fn from_env() -> Result<Self, ConfigError> {
-        let config = Config::from_env()?;
-        let store = DynamoStore::connect(config.table_name.clone()).await;
+        let sdk = aws_sdk_config().await;
+        let secret_key = match (env::var("JWT_SIGNING_KEY"), env::var("JWT_SIGNING_KEY_SECRET_ARN")) {
+            (Err(_), Ok(arn)) => Some(read_secret(&sdk, &arn).await?),
+            _ => None,
+        };
+        let config = Config::from_lookup(|name| match name {
+            "JWT_SIGNING_KEY" if secret_key.is_some() => secret_key.clone(),
+            _ => env::var(name).ok(),
+        })?;
+        let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), config.table_name.clone());
         Ok(App::new(config, store))
     }
+}
+
+async fn read_secret(sdk: &aws_config::SdkConfig, arn: &str) -> Result<String, ConfigError> {
+    let output = aws_sdk_secretsmanager::Client::new(sdk)
+        .get_secret_value()
+        .secret_id(arn)
+        .send()
+        .await
+        .map_err(|error| ConfigError::Secret(aws_sdk_secretsmanager::error::DisplayErrorContext(&error).to_string()))?;
+    output
+        .secret_string
+        .ok_or_else(|| ConfigError::Secret("the secret has no string value".to_owned()))
+}
+
+/// The AWS configuration every client shares: credentials and region from the environment,
+/// and deliberate timeouts with bounded retries, so a sick dependency answers within seconds.
+pub async fn aws_sdk_config() -> aws_config::SdkConfig {
+    aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .timeout_config(
+            aws_config::timeout::TimeoutConfig::builder()
+                .connect_timeout(Duration::from_millis(1000))
+                .operation_attempt_timeout(Duration::from_millis(1500))
+                .operation_timeout(Duration::from_millis(4000))
+                .build(),
+        )
+        .retry_config(aws_config::retry::RetryConfig::standard().with_max_attempts(3))
+        .load()
+        .await
 }
 
 /// A function's whole life: logging, configuration, keys and the DynamoDB client built once at

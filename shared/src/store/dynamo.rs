@@ -12,11 +12,7 @@
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
 
-use aws_config::BehaviorVersion;
-use aws_config::retry::RetryConfig;
-use aws_config::timeout::TimeoutConfig;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
@@ -89,21 +85,9 @@ impl DynamoStore {
         }
     }
 
-    /// A client from the environment (credentials, region, `AWS_ENDPOINT_URL_DYNAMODB`) with
-    /// deliberate timeouts and bounded retries, so a sick store answers 503 within seconds.
+    /// A store over a client from the environment (see `crate::aws_sdk_config`).
     pub async fn connect(table: impl Into<String>) -> Self {
-        let sdk_config = aws_config::defaults(BehaviorVersion::latest())
-            .timeout_config(
-                TimeoutConfig::builder()
-                    .connect_timeout(Duration::from_millis(1000))
-                    .operation_attempt_timeout(Duration::from_millis(1500))
-                    .operation_timeout(Duration::from_millis(4000))
-                    .build(),
-            )
-            .retry_config(RetryConfig::standard().with_max_attempts(3))
-            .load()
-            .await;
-        Self::new(Client::new(&sdk_config), table)
+        Self::new(Client::new(&crate::aws_sdk_config().await), table)
     }
 
     pub fn client(&self) -> &Client {
