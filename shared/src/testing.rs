@@ -110,6 +110,38 @@ pub fn assert_security_headers(response: &Response<Body>) {
     assert_eq!(header(response, "cache-control"), Some("no-store"));
 }
 
+/// What every POST route answers before its handler runs (the shared `serve`): 405 with
+/// `Allow` for other methods, its methods to OPTIONS on both spellings of its path, and the
+/// JSON 404 for paths it does not own.
+pub async fn assert_post_route_conventions<F, Fut>(handler: F, path: &str, name: &str, foreign_paths: &[&str])
+where
+    F: Fn(Request) -> Fut,
+    Fut: std::future::Future<Output = Response<Body>>,
+{
+    for method in ["GET", "PUT", "DELETE"] {
+        let response = handler(event(method, path, &[], None)).await;
+        assert_eq!(response.status(), 405, "{method}");
+        assert_security_headers(&response);
+        assert_eq!(header(&response, "allow"), Some("POST, OPTIONS"));
+        assert_eq!(
+            body_json(&response),
+            json!({"detail": format!("Method \"{method}\" not allowed.")})
+        );
+    }
+    for spelling in [path, path.trim_end_matches('/')] {
+        let response = handler(event("OPTIONS", spelling, &[], None)).await;
+        assert_eq!(response.status(), 200, "OPTIONS {spelling}");
+        assert_eq!(header(&response, "allow"), Some("POST, OPTIONS"));
+        assert_eq!(body_json(&response)["name"], name);
+    }
+    for foreign in foreign_paths {
+        let response = handler(post_json(foreign, &json!({}), &[])).await;
+        assert_eq!(response.status(), 404, "{foreign}");
+        assert_security_headers(&response);
+        assert_eq!(body_json(&response), json!({"detail": "Not found."}));
+    }
+}
+
 /// `Bearer <token>`, for the `Authorization` header.
 pub fn bearer(token: &str) -> String {
     format!("Bearer {token}")

@@ -5,10 +5,12 @@ use std::sync::Arc;
 use lambda_http::{Body, Request, Response};
 use serde_json::{Value, json};
 
-use join::{ENDPOINT, handle};
+use join::handle;
 use shared::App;
 use shared::store::{MemoryStore, SessionStore};
-use shared::testing::{app, assert_security_headers, body_json, event, header, post_json, set_cookies};
+use shared::testing::{
+    app, assert_post_route_conventions, assert_security_headers, body_json, event, header, post_json, set_cookies,
+};
 use shared::token::TokenKind;
 
 const PATH: &str = "/account/join/";
@@ -354,36 +356,8 @@ async fn join_answers_503_with_retry_after_when_the_store_is_down() {
 }
 
 #[tokio::test]
-async fn join_refuses_other_methods_with_405_and_allow() {
-    for method in ["GET", "PUT", "DELETE", "PATCH"] {
-        let response = send(&app(), event(method, PATH, &[], None)).await;
-        assert_eq!(response.status(), 405, "{method}");
-        assert_security_headers(&response);
-        assert_eq!(header(&response, "allow"), Some("POST, OPTIONS"));
-        assert_eq!(
-            body_json(&response),
-            json!({"detail": format!("Method \"{method}\" not allowed.")})
-        );
-    }
-}
-
-#[tokio::test]
-async fn join_answers_options_with_its_methods() {
-    for path in [PATH, "/account/join"] {
-        let response = send(&app(), event("OPTIONS", path, &[], None)).await;
-        assert_eq!(response.status(), 200);
-        assert_eq!(header(&response, "allow"), Some(ENDPOINT.allow()));
-        assert_eq!(header(&response, "allow"), Some("POST, OPTIONS"));
-        assert_eq!(body_json(&response)["name"], "Register");
-    }
-}
-
-#[tokio::test]
-async fn join_answers_json_404_for_paths_it_does_not_own() {
-    for path in ["/account/login/", "/account/join/extra", "/account/", "/account/joinx"] {
-        let response = send(&app(), post_json(path, &signup("lost@example.com"), &[])).await;
-        assert_eq!(response.status(), 404, "{path}");
-        assert_security_headers(&response);
-        assert_eq!(body_json(&response), json!({"detail": "Not found."}));
-    }
+async fn join_follows_the_route_conventions() {
+    let app = app();
+    let foreign = ["/account/login/", "/account/join/extra", "/account/", "/account/joinx"];
+    assert_post_route_conventions(|request| handle(&app, request), PATH, "Register", &foreign).await;
 }

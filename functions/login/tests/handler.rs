@@ -7,7 +7,8 @@ use login::handle;
 use shared::App;
 use shared::store::MemoryStore;
 use shared::testing::{
-    app, app_with, assert_security_headers, body_json, create_user, event, header, post_json, set_cookie, set_cookies,
+    app, app_with, assert_post_route_conventions, assert_security_headers, body_json, create_user, event, header,
+    post_json, set_cookie, set_cookies,
 };
 use shared::token::TokenKind;
 
@@ -275,36 +276,8 @@ async fn login_answers_503_with_retry_after_when_the_store_is_down() {
 }
 
 #[tokio::test]
-async fn login_refuses_other_methods_with_405_and_allow() {
-    for method in ["GET", "PUT", "DELETE"] {
-        let response = send(&app(), event(method, "/account/login", &[], None)).await;
-        assert_eq!(response.status(), 405, "{method}");
-        assert_security_headers(&response);
-        assert_eq!(header(&response, "allow"), Some("POST, OPTIONS"));
-        assert_eq!(
-            body_json(&response),
-            json!({"detail": format!("Method \"{method}\" not allowed.")})
-        );
-    }
-}
-
-#[tokio::test]
-async fn login_answers_options_with_its_methods() {
-    for path in [PATH, "/account/login"] {
-        let response = send(&app(), event("OPTIONS", path, &[], None)).await;
-        assert_eq!(response.status(), 200);
-        assert_eq!(header(&response, "allow"), Some("POST, OPTIONS"));
-        assert_eq!(body_json(&response)["name"], "Login");
-        assert!(set_cookies(&response).is_empty());
-    }
-}
-
-#[tokio::test]
-async fn login_answers_json_404_for_paths_it_does_not_own() {
-    for path in ["/account/join/", "/account/login/x", "/account/logins"] {
-        let response = send(&app(), post_json(path, &credentials("a@example.com", PASSWORD), &[])).await;
-        assert_eq!(response.status(), 404, "{path}");
-        assert_security_headers(&response);
-        assert_eq!(body_json(&response), json!({"detail": "Not found."}));
-    }
+async fn login_follows_the_route_conventions() {
+    let app = app();
+    let foreign = ["/account/join/", "/account/login/x", "/account/logins"];
+    assert_post_route_conventions(|request| handle(&app, request), PATH, "Login", &foreign).await;
 }

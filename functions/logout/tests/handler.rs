@@ -8,8 +8,8 @@ use shared::App;
 use shared::auth::authenticate;
 use shared::store::{MemoryStore, SessionStore};
 use shared::testing::{
-    SessionTokens, app, app_with, assert_security_headers, bearer, body_json, event, expired_token, foreign_token,
-    header, join_user, post_json, set_cookie, set_cookies, start_session, unsigned_copy,
+    SessionTokens, app, app_with, assert_post_route_conventions, assert_security_headers, bearer, body_json, event,
+    expired_token, foreign_token, header, join_user, post_json, set_cookie, set_cookies, start_session, unsigned_copy,
 };
 use shared::token::{TokenKind, random_id};
 
@@ -284,35 +284,8 @@ async fn logout_answers_503_with_retry_after_when_the_store_is_down() {
 }
 
 #[tokio::test]
-async fn logout_refuses_other_methods_with_405_and_allow() {
-    for method in ["GET", "PUT", "DELETE"] {
-        let response = send(&app(), event(method, PATH, &[], None)).await;
-        assert_eq!(response.status(), 405, "{method}");
-        assert_security_headers(&response);
-        assert_eq!(header(&response, "allow"), Some("POST, OPTIONS"));
-        assert_eq!(
-            body_json(&response),
-            json!({"detail": format!("Method \"{method}\" not allowed.")})
-        );
-    }
-}
-
-#[tokio::test]
-async fn logout_answers_options_with_its_methods() {
-    for path in [PATH, "/account/logout"] {
-        let response = send(&app(), event("OPTIONS", path, &[], None)).await;
-        assert_eq!(response.status(), 200);
-        assert_eq!(header(&response, "allow"), Some("POST, OPTIONS"));
-        assert_eq!(body_json(&response)["name"], "Logout");
-    }
-}
-
-#[tokio::test]
-async fn logout_answers_json_404_for_paths_it_does_not_own() {
-    for path in ["/account/login/", "/account/logout/all", "/account/logoutx"] {
-        let response = send(&app(), post_json(path, &json!({"refresh": "x"}), &[])).await;
-        assert_eq!(response.status(), 404, "{path}");
-        assert_security_headers(&response);
-        assert_eq!(body_json(&response), json!({"detail": "Not found."}));
-    }
+async fn logout_follows_the_route_conventions() {
+    let app = app();
+    let foreign = ["/account/login/", "/account/logout/all", "/account/logoutx"];
+    assert_post_route_conventions(|request| handle(&app, request), PATH, "Logout", &foreign).await;
 }
