@@ -2,7 +2,9 @@
 
 1. template.yaml expanded with samtranslator (as CloudFormation would) and linted with cfn-lint;
 2. one list of the contract's routes kept in step across four places: the template's HttpApi
-   routes, the local router in Cargo.toml, the sample events in events/, and openapi.yaml.
+   routes, the local router in Cargo.toml, the sample events in events/, and openapi.yaml;
+3. the template's table has the key schema, billing and TTL the code gives the local table
+   (argument: a file holding `account-admin table-definition`'s output).
 
 Exit status 0 when all is well; every problem is printed.
 """
@@ -131,15 +133,28 @@ def check_routes(template, problems):
         problems.append(f"openapi.yaml documents {path}, which the contract does not have")
 
 
+def check_table(template, problems):
+    """The template's table has the shape the code creates locally (`account-admin table-definition`)."""
+    if len(sys.argv) < 2:
+        problems.append("usage: check_deploy.py TABLE_DEFINITION_JSON (from `account-admin table-definition`)")
+        return
+    expected = json.loads(pathlib.Path(sys.argv[1]).read_text(encoding="utf-8"))
+    table = template["Resources"]["AccountsTable"]["Properties"]
+    for name, value in expected.items():
+        if table.get(name) != value:
+            problems.append(f"template.yaml AccountsTable {name} is {table.get(name)!r}; the code says {value!r}")
+
+
 def main():
     problems = []
     template = expand_and_lint(problems)
     check_routes(template, problems)
+    check_table(template, problems)
     for problem in problems:
         print(f"check_deploy: {problem}", file=sys.stderr)
     if problems:
         return 1
-    print(f"check_deploy: template expands and lints clean; {len(ROUTES)} routes in step in 4 places")
+    print(f"check_deploy: template expands and lints clean; {len(ROUTES)} routes in step in 4 places; same table")
     return 0
 
 

@@ -12,12 +12,14 @@ say "cargo fmt --check"
 cargo fmt --all --check
 say "cargo clippy (warnings denied)"
 cargo clippy --workspace --all-targets --quiet -- -D warnings
-say "deploy files: template expanded and linted, routes in step, OpenAPI valid"
-python "$ROOT/tools/check_deploy.py"
-openapi-spec-validator openapi.yaml
 say "building functions and tests"
 cargo build --workspace --bins --quiet
 cargo test --workspace --no-run --quiet
+say "deploy files: template expanded and linted, routes and table in step, OpenAPI valid"
+mkdir -p "$LOCAL"
+"$ROOT/target/debug/account-admin" table-definition > "$LOCAL/table-definition.json"
+python "$ROOT/tools/check_deploy.py" "$LOCAL/table-definition.json"
+openapi-spec-validator openapi.yaml
 
 MOTO_PID=""
 WATCH_PID=""

@@ -36,6 +36,23 @@ impl TableDefinition {
     pub const PARTITION_KEY: &'static str = "PK";
     pub const SORT_KEY: &'static str = "SK";
     pub const TTL_ATTRIBUTE: &'static str = "expires_at";
+
+    /// The definition in CloudFormation's words, for `account-admin table-definition`, which
+    /// `make test` compares with the table of `template.yaml`.
+    pub fn as_cloudformation() -> serde_json::Value {
+        serde_json::json!({
+            "BillingMode": "PAY_PER_REQUEST",
+            "AttributeDefinitions": [
+                {"AttributeName": Self::PARTITION_KEY, "AttributeType": "S"},
+                {"AttributeName": Self::SORT_KEY, "AttributeType": "S"},
+            ],
+            "KeySchema": [
+                {"AttributeName": Self::PARTITION_KEY, "KeyType": "HASH"},
+                {"AttributeName": Self::SORT_KEY, "KeyType": "RANGE"},
+            ],
+            "TimeToLiveSpecification": {"AttributeName": Self::TTL_ATTRIBUTE, "Enabled": true},
+        })
+    }
 }
 
 const USER_SK: &str = "USER";

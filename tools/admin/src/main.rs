@@ -1,4 +1,5 @@
 //! `account-admin create-table` — creates the table (and its TTL) if missing.
+//! `account-admin table-definition` — prints the table's definition (as in CloudFormation).
 //! `account-admin create-superuser EMAIL` — reads the password from standard input (never from
 //! the command line, where other users and shell history would see it).
 //!
@@ -9,9 +10,10 @@ use std::process::ExitCode;
 
 use secrecy::SecretString;
 use shared::account::create_superuser;
-use shared::store::DynamoStore;
+use shared::store::{DynamoStore, TableDefinition};
 
-const USAGE: &str = "usage: account-admin create-table | create-superuser EMAIL  (password on stdin)";
+const USAGE: &str =
+    "usage: account-admin create-table | table-definition | create-superuser EMAIL  (password on stdin)";
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -19,6 +21,7 @@ async fn main() -> ExitCode {
     let table = std::env::var("TABLE_NAME").unwrap_or_else(|_| "accounts".to_owned());
     let store = DynamoStore::connect(table.clone()).await;
     let outcome = match args.iter().map(String::as_str).collect::<Vec<_>>().as_slice() {
+        ["table-definition"] => Ok(TableDefinition::as_cloudformation().to_string()),
         ["create-table"] => store
             .create_table_if_missing()
             .await
