@@ -1,7 +1,7 @@
 # The two commands: `make dev` runs the API locally, `make test` checks everything.
 # Both install what they need (pinned, into .tools/) on first use.
 
-.PHONY: dev test invoke sam-build tools clean
+.PHONY: dev test invoke sam-build bench tools clean
 
 dev: ## run the API on http://127.0.0.1:$(API_PORT) (default 9000) with DynamoDB on $(DYNAMODB_PORT) (8000)
 	@tools/dev.sh
@@ -14,6 +14,9 @@ invoke: ## send every event in events/ to the running `make dev` stack (cargo la
 
 sam-build: ## build the six functions for arm64 Lambda with SAM (.aws-sam/), and report zipped sizes
 	@tools/sam-build.sh
+
+bench: ## release builds, then cold starts, warm costs, memory, throughput → docs/bench-results.md
+	@tools/bench.sh
 
 tools: ## install the pinned local tools only
 	@bash -c 'source tools/lib.sh && install_tools'

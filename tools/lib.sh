@@ -83,3 +83,11 @@ stop_all() {
         [ -n "$pid" ] && wait "$pid" 2>/dev/null || true
     done
 }
+
+# The Rust target Lambda's arm64 functions are built for (cargo lambda links it through zig).
+ensure_arm64_target() {
+    if ! rustup target list --installed | grep -qx aarch64-unknown-linux-gnu; then
+        say "adding the aarch64-unknown-linux-gnu target (once)"
+        rustup target add aarch64-unknown-linux-gnu
+    fi
+}

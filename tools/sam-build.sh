@@ -7,10 +7,7 @@ cd "$ROOT"
 install_tools
 export SAM_CLI_TELEMETRY=0
 
-if ! rustup target list --installed | grep -qx aarch64-unknown-linux-gnu; then
-    say "adding the aarch64-unknown-linux-gnu target (once)"
-    rustup target add aarch64-unknown-linux-gnu
-fi
+ensure_arm64_target
 say "sam validate --lint"
 sam validate --lint
 say "sam build (arm64, release)"

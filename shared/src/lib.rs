@@ -3,6 +3,7 @@
 
 pub mod account;
 pub mod auth;
+pub mod aws;
 pub mod config;
 pub mod error;
 pub mod http;
@@ -16,7 +17,6 @@ pub mod token;
 use std::convert::Infallible;
 use std::env;
 use std::future::Future;
-use std::time::Duration;
 
 use config::{Config, ConfigError};
 use lambda_http::{Body, Request, Response, service_fn};
@@ -42,7 +42,7 @@ impl App<DynamoStore> {
     /// Manager when `JWT_SIGNING_KEY_SECRET_ARN` names it (and `JWT_SIGNING_KEY` is not set),
     /// one AWS configuration for both clients.
     pub async fn from_env() -> Result<Self, ConfigError> {
-        let sdk = aws_sdk_config().await;
+        let sdk = aws::sdk_config().await;
         let secret_key = match (env::var("JWT_SIGNING_KEY"), env::var("JWT_SIGNING_KEY_SECRET_ARN")) {
             (Err(_), Ok(arn)) => Some(read_secret(&sdk, &arn).await?),
             _ => None,
@@ -66,22 +66,6 @@ async fn read_secret(sdk: &aws_config::SdkConfig, arn: &str) -> Result<String, C
     output
         .secret_string
         .ok_or_else(|| ConfigError::Secret("the secret has no string value".to_owned()))
-}
-
-/// The AWS configuration every client shares: credentials and region from the environment,
-/// and deliberate timeouts with bounded retries, so a sick dependency answers within seconds.
-pub async fn aws_sdk_config() -> aws_config::SdkConfig {
-    aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .timeout_config(
-            aws_config::timeout::TimeoutConfig::builder()
-                .connect_timeout(Duration::from_millis(1000))
-                .operation_attempt_timeout(Duration::from_millis(1500))
-                .operation_timeout(Duration::from_millis(4000))
-                .build(),
-        )
-        .retry_config(aws_config::retry::RetryConfig::standard().with_max_attempts(3))
-        .load()
-        .await
 }
 
 /// A function's whole life: logging, configuration, keys and the DynamoDB client built once at

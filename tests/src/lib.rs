@@ -567,8 +567,7 @@ pub fn tampered(token: &str, changes: Value) -> String {
 
 /// A DynamoDB client for the stack's store (`AWS_ENDPOINT_URL_DYNAMODB`, dummy credentials).
 pub async fn dynamodb() -> aws_sdk_dynamodb::Client {
-    let config = aws_config::defaults(aws_config::BehaviorVersion::latest()).load().await;
-    aws_sdk_dynamodb::Client::new(&config)
+    aws_sdk_dynamodb::Client::new(&shared::aws::sdk_config().await)
 }
 
 fn table_name() -> String {

@@ -102,9 +102,9 @@ impl DynamoStore {
         }
     }
 
-    /// A store over a client from the environment (see `crate::aws_sdk_config`).
+    /// A store over a client from the environment (see `crate::aws::sdk_config`).
     pub async fn connect(table: impl Into<String>) -> Self {
-        Self::new(Client::new(&crate::aws_sdk_config().await), table)
+        Self::new(Client::new(&crate::aws::sdk_config().await), table)
     }
 
     pub fn client(&self) -> &Client {
