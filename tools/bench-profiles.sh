@@ -18,8 +18,6 @@ VARIANTS=(
     "opt 3, fat LTO, abort|profile.release.opt-level=3 profile.release.lto=\"fat\" profile.release.panic=\"abort\""
     "opt s (argon2 3), fat LTO, abort|profile.release.opt-level=\"s\" profile.release.package.argon2.opt-level=3 profile.release.package.blake2.opt-level=3 profile.release.lto=\"fat\" profile.release.panic=\"abort\""
     "opt z (argon2 3), fat LTO, abort|profile.release.opt-level=\"z\" profile.release.package.argon2.opt-level=3 profile.release.package.blake2.opt-level=3 profile.release.lto=\"fat\" profile.release.panic=\"abort\""
-    "opt z everywhere, fat LTO, abort|profile.release.opt-level=\"z\" profile.release.package.argon2.opt-level=\"z\" profile.release.package.blake2.opt-level=\"z\" profile.release.lto=\"fat\" profile.release.panic=\"abort\""
-    "opt s (argon2 3), thin LTO, abort|profile.release.opt-level=\"s\" profile.release.package.argon2.opt-level=3 profile.release.package.blake2.opt-level=3 profile.release.lto=\"thin\" profile.release.panic=\"abort\""
     "opt s (argon2 3), no cross-crate LTO, abort (chosen)|profile.release.opt-level=\"s\" profile.release.package.argon2.opt-level=3 profile.release.package.blake2.opt-level=3 profile.release.lto=false profile.release.panic=\"abort\""
     "opt z (argon2 3), no cross-crate LTO, abort|profile.release.opt-level=\"z\" profile.release.package.argon2.opt-level=3 profile.release.package.blake2.opt-level=3 profile.release.lto=false profile.release.panic=\"abort\""
 )

@@ -93,6 +93,7 @@ fn is_id(text: &str) -> bool {
 
 impl TokenKeys {
     pub fn new(config: &Config) -> Self {
+        crate::hs256::install();
         let key = config.signing_key_bytes();
         let mut validation = Validation::new(Algorithm::HS256);
         validation.leeway = config.jwt_leeway;
