@@ -15,7 +15,7 @@ invoke: ## send every event in events/ to the running `make dev` stack (cargo la
 sam-build: ## build the six functions for arm64 Lambda with SAM (.aws-sam/), and report zipped sizes
 	@tools/sam-build.sh
 
-bench: ## release builds, then cold starts, warm costs, memory, throughput → docs/bench-results.md
+bench: ## release builds, then cold starts, warm costs, memory, sizes, throughput, release profiles → docs/bench-results.md
 	@tools/bench.sh
 
 tools: ## install the pinned local tools only

@@ -118,7 +118,7 @@ PY
 done
 if [ "${PROFILES:-1}" != 0 ]; then
     say "release profiles compared (PROFILES=0 skips this part)"
-    { echo; echo "## Release profiles compared (x86_64 builds, Argon2 medians of ${ARGON2_RUNS:-40} runs)"; echo; } >> "$OUT"
+    { echo; echo "## Release profiles compared (x86_64 builds, Argon2: ${ARGON2_ROUNDS:-7} interleaved rounds of ${ARGON2_RUNS:-15} runs each)"; echo; } >> "$OUT"
     tools/bench-profiles.sh >> "$OUT"
 fi
 say "written to docs/bench-results.md"
