@@ -21,5 +21,5 @@ for bootstrap in sorted(pathlib.Path(".aws-sam/build").glob("*Function/bootstrap
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as archive:
         archive.write(bootstrap, "bootstrap")
     size, zipped = bootstrap.stat().st_size / 2**20, len(buffer.getvalue()) / 2**20
-    print(f"  {bootstrap.parent.name:<24} bootstrap {size:5.2f} MB   zipped {zipped:5.2f} MB")
+    print(f"  {bootstrap.parent.name:<24} bootstrap {size:5.2f} MiB   zipped {zipped:5.2f} MiB")
 PY

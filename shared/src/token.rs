@@ -73,6 +73,9 @@ impl std::fmt::Debug for Issued {
 #[error("token signing failed")]
 pub struct SigningFailed;
 
+/// How far in the future a token's `iat` may lie (clock differences between instances).
+const FUTURE_IAT_SLACK_SECONDS: i64 = 60;
+
 /// The keys and rules for tokens, built once per cold start.
 pub struct TokenKeys {
     encoding: EncodingKey,
@@ -161,6 +164,12 @@ impl TokenKeys {
                 },
             );
         }
+        // We never issue a token dated in the future: one that is can only be forged or minted
+        // by a clock gone wrong. A minute of slack covers instances whose clocks differ by
+        // the second boundary (`iat` has whole seconds).
+        if claims.iat > crate::now_unix() + FUTURE_IAT_SLACK_SECONDS + self.validation.leeway as i64 {
+            return Err(TokenFault::Invalid);
+        }
         let user_id = claims.user_id.parse::<u64>().map_err(|_| TokenFault::Invalid)?;
         if !is_id(&claims.jti) || !is_id(&claims.sid) {
             return Err(TokenFault::Invalid);
@@ -212,6 +221,21 @@ mod tests {
         let payload: serde_json::Value = serde_json::from_slice(&payload).unwrap();
         assert_eq!(payload["user_id"], "42", "user_id is a string claim");
         assert_eq!(payload["token_type"], "access");
+    }
+
+    #[test]
+    fn a_token_issued_in_the_future_is_invalid() {
+        let keys = keys();
+        let sid = random_id();
+        let ahead = keys
+            .issue(TokenKind::Access, 7, &sid, random_id(), now() + 600)
+            .unwrap();
+        assert_eq!(keys.verify(&ahead.token, TokenKind::Access), Err(TokenFault::Invalid));
+        let skewed = keys.issue(TokenKind::Access, 7, &sid, random_id(), now() + 5).unwrap();
+        assert!(
+            keys.verify(&skewed.token, TokenKind::Access).is_ok(),
+            "a few seconds of skew pass"
+        );
     }
 
     #[test]

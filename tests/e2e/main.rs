@@ -1,5 +1,6 @@
 //! End-to-end: every route over real HTTP through cargo lambda's router and real DynamoDB.
 
+mod attacks;
 mod conventions;
 mod flows;
 mod join;

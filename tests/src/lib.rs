@@ -7,6 +7,8 @@
 //! hold for every response (JSON, security headers, never a redirect), so each test checks
 //! them on whatever it sends.
 
+pub mod attacks;
+
 use std::sync::OnceLock;
 
 use aws_sdk_dynamodb::types::AttributeValue;
