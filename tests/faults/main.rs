@@ -1,0 +1,355 @@
+//! Store faults, for real: the real handlers over the real `DynamoStore`, against the local
+//! DynamoDB server (`make test` starts it), with faults made where they happen in production —
+//! an endpoint where nothing listens, and throttling answers or lost connections injected into
+//! the SDK's own request pipeline by an interceptor. Every fault must be answered 503
+//! `{"detail":"Service temporarily unavailable."}` with `Retry-After` (never a 500 or a hang),
+//! and a write that fails must leave the store as if the request had not started.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use aws_sdk_dynamodb::config::interceptors::{
+    BeforeDeserializationInterceptorContextMut, BeforeTransmitInterceptorContextMut,
+};
+use aws_sdk_dynamodb::config::{ConfigBag, Intercept, RuntimeComponents};
+use aws_smithy_runtime_api::box_error::BoxError;
+use aws_smithy_types::body::SdkBody;
+use aws_smithy_types::config_bag::{Storable, StoreReplace};
+use lambda_http::{Body, Request, Response};
+use serde_json::{Value, json};
+use shared::App;
+use shared::config::Config;
+use shared::store::DynamoStore;
+use shared::testing::{TEST_SIGNING_KEY, bearer, body_json, header, post_json};
+use shared::token::random_id;
+
+const PASSWORD: &str = "Tutorial-Pw!7319";
+const NEW_PASSWORD: &str = "Another-Pw!5521";
+/// A hang guard, not a speed check: the SDK gives up after 4 s (`shared::aws`).
+const HANG_GUARD: Duration = Duration::from_secs(30);
+
+/// How an injected fault shows itself to the SDK.
+#[derive(Debug, Clone, Copy)]
+enum Fault {
+    /// The connection is refused (the request is sent to a port where nothing listens).
+    Unreachable,
+    /// DynamoDB answers 400 with this error code (the throttling family).
+    Answers(&'static str),
+}
+
+/// Fails every attempt (retries included) of the operations named, by their `x-amz-target`
+/// suffix; counts the attempts it failed.
+#[derive(Debug, Clone)]
+struct FaultInjector {
+    operations: &'static [&'static str],
+    fault: Fault,
+    dead_endpoint: String,
+    failed: Arc<AtomicUsize>,
+}
+
+impl FaultInjector {
+    fn new(operations: &'static [&'static str], fault: Fault) -> Self {
+        FaultInjector {
+            operations,
+            fault,
+            dead_endpoint: dead_endpoint(),
+            failed: Arc::default(),
+        }
+    }
+}
+
+impl Intercept for FaultInjector {
+    fn name(&self) -> &'static str {
+        "FaultInjector"
+    }
+
+    fn modify_before_transmit(
+        &self,
+        context: &mut BeforeTransmitInterceptorContextMut<'_>,
+        _components: &RuntimeComponents,
+        cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        let operation = context
+            .request()
+            .headers()
+            .get("x-amz-target")
+            .and_then(|target| target.rsplit('.').next())
+            .unwrap_or_default();
+        if !self.operations.contains(&operation) {
+            return Ok(());
+        }
+        self.failed.fetch_add(1, Ordering::SeqCst);
+        match self.fault {
+            // The request never reaches the server: it is as if the connection failed.
+            Fault::Unreachable => context.request_mut().set_uri(self.dead_endpoint.as_str())?,
+            // Marked here (the request itself is gone once sent), answered in
+            // `modify_before_deserialization`.
+            Fault::Answers(_) => {
+                cfg.interceptor_state().store_put(Injected);
+            }
+        }
+        Ok(())
+    }
+
+    fn modify_before_deserialization(
+        &self,
+        context: &mut BeforeDeserializationInterceptorContextMut<'_>,
+        _components: &RuntimeComponents,
+        cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        if let (Some(Injected), Fault::Answers(code)) = (cfg.load::<Injected>(), self.fault) {
+            // Only ever used on reads: the server's answer is replaced by DynamoDB's error.
+            let response = context.response_mut();
+            *response.status_mut() = 400.try_into()?;
+            response
+                .headers_mut()
+                .insert("content-type", "application/x-amz-json-1.0");
+            *response.body_mut() = SdkBody::from(
+                json!({
+                    "__type": format!("com.amazonaws.dynamodb.v20120810#{code}"),
+                    "message": "injected by the fault tests",
+                })
+                .to_string(),
+            );
+        }
+        Ok(())
+    }
+}
+
+/// This operation's attempts get an injected answer.
+#[derive(Debug, Clone)]
+struct Injected;
+
+impl Storable for Injected {
+    type Storer = StoreReplace<Self>;
+}
+
+/// A local URL where nothing listens (the port was free a moment ago).
+fn dead_endpoint() -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port");
+    let port = listener.local_addr().expect("its address").port();
+    drop(listener);
+    format!("http://127.0.0.1:{port}/")
+}
+
+fn config() -> Config {
+    Config::from_lookup(|name| (name == "JWT_SIGNING_KEY").then(|| TEST_SIGNING_KEY.to_owned()))
+        .expect("test configuration is valid")
+}
+
+/// An application over a fresh table on the local server, its client carrying `injector`.
+async fn app_with(injector: Option<FaultInjector>) -> App<DynamoStore> {
+    let endpoint = std::env::var("AWS_ENDPOINT_URL_DYNAMODB")
+        .expect("fault tests need the local DynamoDB: run them with `make test`");
+    assert!(
+        endpoint.starts_with("http://127.0.0.1:"),
+        "fault tests only run against a local server"
+    );
+    let table = format!("fault-test-{}", random_id());
+    // The table is made by a client without faults.
+    DynamoStore::connect(table.clone())
+        .await
+        .create_table_if_missing()
+        .await
+        .expect("table created");
+    let sdk = shared::aws::sdk_config().await;
+    let mut builder = aws_sdk_dynamodb::config::Builder::from(&sdk);
+    if let Some(injector) = injector {
+        builder = builder.interceptor(injector);
+    }
+    let client = aws_sdk_dynamodb::Client::from_conf(builder.build());
+    App::new(config(), DynamoStore::new(client, table))
+}
+
+/// An application whose store endpoint has nothing listening.
+async fn app_without_store() -> App<DynamoStore> {
+    let sdk = shared::aws::sdk_config().await;
+    let config = aws_sdk_dynamodb::config::Builder::from(&sdk)
+        .endpoint_url(dead_endpoint())
+        .build();
+    App::new(
+        self::config(),
+        DynamoStore::new(aws_sdk_dynamodb::Client::from_conf(config), "accounts"),
+    )
+}
+
+async fn answer(future: impl std::future::Future<Output = Response<Body>>) -> (Response<Body>, Duration) {
+    let started = Instant::now();
+    let response = tokio::time::timeout(HANG_GUARD, future)
+        .await
+        .expect("the function answered (no hang)");
+    (response, started.elapsed())
+}
+
+#[track_caller]
+fn assert_unavailable(what: &str, response: &Response<Body>, took: Duration) {
+    assert_eq!(response.status().as_u16(), 503, "{what}: {:?}", body_json(response));
+    assert_eq!(
+        body_json(response),
+        json!({"detail": "Service temporarily unavailable."}),
+        "{what}"
+    );
+    let retry_after = header(response, "retry-after").unwrap_or_else(|| panic!("{what}: no Retry-After"));
+    assert!(
+        retry_after.parse::<u32>().is_ok_and(|seconds| seconds >= 1),
+        "{what}: Retry-After {retry_after}"
+    );
+    println!("{what}: 503 after {} ms", took.as_millis());
+}
+
+fn signup(email: &str) -> Value {
+    json!({"email": email, "password1": PASSWORD, "password2": PASSWORD})
+}
+
+fn email() -> String {
+    format!("fault-{}@example.com", random_id())
+}
+
+struct Tokens {
+    access: String,
+    refresh: String,
+}
+
+async fn joined(app: &App<DynamoStore>, email: &str) -> Tokens {
+    let response = join::handle(app, post_json("/account/join/", &signup(email), &[])).await;
+    assert_eq!(response.status().as_u16(), 201, "{:?}", body_json(&response));
+    let body = body_json(&response);
+    Tokens {
+        access: body["access"].as_str().expect("access").to_owned(),
+        refresh: body["refresh"].as_str().expect("refresh").to_owned(),
+    }
+}
+
+fn mypage_request(access: &str) -> Request {
+    shared::testing::event("GET", "/account/mypage/", &[("authorization", &bearer(access))], None)
+}
+
+fn login_request(email: &str, password: &str) -> Request {
+    post_json("/account/login/", &json!({"email": email, "password": password}), &[])
+}
+
+fn refresh_request(refresh: &str) -> Request {
+    post_json("/account/token/refresh/", &json!({"refresh": refresh}), &[])
+}
+
+fn logout_request(refresh: &str) -> Request {
+    post_json("/account/logout/", &json!({"refresh": refresh}), &[])
+}
+
+fn password_change_request(access: &str) -> Request {
+    post_json(
+        "/account/password/change/",
+        &json!({"new_password1": NEW_PASSWORD, "new_password2": NEW_PASSWORD}),
+        &[("authorization", &bearer(access))],
+    )
+}
+
+#[tokio::test]
+async fn every_route_answers_503_when_nothing_listens_at_the_store() {
+    // Tokens from a healthy stack with the same key: the routes get as far as the store.
+    let healthy = app_with(None).await;
+    let address = email();
+    let tokens = joined(&healthy, &address).await;
+    let app = app_without_store().await;
+    let (response, took) = answer(join::handle(&app, post_json("/account/join/", &signup(&email()), &[]))).await;
+    assert_unavailable("join", &response, took);
+    let (response, took) = answer(login::handle(&app, login_request(&address, PASSWORD))).await;
+    assert_unavailable("login", &response, took);
+    let (response, took) = answer(mypage::handle(&app, mypage_request(&tokens.access))).await;
+    assert_unavailable("mypage", &response, took);
+    let (response, took) = answer(refresh::handle(&app, refresh_request(&tokens.refresh))).await;
+    assert_unavailable("token/refresh", &response, took);
+    let (response, took) = answer(logout::handle(&app, logout_request(&tokens.refresh))).await;
+    assert_unavailable("logout", &response, took);
+    let (response, took) = answer(password_change::handle(&app, password_change_request(&tokens.access))).await;
+    assert_unavailable("password/change", &response, took);
+}
+
+/// Each throttling error DynamoDB answers, on the first read of mypage and login.
+#[tokio::test]
+async fn throttling_answers_503() {
+    let codes = [
+        "ProvisionedThroughputExceededException",
+        "ThrottlingException",
+        "RequestLimitExceeded",
+    ];
+    futures::future::join_all(codes.map(throttled_reads_answer_503)).await;
+}
+
+async fn throttled_reads_answer_503(code: &'static str) {
+    {
+        let injector = FaultInjector::new(&["BatchGetItem", "GetItem"], Fault::Answers(code));
+        let failed = injector.failed.clone();
+        let app = app_with(Some(injector)).await;
+        let (response, took) = answer(mypage::handle(&app, mypage_request(&forged_access(&app)))).await;
+        assert_unavailable(&format!("mypage, {code}"), &response, took);
+        let (response, took) = answer(login::handle(&app, login_request(&email(), PASSWORD))).await;
+        assert_unavailable(&format!("login, {code}"), &response, took);
+        assert!(failed.load(Ordering::SeqCst) >= 2, "{code}: the faults were injected");
+    }
+}
+
+/// An access token for a session that may not exist: enough to make mypage read the store.
+fn forged_access(app: &App<DynamoStore>) -> String {
+    app.tokens
+        .issue(
+            shared::token::TokenKind::Access,
+            1,
+            &random_id(),
+            random_id(),
+            shared::now_unix(),
+        )
+        .expect("signing")
+        .token
+}
+
+/// Join's second write (the transaction after the id counter) fails: no user, no email claim,
+/// so the same email joins cleanly once the store is back.
+#[tokio::test]
+async fn a_join_whose_second_write_fails_leaves_no_account() {
+    let injector = FaultInjector::new(&["TransactWriteItems"], Fault::Unreachable);
+    let failed = injector.failed.clone();
+    let app = app_with(Some(injector)).await;
+    let address = email();
+    let (response, took) = answer(join::handle(&app, post_json("/account/join/", &signup(&address), &[]))).await;
+    assert_unavailable("join, transaction lost", &response, took);
+    assert!(failed.load(Ordering::SeqCst) >= 1);
+
+    let healthy = App::new(config(), DynamoStore::connect(app.store.table().to_owned()).await);
+    let response = login::handle(&healthy, login_request(&address, PASSWORD)).await;
+    assert_eq!(response.status().as_u16(), 400, "no account was left behind");
+    joined(&healthy, &address).await;
+}
+
+/// Refresh, logout and password change, their write failing: the session and password are as
+/// before, and the same request succeeds once the store is back.
+#[tokio::test]
+async fn failed_writes_change_nothing() {
+    let injector = FaultInjector::new(&["UpdateItem", "TransactWriteItems"], Fault::Unreachable);
+    let app = app_with(Some(injector)).await;
+    let healthy = App::new(config(), DynamoStore::connect(app.store.table().to_owned()).await);
+    let address = email();
+    let tokens = joined(&healthy, &address).await;
+
+    let (response, took) = answer(refresh::handle(&app, refresh_request(&tokens.refresh))).await;
+    assert_unavailable("refresh, rotation lost", &response, took);
+    let (response, took) = answer(logout::handle(&app, logout_request(&tokens.refresh))).await;
+    assert_unavailable("logout, revocation lost", &response, took);
+    let (response, took) = answer(password_change::handle(&app, password_change_request(&tokens.access))).await;
+    assert_unavailable("password change, transaction lost", &response, took);
+
+    // Nothing happened: the old password logs in, the refresh token is unspent and rotates,
+    // the session is live.
+    let response = login::handle(&healthy, login_request(&address, PASSWORD)).await;
+    assert_eq!(response.status().as_u16(), 200, "the password is unchanged");
+    let response = refresh::handle(&healthy, refresh_request(&tokens.refresh)).await;
+    assert_eq!(
+        response.status().as_u16(),
+        200,
+        "the refresh token was not spent: {:?}",
+        body_json(&response)
+    );
+    let response = mypage::handle(&healthy, mypage_request(&tokens.access)).await;
+    assert_eq!(response.status().as_u16(), 200, "the session is live");
+}
