@@ -1,9 +1,9 @@
 //! Store faults, for real: the real handlers over the real `DynamoStore`, against the local
-//! DynamoDB server (`make test` starts it), with faults made where they happen in production —
-//! an endpoint where nothing listens, and throttling answers or lost connections injected into
-//! the SDK's own request pipeline by an interceptor. Every fault must be answered 503
-//! `{"detail":"Service temporarily unavailable."}` with `Retry-After` (never a 500 or a hang),
-//! and a write that fails must leave the store as if the request had not started.
+//! DynamoDB server (`make test` starts it), with faults made where they happen in production:
+//! an endpoint where nothing listens, a server stopped mid-test, and throttling answers or lost
+//! connections injected into the SDK's own request pipeline by an interceptor. Every fault must
+//! be answered 503 `{"detail":"Service temporarily unavailable."}` with `Retry-After` (never a
+//! 500 or a hang), and a write that fails must leave the store as if the request had not started.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -352,4 +352,70 @@ async fn failed_writes_change_nothing() {
     );
     let response = mypage::handle(&healthy, mypage_request(&tokens.access)).await;
     assert_eq!(response.status().as_u16(), 200, "the session is live");
+}
+
+/// A DynamoDB server of this test's own (the project's moto wrapper), stopped mid-test: the
+/// requests after it dies are answered 503, as the ones before it were answered normally.
+#[tokio::test]
+async fn the_store_stopping_mid_test_turns_answers_into_503() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let port = dead_endpoint()
+        .trim_start_matches("http://127.0.0.1:")
+        .trim_end_matches('/')
+        .to_owned();
+    let mut server = StopOnDrop(
+        std::process::Command::new("python")
+            .arg(root.join("tools/dynamodb_server.py"))
+            .args(["127.0.0.1", &port])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("python with moto on PATH (make test puts .tools/venv/bin there)"),
+    );
+    let endpoint = format!("http://127.0.0.1:{port}");
+    let sdk = shared::aws::sdk_config().await;
+    let client = aws_sdk_dynamodb::Client::from_conf(
+        aws_sdk_dynamodb::config::Builder::from(&sdk)
+            .endpoint_url(&endpoint)
+            .build(),
+    );
+    let store = DynamoStore::new(client, format!("fault-test-{}", random_id()));
+    // Wait for the server to take requests (a condition polled, not a fixed sleep).
+    let deadline = Instant::now() + HANG_GUARD;
+    while store.create_table_if_missing().await.is_err() {
+        assert!(
+            Instant::now() < deadline,
+            "the DynamoDB server on {endpoint} did not start"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let app = App::new(config(), store);
+    let address = email();
+    let tokens = joined(&app, &address).await;
+    assert_eq!(
+        mypage::handle(&app, mypage_request(&tokens.access))
+            .await
+            .status()
+            .as_u16(),
+        200
+    );
+
+    server.0.kill().expect("stopping the server");
+    server.0.wait().expect("the server stopped");
+    let (response, took) = answer(mypage::handle(&app, mypage_request(&tokens.access))).await;
+    assert_unavailable("mypage, server stopped", &response, took);
+    let (response, took) = answer(login::handle(&app, login_request(&address, PASSWORD))).await;
+    assert_unavailable("login, server stopped", &response, took);
+    let (response, took) = answer(refresh::handle(&app, refresh_request(&tokens.refresh))).await;
+    assert_unavailable("refresh, server stopped", &response, took);
+}
+
+/// A child process that is stopped however the test ends.
+struct StopOnDrop(std::process::Child);
+
+impl Drop for StopOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
 }
