@@ -28,6 +28,7 @@ pub async fn authenticate<S: SessionStore>(app: &App<S>, request: &Request) -> R
             TokenFault::WrongType => AccessDenied::WrongType,
         })
     })?;
+    crate::logging::record_user(verified.user_id);
     let view = app.store.load(verified.user_id, &verified.session_id).await?;
     match view.live(now_unix()) {
         Ok((user, session)) => Ok(Authenticated {
@@ -62,6 +63,7 @@ pub async fn check_refresh<S: SessionStore>(
             TokenFault::WrongType => RefreshDenied::WrongType,
         })
     })?;
+    crate::logging::record_user(verified.user_id);
     let view = app.store.load(verified.user_id, &verified.session_id).await?;
     let (user, session) = match view.live(now_unix()) {
         Ok(live) => live,

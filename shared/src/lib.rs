@@ -9,6 +9,7 @@ pub mod error;
 pub mod hs256;
 pub mod http;
 pub mod input;
+pub mod logging;
 pub mod password;
 pub mod store;
 #[cfg(feature = "testing")]
@@ -84,15 +85,14 @@ where
     let app: &'static App<DynamoStore> = Box::leak(Box::new(app));
     let handler = &handler;
     lambda_http::run(service_fn(move |request| async move {
-        Ok::<_, Infallible>(handler(app, request).await)
+        Ok::<_, Infallible>(logging::in_request_span(request, |request| handler(app, request)).await)
     }))
     .await
 }
 
-/// Logs as Lambda wants them: JSON when the function's `LoggingConfig` says so, `RUST_LOG`
-/// or `AWS_LAMBDA_LOG_LEVEL` for the level. Request data is never logged.
+/// Logs as Lambda wants them, never with a secret (see [`logging`]).
 pub fn init_logging() {
-    lambda_http::tracing::init_default_subscriber();
+    logging::init();
 }
 
 /// The current time in Unix seconds.

@@ -81,7 +81,8 @@ async fn join<S: UserStore>(app: &App<S>, request: &Request) -> Result<Response<
             return Err(ApiError::Validation(FieldErrors::single("email", EMAIL_TAKEN)));
         }
     };
-    tracing::info!(user_id = user.id, "user joined");
+    shared::logging::record_user(user.id);
+    tracing::info!("user joined");
     let tokens = session_tokens(&app.tokens, user.id, &session, now)?;
     Ok(json_response(
         StatusCode::CREATED,

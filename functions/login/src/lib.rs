@@ -58,7 +58,8 @@ async fn login<S: Store>(app: &App<S>, request: &Request) -> Result<Response<Bod
             BAD_CREDENTIALS,
         )));
     }
-    tracing::info!(user_id = user.id, "logged in");
+    shared::logging::record_user(user.id);
+    tracing::info!("logged in");
     let secure = app.config.cookie_secure;
     let response = json_response(
         StatusCode::OK,

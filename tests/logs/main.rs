@@ -1,0 +1,193 @@
+//! The logs, at the most verbose level, hold no secret. Full flows — join, a refused and an
+//! accepted login, mypage, refresh by body and by cookie, password change, logout — run through
+//! the real handlers, inside the request span the functions use, over the real `DynamoStore`
+//! and the local server (so the SDK and HTTP stack log too), with the functions' own subscriber
+//! at TRACE in Lambda's JSON format, capturing everything. Then: no password, token, password
+//! hash, signing key, `Authorization` value or cookie value appears; the user id does.
+
+use std::io::Write;
+use std::sync::{Arc, Mutex};
+
+use lambda_http::{Body, Request, Response};
+use serde_json::{Value, json};
+use shared::App;
+use shared::config::Config;
+use shared::store::{DynamoStore, UserStore};
+use shared::testing::{TEST_SIGNING_KEY, bearer, body_json, post_json};
+use shared::token::random_id;
+use tracing_subscriber::filter::LevelFilter;
+
+const PASSWORD: &str = "Tutorial-Pw!7319";
+const WRONG_PASSWORD: &str = "Wrong-Guess!4402";
+const NEW_PASSWORD: &str = "Another-Pw!5521";
+
+/// Everything logged, as written.
+#[derive(Clone, Default)]
+struct Captured(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Captured {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().expect("log buffer").extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Captured {
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().expect("log buffer")).into_owned()
+    }
+}
+
+async fn serve<F, Fut>(handler: F, request: Request) -> Response<Body>
+where
+    F: FnOnce(Request) -> Fut,
+    Fut: std::future::Future<Output = Response<Body>>,
+{
+    shared::logging::in_request_span(request, handler).await
+}
+
+fn tokens_of(response: &Response<Body>) -> (String, String) {
+    let body = body_json(response);
+    (
+        body["access"].as_str().expect("access").to_owned(),
+        body["refresh"].as_str().expect("refresh").to_owned(),
+    )
+}
+
+#[tokio::test]
+async fn full_flows_at_trace_level_log_no_secret() {
+    let captured = Captured::default();
+    let writer = captured.clone();
+    tracing::subscriber::set_global_default(shared::logging::subscriber(
+        move || writer.clone(),
+        LevelFilter::TRACE,
+        "trace",
+        true,
+    ))
+    .expect("the only subscriber of this test binary");
+
+    let endpoint =
+        std::env::var("AWS_ENDPOINT_URL_DYNAMODB").expect("the log test needs the local DynamoDB: `make test`");
+    assert!(endpoint.starts_with("http://127.0.0.1:"));
+    let store = DynamoStore::connect(format!("log-test-{}", random_id())).await;
+    store.create_table_if_missing().await.expect("table created");
+    let config = Config::from_lookup(|name| (name == "JWT_SIGNING_KEY").then(|| TEST_SIGNING_KEY.to_owned()))
+        .expect("test configuration");
+    let app: App<DynamoStore> = App::new(config, store);
+    let app = &app;
+    let email = format!("logs-{}@example.com", random_id());
+    let mut secrets: Vec<String> = vec![
+        PASSWORD.into(),
+        WRONG_PASSWORD.into(),
+        NEW_PASSWORD.into(),
+        TEST_SIGNING_KEY.into(),
+    ];
+
+    let signup = json!({"email": email, "password1": PASSWORD, "password2": PASSWORD, "first_name": "Ada"});
+    let response = serve(|r| join::handle(app, r), post_json("/account/join/", &signup, &[])).await;
+    assert_eq!(response.status().as_u16(), 201);
+    let (access, refresh) = tokens_of(&response);
+    let user_id = body_json(&response)["user"]["pk"].as_u64().expect("pk");
+
+    let wrong = json!({"email": email, "password": WRONG_PASSWORD});
+    let response = serve(|r| login::handle(app, r), post_json("/account/login/", &wrong, &[])).await;
+    assert_eq!(response.status().as_u16(), 400);
+    let right = json!({"email": email.to_uppercase(), "password": PASSWORD});
+    let response = serve(|r| login::handle(app, r), post_json("/account/login/", &right, &[])).await;
+    assert_eq!(response.status().as_u16(), 200);
+    let (login_access, login_refresh) = tokens_of(&response);
+
+    let mypage = shared::testing::event("GET", "/account/mypage/", &[("authorization", &bearer(&access))], None);
+    let response = serve(|r| mypage::handle(app, r), mypage).await;
+    assert_eq!(response.status().as_u16(), 200);
+
+    let response = serve(
+        |r| refresh::handle(app, r),
+        post_json("/account/token/refresh/", &json!({"refresh": refresh}), &[]),
+    )
+    .await;
+    assert_eq!(response.status().as_u16(), 200);
+    let (rotated_access, rotated_refresh) = tokens_of(&response);
+    let cookie = format!("my-refresh-token={rotated_refresh}; my-app-auth={rotated_access}");
+    let response = serve(
+        |r| refresh::handle(app, r),
+        post_json("/account/token/refresh/", &json!({}), &[("cookie", &cookie)]),
+    )
+    .await;
+    assert_eq!(response.status().as_u16(), 200, "{:?}", body_json(&response));
+    let (cookie_access, cookie_refresh) = tokens_of(&response);
+
+    let change = json!({"old_password": PASSWORD, "new_password1": NEW_PASSWORD, "new_password2": NEW_PASSWORD});
+    let response = serve(
+        |r| password_change::handle(app, r),
+        post_json(
+            "/account/password/change/",
+            &change,
+            &[("authorization", &bearer(&cookie_access))],
+        ),
+    )
+    .await;
+    assert_eq!(response.status().as_u16(), 200, "{:?}", body_json(&response));
+
+    let response = serve(
+        |r| logout::handle(app, r),
+        post_json("/account/logout/", &json!({"refresh": cookie_refresh}), &[]),
+    )
+    .await;
+    assert_eq!(response.status().as_u16(), 200, "{:?}", body_json(&response));
+
+    // What lambda_runtime logs at TRACE for every invocation: the raw event.
+    let raw_event = json!({"body": signup.to_string(), "headers": {"authorization": bearer(&access)}});
+    tracing::trace!(target: "lambda_runtime::layers::api_response", body = %raw_event, "raw JSON event received from Lambda");
+
+    for token in [
+        access,
+        refresh,
+        login_access,
+        login_refresh,
+        rotated_access,
+        rotated_refresh,
+        cookie_access,
+        cookie_refresh,
+    ] {
+        let signature = token.rsplit('.').next().expect("a JWT").to_owned();
+        secrets.push(signature);
+        secrets.push(token);
+    }
+    let user = app.store.find_by_email(&email).await.expect("store").expect("the user");
+    secrets.push(user.password_hash.clone());
+    let logs = captured.text();
+    for secret in &secrets {
+        assert!(
+            !logs.contains(secret.as_str()),
+            "a secret reached the logs: {}…",
+            &secret[..6]
+        );
+    }
+    assert!(
+        !logs.to_lowercase().contains("bearer "),
+        "an Authorization value reached the logs"
+    );
+
+    // The logs are there, at the verbose level asked, with the ids.
+    let lines: Vec<Value> = logs
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap_or_else(|_| panic!("not a JSON log line: {line}")))
+        .collect();
+    assert!(
+        lines.iter().any(|line| line["level"] == "DEBUG"),
+        "DEBUG lines are logged"
+    );
+    let with_user = |message: &str| {
+        lines
+            .iter()
+            .any(|line| line["fields"]["message"] == message && line["span"]["user_id"] == json!(user_id))
+    };
+    assert!(with_user("logged in"), "login's line carries the user id");
+    assert!(with_user("answered"), "answers carry the user id once known");
+    println!("{} log lines, {} secrets checked", lines.len(), secrets.len());
+}
