@@ -29,6 +29,44 @@ pub struct Config {
     pub old_password_required: bool,
     /// `COOKIE_SECURE` (default true): the `Secure` attribute on the token cookies.
     pub cookie_secure: bool,
+    /// The brute-force throttle of login (`LOGIN_THROTTLE_*`).
+    pub login_throttle: LoginThrottle,
+}
+
+/// After `failures` failed logins for one email within `window` seconds, logins for that email
+/// are refused for `lockout` seconds, doubling with each further failure up to `max_lockout`.
+/// Unknown emails are counted alike. `failures = 0` turns the throttle off.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LoginThrottle {
+    /// `LOGIN_THROTTLE_FAILURES` (default 5).
+    pub failures: u32,
+    /// `LOGIN_THROTTLE_WINDOW_SECONDS` (default 900).
+    pub window: i64,
+    /// `LOGIN_THROTTLE_LOCKOUT_SECONDS` (default 60).
+    pub lockout: i64,
+    /// `LOGIN_THROTTLE_MAX_LOCKOUT_SECONDS` (default 3600).
+    pub max_lockout: i64,
+}
+
+impl LoginThrottle {
+    pub fn enabled(&self) -> bool {
+        self.failures > 0
+    }
+
+    /// The lockout that `count` failures in the window earn, if any: `lockout` at the
+    /// threshold, doubled for each failure past it, at most `max_lockout`.
+    pub fn lockout_after(&self, count: u32) -> Option<i64> {
+        if !self.enabled() || count < self.failures {
+            return None;
+        }
+        let doublings = (count - self.failures).min(32);
+        Some(self.lockout.saturating_mul(1_i64 << doublings).min(self.max_lockout))
+    }
+
+    /// How long a throttle record must outlive its last write (its DynamoDB TTL).
+    pub fn record_lifetime(&self) -> i64 {
+        self.window + self.max_lockout
+    }
 }
 
 impl fmt::Debug for Config {
@@ -42,6 +80,7 @@ impl fmt::Debug for Config {
             .field("rotate_refresh_tokens", &self.rotate_refresh_tokens)
             .field("old_password_required", &self.old_password_required)
             .field("cookie_secure", &self.cookie_secure)
+            .field("login_throttle", &self.login_throttle)
             .finish()
     }
 }
@@ -91,7 +130,35 @@ impl Config {
             rotate_refresh_tokens: parse_bool_or(&lookup, "ROTATE_REFRESH_TOKENS", true)?,
             old_password_required: parse_bool_or(&lookup, "PASSWORD_CHANGE_REQUIRES_OLD_PASSWORD", false)?,
             cookie_secure: parse_bool_or(&lookup, "COOKIE_SECURE", true)?,
+            login_throttle: LoginThrottle {
+                failures: parse_or(&lookup, "LOGIN_THROTTLE_FAILURES", 5, "a number of failures (0: off)")?,
+                window: parse_or(
+                    &lookup,
+                    "LOGIN_THROTTLE_WINDOW_SECONDS",
+                    900,
+                    "a positive number of seconds",
+                )?,
+                lockout: parse_or(
+                    &lookup,
+                    "LOGIN_THROTTLE_LOCKOUT_SECONDS",
+                    60,
+                    "a positive number of seconds",
+                )?,
+                max_lockout: parse_or(
+                    &lookup,
+                    "LOGIN_THROTTLE_MAX_LOCKOUT_SECONDS",
+                    3600,
+                    "a positive number of seconds",
+                )?,
+            },
         };
+        let throttle = config.login_throttle;
+        if throttle.window <= 0 || throttle.lockout <= 0 || throttle.max_lockout < throttle.lockout {
+            return Err(ConfigError::Invalid {
+                name: "LOGIN_THROTTLE_WINDOW_SECONDS/LOCKOUT_SECONDS/MAX_LOCKOUT_SECONDS",
+                expected: "positive, with the maximum lockout at least the first",
+            });
+        }
         if config.access_token_lifetime <= 0 || config.refresh_token_lifetime <= 0 {
             return Err(ConfigError::Invalid {
                 name: "ACCESS_TOKEN_LIFETIME_SECONDS/REFRESH_TOKEN_LIFETIME_SECONDS",
@@ -147,6 +214,47 @@ mod tests {
     }
 
     const KEY: &str = "0123456789abcdef0123456789abcdef";
+
+    #[test]
+    fn lockouts_start_at_the_threshold_and_double_to_the_cap() {
+        let throttle = config_from(&[("JWT_SIGNING_KEY", KEY)]).unwrap().login_throttle;
+        assert_eq!(
+            (
+                throttle.failures,
+                throttle.window,
+                throttle.lockout,
+                throttle.max_lockout
+            ),
+            (5, 900, 60, 3600)
+        );
+        let lockouts: Vec<Option<i64>> = (1..=13).map(|count| throttle.lockout_after(count)).collect();
+        assert_eq!(
+            lockouts,
+            [
+                None,
+                None,
+                None,
+                None,
+                Some(60),
+                Some(120),
+                Some(240),
+                Some(480),
+                Some(960),
+                Some(1920),
+                Some(3600),
+                Some(3600),
+                Some(3600)
+            ]
+        );
+        assert_eq!(throttle.lockout_after(u32::MAX), Some(3600), "no overflow");
+        let off = config_from(&[("JWT_SIGNING_KEY", KEY), ("LOGIN_THROTTLE_FAILURES", "0")])
+            .unwrap()
+            .login_throttle;
+        assert!(!off.enabled());
+        assert_eq!(off.lockout_after(1000), None);
+        assert!(config_from(&[("JWT_SIGNING_KEY", KEY), ("LOGIN_THROTTLE_MAX_LOCKOUT_SECONDS", "10")]).is_err());
+        assert!(config_from(&[("JWT_SIGNING_KEY", KEY), ("LOGIN_THROTTLE_WINDOW_SECONDS", "0")]).is_err());
+    }
 
     #[test]
     fn defaults_follow_the_contract() {

@@ -102,6 +102,9 @@ pub enum ApiError {
     Logout(RefreshDenied),
     #[error("store unavailable")]
     Unavailable,
+    /// Too many failed logins for the email: refused for this many more seconds.
+    #[error("throttled")]
+    Throttled(i64),
     #[error("internal error")]
     Internal,
 }
@@ -219,6 +222,15 @@ impl ApiError {
                 (
                     StatusCode::SERVICE_UNAVAILABLE,
                     json!({"detail": "Service temporarily unavailable."}),
+                )
+            }
+            ApiError::Throttled(seconds) => {
+                // DRF's throttling answer, word for word.
+                let seconds = seconds.max(1);
+                extra = Some((header::RETRY_AFTER, HeaderValue::from(seconds)));
+                (
+                    StatusCode::TOO_MANY_REQUESTS,
+                    json!({"detail": format!("Request was throttled. Expected available in {seconds} seconds.")}),
                 )
             }
             ApiError::Internal => (

@@ -393,3 +393,49 @@ async fn an_unreachable_store_is_reported_as_unavailable() {
     let error = store.find_by_email("ada@example.com").await.unwrap_err();
     assert!(matches!(error, StoreError::Unavailable(_)), "{error}");
 }
+
+#[tokio::test]
+async fn login_failures_count_atomically_lock_reset_with_the_window_and_clear() {
+    use shared::store::{LoginFailures, LoginThrottleStore};
+    let store = Arc::new(fresh_store().await);
+    let email = "throttled@example.com";
+    let now = 1_800_000_000;
+    assert_eq!(
+        store.login_failures(email, now).await.unwrap(),
+        LoginFailures::default()
+    );
+
+    // Ten racing failures: every one counts (ADD, not read-modify-write).
+    let racing = (0..10).map(|_| {
+        let store = store.clone();
+        async move { store.add_login_failure(email, now, 900, 4500).await.unwrap() }
+    });
+    let mut counts = futures::future::join_all(racing).await;
+    counts.sort_unstable();
+    assert_eq!(counts, (1..=10).collect::<Vec<u32>>());
+    store.lock_logins(email, now + 60).await.unwrap();
+    assert_eq!(
+        store.login_failures(email, now + 1).await.unwrap(),
+        LoginFailures {
+            count: 10,
+            locked_until: now + 60
+        }
+    );
+
+    // Once the window has ended the item (not yet deleted by TTL) counts nothing, and the
+    // next failure starts a new window.
+    assert_eq!(store.login_failures(email, now + 900).await.unwrap().count, 0);
+    assert_eq!(store.add_login_failure(email, now + 901, 900, 4500).await.unwrap(), 1);
+    assert_eq!(store.add_login_failure(email, now + 902, 900, 4500).await.unwrap(), 2);
+
+    // Other emails are untouched; clearing forgets.
+    assert_eq!(
+        store.login_failures("other@example.com", now).await.unwrap(),
+        LoginFailures::default()
+    );
+    store.clear_login_failures(email).await.unwrap();
+    assert_eq!(
+        store.login_failures(email, now + 903).await.unwrap(),
+        LoginFailures::default()
+    );
+}

@@ -181,3 +181,36 @@ async fn a_bad_email_is_refused() {
         .await;
     }
 }
+
+/// The brute-force throttle over the real stack (default policy: five failures, then 60 s):
+/// the right password is refused too while locked, and an unknown email meets the very same
+/// answers, so the throttle tells nothing about which emails have accounts.
+#[tokio::test]
+async fn five_failed_logins_lock_the_email_known_or_not() {
+    let session = new_user().await;
+    let unknown = unique_email();
+    for email in [session.email.as_str(), unknown.as_str()] {
+        for _ in 0..5 {
+            post_json(LOGIN, json!({"email": email, "password": "Wrong-Guess!4402"}))
+                .await
+                .expect(
+                    400,
+                    json!({"non_field_errors": ["Unable to log in with provided credentials."]}),
+                );
+        }
+        let answer = post_json(LOGIN, json!({"email": email, "password": PASSWORD})).await;
+        // 60 s from the fifth failure, as many whole seconds as are left when we ask.
+        let seconds: u64 = answer
+            .header("retry-after")
+            .and_then(|value| value.parse().ok())
+            .expect("Retry-After");
+        assert!((50..=60).contains(&seconds), "{email}: Retry-After {seconds}");
+        answer.expect(
+            429,
+            json!({"detail": format!("Request was throttled. Expected available in {seconds} seconds.")}),
+        );
+        assert!(answer.set_cookies().is_empty(), "no tokens while throttled");
+    }
+    // Other accounts are not affected.
+    login(&new_user().await.email).await;
+}

@@ -9,7 +9,7 @@ use shared::error::{ApiError, FieldErrors, NON_FIELD_ERRORS};
 use shared::http::{ACCESS_COOKIE, Endpoint, REFRESH_COOKIE, json_response, serve, token_cookie, with_cookies};
 use shared::input::{Fields, body_object};
 use shared::password::{verify_against_stand_in, verify_password};
-use shared::store::Store;
+use shared::store::{LoginFailures, Store};
 use shared::{App, now_unix};
 
 pub const ENDPOINT: Endpoint = Endpoint::post("Login", "/account/login");
@@ -34,20 +34,47 @@ async fn login<S: Store>(app: &App<S>, request: &Request) -> Result<Response<Bod
         )));
     };
 
+    // The throttle record and the user are read side by side: one round trip of latency.
+    // Both exist or not whatever the email, so a throttled answer says nothing about accounts.
+    let now = now_unix();
+    let throttle = app.config.login_throttle;
+    let (failures, user) = tokio::try_join!(
+        async {
+            match throttle.enabled() {
+                true => app.store.login_failures(&email, now).await,
+                false => Ok(LoginFailures::default()),
+            }
+        },
+        app.store.find_by_email(&email)
+    )?;
+    if failures.locked_until > now {
+        return Err(ApiError::Throttled(failures.locked_until - now));
+    }
+
     // Unknown email, wrong password, inactive user: one answer, one Argon2 verification each.
-    let user = app.store.find_by_email(&email).await?;
     let accepted = match &user {
         Some(user) => verify_password(&password, &user.password_hash) && user.is_active,
         None => verify_against_stand_in(&password),
     };
     let Some(user) = user.filter(|_| accepted) else {
+        if throttle.enabled() {
+            let count = app
+                .store
+                .add_login_failure(&email, now, throttle.window, throttle.record_lifetime())
+                .await?;
+            if let Some(lockout) = throttle.lockout_after(count) {
+                app.store.lock_logins(&email, now + lockout).await?;
+            }
+        }
         return Err(ApiError::Validation(FieldErrors::single(
             NON_FIELD_ERRORS,
             BAD_CREDENTIALS,
         )));
     };
+    if failures.count > 0 {
+        app.store.clear_login_failures(&email).await?;
+    }
 
-    let now = now_unix();
     let session = new_session(&app.tokens, now);
     let tokens = session_tokens(&app.tokens, user.id, &session, now)?;
     let logged_in_at = timestamp(time::OffsetDateTime::now_utc());

@@ -281,3 +281,82 @@ async fn login_follows_the_route_conventions() {
     let foreign = ["/account/join/", "/account/login/x", "/account/logins"];
     assert_post_route_conventions(|request| handle(&app, request), PATH, "Login", &foreign).await;
 }
+
+// --- The brute-force throttle ---------------------------------------------------------------
+
+/// The status of each of `wrong` failed logins followed by one with `password`; every 429 is
+/// checked on the way: DRF's body, and a `Retry-After` of whole seconds left of `lockout`
+/// (one less if a second boundary passed since the lock).
+async fn attempts(app: &App<MemoryStore>, email: &str, wrong: usize, password: &str, lockout: i64) -> Vec<u16> {
+    let mut statuses = Vec::new();
+    for attempt in 0..=wrong {
+        let password = if attempt == wrong { password } else { "Wrong-Guess!4402" };
+        let response = login_with(app, credentials(email, password)).await;
+        let status = response.status().as_u16();
+        if status == 429 {
+            let seconds: i64 = header(&response, "retry-after")
+                .and_then(|value| value.parse().ok())
+                .expect("Retry-After");
+            assert!((lockout - 1..=lockout).contains(&seconds), "Retry-After {seconds}");
+            let detail = format!("Request was throttled. Expected available in {seconds} seconds.");
+            assert_eq!(body_json(&response), json!({"detail": detail}));
+            assert_security_headers(&response);
+            assert!(set_cookies(&response).is_empty(), "no tokens while throttled");
+        } else if status == 400 {
+            assert_eq!(body_json(&response), json!({"non_field_errors": [BAD_CREDENTIALS]}));
+        }
+        statuses.push(status);
+    }
+    statuses
+}
+
+#[tokio::test]
+async fn five_failures_lock_the_email_out_even_for_the_right_password() {
+    let app = app();
+    create_user(&app, "ada@example.com", PASSWORD).await;
+    let statuses = attempts(&app, "ada@example.com", 6, PASSWORD, 60).await;
+    assert_eq!(statuses, [400, 400, 400, 400, 400, 429, 429]);
+}
+
+#[tokio::test]
+async fn unknown_emails_are_throttled_exactly_alike() {
+    let app = app();
+    create_user(&app, "ada@example.com", PASSWORD).await;
+    let known = attempts(&app, "ada@example.com", 6, PASSWORD, 60).await;
+    let unknown = attempts(&app, "nobody@example.com", 6, PASSWORD, 60).await;
+    assert_eq!(known, unknown);
+}
+
+#[tokio::test]
+async fn a_success_before_the_threshold_starts_the_count_again() {
+    let app = app();
+    create_user(&app, "ada@example.com", PASSWORD).await;
+    assert_eq!(
+        attempts(&app, "ada@example.com", 4, PASSWORD, 60).await.last(),
+        Some(&200)
+    );
+    assert_eq!(
+        attempts(&app, "ada@example.com", 4, PASSWORD, 60).await.last(),
+        Some(&200),
+        "four more failures do not lock"
+    );
+}
+
+#[tokio::test]
+async fn the_email_is_throttled_whatever_its_case_and_the_numbers_are_configurable() {
+    let app = app_with(&[
+        ("LOGIN_THROTTLE_FAILURES", "2"),
+        ("LOGIN_THROTTLE_LOCKOUT_SECONDS", "30"),
+    ]);
+    create_user(&app, "ada@example.com", PASSWORD).await;
+    login_with(&app, credentials("ada@example.com", "Wrong-Guess!4402")).await;
+    login_with(&app, credentials("ADA@Example.com", "Wrong-Guess!4402")).await;
+    assert_eq!(attempts(&app, "Ada@example.com", 0, PASSWORD, 30).await, [429]);
+    let off = app_with(&[("LOGIN_THROTTLE_FAILURES", "0")]);
+    create_user(&off, "ada@example.com", PASSWORD).await;
+    assert_eq!(
+        attempts(&off, "ada@example.com", 20, PASSWORD, 60).await.last(),
+        Some(&200),
+        "off means off"
+    );
+}

@@ -25,7 +25,8 @@ use aws_sdk_dynamodb::types::{
 use serde::Serialize;
 
 use super::{
-    NewSession, NewUser, Registration, Session, SessionStore, SessionView, StoreError, StoreResult, User, UserStore,
+    LoginFailures, LoginThrottleStore, NewSession, NewUser, Registration, Session, SessionStore, SessionView,
+    StoreError, StoreResult, User, UserStore,
 };
 
 /// The table's shape: the one definition used to create it locally and checked against the
@@ -66,6 +67,19 @@ fn user_pk(user_id: u64) -> String {
 
 fn email_pk(email: &str) -> String {
     format!("EMAIL#{email}")
+}
+
+/// The throttle record of an email, whether or not a user has it.
+fn throttle_pk(email: &str) -> String {
+    format!("THROTTLE#{email}")
+}
+const THROTTLE_SK: &str = "LOGIN";
+
+fn number(item: &HashMap<String, AttributeValue>, name: &str) -> i64 {
+    item.get(name)
+        .and_then(|value| value.as_n().ok())
+        .and_then(|text| text.parse().ok())
+        .unwrap_or(0)
 }
 
 fn session_sk(session_id: &str) -> String {
@@ -560,5 +574,97 @@ impl SessionStore for DynamoStore {
             Err(TransactOutcome::ConditionFailed(_)) => Ok(false),
             Err(TransactOutcome::Failed(error)) => Err(error),
         }
+    }
+}
+
+impl LoginThrottleStore for DynamoStore {
+    async fn login_failures(&self, email: &str, now: i64) -> StoreResult<LoginFailures> {
+        let Some(item) = self.get(throttle_pk(email), THROTTLE_SK).await? else {
+            return Ok(LoginFailures::default());
+        };
+        // TTL deletes late: an ended window counts nothing, whatever the item still says.
+        let in_window = number(&item, "window_ends") > now;
+        Ok(LoginFailures {
+            count: if in_window {
+                number(&item, "failures").clamp(0, u32::MAX as i64) as u32
+            } else {
+                0
+            },
+            locked_until: number(&item, "locked_until"),
+        })
+    }
+
+    async fn add_login_failure(&self, email: &str, now: i64, window: i64, lifetime: i64) -> StoreResult<u32> {
+        // ADD counts racing failures one by one; the condition keeps to the current window.
+        let counted = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key(throttle_pk(email), THROTTLE_SK)))
+            .update_expression("ADD #failures :one SET #window_ends = if_not_exists(#window_ends, :window_ends), #expires_at = :expires")
+            .condition_expression("attribute_not_exists(#window_ends) OR #window_ends > :now")
+            .expression_attribute_names("#failures", "failures")
+            .expression_attribute_names("#window_ends", "window_ends")
+            .expression_attribute_names("#expires_at", TableDefinition::TTL_ATTRIBUTE)
+            .expression_attribute_values(":one", n(1))
+            .expression_attribute_values(":window_ends", n(now + window))
+            .expression_attribute_values(":expires", n(now + lifetime))
+            .expression_attribute_values(":now", n(now))
+            .return_values(aws_sdk_dynamodb::types::ReturnValue::UpdatedNew);
+        self.count();
+        match counted.send().await {
+            Ok(output) => {
+                let failures = output
+                    .attributes
+                    .as_ref()
+                    .map(|item| number(item, "failures"))
+                    .unwrap_or(1);
+                Ok(failures.clamp(1, u32::MAX as i64) as u32)
+            }
+            Err(error) if matches!(error.as_service_error(), Some(e) if e.is_conditional_check_failed_exception()) => {
+                // The window has ended: a new one starts with this failure.
+                let mut item = key(throttle_pk(email), THROTTLE_SK);
+                item.insert("failures".to_owned(), n(1));
+                item.insert("window_ends".to_owned(), n(now + window));
+                item.insert(TableDefinition::TTL_ATTRIBUTE.to_owned(), n(now + lifetime));
+                self.count();
+                self.client
+                    .put_item()
+                    .table_name(&self.table)
+                    .set_item(Some(item))
+                    .send()
+                    .await
+                    .map_err(classify)?;
+                Ok(1)
+            }
+            Err(error) => Err(classify(error)),
+        }
+    }
+
+    async fn lock_logins(&self, email: &str, until: i64) -> StoreResult<()> {
+        self.count();
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key(throttle_pk(email), THROTTLE_SK)))
+            .update_expression("SET #locked_until = :until")
+            .expression_attribute_names("#locked_until", "locked_until")
+            .expression_attribute_values(":until", n(until))
+            .send()
+            .await
+            .map_err(classify)?;
+        Ok(())
+    }
+
+    async fn clear_login_failures(&self, email: &str) -> StoreResult<()> {
+        self.count();
+        self.client
+            .delete_item()
+            .table_name(&self.table)
+            .set_key(Some(key(throttle_pk(email), THROTTLE_SK)))
+            .send()
+            .await
+            .map_err(classify)?;
+        Ok(())
     }
 }

@@ -5,7 +5,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, MutexGuard};
 
 use super::{
-    NewSession, NewUser, Registration, Session, SessionStore, SessionView, StoreError, StoreResult, User, UserStore,
+    LoginFailures, LoginThrottleStore, NewSession, NewUser, Registration, Session, SessionStore, SessionView,
+    StoreError, StoreResult, User, UserStore,
 };
 
 #[derive(Default)]
@@ -13,6 +14,8 @@ struct State {
     users: HashMap<u64, User>,
     emails: HashMap<String, u64>,
     sessions: HashMap<(u64, String), Session>,
+    /// email → (failures, window end, locked until)
+    login_failures: HashMap<String, (u32, i64, i64)>,
     last_user_id: u64,
 }
 
@@ -210,5 +213,44 @@ impl SessionStore for MemoryStore {
             session.epoch = next_epoch;
         }
         Ok(true)
+    }
+}
+
+impl LoginThrottleStore for MemoryStore {
+    async fn login_failures(&self, email: &str, now: i64) -> StoreResult<LoginFailures> {
+        let state = self.state()?;
+        let Some(&(count, window_ends, locked_until)) = state.login_failures.get(email) else {
+            return Ok(LoginFailures::default());
+        };
+        Ok(LoginFailures {
+            count: if window_ends > now { count } else { 0 },
+            locked_until,
+        })
+    }
+
+    async fn add_login_failure(&self, email: &str, now: i64, window: i64, _lifetime: i64) -> StoreResult<u32> {
+        let mut state = self.state()?;
+        let record = state
+            .login_failures
+            .entry(email.to_owned())
+            .or_insert((0, now + window, 0));
+        if record.1 <= now {
+            *record = (0, now + window, record.2);
+        }
+        record.0 += 1;
+        Ok(record.0)
+    }
+
+    async fn lock_logins(&self, email: &str, until: i64) -> StoreResult<()> {
+        let mut state = self.state()?;
+        if let Some(record) = state.login_failures.get_mut(email) {
+            record.2 = until;
+        }
+        Ok(())
+    }
+
+    async fn clear_login_failures(&self, email: &str) -> StoreResult<()> {
+        self.state()?.login_failures.remove(email);
+        Ok(())
     }
 }

@@ -207,9 +207,40 @@ pub trait SessionStore: Send + Sync {
     ) -> impl Future<Output = StoreResult<bool>> + Send;
 }
 
-/// Both traits: what the application holds.
-pub trait Store: UserStore + SessionStore {}
-impl<T: UserStore + SessionStore> Store for T {}
+/// Failed logins for one email (registered or not), for the brute-force throttle.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct LoginFailures {
+    /// Failures in the current window (0 once the window has ended).
+    pub count: u32,
+    /// Unix seconds until which logins are refused (0: not locked).
+    pub locked_until: i64,
+}
+
+/// The throttle's records: one per email, expiring with DynamoDB's TTL.
+pub trait LoginThrottleStore: Send + Sync {
+    /// The email's failures as of `now`.
+    fn login_failures(&self, email: &str, now: i64) -> impl Future<Output = StoreResult<LoginFailures>> + Send;
+
+    /// Counts one more failure, atomically (racing failures all count), in the current window
+    /// or a new one of `window` seconds; returns the count. The record lives `lifetime` seconds.
+    fn add_login_failure(
+        &self,
+        email: &str,
+        now: i64,
+        window: i64,
+        lifetime: i64,
+    ) -> impl Future<Output = StoreResult<u32>> + Send;
+
+    /// Refuses logins for the email until `until`.
+    fn lock_logins(&self, email: &str, until: i64) -> impl Future<Output = StoreResult<()>> + Send;
+
+    /// Forgets the email's failures (after a successful login).
+    fn clear_login_failures(&self, email: &str) -> impl Future<Output = StoreResult<()>> + Send;
+}
+
+/// All three traits: what the application holds.
+pub trait Store: UserStore + SessionStore + LoginThrottleStore {}
+impl<T: UserStore + SessionStore + LoginThrottleStore> Store for T {}
 
 #[cfg(test)]
 mod tests {
