@@ -1,7 +1,7 @@
 # The two commands: `make dev` runs the API locally, `make test` checks everything.
 # Both install what they need (pinned, into .tools/) on first use.
 
-.PHONY: dev test invoke sam-build bench tools clean
+.PHONY: dev test invoke sam-build bench fuzz tools clean
 
 dev: ## run the API on http://127.0.0.1:$(API_PORT) (default 9000) with DynamoDB on $(DYNAMODB_PORT) (8000)
 	@tools/dev.sh
@@ -17,6 +17,9 @@ sam-build: ## build the six functions for arm64 Lambda with SAM (.aws-sam/), and
 
 bench: ## release builds, then cold starts, warm costs, memory, sizes, throughput, release profiles → docs/bench-results.md
 	@tools/bench.sh
+
+fuzz: ## each cargo-fuzz target for FUZZ_SECONDS (default 120) under AddressSanitizer; 0 crashes or it fails
+	@tools/fuzz.sh
 
 tools: ## install the pinned local tools only
 	@bash -c 'source tools/lib.sh && install_tools'
