@@ -91,3 +91,18 @@ ensure_arm64_target() {
         rustup target add aarch64-unknown-linux-gnu
     fi
 }
+
+# dynalite (npm), pinned by tools/dynalite/package-lock.json, into .tools/dynalite.
+install_dynalite() {
+    local dir="$TOOLS/dynalite" want
+    want="$(sha256sum "$ROOT/tools/dynalite/package-lock.json" | cut -d' ' -f1)"
+    if [ "$(cat "$dir/.installed" 2>/dev/null)" = "$want" ]; then
+        return 0
+    fi
+    say "installing dynalite into .tools/dynalite (pinned)"
+    mkdir -p "$dir"
+    cp "$ROOT/tools/dynalite/package.json" "$ROOT/tools/dynalite/package-lock.json" "$dir/"
+    (cd "$dir" && npm ci --silent --no-audit --no-fund)
+    echo "$want" > "$dir/.installed"
+}
+

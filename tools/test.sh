@@ -7,6 +7,7 @@ source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
 
 install_tools
+install_dynalite
 
 say "cargo fmt --check"
 cargo fmt --all --check
@@ -23,7 +24,8 @@ openapi-spec-validator openapi.yaml
 
 MOTO_PID=""
 WATCH_PID=""
-trap 'stop_all "$WATCH_PID" "$MOTO_PID"' EXIT
+DYNALITE_PID=""
+trap 'stop_all "$WATCH_PID" "$MOTO_PID" "$DYNALITE_PID"' EXIT
 trap 'exit 130' INT TERM
 
 dynamodb_port="$(free_port)"
@@ -58,8 +60,20 @@ for route in join login logout token/refresh password/change mypage; do
 done
 
 export E2E_API_URL="http://127.0.0.1:$api_port"
-say "cargo test (unit, handler, store, events, end-to-end)"
+# The store tests log every request they send, for the dynalite check below.
+export DYNAMODB_REQUEST_LOG="$LOCAL/store-requests.jsonl"
+rm -f "$DYNAMODB_REQUEST_LOG"
+say "cargo test (unit, handler, store, events, faults, logs, end-to-end)"
 cargo test --workspace
+
+# moto accepts some malformed expressions that DynamoDB refuses; dynalite refuses them as
+# DynamoDB does. Every request the store tests sent is replayed there.
+dynalite_port="$(free_port)"
+say "dynalite on 127.0.0.1:$dynalite_port: the store's requests, checked"
+setsid node "$TOOLS/dynalite/node_modules/dynalite/cli.js" --port "$dynalite_port" > "$LOCAL/dynalite.log" 2>&1 &
+DYNALITE_PID=$!
+wait_for_http "http://127.0.0.1:$dynalite_port" 30
+python "$ROOT/tools/check_expressions.py" "$DYNAMODB_REQUEST_LOG" "$dynalite_port"
 
 # Every answer the API gives to generated requests must match openapi.yaml, and none may be a
 # server error. A fixed seed keeps runs comparable; the examples budget keeps it short.

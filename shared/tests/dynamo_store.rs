@@ -1,7 +1,12 @@
 //! The DynamoDB store against a real DynamoDB-protocol server (moto, started by `make test`).
 //! Each test works in a table of its own.
 
+use std::io::Write;
 use std::sync::Arc;
+
+use aws_sdk_dynamodb::config::interceptors::BeforeTransmitInterceptorContextRef;
+use aws_sdk_dynamodb::config::{ConfigBag, Intercept, RuntimeComponents};
+use aws_smithy_runtime_api::box_error::BoxError;
 
 use secrecy::SecretString;
 use shared::account::{create_superuser, new_session};
@@ -20,9 +25,48 @@ async fn fresh_store() -> DynamoStore {
         endpoint.starts_with("http://127.0.0.1:"),
         "store tests only run against a local server"
     );
-    let store = DynamoStore::connect(format!("store-test-{}", random_id())).await;
-    store.create_table_if_missing().await.expect("table created");
-    store
+    let table = format!("store-test-{}", random_id());
+    DynamoStore::connect(table.clone())
+        .await
+        .create_table_if_missing()
+        .await
+        .expect("table created");
+    let sdk = shared::aws::sdk_config().await;
+    let mut config = aws_sdk_dynamodb::config::Builder::from(&sdk);
+    if let Ok(path) = std::env::var("DYNAMODB_REQUEST_LOG") {
+        config = config.interceptor(RequestLog { path });
+    }
+    DynamoStore::new(aws_sdk_dynamodb::Client::from_conf(config.build()), table)
+}
+
+/// Appends every request the store sends (operation and JSON body) to a file, one per line:
+/// `tools/check_expressions.py` replays them against dynalite, stricter than moto about
+/// expressions, so that a malformed one fails `make test` rather than production.
+#[derive(Debug)]
+struct RequestLog {
+    path: String,
+}
+
+impl Intercept for RequestLog {
+    fn name(&self) -> &'static str {
+        "RequestLog"
+    }
+
+    fn read_before_transmit(
+        &self,
+        context: &BeforeTransmitInterceptorContextRef<'_>,
+        _components: &RuntimeComponents,
+        _cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        let request = context.request();
+        let operation = request.headers().get("x-amz-target").unwrap_or_default();
+        let body: serde_json::Value = serde_json::from_slice(request.body().bytes().unwrap_or_default())?;
+        let line = serde_json::json!({"operation": operation, "body": body}).to_string();
+        let mut file = std::fs::OpenOptions::new().create(true).append(true).open(&self.path)?;
+        // One write per line: the tests run in parallel.
+        file.write_all(format!("{line}\n").as_bytes())?;
+        Ok(())
+    }
 }
 
 fn new_user(email: &str) -> NewUser {
