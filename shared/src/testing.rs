@@ -10,9 +10,9 @@ use crate::store::MemoryStore;
 
 pub const TEST_SIGNING_KEY: &str = "handler-test-signing-key-0123456789abcdef";
 
-/// An application over a fresh memory store, with the defaults plus `overrides` (env names).
-pub fn app_with(overrides: &[(&str, &str)]) -> App<MemoryStore> {
-    let config = Config::from_lookup(|name| {
+/// The defaults, the test signing key, and `overrides` (environment names).
+pub fn test_config(overrides: &[(&str, &str)]) -> Config {
+    Config::from_lookup(|name| {
         if name == "JWT_SIGNING_KEY" {
             return Some(TEST_SIGNING_KEY.to_owned());
         }
@@ -21,8 +21,12 @@ pub fn app_with(overrides: &[(&str, &str)]) -> App<MemoryStore> {
             .find(|(key, _)| *key == name)
             .map(|(_, value)| (*value).to_owned())
     })
-    .expect("test configuration is valid");
-    App::new(config, MemoryStore::new())
+    .expect("test configuration is valid")
+}
+
+/// An application over a fresh memory store, with the defaults plus `overrides` (env names).
+pub fn app_with(overrides: &[(&str, &str)]) -> App<MemoryStore> {
+    App::new(test_config(overrides), MemoryStore::new())
 }
 
 pub fn app() -> App<MemoryStore> {

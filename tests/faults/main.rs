@@ -21,7 +21,7 @@ use serde_json::{Value, json};
 use shared::App;
 use shared::config::Config;
 use shared::store::DynamoStore;
-use shared::testing::{TEST_SIGNING_KEY, bearer, body_json, header, post_json};
+use shared::testing::{bearer, body_json, header, post_json, test_config};
 use shared::token::random_id;
 
 const PASSWORD: &str = "Tutorial-Pw!7319";
@@ -125,34 +125,25 @@ impl Storable for Injected {
     type Storer = StoreReplace<Self>;
 }
 
-/// A local URL where nothing listens (the port was free a moment ago).
-fn dead_endpoint() -> String {
+/// A loopback port that was free a moment ago.
+fn free_port() -> u16 {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port");
-    let port = listener.local_addr().expect("its address").port();
-    drop(listener);
-    format!("http://127.0.0.1:{port}/")
+    listener.local_addr().expect("its address").port()
+}
+
+/// A local URL where nothing listens.
+fn dead_endpoint() -> String {
+    format!("http://127.0.0.1:{}/", free_port())
 }
 
 fn config() -> Config {
-    Config::from_lookup(|name| (name == "JWT_SIGNING_KEY").then(|| TEST_SIGNING_KEY.to_owned()))
-        .expect("test configuration is valid")
+    test_config(&[])
 }
 
-/// An application over a fresh table on the local server, its client carrying `injector`.
+/// An application over a fresh table on the local server, its client carrying `injector`
+/// (the table itself is made by a client without faults).
 async fn app_with(injector: Option<FaultInjector>) -> App<DynamoStore> {
-    let endpoint = std::env::var("AWS_ENDPOINT_URL_DYNAMODB")
-        .expect("fault tests need the local DynamoDB: run them with `make test`");
-    assert!(
-        endpoint.starts_with("http://127.0.0.1:"),
-        "fault tests only run against a local server"
-    );
-    let table = format!("fault-test-{}", random_id());
-    // The table is made by a client without faults.
-    DynamoStore::connect(table.clone())
-        .await
-        .create_table_if_missing()
-        .await
-        .expect("table created");
+    let table = e2e::fresh_local_table("fault-test").await;
     let sdk = shared::aws::sdk_config().await;
     let mut builder = aws_sdk_dynamodb::config::Builder::from(&sdk);
     if let Some(injector) = injector {
@@ -359,10 +350,7 @@ async fn failed_writes_change_nothing() {
 #[tokio::test]
 async fn the_store_stopping_mid_test_turns_answers_into_503() {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-    let port = dead_endpoint()
-        .trim_start_matches("http://127.0.0.1:")
-        .trim_end_matches('/')
-        .to_owned();
+    let port = free_port().to_string();
     let mut server = StopOnDrop(
         std::process::Command::new("python")
             .arg(root.join("tools/dynamodb_server.py"))

@@ -11,9 +11,8 @@ use std::sync::{Arc, Mutex};
 use lambda_http::{Body, Request, Response};
 use serde_json::{Value, json};
 use shared::App;
-use shared::config::Config;
 use shared::store::{DynamoStore, UserStore};
-use shared::testing::{TEST_SIGNING_KEY, bearer, body_json, post_json};
+use shared::testing::{TEST_SIGNING_KEY, bearer, body_json, post_json, test_config};
 use shared::token::random_id;
 use tracing_subscriber::filter::LevelFilter;
 
@@ -70,14 +69,8 @@ async fn full_flows_at_trace_level_log_no_secret() {
     ))
     .expect("the only subscriber of this test binary");
 
-    let endpoint =
-        std::env::var("AWS_ENDPOINT_URL_DYNAMODB").expect("the log test needs the local DynamoDB: `make test`");
-    assert!(endpoint.starts_with("http://127.0.0.1:"));
-    let store = DynamoStore::connect(format!("log-test-{}", random_id())).await;
-    store.create_table_if_missing().await.expect("table created");
-    let config = Config::from_lookup(|name| (name == "JWT_SIGNING_KEY").then(|| TEST_SIGNING_KEY.to_owned()))
-        .expect("test configuration");
-    let app: App<DynamoStore> = App::new(config, store);
+    let store = DynamoStore::connect(e2e::fresh_local_table("log-test").await).await;
+    let app: App<DynamoStore> = App::new(test_config(&[]), store);
     let app = &app;
     let email = format!("logs-{}@example.com", random_id());
     let mut secrets: Vec<String> = vec![

@@ -567,6 +567,24 @@ pub fn tampered(token: &str, changes: Value) -> String {
 
 // --- The store, as an admin would touch it ------------------------------------------------------
 
+/// A fresh table on the local DynamoDB server `make test` started, named `<prefix>-<random>`.
+/// Refuses to run against anything but a local server.
+pub async fn fresh_local_table(prefix: &str) -> String {
+    let endpoint =
+        std::env::var("AWS_ENDPOINT_URL_DYNAMODB").expect("these tests need the local DynamoDB: `make test`");
+    assert!(
+        endpoint.starts_with("http://127.0.0.1:"),
+        "these tests only run against a local server"
+    );
+    let table = format!("{prefix}-{}", random_hex());
+    shared::store::DynamoStore::connect(table.clone())
+        .await
+        .create_table_if_missing()
+        .await
+        .expect("table created");
+    table
+}
+
 /// A DynamoDB client for the stack's store (`AWS_ENDPOINT_URL_DYNAMODB`, dummy credentials).
 pub async fn dynamodb() -> aws_sdk_dynamodb::Client {
     aws_sdk_dynamodb::Client::new(&shared::aws::sdk_config().await)

@@ -278,6 +278,14 @@ impl DynamoStore {
         }
     }
 
+    /// An UpdateItem on the login-throttle record of `email`.
+    fn throttle_update(&self, email: &str) -> UpdateItemFluentBuilder {
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key(throttle_pk(email), THROTTLE_SK)))
+    }
+
     fn session_update(&self, user_id: u64, session_id: &str) -> UpdateItemFluentBuilder {
         self.client
             .update_item()
@@ -596,11 +604,7 @@ impl LoginThrottleStore for DynamoStore {
 
     async fn add_login_failure(&self, email: &str, now: i64, window: i64, lifetime: i64) -> StoreResult<u32> {
         // ADD counts racing failures one by one; the condition keeps to the current window.
-        let counted = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .set_key(Some(key(throttle_pk(email), THROTTLE_SK)))
+        let counted = self.throttle_update(email)
             .update_expression("ADD #failures :one SET #window_ends = if_not_exists(#window_ends, :window_ends), #expires_at = :expires")
             .condition_expression("attribute_not_exists(#window_ends) OR #window_ends > :now")
             .expression_attribute_names("#failures", "failures")
@@ -643,10 +647,7 @@ impl LoginThrottleStore for DynamoStore {
 
     async fn lock_logins(&self, email: &str, until: i64) -> StoreResult<()> {
         self.count();
-        self.client
-            .update_item()
-            .table_name(&self.table)
-            .set_key(Some(key(throttle_pk(email), THROTTLE_SK)))
+        self.throttle_update(email)
             .update_expression("SET #locked_until = :until")
             .expression_attribute_names("#locked_until", "locked_until")
             .expression_attribute_values(":until", n(until))
