@@ -6,6 +6,8 @@ use std::str::FromStr;
 
 use secrecy::{ExposeSecret, SecretString};
 
+use crate::cors::Cors;
+
 /// The shortest signing key we accept (contract §2): 256 bits for HS256.
 pub const MIN_SIGNING_KEY_BYTES: usize = 32;
 
@@ -31,6 +33,8 @@ pub struct Config {
     pub cookie_secure: bool,
     /// The brute-force throttle of login (`LOGIN_THROTTLE_*`).
     pub login_throttle: LoginThrottle,
+    /// `ALLOWED_ORIGINS` (default none): browser origins allowed to call with credentials.
+    pub cors: Cors,
 }
 
 /// After `failures` failed logins for one email within `window` seconds, logins for that email
@@ -81,6 +85,7 @@ impl fmt::Debug for Config {
             .field("old_password_required", &self.old_password_required)
             .field("cookie_secure", &self.cookie_secure)
             .field("login_throttle", &self.login_throttle)
+            .field("cors", &self.cors)
             .finish()
     }
 }
@@ -151,6 +156,10 @@ impl Config {
                     "a positive number of seconds",
                 )?,
             },
+            cors: Cors::parse(&lookup("ALLOWED_ORIGINS").unwrap_or_default()).map_err(|_| ConfigError::Invalid {
+                name: "ALLOWED_ORIGINS",
+                expected: "comma-separated origins such as https://app.example.com (no *, no path)",
+            })?,
         };
         let throttle = config.login_throttle;
         if throttle.window <= 0 || throttle.lockout <= 0 || throttle.max_lockout < throttle.lockout {
@@ -266,6 +275,7 @@ mod tests {
         assert!(config.rotate_refresh_tokens);
         assert!(!config.old_password_required);
         assert!(config.cookie_secure);
+        assert_eq!(config.cors, Cors::default(), "no cross-origin access unless configured");
     }
 
     #[test]
@@ -288,5 +298,7 @@ mod tests {
         let config = config_from(&[("JWT_SIGNING_KEY", KEY), ("COOKIE_SECURE", "false")]).unwrap();
         assert!(!config.cookie_secure);
         assert!(!format!("{config:?}").contains(KEY));
+        let err = config_from(&[("JWT_SIGNING_KEY", KEY), ("ALLOWED_ORIGINS", "*")]).unwrap_err();
+        assert!(err.to_string().contains("ALLOWED_ORIGINS"));
     }
 }

@@ -9,6 +9,7 @@ use lambda_http::{Body, Request, RequestExt, Response};
 use serde_json::Value;
 use time::OffsetDateTime;
 
+use crate::cors::Cors;
 use crate::error::{AccessDenied, ApiError};
 
 /// Cookie carrying the access token (contract §4, login).
@@ -71,8 +72,9 @@ impl Endpoint {
 
 /// Runs `handler` for a request the endpoint admits and turns every outcome, errors included,
 /// into the contract's answer. Paths the endpoint does not own get 404; other methods 405;
-/// OPTIONS gets the `Allow` list; HEAD runs the GET handler and drops the body.
-pub async fn serve<'r, F, Fut>(endpoint: &Endpoint, request: &'r Request, handler: F) -> Response<Body>
+/// OPTIONS gets the `Allow` list; HEAD runs the GET handler and drops the body. Every answer
+/// carries the CORS headers an allowed browser origin needs.
+pub async fn serve<'r, F, Fut>(cors: &Cors, endpoint: &Endpoint, request: &'r Request, handler: F) -> Response<Body>
 where
     F: FnOnce(&'r Request) -> Fut,
     Fut: Future<Output = Result<Response<Body>, ApiError>>,
@@ -94,12 +96,14 @@ where
         })
     };
     let mut response = finish(outcome);
-    if owned {
+    let allow = owned.then(|| endpoint.allow());
+    if let Some(allow) = allow {
         // Like the reference, every answer of a route lists the route's methods.
         response
             .headers_mut()
-            .insert(header::ALLOW, HeaderValue::from_static(endpoint.allow()));
+            .insert(header::ALLOW, HeaderValue::from_static(allow));
     }
+    cors.apply(request, allow, &mut response);
     if method == Method::HEAD {
         *response.body_mut() = Body::Empty;
     }

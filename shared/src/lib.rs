@@ -5,6 +5,7 @@ pub mod account;
 pub mod auth;
 pub mod aws;
 pub mod config;
+pub mod cors;
 pub mod error;
 pub mod hs256;
 pub mod http;

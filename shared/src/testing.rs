@@ -1,4 +1,4 @@
-//! Test support for handler tests (feature `testing`): real API Gateway v2 events parsed by
+//! Test support for handler tests (feature `testing`): real API Gateway REST API events parsed by
 //! `lambda_http`, and an application over the in-memory store.
 
 use lambda_http::{Body, Request, Response};
@@ -33,41 +33,49 @@ pub fn app() -> App<MemoryStore> {
     app_with(&[])
 }
 
-/// An API Gateway HTTP API (v2) event, as API Gateway and `cargo lambda watch` send it, parsed
-/// into a request by `lambda_http` itself.
+/// An API Gateway REST API (payload 1.0) Lambda proxy event, as the deployed front door sends
+/// it (stage `api`, resource as the template declares it), parsed into a request by
+/// `lambda_http` itself. `cargo lambda watch` sends HTTP API (2.0) events: the end-to-end tests
+/// cover those.
 pub fn event(method: &str, path: &str, headers: &[(&str, &str)], body: Option<&str>) -> Request {
-    let mut header_map = serde_json::Map::new();
-    let mut cookies = Vec::new();
+    let mut single = serde_json::Map::new();
+    let mut multi = serde_json::Map::new();
     for (name, value) in headers {
-        if name.eq_ignore_ascii_case("cookie") {
-            cookies.extend(value.split("; ").map(str::to_owned));
-        } else {
-            header_map.insert(name.to_ascii_lowercase(), Value::String((*value).to_owned()));
-        }
+        single.insert((*name).to_owned(), Value::String((*value).to_owned()));
+        multi.insert((*name).to_owned(), json!([value]));
     }
+    // The REST API matches `/x/` to the resource `/x`. Handlers route on `path`, never on
+    // `resource`, so unknown paths need not name the `{proxy+}` resource here.
+    let resource = path.trim_end_matches('/');
     let event = json!({
-        "version": "2.0",
-        "routeKey": "$default",
-        "rawPath": path,
-        "rawQueryString": "",
-        "cookies": cookies,
-        "headers": header_map,
+        "resource": resource,
+        "path": path,
+        "httpMethod": method,
+        "headers": single,
+        "multiValueHeaders": multi,
+        "queryStringParameters": null,
+        "multiValueQueryStringParameters": null,
+        "pathParameters": null,
+        "stageVariables": null,
         "requestContext": {
             "accountId": "123456789012",
             "apiId": "api",
-            "domainName": "localhost",
-            "domainPrefix": "localhost",
-            "http": {"method": method, "path": path, "protocol": "HTTP/1.1", "sourceIp": "127.0.0.1", "userAgent": "test"},
+            "domainName": "api.execute-api.eu-west-1.amazonaws.com",
+            "httpMethod": method,
+            "identity": {"sourceIp": "127.0.0.1", "userAgent": "test"},
+            "path": format!("/api{path}"),
+            "protocol": "HTTP/1.1",
             "requestId": "test-request",
-            "routeKey": "$default",
-            "stage": "$default",
-            "time": "26/Nov/2026:12:00:00 +0000",
-            "timeEpoch": 1795694400000_i64
+            "requestTime": "26/Nov/2026:12:00:00 +0000",
+            "requestTimeEpoch": 1795694400000_i64,
+            "resourceId": "abc123",
+            "resourcePath": resource,
+            "stage": "api"
         },
         "body": body,
         "isBase64Encoded": false
     });
-    lambda_http::request::from_str(&event.to_string()).expect("a well-formed v2 event")
+    lambda_http::request::from_str(&event.to_string()).expect("a well-formed REST API event")
 }
 
 /// A POST with a JSON body.

@@ -19,7 +19,7 @@ pub const EMAIL_TAKEN: &str = "A user is already registered with this email addr
 pub const PASSWORDS_DIFFER: &str = "The two password fields didn't match.";
 
 pub async fn handle<S: UserStore>(app: &App<S>, request: Request) -> Response<Body> {
-    serve(&ENDPOINT, &request, |request| join(app, request)).await
+    serve(&app.config.cors, &ENDPOINT, &request, |request| join(app, request)).await
 }
 
 async fn join<S: UserStore>(app: &App<S>, request: &Request) -> Result<Response<Body>, ApiError> {

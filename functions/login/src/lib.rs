@@ -18,7 +18,7 @@ pub const BAD_CREDENTIALS: &str = "Unable to log in with provided credentials.";
 pub const EMAIL_AND_PASSWORD_NEEDED: &str = "Must include \"email\" and \"password\".";
 
 pub async fn handle<S: Store>(app: &App<S>, request: Request) -> Response<Body> {
-    serve(&ENDPOINT, &request, |request| login(app, request)).await
+    serve(&app.config.cors, &ENDPOINT, &request, |request| login(app, request)).await
 }
 
 async fn login<S: Store>(app: &App<S>, request: &Request) -> Result<Response<Body>, ApiError> {

@@ -17,7 +17,7 @@ use shared::store::SessionStore;
 pub const ENDPOINT: Endpoint = Endpoint::post("Logout", "/account/logout");
 
 pub async fn handle<S: SessionStore>(app: &App<S>, request: Request) -> Response<Body> {
-    let response = serve(&ENDPOINT, &request, |request| logout(app, request)).await;
+    let response = serve(&app.config.cors, &ENDPOINT, &request, |request| logout(app, request)).await;
     let secure = app.config.cookie_secure;
     with_cookies(
         response,

@@ -16,7 +16,7 @@ use shared::store::SessionStore;
 pub const ENDPOINT: Endpoint = Endpoint::get("My Page", "/account/mypage");
 
 pub async fn handle<S: SessionStore>(app: &App<S>, request: Request) -> Response<Body> {
-    serve(&ENDPOINT, &request, |request| mypage(app, request)).await
+    serve(&app.config.cors, &ENDPOINT, &request, |request| mypage(app, request)).await
 }
 
 async fn mypage<S: SessionStore>(app: &App<S>, request: &Request) -> Result<Response<Body>, ApiError> {

@@ -23,7 +23,10 @@ pub const PASSWORDS_DIFFER: &str = "The two password fields didn\u{2019}t match.
 const MAX_PASSWORD_CHARS: usize = 128;
 
 pub async fn handle<S: SessionStore>(app: &App<S>, request: Request) -> Response<Body> {
-    serve(&ENDPOINT, &request, |request| change_password(app, request)).await
+    serve(&app.config.cors, &ENDPOINT, &request, |request| {
+        change_password(app, request)
+    })
+    .await
 }
 
 async fn change_password<S: SessionStore>(app: &App<S>, request: &Request) -> Result<Response<Body>, ApiError> {

@@ -20,7 +20,7 @@ use shared::{App, now_unix};
 pub const ENDPOINT: Endpoint = Endpoint::post("Token Refresh", "/account/token/refresh");
 
 pub async fn handle<S: SessionStore>(app: &App<S>, request: Request) -> Response<Body> {
-    serve(&ENDPOINT, &request, |request| refresh(app, request)).await
+    serve(&app.config.cors, &ENDPOINT, &request, |request| refresh(app, request)).await
 }
 
 /// `2026-11-26T16:17:24.000000Z`, the reference's format for expirations.
