@@ -1,7 +1,10 @@
 # The two commands: `make dev` runs the API locally, `make test` checks everything.
 # Both install what they need (pinned, into .tools/) on first use.
 
-.PHONY: dev test invoke sam-build bench fuzz tools clean
+.PHONY: dev test invoke sam-build deploy delete smoke bench fuzz tools clean
+
+# The samconfig.toml environment `make deploy` / `make delete` act on: dev (default) or prod.
+ENV ?= dev
 
 dev: ## run the API on http://127.0.0.1:$(API_PORT) (default 9000) with DynamoDB on $(DYNAMODB_PORT) (8000)
 	@tools/dev.sh
@@ -14,6 +17,15 @@ invoke: ## send every event in events/ to the running `make dev` stack (cargo la
 
 sam-build: ## build the six functions for arm64 Lambda with SAM (.aws-sam/), and report zipped sizes
 	@tools/sam-build.sh
+
+deploy: ## sam validate --lint, sam build (arm64) and sam deploy --config-env $(ENV) (ENV=dev, default, or prod; samconfig.toml)
+	@ENV=$(ENV) tools/deploy.sh
+
+delete: ## sam delete --config-env $(ENV): removes the stack but its table, secret (and logging role); asks first
+	@ENV=$(ENV) tools/delete.sh
+
+smoke: ## the black-box end-to-end tests against a running stack: make smoke API_URL=<the stack's ApiUrl output>
+	@tools/smoke.sh
 
 bench: ## release builds, then cold starts, warm costs, memory, sizes, throughput, release profiles → docs/bench-results.md
 	@tools/bench.sh

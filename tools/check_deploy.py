@@ -1,18 +1,42 @@
 """Offline checks of the deployment files, run by `make test`:
 
-1. template.yaml expanded with samtranslator (as CloudFormation would) and linted with cfn-lint;
-2. one list of the contract's routes kept in step across four places: the template's HttpApi
-   routes, the local router in Cargo.toml, the sample events in events/, and openapi.yaml;
-3. the template's table has the key schema, billing and TTL the code gives the local table
+1. template.yaml expanded with samtranslator (as CloudFormation does with the SAM transform) and
+   the result linted with cfn-lint (zero errors);
+2. the REST API that SAM generates (the AWS::ApiGateway::RestApi's OpenAPI `Body`):
+   - every resource path is one API Gateway accepts (no trailing `/` but the root, no empty
+     segment, only the characters a path part may hold, a greedy `{proxy+}` only last) and
+     every resource has an ANY method (the functions answer 405 and OPTIONS themselves);
+   - every contract route, in both spellings (`/account/login` and `/account/login/`), reaches
+     its function under the REST API's matching rule (`rest_api_match`); unknown paths under
+     /account reach mypage (its JSON 404); paths outside /account reach nothing (API Gateway's
+     MISSING_AUTHENTICATION_TOKEN, which must then be a 404);
+   - the gateway responses (API Gateway's own answers) are JSON `{"detail": ...}` with the
+     security and CORS headers; THROTTLED is 429 with Retry-After;
+   - stage settings: one stage, data trace and execution logs off, the stage-wide throttle and
+     a tighter one on each Argon2id route (encoded `~1` paths that exist); the stage waits for
+     the account's logging role, the WAF association for the stage;
+   - every function logs to a log group of the stack with a retention, and so does the stage's
+     access log (a JSON format without headers, query strings or bodies);
+3. the routes kept in step across the template (above), the local router in Cargo.toml (it must
+   send each path where the template's API would), the sample events in events/ (REST API v1
+   events, one per route and spelling, shaped as API Gateway sends them, each listed in
+   events/README.md) and openapi.yaml;
+4. the template's table has the key schema, billing and TTL the code gives the local table
    (argument: a file holding `account-admin table-definition`'s output).
+
+Then a self-test breaks a copy of the inputs in ways these checks exist for (a route with a
+trailing slash, a gateway response missing, a log group without retention, a route removed, ...)
+and fails unless each break is reported. `--self-test` runs only that.
 
 Exit status 0 when all is well; every problem is printed.
 """
 
 import copy
 import json
+import logging
 import os
 import pathlib
+import re
 import subprocess
 import sys
 import tempfile
@@ -23,7 +47,8 @@ from samtranslator.translator.transform import transform
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 
-# The contract's routes (../shared/contract.md §4) and the function that answers each.
+# The contract's routes (../shared/contract.md §4) and the function (functions/<name>) that
+# answers each. The one list of them: everything below is derived from it.
 ROUTES = {
     "/account/join": "join",
     "/account/login": "login",
@@ -32,6 +57,35 @@ ROUTES = {
     "/account/password/change": "password-change",
     "/account/mypage": "mypage",
 }
+# Every other path under /account reaches this function, which answers the contract's JSON 404.
+CATCH_ALL_FUNCTION = "mypage"
+# The routes that run Argon2id: each gets its own, tighter throttle on the stage.
+HASHING_FUNCTIONS = ("join", "login", "password-change")
+# Requests that must reach the catch-all function, and requests that must reach nothing (then
+# API Gateway answers MISSING_AUTHENTICATION_TOKEN, which the template makes a JSON 404).
+UNKNOWN_PATHS = ("/account", "/account/", "/account/nope", "/account/nope/", "/account/a/b/c/")
+NOWHERE_PATHS = ("/", "/elsewhere", "/elsewhere/", "/accounts/login/", "/account/login/extra")
+# Gateway responses that must be customised, and the headers every customised one must carry.
+REQUIRED_GATEWAY_RESPONSES = ("DEFAULT_4XX", "DEFAULT_5XX", "MISSING_AUTHENTICATION_TOKEN", "THROTTLED", "REQUEST_TOO_LARGE")
+SECURITY_HEADERS = {
+    "Content-Type": "'application/json'",
+    "X-Content-Type-Options": "'nosniff'",
+    "X-Frame-Options": "'DENY'",
+    "Referrer-Policy": "'same-origin'",
+    "Cache-Control": "'no-store'",
+    "Access-Control-Allow-Credentials": "'true'",
+    "Vary": "'Origin'",
+}
+# The keys API Gateway puts in a REST API (payload 1.0) Lambda proxy event.
+V1_EVENT_KEYS = (
+    "resource", "path", "httpMethod", "headers", "multiValueHeaders", "queryStringParameters",
+    "multiValueQueryStringParameters", "pathParameters", "stageVariables", "requestContext",
+    "body", "isBase64Encoded",
+)
+V1_CONTEXT_KEYS = (
+    "accountId", "apiId", "domainName", "domainPrefix", "extendedRequestId", "httpMethod", "identity",
+    "path", "protocol", "requestId", "requestTime", "requestTimeEpoch", "resourceId", "resourcePath", "stage",
+)
 
 
 class CloudFormationLoader(yaml.SafeLoader):
@@ -66,97 +120,631 @@ def load_yaml(path):
         return yaml.load(handle, Loader=CloudFormationLoader)
 
 
-def expand_and_lint(problems):
-    template = load_yaml(ROOT / "template.yaml")
-    # Pseudo parameters as CloudFormation would fill them in; no AWS account is asked.
+# --------------------------------------------------------------------------------------------
+# Expansion and lint
+# --------------------------------------------------------------------------------------------
+
+
+def expand(template):
+    """The template as CloudFormation runs it after the SAM transform (no AWS call is made)."""
     os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
     pseudo = {"AWS::Region": "us-east-1", "AWS::AccountId": "123456789012", "AWS::Partition": "aws"}
     packaged = copy.deepcopy(template)
     for resource in packaged["Resources"].values():
         # What `sam package` does: local code becomes an uploaded artifact.
         if resource["Type"] == "AWS::Serverless::Function":
-            resource["Properties"]["CodeUri"] = "s3://artifacts/" + resource["Properties"]["CodeUri"]
-    expanded = transform(packaged, pseudo, NoManagedPolicies())
+            resource["Properties"]["CodeUri"] = "s3://artifacts-bucket/" + resource["Properties"]["CodeUri"]
+    return transform(packaged, pseudo, NoManagedPolicies())
+
+
+def lint(expanded, problems):
     with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as handle:
         json.dump(expanded, handle)
-    result = subprocess.run(["cfn-lint", handle.name], capture_output=True, text=True)
+    try:
+        # The pinned cfn-lint next to this Python (.tools/venv), else the one on PATH.
+        beside = pathlib.Path(sys.executable).parent / "cfn-lint"
+        command = str(beside) if beside.exists() else "cfn-lint"
+        result = subprocess.run([command, handle.name], capture_output=True, text=True)
+    finally:
+        os.unlink(handle.name)
     # cfn-lint's exit status is a bit mask: 2 errors, 4 warnings, 8 informational.
     if result.returncode & 2 or result.returncode & 1:
         problems.append("cfn-lint on the expanded template:\n" + result.stdout + result.stderr)
     elif result.stdout.strip():
-        # SAM resolves some parameters (CORS origins) at expansion, so cfn-lint warns that they
-        # are unused: shown, not fatal.
         print("check_deploy: cfn-lint warnings (not errors):\n" + result.stdout.strip())
-    return template
 
 
-def template_routes(template):
-    routes = {}
-    for name, resource in template["Resources"].items():
-        if resource["Type"] != "AWS::Serverless::Function":
+def resources_of_type(expanded, kind):
+    return {name: r for name, r in expanded["Resources"].items() if r["Type"] == kind}
+
+
+# --------------------------------------------------------------------------------------------
+# The REST API: resources, matching rule, routes
+# --------------------------------------------------------------------------------------------
+
+# A path part holds letters, digits, `.`, `_`, `-`, or is a whole `{name}` / `{name+}` (the
+# console's own rule: "Resource's path part only allow a-zA-Z0-9._- and curly braces at the
+# beginning and the end", quoted in https://github.com/aws/chalice/issues/65).
+PATH_PART = re.compile(r"^(?:[A-Za-z0-9._-]+|\{[A-Za-z0-9._-]+\+?\})$")
+
+
+def rest_api_body(expanded, problems):
+    apis = resources_of_type(expanded, "AWS::ApiGateway::RestApi")
+    if len(apis) != 1:
+        problems.append(f"expanded template: {len(apis)} REST APIs, expected one")
+        return None, {}
+    name, api = next(iter(apis.items()))
+    properties = api["Properties"]
+    if properties.get("FailOnWarnings") is not True:
+        problems.append(f"{name}: FailOnWarnings is not true (a route API Gateway cannot import would be dropped silently)")
+    if properties.get("EndpointConfiguration", {}).get("Types") != ["REGIONAL"]:
+        problems.append(f"{name}: the endpoint is not REGIONAL")
+    if "Body" not in properties:
+        problems.append(f"{name}: no generated OpenAPI Body")
+        return name, {}
+    return name, properties["Body"]
+
+
+def api_resources(body, template, problems):
+    """{resource path: function name} from the generated Body (integration URIs name the functions)."""
+    functions = {
+        logical: pathlib.PurePath(r["Properties"]["CodeUri"]).name
+        for logical, r in template["Resources"].items()
+        if r["Type"] == "AWS::Serverless::Function"
+    }
+    resources = {}
+    for path, item in body.get("paths", {}).items():
+        methods = {k: v for k, v in item.items() if k != "parameters"}
+        if "x-amazon-apigateway-any-method" not in methods:
+            problems.append(f"REST API resource {path} has no ANY method: other methods would get API Gateway's 404, not the function's 405")
+        targets = set()
+        for method in methods.values():
+            uri = method.get("x-amazon-apigateway-integration", {}).get("uri", {})
+            text = uri.get("Fn::Sub", "") if isinstance(uri, dict) else str(uri)
+            text = text[0] if isinstance(text, list) else text
+            targets |= {functions.get(m, m) for m in re.findall(r"\$\{(\w+)\.Arn\}", text)}
+        if len(targets) != 1:
+            problems.append(f"REST API resource {path} integrates {sorted(targets) or 'no function'}, expected one function")
+        resources[path] = next(iter(targets)) if targets else None
+    return resources
+
+
+def check_resource_paths(resources, problems):
+    """Paths API Gateway refuses or reads otherwise than meant."""
+    for path in resources:
+        if path == "/":
             continue
-        function = pathlib.PurePath(resource["Properties"]["CodeUri"]).name
-        for event in resource["Properties"].get("Events", {}).values():
-            if event["Type"] == "HttpApi":
-                routes[event["Properties"]["Path"]] = function
-    return routes
+        if not path.startswith("/"):
+            problems.append(f"REST API resource {path!r} does not start with /")
+            continue
+        if path.endswith("/"):
+            problems.append(f"REST API resource {path!r} ends in /: a resource cannot, declare {path.rstrip('/')!r} (it also answers {path!r})")
+        parts = path[1:].rstrip("/").split("/")
+        for index, part in enumerate(parts):
+            if part == "":
+                problems.append(f"REST API resource {path!r} has an empty segment")
+            elif not PATH_PART.match(part):
+                problems.append(f"REST API resource {path!r}: segment {part!r} has characters a path part cannot hold")
+            elif part.endswith("+}") and index != len(parts) - 1:
+                problems.append(f"REST API resource {path!r}: the greedy {part} must be the last segment")
 
 
-def check_routes(template, problems):
-    in_template = template_routes(template)
-    with open(ROOT / "Cargo.toml", "rb") as handle:
-        router = tomllib.load(handle)["workspace"]["metadata"]["lambda"]["watch"]["router"]
-    openapi_paths = set(load_yaml(ROOT / "openapi.yaml")["paths"])
-    event_paths = {}
-    for event_file in sorted((ROOT / "events").glob("*.json")):
-        event = json.loads(event_file.read_text(encoding="utf-8"))
-        event_paths.setdefault(event["rawPath"].rstrip("/"), []).append(event_file.name)
+def rest_api_match(request_path, resources):
+    """The resource a REST API sends `request_path` to, or None (MISSING_AUTHENTICATION_TOKEN).
 
-    for path, function in ROUTES.items():
-        for variant in (path, path + "/"):
-            if in_template.get(variant) != function:
-                problems.append(f"template.yaml: no HttpApi route {variant} on the {function} function")
+    The rule modelled here:
+    1. A trailing slash is ignored: `/account/login/` is matched as `/account/login` (the root
+       `/` stays `/`). AWS does not document it; AWS's own code and tests rely on it: the
+       powertools end-to-end test on a real REST API
+       (https://github.com/aws-powertools/powertools-lambda-python/blob/develop/tests/e2e/event_handler/test_paths_ending_with_slash.py,
+       200 for `/todos/` with only `/todos` declared) and SAM's translator
+       (samtranslator/model/eventsources/push.py: "APIGW doesn't like trailing slashes in paths
+       ... and removes as a part of their behaviour, but this isn't documented").
+    2. Segment by segment from the root, a resource named by the segment wins over a path
+       parameter, which wins over a greedy `{name+}` of the same parent; a greedy resource takes
+       the rest of the path (one segment or more). Once a named resource took a segment, the
+       greedy sibling is not tried for that path: "a method request against a specific resource
+       takes precedence over a method request against a generic resource at the same level",
+       and "the sibling resources are excluded from the representation of the proxy resource"
+       (https://docs.aws.amazon.com/apigateway/latest/developerguide/api-gateway-method-settings-method-request.html#api-gateway-proxy-resource).
+       So `/account/login` is login, `/account/nope/` is `/account/{proxy+}`, and
+       `/account/login/extra` is nothing.
+    3. The resource reached must be declared (have a method); otherwise nothing matches.
+    """
+    path = request_path if request_path == "/" else request_path.rstrip("/") or "/"
+    if path == "/":
+        return "/" if "/" in resources else None
+    segments = path[1:].split("/")
+    children = {}
+    for resource in resources:
+        if resource == "/":
+            continue
+        parts = resource[1:].split("/")
+        for depth in range(len(parts)):
+            children.setdefault("/" + "/".join(parts[:depth]) if depth else "/", set()).add(parts[depth])
+
+    def child_path(parent, part):
+        return (parent.rstrip("/") + "/" + part) if parent != "/" else "/" + part
+
+    current = "/"
+    for index, segment in enumerate(segments):
+        names = children.get(current, set())
+        if segment in names:
+            current = child_path(current, segment)
+            continue
+        params = sorted(n for n in names if n.startswith("{") and not n.endswith("+}"))
+        if params:
+            current = child_path(current, params[0])
+            continue
+        greedy = sorted(n for n in names if n.endswith("+}"))
+        if greedy:
+            found = child_path(current, greedy[0])
+            return found if found in resources else None
+        return None
+    return current if current in resources else None
+
+
+def check_routing(resources, problems):
+    """Both spellings of every route reach their function; unknown paths the catch-all; others nothing."""
+    for route, function in ROUTES.items():
+        for request in (route, route + "/"):
+            resource = rest_api_match(request, resources)
+            reached = resources.get(resource) if resource else None
+            if reached != function:
+                problems.append(
+                    f"REST API: a request for {request} reaches {reached or 'nothing'} (resource {resource}), not {function}"
+                )
+    for request in UNKNOWN_PATHS:
+        resource = rest_api_match(request, resources)
+        reached = resources.get(resource) if resource else None
+        if reached != CATCH_ALL_FUNCTION:
+            problems.append(f"REST API: unknown path {request} reaches {reached or 'nothing'}, not {CATCH_ALL_FUNCTION} (its JSON 404)")
+    for request in NOWHERE_PATHS:
+        resource = rest_api_match(request, resources)
+        if resource is not None:
+            problems.append(f"REST API: {request} reaches {resource} ({resources[resource]}); it should match nothing")
+
+
+# --------------------------------------------------------------------------------------------
+# Gateway responses
+# --------------------------------------------------------------------------------------------
+
+# A response parameter is a static value in single quotes or a mapping of a request value
+# (https://docs.aws.amazon.com/apigateway/latest/developerguide/api-gateway-swagger-extensions-gateway-responses.responseParameters.html).
+PARAMETER_VALUE = re.compile(r"^(?:'[^']*'|method\.request\.(?:header|querystring|multivaluequerystring|path)\.[A-Za-z0-9._-]+|stageVariables\.[A-Za-z0-9_]+|context\.[A-Za-z0-9_.]+)$")
+
+
+def check_gateway_responses(body, problems):
+    responses = body.get("x-amazon-apigateway-gateway-responses", {})
+    for kind in REQUIRED_GATEWAY_RESPONSES:
+        if kind not in responses:
+            problems.append(f"gateway responses: {kind} is not customised (API Gateway's own body would be {{\"message\": ...}})")
+    for kind, response in sorted(responses.items()):
+        template = response.get("responseTemplates", {}).get("application/json")
+        if template is None:
+            problems.append(f"gateway response {kind}: no application/json template")
+        else:
+            # $context.error.messageString is the message as a quoted JSON string.
+            rendered = template.replace("$context.error.messageString", json.dumps('Invalid "request" body'))
+            try:
+                parsed = json.loads(rendered)
+            except ValueError as error:
+                problems.append(f"gateway response {kind}: the template is not JSON once rendered ({error}): {template}")
+            else:
+                if not (isinstance(parsed, dict) and isinstance(parsed.get("detail"), str)):
+                    problems.append(f"gateway response {kind}: the body is not {{\"detail\": \"...\"}}: {template}")
+        parameters = response.get("responseParameters", {})
+        headers = {k.removeprefix("gatewayresponse.header."): v for k, v in parameters.items() if k.startswith("gatewayresponse.header.")}
+        for name, value in SECURITY_HEADERS.items():
+            if headers.get(name) != value:
+                problems.append(f"gateway response {kind}: header {name} is {headers.get(name)!r}, expected {value!r}")
+        if "Access-Control-Allow-Origin" not in headers:
+            problems.append(f"gateway response {kind}: no Access-Control-Allow-Origin (browsers would hide the answer)")
+        if "Retry-After" not in headers.get("Access-Control-Expose-Headers", ""):
+            problems.append(f"gateway response {kind}: Access-Control-Expose-Headers does not expose Retry-After")
+        for key, value in parameters.items():
+            if not isinstance(value, str) or not PARAMETER_VALUE.match(value):
+                problems.append(f"gateway response {kind}: {key} = {value!r} is neither a quoted static value nor a request mapping")
+        status = response.get("statusCode")
+        if kind in ("DEFAULT_4XX", "DEFAULT_5XX") and status is not None:
+            problems.append(f"gateway response {kind}: a status code here replaces the status of every other {kind[-3:]} response")
+    throttled = responses.get("THROTTLED", {})
+    if throttled and str(throttled.get("statusCode")) != "429":
+        problems.append(f"gateway response THROTTLED: status {throttled.get('statusCode')}, expected 429")
+    if throttled and "gatewayresponse.header.Retry-After" not in throttled.get("responseParameters", {}):
+        problems.append("gateway response THROTTLED: no Retry-After header")
+    missing = responses.get("MISSING_AUTHENTICATION_TOKEN", {})
+    if missing and str(missing.get("statusCode")) != "404":
+        problems.append(f"gateway response MISSING_AUTHENTICATION_TOKEN (unknown paths): status {missing.get('statusCode')}, expected 404")
+
+
+# --------------------------------------------------------------------------------------------
+# Stage: settings, throttles, access log; functions' logs
+# --------------------------------------------------------------------------------------------
+
+
+def retained_log_group(expanded, reference, owner, problems):
+    """`reference` (a Ref or GetAtt .Arn) names a log group of the stack with a retention."""
+    if isinstance(reference, dict) and "Ref" in reference:
+        name = reference["Ref"]
+    elif isinstance(reference, dict) and "Fn::GetAtt" in reference and reference["Fn::GetAtt"][1:] == ["Arn"]:
+        name = reference["Fn::GetAtt"][0]
+    else:
+        problems.append(f"{owner}: logs to {reference!r}, not to a log group of this stack")
+        return
+    group = expanded["Resources"].get(name, {})
+    if group.get("Type") != "AWS::Logs::LogGroup":
+        problems.append(f"{owner}: logs to {name}, which is not an AWS::Logs::LogGroup of this stack")
+        return
+    if "RetentionInDays" not in group.get("Properties", {}):
+        problems.append(f"{owner}: its log group {name} has no RetentionInDays (kept forever)")
+    if group.get("DeletionPolicy") != "Delete":
+        problems.append(f"{owner}: its log group {name} does not have DeletionPolicy Delete (`sam delete` would leave it)")
+
+
+def check_stage(expanded, resources, problems):
+    stages = resources_of_type(expanded, "AWS::ApiGateway::Stage")
+    if len(stages) != 1:
+        problems.append(f"expanded template: {len(stages)} stages, expected one (OpenApiVersion stops SAM's extra 'Stage')")
+    for name, stage in stages.items():
+        properties = stage["Properties"]
+        settings = properties.get("MethodSettings", [])
+        for setting in settings:
+            where = f"{name} MethodSettings {setting.get('ResourcePath')} {setting.get('HttpMethod')}"
+            if setting.get("DataTraceEnabled") is True:
+                problems.append(f"{where}: DataTraceEnabled would log request and response bodies (passwords, tokens)")
+            if setting.get("LoggingLevel", "OFF") != "OFF":
+                problems.append(f"{where}: execution logging is on")
+            # "/resource/subresource must be encoded as /~1resource~1subresource"
+            # (https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-properties-apigateway-stage-methodsetting.html).
+            path = setting.get("ResourcePath", "")
+            if path != "/*":
+                if not path.startswith("/") or "/" in path[1:]:
+                    problems.append(f"{where}: a ResourcePath is '/' then the path with each '/' encoded as '~1'")
+                elif path[1:].replace("~1", "/") not in resources:
+                    problems.append(f"{where}: {path[1:].replace('~1', '/')} is not a resource of the API")
+        default = [s for s in settings if s.get("ResourcePath") == "/*" and s.get("HttpMethod") == "*"]
+        if not default or "ThrottlingRateLimit" not in default[0] or "ThrottlingBurstLimit" not in default[0]:
+            problems.append(f"{name}: no stage-wide throttle (ResourcePath /*, HttpMethod *)")
+        for route, function in ROUTES.items():
+            if function not in HASHING_FUNCTIONS:
+                continue
+            encoded = "/" + route.replace("/", "~1")
+            own = [s for s in settings if s.get("ResourcePath") == encoded and "ThrottlingRateLimit" in s and "ThrottlingBurstLimit" in s]
+            if not own:
+                problems.append(f"{name}: the Argon2id route {route} has no throttle of its own (ResourcePath {encoded})")
+        access = properties.get("AccessLogSetting")
+        if not access:
+            problems.append(f"{name}: no access log")
+            continue
+        retained_log_group(expanded, access.get("DestinationArn"), f"{name} access log", problems)
+        log_format = access.get("Format", "")
+        for forbidden in ("header", "querystring", "$input", "body", "requestOverride"):
+            if forbidden.lower() in log_format.lower():
+                problems.append(f"{name} access log: the format logs {forbidden!r} (no headers, query strings or bodies)")
+        try:
+            json.loads(re.sub(r"\$context\.[A-Za-z0-9_.]+", "x", log_format))
+        except ValueError as error:
+            problems.append(f"{name} access log: the format is not one JSON object ({error})")
+
+
+def references(value):
+    """Logical ids a value refers to (Ref, GetAtt, ${...} in Sub), as CloudFormation orders on them."""
+    found = set()
+    if isinstance(value, dict):
+        for key, inner in value.items():
+            if key == "Ref" and isinstance(inner, str):
+                found.add(inner)
+            elif key == "Fn::GetAtt" and isinstance(inner, list):
+                found.add(inner[0])
+            elif key == "Fn::Sub":
+                text = inner[0] if isinstance(inner, list) else inner
+                found |= {m.split(".")[0] for m in re.findall(r"\$\{([A-Za-z0-9.]+)\}", text)}
+                found |= references(inner[1]) if isinstance(inner, list) else set()
+            else:
+                found |= references(inner)
+    elif isinstance(value, list):
+        for inner in value:
+            found |= references(inner)
+    return found
+
+
+def check_ordering(expanded, problems):
+    """What must exist first: the account's logging role before the stage, the stage before its WAF association."""
+    stages = resources_of_type(expanded, "AWS::ApiGateway::Stage")
+    for account in resources_of_type(expanded, "AWS::ApiGateway::Account"):
+        for name, stage in stages.items():
+            if account not in references(stage.get("Properties", {})) and account not in stage.get("DependsOn", []):
+                problems.append(f"{name} does not wait for {account}: access logging fails while the account has no logging role")
+    for name, association in resources_of_type(expanded, "AWS::WAFv2::WebACLAssociation").items():
+        if not references(association["Properties"].get("ResourceArn")) & set(stages):
+            problems.append(f"{name}: its ResourceArn does not refer to the stage resource, so it may be created before the stage exists")
+
+
+def check_function_logs(expanded, problems):
+    for name, function in resources_of_type(expanded, "AWS::Lambda::Function").items():
+        group = function["Properties"].get("LoggingConfig", {}).get("LogGroup")
+        if group is None:
+            problems.append(f"{name}: no LoggingConfig.LogGroup (Lambda's implicit group has no retention and outlives `sam delete`)")
+            continue
+        retained_log_group(expanded, group, name, problems)
+
+
+# --------------------------------------------------------------------------------------------
+# Router, events, OpenAPI, table
+# --------------------------------------------------------------------------------------------
+
+
+def check_router(router, resources, problems):
+    """The local router (cargo lambda watch) sends each path where the REST API would."""
+    for route, function in ROUTES.items():
+        for variant in (route, route + "/"):
             if router.get(variant) != function:
                 problems.append(f"Cargo.toml router: {variant} does not go to {function}")
-            if variant not in openapi_paths:
-                problems.append(f"openapi.yaml: no path {variant}")
-        if path not in event_paths:
-            problems.append(f"events/: no event for {path}")
+    for key, function in router.items():
+        if "{*" in key:
+            samples = [re.sub(r"\{\*[^}]*\}", tail, key) for tail in ("nope", "nope/", "a/b/c/")]
+        else:
+            samples = [key]
+        for sample in samples:
+            resource = rest_api_match(sample, resources)
+            expected = resources.get(resource) if resource else None
+            if expected != function:
+                problems.append(f"Cargo.toml router sends {sample} to {function}; the template's API sends it to {expected or 'nothing'}")
+
+
+def check_events(events, resources, stage_name, readme, problems):
+    """REST API (v1) events, as API Gateway shapes them, one per route and spelling."""
+    paths = {}
+    for file, event in sorted(events.items()):
+        missing = [k for k in V1_EVENT_KEYS if k not in event]
+        if missing:
+            problems.append(f"events/{file}: not a REST API (v1) proxy event, missing {missing}")
+            continue
+        context = event["requestContext"]
+        missing = [k for k in V1_CONTEXT_KEYS if k not in context]
+        if missing:
+            problems.append(f"events/{file}: requestContext lacks {missing}")
+            continue
+        path = event["path"]
+        paths.setdefault(path, []).append(file)
+        resource = rest_api_match(path, resources)
+        if resource is None:
+            problems.append(f"events/{file}: no resource of the template's API matches path {path}")
+            continue
+        if event["resource"] != resource or context["resourcePath"] != resource:
+            problems.append(f"events/{file}: resource {event['resource']!r} / resourcePath {context['resourcePath']!r}; API Gateway would send {resource!r}")
+        if context["httpMethod"] != event["httpMethod"]:
+            problems.append(f"events/{file}: httpMethod {event['httpMethod']} but requestContext.httpMethod {context['httpMethod']}")
+        if context["stage"] != stage_name or context["path"] != f"/{stage_name}{path}":
+            problems.append(f"events/{file}: requestContext stage/path {context['stage']!r} {context['path']!r}, expected {stage_name!r} '/{stage_name}{path}'")
+        greedy = resource.rsplit("/", 1)[-1]
+        if greedy.endswith("+}"):
+            prefix = resource[: -len(greedy)]
+            expected = {greedy[1:-2]: path[len(prefix):].rstrip("/")}
+            if event["pathParameters"] != expected:
+                problems.append(f"events/{file}: pathParameters {event['pathParameters']!r}, expected {expected!r}")
+        elif event["pathParameters"] is not None:
+            problems.append(f"events/{file}: pathParameters should be null for {resource}")
+        headers, multi = event["headers"] or {}, event["multiValueHeaders"] or {}
+        if {k: [v] for k, v in headers.items()} != multi:
+            problems.append(f"events/{file}: headers and multiValueHeaders disagree")
+        if f"`{file}`" not in readme:
+            problems.append(f"events/README.md does not list {file}")
+    for route in ROUTES:
+        for variant in (route, route + "/"):
+            if variant not in paths:
+                problems.append(f"events/: no event for {variant}")
+
+
+def check_openapi(openapi_paths, problems):
     known = set(ROUTES) | {p + "/" for p in ROUTES}
-    # Unknown paths under /account/ go to one function, which answers the JSON 404.
-    catch_all = {"/account", "/account/"}
-    for path in sorted(set(in_template) - known - catch_all - {"/account/{proxy+}"}):
-        problems.append(f"template.yaml routes {path}, which the contract does not have")
-    for path in sorted(set(router) - known - catch_all - {"/account/{*unknown}"}):
-        problems.append(f"Cargo.toml routes {path}, which the contract does not have")
+    for path in sorted(known - openapi_paths):
+        problems.append(f"openapi.yaml: no path {path}")
     for path in sorted(openapi_paths - known):
         problems.append(f"openapi.yaml documents {path}, which the contract does not have")
 
 
-def check_table(template, problems):
+def check_table(template, expected, problems):
     """The template's table has the shape the code creates locally (`account-admin table-definition`)."""
-    if len(sys.argv) < 2:
-        problems.append("usage: check_deploy.py TABLE_DEFINITION_JSON (from `account-admin table-definition`)")
-        return
-    expected = json.loads(pathlib.Path(sys.argv[1]).read_text(encoding="utf-8"))
     table = template["Resources"]["AccountsTable"]["Properties"]
     for name, value in expected.items():
         if table.get(name) != value:
             problems.append(f"template.yaml AccountsTable {name} is {table.get(name)!r}; the code says {value!r}")
 
 
-def main():
+# --------------------------------------------------------------------------------------------
+# Running them
+# --------------------------------------------------------------------------------------------
+
+
+def load_inputs():
+    with open(ROOT / "Cargo.toml", "rb") as handle:
+        router = tomllib.load(handle)["workspace"]["metadata"]["lambda"]["watch"]["router"]
+    events = {f.name: json.loads(f.read_text(encoding="utf-8")) for f in sorted((ROOT / "events").glob("*.json"))}
+    return {
+        "template": load_yaml(ROOT / "template.yaml"),
+        "router": router,
+        "events": events,
+        "events_readme": (ROOT / "events" / "README.md").read_text(encoding="utf-8"),
+        "openapi_paths": set(load_yaml(ROOT / "openapi.yaml")["paths"]),
+    }
+
+
+def run_checks(inputs, lint_it=False):
     problems = []
-    template = expand_and_lint(problems)
-    check_routes(template, problems)
-    check_table(template, problems)
+    template = inputs["template"]
+    try:
+        expanded = expand(template)
+    except Exception as error:  # samtranslator raises its own exception types
+        return [f"template.yaml does not expand: {error}"]
+    if lint_it:
+        lint(expanded, problems)
+    _, body = rest_api_body(expanded, problems)
+    resources = api_resources(body, template, problems)
+    check_resource_paths(resources, problems)
+    check_routing(resources, problems)
+    check_gateway_responses(body, problems)
+    check_stage(expanded, resources, problems)
+    check_ordering(expanded, problems)
+    check_function_logs(expanded, problems)
+    check_router(inputs["router"], resources, problems)
+    stage_name = template["Parameters"]["StageName"]["Default"]
+    check_events(inputs["events"], resources, stage_name, inputs["events_readme"], problems)
+    check_openapi(inputs["openapi_paths"], problems)
+    if "table" in inputs:
+        check_table(template, inputs["table"], problems)
+    return problems
+
+
+def _events_of(template, logical):
+    return template["Resources"][logical]["Properties"]["Events"]
+
+
+def _gateway_responses(template):
+    return template["Resources"]["AccountApi"]["Properties"]["GatewayResponses"]
+
+
+def _functions(template):
+    return [r for r in template["Resources"].values() if r["Type"] == "AWS::Serverless::Function"]
+
+
+def _set(mapping, key, value):
+    mapping[key] = value
+
+
+# Each break: what it does to a copy of the inputs, and a text its report must contain.
+BREAKS = [
+    ("a route declared with a trailing slash",
+     lambda i: _set(_events_of(i["template"], "LoginFunction")["Route"]["Properties"], "Path", "/account/login/"),
+     "ends in /"),
+    ("a function's route removed",
+     lambda i: _events_of(i["template"], "LogoutFunction").clear(),
+     "a request for /account/logout/ reaches mypage"),
+    ("the catch-all removed",
+     lambda i: _events_of(i["template"], "MyPageFunction").pop("UnknownRoute"),
+     "unknown path /account/nope/ reaches nothing"),
+    ("a resource outside /account routed",
+     lambda i: _set(_events_of(i["template"], "MyPageFunction"), "Root", {"Type": "Api", "Properties": {"RestApiId": {"Ref": "AccountApi"}, "Method": "ANY", "Path": "/{proxy+}"}}),
+     "/elsewhere reaches /{proxy+}"),
+    ("a greedy segment before another",
+     lambda i: _set(_events_of(i["template"], "MyPageFunction")["UnknownRoute"]["Properties"], "Path", "/account/{proxy+}/more"),
+     "must be the last segment"),
+    ("a path part with a character API Gateway refuses",
+     lambda i: _set(_events_of(i["template"], "JoinFunction")["Route"]["Properties"], "Path", "/account/jo!n"),
+     "characters a path part cannot hold"),
+    ("a route with a single method instead of ANY",
+     lambda i: _set(_events_of(i["template"], "JoinFunction")["Route"]["Properties"], "Method", "post"),
+     "has no ANY method"),
+    ("a gateway response missing",
+     lambda i: _gateway_responses(i["template"]).pop("THROTTLED"),
+     "THROTTLED is not customised"),
+    ("THROTTLED without its status",
+     lambda i: _set(_gateway_responses(i["template"]), "THROTTLED", dict(_gateway_responses(i["template"])["THROTTLED"], StatusCode="403")),
+     "expected 429"),
+    ("unknown paths left at API Gateway's 403",
+     lambda i: _gateway_responses(i["template"])["MISSING_AUTHENTICATION_TOKEN"].pop("StatusCode"),
+     "expected 404"),
+    ("a template whose JSON breaks once the message is put in",
+     lambda i: _set(_gateway_responses(i["template"]), "DEFAULT_4XX", dict(_gateway_responses(i["template"])["DEFAULT_4XX"], ResponseTemplates={"application/json": '{"detail":"$context.error.messageString"}'})),
+     "not JSON once rendered"),
+    ("a security header missing",
+     lambda i: _gateway_responses(i["template"])["REQUEST_TOO_LARGE"]["ResponseParameters"]["Headers"].pop("X-Frame-Options"),
+     "header X-Frame-Options"),
+    ("a static header value without its quotes",
+     lambda i: _set(_gateway_responses(i["template"]), "DEFAULT_5XX", dict(_gateway_responses(i["template"])["DEFAULT_5XX"], ResponseParameters={"Headers": dict(_gateway_responses(i["template"])["DEFAULT_5XX"]["ResponseParameters"]["Headers"], Vary="Origin")})),
+     "neither a quoted static value"),
+    ("the stage not waiting for the account's logging role",
+     lambda i: i["template"]["Resources"]["AccountApi"]["Properties"].pop("Tags"),
+     "does not wait for ApiGatewayAccount"),
+    ("the WAF association naming the stage by its name only",
+     lambda i: _set(i["template"]["Resources"]["WebAclAssociation"]["Properties"], "ResourceArn", {"Fn::Sub": "arn:${AWS::Partition}:apigateway:${AWS::Region}::/restapis/${AccountApi}/stages/${StageName}"}),
+     "may be created before the stage exists"),
+    ("a function's log group without retention",
+     lambda i: i["template"]["Resources"]["JoinLogGroup"]["Properties"].pop("RetentionInDays"),
+     "JoinLogGroup has no RetentionInDays"),
+    ("a function logging to Lambda's implicit group",
+     lambda i: _functions(i["template"])[0]["Properties"]["LoggingConfig"].pop("LogGroup"),
+     "no LoggingConfig.LogGroup"),
+    ("the access log without retention",
+     lambda i: i["template"]["Resources"]["ApiAccessLogGroup"]["Properties"].pop("RetentionInDays"),
+     "ApiAccessLogGroup has no RetentionInDays"),
+    ("the access log logging headers",
+     lambda i: _set(i["template"]["Resources"]["AccountApi"]["Properties"]["AccessLogSetting"], "Format", '{"auth":"$context.requestOverride.header.Authorization"}'),
+     "the format logs"),
+    ("data trace on",
+     lambda i: _set(i["template"]["Resources"]["AccountApi"]["Properties"]["MethodSettings"][0], "DataTraceEnabled", True),
+     "DataTraceEnabled"),
+    ("a route throttle with an unencoded path",
+     lambda i: _set(i["template"]["Resources"]["AccountApi"]["Properties"]["MethodSettings"][1], "ResourcePath", "/account/login"),
+     "each '/' encoded as '~1'"),
+    ("an Argon2id route without its throttle",
+     lambda i: i["template"]["Resources"]["AccountApi"]["Properties"]["MethodSettings"].pop(1),
+     "/account/login has no throttle of its own"),
+    ("the router missing a spelling",
+     lambda i: i["router"].pop("/account/login/"),
+     "/account/login/ does not go to login"),
+    ("the router sending a path elsewhere than the API",
+     lambda i: _set(i["router"], "/account/mypage", "refresh"),
+     "the template's API sends it to mypage"),
+    ("an event for one spelling missing",
+     lambda i: i["events"].pop("login-no-slash.json"),
+     "no event for /account/login"),
+    ("an event naming the wrong resource",
+     lambda i: _set(i["events"]["unknown-route.json"], "resource", "/account/mypage"),
+     "API Gateway would send '/account/{proxy+}'"),
+    ("an HTTP API (v2) event",
+     lambda i: _set(i["events"], "login.json", {"version": "2.0", "rawPath": "/account/login/"}),
+     "not a REST API (v1) proxy event"),
+    ("an event missing from events/README.md",
+     lambda i: _set(i, "events_readme", i["events_readme"].replace("join-no-slash.json", "")),
+     "does not list join-no-slash.json"),
+]
+
+
+def self_test(inputs):
+    """Each break must be reported by the checks; the unbroken inputs must pass."""
+    failures = []
+    baseline = run_checks(copy.deepcopy(inputs))
+    if baseline:
+        failures.append("the unbroken inputs do not pass:\n  " + "\n  ".join(baseline))
+    for name, breaker, expected in BREAKS:
+        broken = copy.deepcopy(inputs)
+        breaker(broken)
+        problems = run_checks(broken)
+        if not any(expected in problem for problem in problems):
+            failures.append(f"{name}: not caught (expected a report containing {expected!r}; got {problems or 'none'})")
+        else:
+            print(f"check_deploy: self-test: caught {name}")
+    return failures
+
+
+def main(argv):
+    logging.getLogger("samtranslator").setLevel(logging.ERROR)
+    only_self_test = "--self-test" in argv
+    args = [a for a in argv if not a.startswith("--")]
+    inputs = load_inputs()
+    problems = []
+    if not only_self_test:
+        if not args:
+            problems.append("usage: check_deploy.py TABLE_DEFINITION_JSON (from `account-admin table-definition`) | --self-test")
+        else:
+            inputs_with_table = dict(inputs, table=json.loads(pathlib.Path(args[0]).read_text(encoding="utf-8")))
+            problems += run_checks(inputs_with_table, lint_it=True)
+    if not problems:
+        problems += [f"self-test: {failure}" for failure in self_test(inputs)]
     for problem in problems:
         print(f"check_deploy: {problem}", file=sys.stderr)
     if problems:
         return 1
-    print(f"check_deploy: template expands and lints clean; {len(ROUTES)} routes in step in 4 places; same table")
+    if not only_self_test:
+        print(
+            f"check_deploy: template expands and lints clean; {len(ROUTES)} routes reach their functions in both spellings "
+            f"on the REST API and in step in the router, events/ and openapi.yaml; gateway responses, stage and logs as required; same table"
+        )
+    print(f"check_deploy: self-test: all {len(BREAKS)} breaks caught")
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(sys.argv[1:]))

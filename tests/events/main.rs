@@ -1,14 +1,15 @@
-//! The sample events in `events/` are real API Gateway v2 events: each goes through
-//! `lambda_http`'s parsing and its function's handler (over the in-memory store), and answers
-//! as `events/README.md` says. Placeholders are swapped for tokens of a real session first.
+//! The sample events in `events/` are REST API (payload 1.0) proxy events, as the deployed front
+//! door sends them: each goes through `lambda_http`'s parsing and its function's handler (over
+//! the in-memory store), and answers as `events/README.md` says. Placeholders are swapped for
+//! tokens of a real session first.
 
 use std::path::{Path, PathBuf};
 
-use lambda_http::{Body, Response};
+use lambda_http::{Body, RequestExt, Response};
 use serde_json::{Value, json};
 use shared::App;
 use shared::store::MemoryStore;
-use shared::testing::{app, body_json, set_cookies};
+use shared::testing::{app, app_with, body_json, set_cookies};
 
 fn events_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../events")
@@ -20,12 +21,12 @@ fn event(name: &str, access: &str, refresh: &str) -> lambda_http::Request {
     let text = text
         .replace("REPLACE_WITH_ACCESS_TOKEN", access)
         .replace("REPLACE_WITH_REFRESH_TOKEN", refresh);
-    lambda_http::request::from_str(&text).expect("a valid API Gateway v2 event")
+    lambda_http::request::from_str(&text).expect("a valid API Gateway REST API event")
 }
 
 /// Sends the event to the function its path is routed to, as the template routes it.
 async fn dispatch(app: &App<MemoryStore>, request: lambda_http::Request) -> Response<Body> {
-    let path = request.uri().path().trim_end_matches('/').to_owned();
+    let path = request.raw_http_path().trim_end_matches('/').to_owned();
     match path.as_str() {
         "/account/join" => join::handle(app, request).await,
         "/account/login" => login::handle(app, request).await,
@@ -42,19 +43,27 @@ async fn send(app: &App<MemoryStore>, name: &str, tokens: (&str, &str)) -> (u16,
     (status, body_json(&response))
 }
 
-const COVERED: [&str; 12] = [
+const COVERED: [&str; 20] = [
     "join.json",
+    "join-no-slash.json",
     "login.json",
+    "login-no-slash.json",
     "refresh.json",
+    "refresh-no-slash.json",
     "logout.json",
+    "logout-no-slash.json",
     "password-change.json",
+    "password-change-no-slash.json",
     "mypage.json",
+    "mypage-no-slash.json",
     "login-wrong-password.json",
     "mypage-expired-token.json",
     "join-malformed-json.json",
     "mypage-no-token.json",
     "unknown-route.json",
+    "unknown-route-no-slash.json",
     "login-wrong-method.json",
+    "login-preflight.json",
 ];
 
 #[test]
@@ -71,14 +80,23 @@ fn every_event_file_is_exercised_here() {
 }
 
 #[tokio::test]
-async fn the_success_events_walk_a_whole_account_life() {
+async fn the_success_events_walk_a_whole_account_life_in_both_spellings() {
+    for suffix in ["", "-no-slash"] {
+        walk_a_whole_account_life(suffix).await;
+    }
+}
+
+/// join, login, mypage, refresh, password change and logout, each from its event file
+/// (`join{suffix}.json`, ...), on a fresh store.
+async fn walk_a_whole_account_life(suffix: &str) {
     let app = app();
+    let file = |route: &str| format!("{route}{suffix}.json");
     let none = ("REPLACE_WITH_ACCESS_TOKEN", "REPLACE_WITH_REFRESH_TOKEN");
 
-    let (status, joined) = send(&app, "join.json", none).await;
+    let (status, joined) = send(&app, &file("join"), none).await;
     assert_eq!(status, 201, "{joined}");
     assert_eq!(joined["user"]["email"], "ada@example.com");
-    let (status, again) = send(&app, "join.json", none).await;
+    let (status, again) = send(&app, &file("join"), none).await;
     assert_eq!(
         (status, again),
         (
@@ -87,7 +105,7 @@ async fn the_success_events_walk_a_whole_account_life() {
         )
     );
 
-    let login = login::handle(&app, event("login.json", none.0, none.1)).await;
+    let login = login::handle(&app, event(&file("login"), none.0, none.1)).await;
     assert_eq!(login.status(), 200);
     assert_eq!(set_cookies(&login).len(), 2);
     let session = body_json(&login);
@@ -96,27 +114,27 @@ async fn the_success_events_walk_a_whole_account_life() {
         session["refresh"].as_str().expect("r"),
     );
 
-    let (status, page) = send(&app, "mypage.json", (access, refresh)).await;
+    let (status, page) = send(&app, &file("mypage"), (access, refresh)).await;
     assert_eq!(
         (status, page),
         (200, json!({"message": "반갑습니다, ada@example.com님!"}))
     );
     assert_eq!(
-        send(&app, "mypage.json", none).await.0,
+        send(&app, &file("mypage"), none).await.0,
         401,
         "placeholders are not tokens"
     );
 
-    let (status, refreshed) = send(&app, "refresh.json", (access, refresh)).await;
+    let (status, refreshed) = send(&app, &file("refresh"), (access, refresh)).await;
     assert_eq!(status, 200, "{refreshed}");
     let new_refresh = refreshed["refresh"].as_str().expect("rotated").to_owned();
 
-    let (status, changed) = send(&app, "password-change.json", (access, &new_refresh)).await;
+    let (status, changed) = send(&app, &file("password-change"), (access, &new_refresh)).await;
     assert_eq!(
         (status, changed),
         (200, json!({"detail": "New password has been saved."}))
     );
-    let (status, out) = send(&app, "logout.json", (access, &new_refresh)).await;
+    let (status, out) = send(&app, &file("logout"), (access, &new_refresh)).await;
     assert_eq!((status, out), (200, json!({"detail": "Successfully logged out."})));
 }
 
@@ -155,11 +173,28 @@ async fn the_error_events_get_the_contract_answers() {
         (401, json!({"detail": "Authentication credentials were not provided."}))
     );
 
-    let (status, body) = send(&app, "unknown-route.json", none).await;
-    assert_eq!((status, body), (404, json!({"detail": "Not found."})));
+    for unknown in ["unknown-route.json", "unknown-route-no-slash.json"] {
+        let (status, body) = send(&app, unknown, none).await;
+        assert_eq!((status, body), (404, json!({"detail": "Not found."})), "{unknown}");
+    }
 
     let (status, body) = send(&app, "login-wrong-method.json", none).await;
     assert_eq!((status, body), (405, json!({"detail": "Method \"GET\" not allowed."})));
+}
+
+#[tokio::test]
+async fn the_preflight_event_gets_the_cors_answer_of_an_allowed_origin() {
+    let app = app_with(&[("ALLOWED_ORIGINS", "http://localhost:3000")]);
+    let response = dispatch(&app, event("login-preflight.json", "", "")).await;
+    assert_eq!(response.status(), 200);
+    let header = |name: &str| response.headers().get(name).and_then(|value| value.to_str().ok());
+    assert_eq!(header("access-control-allow-origin"), Some("http://localhost:3000"));
+    assert_eq!(header("access-control-allow-credentials"), Some("true"));
+    assert_eq!(header("access-control-allow-methods"), Some("POST, OPTIONS"));
+    // The same event, to a deployment that does not allow that origin: no CORS answer.
+    let response = dispatch(&app_with(&[]), event("login-preflight.json", "", "")).await;
+    assert_eq!(response.status(), 200);
+    assert!(response.headers().get("access-control-allow-origin").is_none());
 }
 
 #[tokio::test]
