@@ -399,3 +399,119 @@ async fn validation_errors_are_lists_of_strings_keyed_by_field() {
         );
     }
 }
+
+/// Whatever the deployment allows, an origin it was never told of gets no CORS answer, so a
+/// browser keeps that page from reading anything (tokens, user data).
+#[tokio::test]
+async fn an_unknown_origin_gets_no_cors_headers() {
+    let evil = [("origin", "https://evil.example.net")];
+    let preflight = [
+        ("origin", "https://evil.example.net"),
+        ("access-control-request-method", "POST"),
+        ("access-control-request-headers", "content-type"),
+    ];
+    let session = new_user().await;
+    for answer in [
+        send("OPTIONS", LOGIN, &preflight, None).await,
+        post_json_with(LOGIN, json!({"email": session.email, "password": PASSWORD}), &evil).await,
+        get(
+            MYPAGE,
+            &[
+                ("origin", "https://evil.example.net"),
+                ("authorization", &session.bearer()),
+            ],
+        )
+        .await,
+    ] {
+        let cors: Vec<_> = answer
+            .headers
+            .keys()
+            .filter(|name| name.as_str().starts_with("access-control-"))
+            .collect();
+        assert!(cors.is_empty(), "{} {}: {cors:?}", answer.method, answer.path);
+    }
+}
+
+mod white_box {
+    use super::*;
+
+    /// An origin of the stack's `ALLOWED_ORIGINS`, as `make test` sets it.
+    fn allowed_origin() -> String {
+        let origins = std::env::var("ALLOWED_ORIGINS").expect("ALLOWED_ORIGINS of the running stack");
+        origins.split(',').next().expect("one origin").trim().to_owned()
+    }
+
+    #[tokio::test]
+    async fn an_allowed_origin_gets_a_preflight_answer_for_every_route() {
+        let origin = allowed_origin();
+        for (path, _, allow) in ROUTES {
+            for path in [path, path.trim_end_matches('/')] {
+                let headers = [
+                    ("origin", origin.as_str()),
+                    ("access-control-request-method", "POST"),
+                    ("access-control-request-headers", "authorization,content-type"),
+                ];
+                let answer = send("OPTIONS", path, &headers, None).await;
+                assert_eq!(answer.status, 200, "OPTIONS {path}");
+                assert_eq!(
+                    answer.header("access-control-allow-origin"),
+                    Some(origin.as_str()),
+                    "{path}"
+                );
+                assert_eq!(
+                    answer.header("access-control-allow-credentials"),
+                    Some("true"),
+                    "{path}"
+                );
+                assert_eq!(answer.header("access-control-allow-methods"), Some(allow), "{path}");
+                assert_eq!(
+                    answer.header("access-control-allow-headers"),
+                    Some("authorization, content-type"),
+                    "{path}"
+                );
+                assert_eq!(answer.header("vary"), Some("Origin"), "{path}");
+            }
+        }
+    }
+
+    /// A page of an allowed origin reads the answer and the headers it needs: the 401's
+    /// challenge and a 429's wait.
+    #[tokio::test]
+    async fn an_allowed_origin_reads_answers_and_their_exposed_headers() {
+        let origin = allowed_origin();
+        let session = new_user().await;
+        let bearer = session.bearer();
+        for answer in [
+            get(MYPAGE, &[("origin", &origin), ("authorization", &bearer)]).await,
+            get(MYPAGE, &[("origin", &origin)]).await,
+            post_json_with(
+                LOGIN,
+                json!({"email": session.email, "password": PASSWORD}),
+                &[("origin", &origin)],
+            )
+            .await,
+        ] {
+            let context = format!("{} {} ({})", answer.method, answer.path, answer.status);
+            assert_eq!(
+                answer.header("access-control-allow-origin"),
+                Some(origin.as_str()),
+                "{context}"
+            );
+            assert_eq!(
+                answer.header("access-control-allow-credentials"),
+                Some("true"),
+                "{context}"
+            );
+            assert_eq!(
+                answer.header("access-control-expose-headers"),
+                Some("Retry-After, WWW-Authenticate"),
+                "{context}"
+            );
+            assert_eq!(
+                answer.header("access-control-allow-methods"),
+                None,
+                "{context}: not a preflight"
+            );
+        }
+    }
+}
