@@ -22,12 +22,16 @@ cargo run --quiet -p account-admin -- create-table
 
 export JWT_SIGNING_KEY="${JWT_SIGNING_KEY:-$(dev_signing_key)}"
 export RUST_LOG="${RUST_LOG:-info}"
+# Browser origins allowed to call the API with credentials (the functions answer CORS
+# themselves, as behind the deployed REST API).
+export ALLOWED_ORIGINS="${ALLOWED_ORIGINS:-http://localhost:3000,http://127.0.0.1:3000}"
 release=()
 [ "$PROFILE" = "release" ] && release=(--release)
 
 say "building the functions (${PROFILE})"
 cargo build --quiet --bins "${release[@]}"
-setsid cargo lambda watch -A 127.0.0.1 -P "$API_PORT" "${release[@]}" &
+# --disable-cors: the emulator would answer preflights itself, the deployed gateway does not.
+setsid cargo lambda watch -A 127.0.0.1 -P "$API_PORT" --disable-cors "${release[@]}" &
 WATCH_PID=$!
 wait_for_http "http://127.0.0.1:$API_PORT/account/mypage/" 300
 

@@ -11,6 +11,26 @@ export SAM_CLI_TELEMETRY=0 SCHEMATHESIS_TELEMETRY=false
 
 say() { printf '==> %s\n' "$*" >&2; }
 
+# The Rust toolchain rust-toolchain.toml pins: rustup installs it where it can; a machine whose
+# stable toolchain is that very version (with no way to download another) gets it linked.
+ensure_toolchain() {
+    local want home host
+    want="$(sed -n 's/^channel = "\(.*\)"$/\1/p' "$ROOT/rust-toolchain.toml")"
+    if rustup toolchain list | grep -q "^$want-"; then
+        return 0
+    fi
+    if [ "$(rustc +stable --version 2>/dev/null | cut -d' ' -f2)" = "$want" ]; then
+        say "the stable toolchain is Rust $want: linking it under that name (rust-toolchain.toml)"
+        home="${RUSTUP_HOME:-$HOME/.rustup}"
+        host="$(rustc +stable -vV | sed -n 's/^host: //p')"
+        ln -s "$home/toolchains/stable-$host" "$home/toolchains/$want-$host"
+    else
+        say "installing Rust $want (rust-toolchain.toml)"
+        rustup toolchain install "$want" --profile minimal --component rustfmt,clippy
+    fi
+}
+ensure_toolchain
+
 # The Python tools (cargo-lambda, moto), pinned, in a venv inside the project (ignored by git).
 install_tools() {
     local stamp="$VENV/.installed" want
@@ -90,6 +110,19 @@ ensure_arm64_target() {
         say "adding the aarch64-unknown-linux-gnu target (once)"
         rustup target add aarch64-unknown-linux-gnu
     fi
+}
+
+# Builds every function of template.yaml for arm64 Lambda in one cargo run: the functions share
+# every dependency, and cargo compiles the function crates side by side on all cores. `sam build`
+# then runs `cargo lambda build` per function, finds each fresh and only copies its bootstrap.
+build_functions_for_lambda() {
+    local packages=() codeuri
+    while read -r codeuri; do
+        packages+=(--package "$(basename "$codeuri")")
+    done < <(sed -n 's/^ *CodeUri: *\(functions\/[A-Za-z0-9_-]*\) *$/\1/p' "$ROOT/template.yaml")
+    [ "${#packages[@]}" -gt 0 ] || { say "no function CodeUri found in template.yaml"; return 1; }
+    say "cargo lambda build --release --arm64 (${#packages[@]} functions, one build)"
+    cargo lambda build --release --arm64 "${packages[@]}"
 }
 
 # dynalite (npm), pinned by tools/dynalite/package-lock.json, into .tools/dynalite.

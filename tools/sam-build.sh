@@ -10,7 +10,8 @@ export SAM_CLI_TELEMETRY=0
 ensure_arm64_target
 say "sam validate --lint"
 sam validate --lint
-say "sam build (arm64, release)"
+build_functions_for_lambda
+say "sam build (arm64, release: copies the functions built above)"
 sam build --beta-features
 
 say "zipped bootstrap sizes (what Lambda receives)"
