@@ -20,10 +20,11 @@ mkdir -p "$ROOT/docs" "$LOCAL"
 say "release builds"
 cargo build --release --quiet --bins -p join -p login -p logout -p refresh -p password-change -p mypage -p bench -p account-admin
 
-MOTO_PID=""
-WATCH_PID=""
-trap 'stop_all "$WATCH_PID" "$MOTO_PID"' EXIT
-trap 'exit 130' INT TERM
+stack_begin
+trap stack_end EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+trap 'exit 129' HUP
 dynamodb_port="$(free_port)"
 start_dynamodb "$dynamodb_port"
 use_local_dynamodb "$dynamodb_port"
@@ -66,9 +67,9 @@ export JWT_SIGNING_KEY="$(python3 -c 'import secrets; print(secrets.token_urlsaf
 # Rotation off for this run only: wrk repeats one request, and a rotated token is spent.
 export ROTATE_REFRESH_TOKENS=false RUST_LOG=error
 api_port="$(free_port)"
-setsid cargo lambda watch -A 127.0.0.1 -P "$api_port" --release --ignore-changes --disable-cors --concurrency 4 \
-    > "$LOCAL/watch-bench.log" 2>&1 &
-WATCH_PID=$!
+stack_functions_on "$api_port"
+stack_service "$LOCAL/watch-bench.log" \
+    cargo lambda watch -A 127.0.0.1 -P "$api_port" --release --ignore-changes --disable-cors --concurrency 4
 api="http://127.0.0.1:$api_port"
 wait_for_http "$api/account/mypage/" 600
 tokens="$(curl -s -X POST "$api/account/join/" -H 'Content-Type: application/json' \

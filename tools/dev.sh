@@ -1,21 +1,29 @@
 #!/usr/bin/env bash
 # `make dev`: the whole API on loopback — DynamoDB (moto) and the six functions behind
-# cargo lambda's router. Ctrl-C stops everything it started.
+# cargo lambda's router, CONCURRENCY instances per function. It starts only when both ports are
+# free, and however it ends (Ctrl-C, TERM, HUP, KILL) nothing it started survives
+# (tools/stack.sh).
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 
 DYNAMODB_PORT="${DYNAMODB_PORT:-8000}"
 API_PORT="${API_PORT:-9000}"
 PROFILE="${PROFILE:-dev}"
+# Instances per function, as Lambda runs one per request in flight (races show only then).
+CONCURRENCY="${CONCURRENCY:-4}"
 
 install_tools
-MOTO_PID=""
-WATCH_PID=""
-trap 'stop_all "$WATCH_PID" "$MOTO_PID"' EXIT
-trap 'exit 130' INT TERM
+# Both ports first: the API port answering is no proof that this stack answers there.
+require_free_port "$API_PORT" API_PORT
+require_free_port "$DYNAMODB_PORT" DYNAMODB_PORT
+stack_begin
+trap stack_end EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+trap 'exit 129' HUP
 
 say "DynamoDB (moto) on 127.0.0.1:$DYNAMODB_PORT"
-start_dynamodb "$DYNAMODB_PORT"
+start_dynamodb "$DYNAMODB_PORT" DYNAMODB_PORT
 use_local_dynamodb "$DYNAMODB_PORT"
 export TABLE_NAME="${TABLE_NAME:-accounts}"
 cargo run --quiet -p account-admin -- create-table
@@ -30,14 +38,21 @@ release=()
 
 say "building the functions (${PROFILE})"
 cargo build --quiet --bins "${release[@]}"
+require_free_port "$API_PORT" API_PORT
 # --disable-cors: the emulator would answer preflights itself, the deployed gateway does not.
-setsid cargo lambda watch -A 127.0.0.1 -P "$API_PORT" --disable-cors "${release[@]}" &
-WATCH_PID=$!
+stack_functions_on "$API_PORT"
+stack_service - cargo lambda watch -A 127.0.0.1 -P "$API_PORT" --disable-cors \
+    --concurrency "$CONCURRENCY" "${release[@]}"
+WATCH_PID=$SERVICE_PID
 wait_for_http "http://127.0.0.1:$API_PORT/account/mypage/" 300
+if ! listener_in_group "$API_PORT" "$WATCH_PID"; then
+    say "cargo lambda watch is not the one listening on 127.0.0.1:$API_PORT; see its output above"
+    exit 1
+fi
 
 cat <<INFO
 
-  The account API is up at http://127.0.0.1:$API_PORT/account/
+  The account API is up at http://127.0.0.1:$API_PORT/account/ ($CONCURRENCY instances per function)
   (DynamoDB on 127.0.0.1:$DYNAMODB_PORT, table $TABLE_NAME; data lives until you stop.)
 
   Try:

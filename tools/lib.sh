@@ -11,6 +11,8 @@ export SAM_CLI_TELEMETRY=0 SCHEMATHESIS_TELEMETRY=false
 
 say() { printf '==> %s\n' "$*" >&2; }
 
+source "$ROOT/tools/stack.sh"
+
 # The Rust toolchain rust-toolchain.toml pins: rustup installs it where it can; a machine whose
 # stable toolchain is that very version (with no way to download another) gets it linked.
 ensure_toolchain() {
@@ -69,16 +71,12 @@ use_local_dynamodb() {
 }
 
 # Starts moto's DynamoDB server (one request at a time, see tools/dynamodb_server.py) on
-# 127.0.0.1:$1 in the background; sets MOTO_PID.
+# 127.0.0.1:$1 as a service of the stack (tools/stack.sh); $2 names the setting that chose the
+# port, for the message if it is taken.
 start_dynamodb() {
-    local port="$1" log="$LOCAL/dynamodb-$1.log"
-    mkdir -p "$LOCAL"
-    if curl -s -o /dev/null "http://127.0.0.1:$port"; then
-        say "port $port is already taken: set DYNAMODB_PORT to a free port"
-        return 1
-    fi
-    setsid python "$ROOT/tools/dynamodb_server.py" 127.0.0.1 "$port" > "$log" 2>&1 &
-    MOTO_PID=$!
+    local port="$1" setting="${2:-the DynamoDB server}"
+    require_free_port "$port" "$setting" || return 1
+    stack_service "$LOCAL/dynamodb-$port.log" python "$ROOT/tools/dynamodb_server.py" 127.0.0.1 "$port"
     wait_for_http "http://127.0.0.1:$port" 30
 }
 
@@ -90,18 +88,6 @@ dev_signing_key() {
         (umask 077 && python3 -c 'import secrets; print(secrets.token_urlsafe(48))' > "$file")
     fi
     cat "$file"
-}
-
-# Stops services started with setsid: each PID leads its own process group, which holds
-# everything it started (cargo lambda watch's function processes, say).
-stop_all() {
-    local pid
-    for pid in "$@"; do
-        [ -n "$pid" ] && kill -TERM -- "-$pid" 2>/dev/null || true
-    done
-    for pid in "$@"; do
-        [ -n "$pid" ] && wait "$pid" 2>/dev/null || true
-    done
 }
 
 # The Rust target Lambda's arm64 functions are built for (cargo lambda links it through zig).

@@ -22,11 +22,11 @@ mkdir -p "$LOCAL"
 python "$ROOT/tools/check_deploy.py" "$LOCAL/table-definition.json"
 openapi-spec-validator openapi.yaml
 
-MOTO_PID=""
-WATCH_PID=""
-DYNALITE_PID=""
-trap 'stop_all "$WATCH_PID" "$MOTO_PID" "$DYNALITE_PID"' EXIT
-trap 'exit 130' INT TERM
+stack_begin
+trap stack_end EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+trap 'exit 129' HUP
 
 dynamodb_port="$(free_port)"
 say "DynamoDB (moto) on 127.0.0.1:$dynamodb_port"
@@ -45,9 +45,9 @@ api_port="$(free_port)"
 say "cargo lambda watch on 127.0.0.1:$api_port"
 # --disable-cors: the functions answer OPTIONS themselves (the emulator would answer it first);
 # --concurrency 4: racing requests reach separate function instances, as on Lambda.
-setsid cargo lambda watch -A 127.0.0.1 -P "$api_port" --ignore-changes --disable-cors --concurrency 4 \
-    > "$LOCAL/watch-test.log" 2>&1 &
-WATCH_PID=$!
+stack_functions_on "$api_port"
+stack_service "$LOCAL/watch-test.log" \
+    cargo lambda watch -A 127.0.0.1 -P "$api_port" --ignore-changes --disable-cors --concurrency 4
 wait_for_http "http://127.0.0.1:$api_port/" 120
 
 # Wake each function once (the emulator starts a function on its first request).
@@ -86,8 +86,7 @@ cargo test --workspace --test e2e white_box
 # DynamoDB does. Every request the store tests sent is replayed there.
 dynalite_port="$(free_port)"
 say "dynalite on 127.0.0.1:$dynalite_port: the store's requests, checked"
-setsid node "$TOOLS/dynalite/node_modules/dynalite/cli.js" --port "$dynalite_port" > "$LOCAL/dynalite.log" 2>&1 &
-DYNALITE_PID=$!
+stack_service "$LOCAL/dynalite.log" node "$TOOLS/dynalite/node_modules/dynalite/cli.js" --port "$dynalite_port"
 wait_for_http "http://127.0.0.1:$dynalite_port" 30
 python "$ROOT/tools/check_expressions.py" "$DYNAMODB_REQUEST_LOG" "$dynalite_port"
 
@@ -99,3 +98,8 @@ PYTHONPATH="$ROOT/tools" SCHEMATHESIS_HOOKS=schemathesis_hooks \
     --checks not_a_server_error,status_code_conformance,content_type_conformance,response_headers_conformance,response_schema_conformance \
     > "$LOCAL/schemathesis.log" 2>&1 || { tail -n 80 "$LOCAL/schemathesis.log"; exit 1; }
 tail -n 3 "$LOCAL/schemathesis.log"
+
+# `make dev` itself: it refuses a port another stack holds, and nothing it started survives
+# Ctrl-C, TERM, HUP, TERM-then-KILL or KILL of the script alone (tools/stack.sh).
+say "make dev: busy ports refused, nothing left behind however it stops"
+python3 "$ROOT/tools/check_dev_stop.py"
