@@ -9,14 +9,7 @@
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
-install_tools
-export SAM_CLI_TELEMETRY=0
-
-ENV="${ENV:-dev}"
-case "$ENV" in
-    default | dev | prod) ;;
-    *) say "ENV must be dev or prod (the environments of samconfig.toml), not '$ENV'"; exit 2 ;;
-esac
+ENV="$(sam_environment "${ENV:-dev}")"
 
 say "sam delete ($ENV)"
 sam delete --config-env "$ENV"

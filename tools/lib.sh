@@ -98,6 +98,16 @@ ensure_arm64_target() {
     fi
 }
 
+# For `make deploy` / `make delete`: the pinned SAM CLI installed, and $1 checked to be an
+# environment of samconfig.toml; prints it.
+sam_environment() {
+    install_tools
+    case "$1" in
+        default | dev | prod) echo "$1" ;;
+        *) say "ENV must be dev or prod (the environments of samconfig.toml), not '$1'"; return 2 ;;
+    esac
+}
+
 # Builds every function of template.yaml for arm64 Lambda in one cargo run: the functions share
 # every dependency, and cargo compiles the function crates side by side on all cores. `sam build`
 # then runs `cargo lambda build` per function, finds each fresh and only copies its bootstrap.
