@@ -112,12 +112,11 @@ sam_environment() {
 # every dependency, and cargo compiles the function crates side by side on all cores. `sam build`
 # then runs `cargo lambda build` per function, finds each fresh and only copies its bootstrap.
 build_functions_for_lambda() {
-    local packages=() codeuri
-    while read -r codeuri; do
-        packages+=(--package "$(basename "$codeuri")")
-    done < <(sed -n 's/^ *CodeUri: *\(functions\/[A-Za-z0-9_-]*\) *$/\1/p' "$ROOT/template.yaml")
-    [ "${#packages[@]}" -gt 0 ] || { say "no function CodeUri found in template.yaml"; return 1; }
-    say "cargo lambda build --release --arm64 (${#packages[@]} functions, one build)"
+    local functions=() packages=() name
+    mapfile -t functions < <(sed -n 's/^ *CodeUri: *functions\/\([A-Za-z0-9_-]*\) *$/\1/p' "$ROOT/template.yaml")
+    [ "${#functions[@]}" -gt 0 ] || { say "no function CodeUri found in template.yaml"; return 1; }
+    for name in "${functions[@]}"; do packages+=(--package "$name"); done
+    say "cargo lambda build --release --arm64 (${#functions[@]} functions: ${functions[*]}; one build)"
     cargo lambda build --release --arm64 "${packages[@]}"
 }
 
