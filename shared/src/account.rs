@@ -33,6 +33,7 @@ pub fn new_session(tokens: &TokenKeys, now: i64) -> NewSession {
     NewSession {
         id: random_id(),
         refresh_jti: random_id(),
+        refresh_issued_at: now,
         // Covers the refresh token and any access token minted from it before it expires.
         expires_at: now + tokens.refresh_lifetime + tokens.access_lifetime,
     }

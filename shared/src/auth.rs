@@ -40,24 +40,62 @@ pub async fn authenticate<S: SessionStore>(app: &App<S>, request: &Request) -> R
     }
 }
 
-/// A refresh token that is sound, unspent, and whose session and user are live.
+/// Where a presented refresh token stands in its family.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Standing {
+    /// The family's unspent token.
+    Unspent,
+    /// The token spent by the family's last rotation, presented again within the reuse
+    /// interval (a second tab, a retried request): it gets the family's current state.
+    Previous,
+}
+
+/// How a presented refresh token stands in `session`, or `None` if it was spent and the reuse
+/// interval does not cover it: reuse, taken as theft.
+pub fn standing(session: &Session, jti: &str, now: i64, reuse_interval: i64) -> Option<Standing> {
+    if session.refresh_jti == jti {
+        return Some(Standing::Unspent);
+    }
+    let previous = session.previous_jti.as_deref() == Some(jti);
+    (previous && reuse_interval > 0 && now - session.refresh_issued_at <= reuse_interval).then_some(Standing::Previous)
+}
+
+/// What a refresh token is presented for: refresh needs a live user; logout ends the session
+/// whatever the user's state (an inactive user's tokens must not revive on reactivation).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RefreshUse {
+    Refresh,
+    Logout,
+}
+
+impl RefreshUse {
+    /// Refresh and logout word their refusals apart.
+    fn denied(self, why: RefreshDenied) -> ApiError {
+        match self {
+            RefreshUse::Refresh => ApiError::Refresh(why),
+            RefreshUse::Logout => ApiError::Logout(why),
+        }
+    }
+}
+
+/// A sound refresh token of a session in force.
 #[derive(Debug, Clone)]
 pub struct LiveRefresh {
     pub token: Verified,
-    pub user: User,
     pub session: Session,
+    pub standing: Standing,
 }
 
-/// Checks a refresh token and its session. A token of the session that is not the session's
-/// unspent one was already spent: that is reuse, so the whole session is revoked.
-/// `denied` wraps refusals in the calling route's error (refresh and logout word them apart).
+/// Checks a refresh token and its session. A token of the session that is neither its unspent
+/// one nor, within the reuse interval, its previous one was spent before: that is reuse, so the
+/// whole session is revoked.
 pub async fn check_refresh<S: SessionStore>(
     app: &App<S>,
     token: &str,
-    denied: fn(RefreshDenied) -> ApiError,
+    purpose: RefreshUse,
 ) -> Result<LiveRefresh, ApiError> {
     let verified = app.tokens.verify(token, TokenKind::Refresh).map_err(|fault| {
-        denied(match fault {
+        purpose.denied(match fault {
             TokenFault::Invalid => RefreshDenied::Invalid,
             TokenFault::Expired => RefreshDenied::Expired,
             TokenFault::WrongType => RefreshDenied::WrongType,
@@ -65,22 +103,61 @@ pub async fn check_refresh<S: SessionStore>(
     })?;
     crate::logging::record_user(verified.user_id);
     let view = app.store.load(verified.user_id, &verified.session_id).await?;
-    let (user, session) = match view.live(now_unix()) {
-        Ok(live) => live,
-        Err(SessionProblem::Revoked) => return Err(denied(RefreshDenied::Blacklisted)),
-        Err(SessionProblem::NoActiveUser) => return Err(denied(RefreshDenied::NoActiveAccount)),
+    let now = now_unix();
+    let session = match purpose {
+        RefreshUse::Refresh => view.live(now).map(|(_, session)| session),
+        RefreshUse::Logout => view.session_in_force(now),
     };
-    if session.refresh_jti != verified.jti {
+    let session = match session {
+        Ok(session) => session,
+        Err(SessionProblem::Revoked) => return Err(purpose.denied(RefreshDenied::Blacklisted)),
+        Err(SessionProblem::NoActiveUser) => return Err(purpose.denied(RefreshDenied::NoActiveAccount)),
+    };
+    let Some(standing) = standing(session, &verified.jti, now, app.config.refresh_reuse_interval) else {
         tracing::warn!(
-            user_id = user.id,
+            user_id = verified.user_id,
             "spent refresh token presented again: session revoked"
         );
-        app.store.revoke_session(user.id, &session.id).await?;
-        return Err(denied(RefreshDenied::Blacklisted));
-    }
+        app.store.end_session(verified.user_id, &session.id).await?;
+        return Err(purpose.denied(RefreshDenied::Blacklisted));
+    };
     Ok(LiveRefresh {
-        user: user.clone(),
         session: session.clone(),
         token: verified,
+        standing,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rotated_at(issued_at: i64) -> Session {
+        Session {
+            id: "s".into(),
+            user_id: 1,
+            refresh_jti: "r2".into(),
+            refresh_issued_at: issued_at,
+            previous_jti: Some("r1".into()),
+            revoked: false,
+            epoch: 0,
+            expires_at: i64::MAX,
+        }
+    }
+
+    #[test]
+    fn the_previous_token_stands_only_within_the_reuse_interval() {
+        let session = rotated_at(1000);
+        assert_eq!(standing(&session, "r2", 5000, 30), Some(Standing::Unspent));
+        assert_eq!(standing(&session, "r1", 1000, 30), Some(Standing::Previous));
+        assert_eq!(standing(&session, "r1", 1030, 30), Some(Standing::Previous));
+        assert_eq!(standing(&session, "r1", 1031, 30), None, "after the interval: theft");
+        assert_eq!(standing(&session, "r1", 1000, 0), None, "0 is strict");
+        assert_eq!(standing(&session, "r0", 1000, 30), None, "older than the previous one");
+        let fresh = Session {
+            previous_jti: None,
+            ..rotated_at(1000)
+        };
+        assert_eq!(standing(&fresh, "r1", 1000, 30), None);
+    }
 }

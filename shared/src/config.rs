@@ -11,6 +11,14 @@ use crate::cors::Cors;
 /// The shortest signing key we accept (contract §2): 256 bits for HS256.
 pub const MIN_SIGNING_KEY_BYTES: usize = 32;
 
+/// The longest token lifetime (and throttle duration) we accept: ten years. Far beyond any
+/// sane setting, and far enough from `i64` and the calendar's ends that no sum of a time and
+/// a lifetime can overflow (a login must never panic on its configuration).
+pub const MAX_DURATION_SECONDS: i64 = 10 * 366 * 24 * 3600;
+
+/// The most clock skew we tolerate on `exp`: an hour is already generous.
+pub const MAX_LEEWAY_SECONDS: u64 = 3600;
+
 /// Everything the functions read from their environment. Field docs name the variable.
 #[derive(Clone)]
 pub struct Config {
@@ -27,6 +35,9 @@ pub struct Config {
     pub jwt_leeway: u64,
     /// `ROTATE_REFRESH_TOKENS` (default true): each refresh spends the presented token.
     pub rotate_refresh_tokens: bool,
+    /// `REFRESH_REUSE_INTERVAL_SECONDS` (default 30; 0: strict): how long after a rotation the
+    /// family's previous refresh token still answers with the family's current state.
+    pub refresh_reuse_interval: i64,
     /// `PASSWORD_CHANGE_REQUIRES_OLD_PASSWORD` (default false).
     pub old_password_required: bool,
     /// `COOKIE_SECURE` (default true): the `Secure` attribute on the token cookies.
@@ -37,14 +48,16 @@ pub struct Config {
     pub cors: Cors,
 }
 
-/// After `failures` failed logins for one email within `window` seconds, logins for that email
-/// are refused for `lockout` seconds, doubling with each further failure up to `max_lockout`.
-/// Unknown emails are counted alike. `failures = 0` turns the throttle off.
+/// After `failures` wrong passwords for one email, password checks for that email are refused
+/// for `lockout` seconds, doubling with each further wrong password up to `max_lockout`. The
+/// count is forgotten `window` seconds after the last wrong password or the end of the lockout
+/// it earned, whichever is later, and at once by a right password. Unknown emails are counted
+/// alike. `failures = 0` turns the throttle off. The rules themselves are in `crate::throttle`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct LoginThrottle {
     /// `LOGIN_THROTTLE_FAILURES` (default 5).
     pub failures: u32,
-    /// `LOGIN_THROTTLE_WINDOW_SECONDS` (default 900).
+    /// `LOGIN_THROTTLE_WINDOW_SECONDS` (default 86400): how long wrong passwords are remembered.
     pub window: i64,
     /// `LOGIN_THROTTLE_LOCKOUT_SECONDS` (default 60).
     pub lockout: i64,
@@ -66,11 +79,6 @@ impl LoginThrottle {
         let doublings = (count - self.failures).min(32);
         Some(self.lockout.saturating_mul(1_i64 << doublings).min(self.max_lockout))
     }
-
-    /// How long a throttle record must outlive its last write (its DynamoDB TTL).
-    pub fn record_lifetime(&self) -> i64 {
-        self.window + self.max_lockout
-    }
 }
 
 impl fmt::Debug for Config {
@@ -82,6 +90,7 @@ impl fmt::Debug for Config {
             .field("refresh_token_lifetime", &self.refresh_token_lifetime)
             .field("jwt_leeway", &self.jwt_leeway)
             .field("rotate_refresh_tokens", &self.rotate_refresh_tokens)
+            .field("refresh_reuse_interval", &self.refresh_reuse_interval)
             .field("old_password_required", &self.old_password_required)
             .field("cookie_secure", &self.cookie_secure)
             .field("login_throttle", &self.login_throttle)
@@ -119,59 +128,45 @@ impl Config {
         let config = Config {
             table_name: lookup("TABLE_NAME").unwrap_or_else(|| "accounts".to_owned()),
             signing_key: SecretString::from(signing_key),
-            access_token_lifetime: parse_or(
-                &lookup,
-                "ACCESS_TOKEN_LIFETIME_SECONDS",
-                3600,
-                "a positive number of seconds",
-            )?,
-            refresh_token_lifetime: parse_or(
-                &lookup,
-                "REFRESH_TOKEN_LIFETIME_SECONDS",
-                86400,
-                "a positive number of seconds",
-            )?,
+            access_token_lifetime: parse_duration(&lookup, "ACCESS_TOKEN_LIFETIME_SECONDS", 3600)?,
+            refresh_token_lifetime: parse_duration(&lookup, "REFRESH_TOKEN_LIFETIME_SECONDS", 86400)?,
             jwt_leeway: parse_or(&lookup, "JWT_LEEWAY_SECONDS", 0, "a number of seconds")?,
             rotate_refresh_tokens: parse_bool_or(&lookup, "ROTATE_REFRESH_TOKENS", true)?,
+            refresh_reuse_interval: parse_or(
+                &lookup,
+                "REFRESH_REUSE_INTERVAL_SECONDS",
+                30,
+                "a number of seconds (0: strict reuse detection)",
+            )?,
             old_password_required: parse_bool_or(&lookup, "PASSWORD_CHANGE_REQUIRES_OLD_PASSWORD", false)?,
             cookie_secure: parse_bool_or(&lookup, "COOKIE_SECURE", true)?,
             login_throttle: LoginThrottle {
                 failures: parse_or(&lookup, "LOGIN_THROTTLE_FAILURES", 5, "a number of failures (0: off)")?,
-                window: parse_or(
-                    &lookup,
-                    "LOGIN_THROTTLE_WINDOW_SECONDS",
-                    900,
-                    "a positive number of seconds",
-                )?,
-                lockout: parse_or(
-                    &lookup,
-                    "LOGIN_THROTTLE_LOCKOUT_SECONDS",
-                    60,
-                    "a positive number of seconds",
-                )?,
-                max_lockout: parse_or(
-                    &lookup,
-                    "LOGIN_THROTTLE_MAX_LOCKOUT_SECONDS",
-                    3600,
-                    "a positive number of seconds",
-                )?,
+                window: parse_duration(&lookup, "LOGIN_THROTTLE_WINDOW_SECONDS", 86400)?,
+                lockout: parse_duration(&lookup, "LOGIN_THROTTLE_LOCKOUT_SECONDS", 60)?,
+                max_lockout: parse_duration(&lookup, "LOGIN_THROTTLE_MAX_LOCKOUT_SECONDS", 3600)?,
             },
             cors: Cors::parse(&lookup("ALLOWED_ORIGINS").unwrap_or_default()).map_err(|_| ConfigError::Invalid {
                 name: "ALLOWED_ORIGINS",
                 expected: "comma-separated origins such as https://app.example.com (no *, no path)",
             })?,
         };
-        let throttle = config.login_throttle;
-        if throttle.window <= 0 || throttle.lockout <= 0 || throttle.max_lockout < throttle.lockout {
+        if config.login_throttle.max_lockout < config.login_throttle.lockout {
             return Err(ConfigError::Invalid {
-                name: "LOGIN_THROTTLE_WINDOW_SECONDS/LOCKOUT_SECONDS/MAX_LOCKOUT_SECONDS",
-                expected: "positive, with the maximum lockout at least the first",
+                name: "LOGIN_THROTTLE_MAX_LOCKOUT_SECONDS",
+                expected: "at least LOGIN_THROTTLE_LOCKOUT_SECONDS",
             });
         }
-        if config.access_token_lifetime <= 0 || config.refresh_token_lifetime <= 0 {
+        if !(0..config.refresh_token_lifetime).contains(&config.refresh_reuse_interval) {
             return Err(ConfigError::Invalid {
-                name: "ACCESS_TOKEN_LIFETIME_SECONDS/REFRESH_TOKEN_LIFETIME_SECONDS",
-                expected: "positive",
+                name: "REFRESH_REUSE_INTERVAL_SECONDS",
+                expected: "0 or more, and shorter than the refresh token lifetime",
+            });
+        }
+        if config.jwt_leeway > MAX_LEEWAY_SECONDS {
+            return Err(ConfigError::Invalid {
+                name: "JWT_LEEWAY_SECONDS",
+                expected: "at most 3600",
             });
         }
         Ok(config)
@@ -191,6 +186,20 @@ fn parse_or<T: FromStr>(
     match lookup(name) {
         None => Ok(default),
         Some(raw) => raw.trim().parse().map_err(|_| ConfigError::Invalid { name, expected }),
+    }
+}
+
+/// A number of seconds, at least one and at most `MAX_DURATION_SECONDS`.
+fn parse_duration(
+    lookup: &impl Fn(&str) -> Option<String>,
+    name: &'static str,
+    default: i64,
+) -> Result<i64, ConfigError> {
+    let expected = "a number of seconds between 1 and 10 years";
+    let seconds = parse_or(lookup, name, default, expected)?;
+    match (1..=MAX_DURATION_SECONDS).contains(&seconds) {
+        true => Ok(seconds),
+        false => Err(ConfigError::Invalid { name, expected }),
     }
 }
 
@@ -234,7 +243,7 @@ mod tests {
                 throttle.lockout,
                 throttle.max_lockout
             ),
-            (5, 900, 60, 3600)
+            (5, 86400, 60, 3600)
         );
         let lockouts: Vec<Option<i64>> = (1..=13).map(|count| throttle.lockout_after(count)).collect();
         assert_eq!(
@@ -263,6 +272,58 @@ mod tests {
         assert_eq!(off.lockout_after(1000), None);
         assert!(config_from(&[("JWT_SIGNING_KEY", KEY), ("LOGIN_THROTTLE_MAX_LOCKOUT_SECONDS", "10")]).is_err());
         assert!(config_from(&[("JWT_SIGNING_KEY", KEY), ("LOGIN_THROTTLE_WINDOW_SECONDS", "0")]).is_err());
+    }
+
+    #[test]
+    fn no_setting_can_make_a_time_overflow() {
+        let huge = i64::MAX.to_string();
+        for name in [
+            "ACCESS_TOKEN_LIFETIME_SECONDS",
+            "REFRESH_TOKEN_LIFETIME_SECONDS",
+            "LOGIN_THROTTLE_WINDOW_SECONDS",
+            "LOGIN_THROTTLE_LOCKOUT_SECONDS",
+            "LOGIN_THROTTLE_MAX_LOCKOUT_SECONDS",
+        ] {
+            let err = config_from(&[("JWT_SIGNING_KEY", KEY), (name, &huge)]).unwrap_err();
+            assert!(err.to_string().contains(name), "{name}: {err}");
+        }
+        let err = config_from(&[("JWT_SIGNING_KEY", KEY), ("JWT_LEEWAY_SECONDS", &u64::MAX.to_string())]).unwrap_err();
+        assert!(err.to_string().contains("JWT_LEEWAY_SECONDS"));
+        // The longest accepted lifetimes still make a cookie and a token.
+        let longest = MAX_DURATION_SECONDS.to_string();
+        let config = config_from(&[
+            ("JWT_SIGNING_KEY", KEY),
+            ("ACCESS_TOKEN_LIFETIME_SECONDS", &longest),
+            ("REFRESH_TOKEN_LIFETIME_SECONDS", &longest),
+        ])
+        .unwrap();
+        let tokens = crate::token::TokenKeys::new(&config);
+        let issued = tokens
+            .issue(
+                crate::token::TokenKind::Refresh,
+                1,
+                &crate::token::random_id(),
+                crate::token::random_id(),
+                crate::now_unix(),
+            )
+            .unwrap();
+        assert!(tokens.verify(&issued.token, crate::token::TokenKind::Refresh).is_ok());
+        let cookie = crate::http::token_cookie("c", &issued.token, MAX_DURATION_SECONDS, true);
+        assert!(cookie.to_str().unwrap().contains("Max-Age="));
+    }
+
+    #[test]
+    fn the_reuse_interval_defaults_to_30_seconds_and_stays_below_the_refresh_lifetime() {
+        assert_eq!(
+            config_from(&[("JWT_SIGNING_KEY", KEY)]).unwrap().refresh_reuse_interval,
+            30
+        );
+        let strict = config_from(&[("JWT_SIGNING_KEY", KEY), ("REFRESH_REUSE_INTERVAL_SECONDS", "0")]).unwrap();
+        assert_eq!(strict.refresh_reuse_interval, 0);
+        for bad in ["-1", "86400", "soon"] {
+            let err = config_from(&[("JWT_SIGNING_KEY", KEY), ("REFRESH_REUSE_INTERVAL_SECONDS", bad)]).unwrap_err();
+            assert!(err.to_string().contains("REFRESH_REUSE_INTERVAL_SECONDS"), "{bad}");
+        }
     }
 
     #[test]

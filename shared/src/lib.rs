@@ -15,6 +15,7 @@ pub mod password;
 pub mod store;
 #[cfg(feature = "testing")]
 pub mod testing;
+pub mod throttle;
 pub mod token;
 
 use std::convert::Infallible;

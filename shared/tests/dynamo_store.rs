@@ -8,13 +8,16 @@ use aws_sdk_dynamodb::config::interceptors::BeforeTransmitInterceptorContextRef;
 use aws_sdk_dynamodb::config::{ConfigBag, Intercept, RuntimeComponents};
 use aws_smithy_runtime_api::box_error::BoxError;
 
+use aws_sdk_dynamodb::types::AttributeValue;
 use secrecy::SecretString;
 use shared::account::{create_superuser, new_session};
 use shared::config::Config;
+use shared::error::ApiError;
 use shared::store::{
-    DynamoStore, NewSession, NewUser, Registration, SessionProblem, SessionStore, StoreError, TableDefinition, User,
-    UserStore,
+    DynamoStore, LoginThrottleStore, NewSession, NewUser, NextRefresh, Registration, Rotation, SessionProblem,
+    SessionStore, StoreError, TableDefinition, ThrottleRecord, User, UserStore,
 };
+use shared::throttle::reserve_password_check;
 use shared::token::{TokenKeys, random_id};
 
 /// A store over a fresh table on the local server. Refuses to run against anything else.
@@ -83,12 +86,13 @@ fn new_user(email: &str) -> NewUser {
     }
 }
 
+fn tokens_config() -> Config {
+    Config::from_lookup(|name| (name == "JWT_SIGNING_KEY").then(|| "store-test-signing-key-0123456789abc".to_owned()))
+        .expect("config")
+}
+
 fn tokens() -> TokenKeys {
-    let config = Config::from_lookup(|name| {
-        (name == "JWT_SIGNING_KEY").then(|| "store-test-signing-key-0123456789abc".to_owned())
-    })
-    .expect("config");
-    TokenKeys::new(&config)
+    TokenKeys::new(&tokens_config())
 }
 
 fn a_session() -> NewSession {
@@ -221,69 +225,108 @@ async fn a_login_does_not_start_a_session_after_a_password_change_or_deactivatio
     );
 }
 
+fn next_refresh() -> NextRefresh {
+    let now = shared::now_unix();
+    NextRefresh {
+        jti: random_id(),
+        issued_at: now,
+        session_expires_at: now + 1000,
+    }
+}
+
 #[tokio::test]
 async fn refresh_tokens_rotate_once_and_sessions_end() {
     let store = fresh_store().await;
     let (user, session) = joined(&store, "ada@example.com").await;
-    let next = random_id();
-    let expires = shared::now_unix() + 1000;
-    assert!(
-        store
-            .rotate_refresh(user.id, &session.id, &session.refresh_jti, &next, expires)
-            .await
-            .unwrap()
+    let next = next_refresh();
+    let rotate = |presented: String, next: NextRefresh| {
+        let (store, session_id) = (&store, session.id.clone());
+        async move {
+            store
+                .rotate_refresh(user.id, &session_id, &presented, &next)
+                .await
+                .unwrap()
+        }
+    };
+    assert_eq!(
+        rotate(session.refresh_jti.clone(), next.clone()).await,
+        Rotation::Rotated
     );
-    assert!(
-        !store
-            .rotate_refresh(user.id, &session.id, &session.refresh_jti, &random_id(), expires)
-            .await
-            .unwrap(),
-        "a spent token does not rotate again"
+    let stored = store.load(user.id, &session.id).await.unwrap().session.unwrap();
+    assert_eq!(
+        (
+            stored.refresh_jti.as_str(),
+            stored.refresh_issued_at,
+            stored.previous_jti.as_deref()
+        ),
+        (next.jti.as_str(), next.issued_at, Some(session.refresh_jti.as_str())),
+        "the family records its current token, when it was issued, and the one it replaced"
     );
-    assert!(
-        store
-            .rotate_refresh(user.id, &session.id, &session.refresh_jti, &next, expires)
-            .await
-            .unwrap(),
+    assert_eq!(stored.expires_at, next.session_expires_at);
+    // A spent token does not rotate again; the failed write shows the session as it is now.
+    assert_eq!(
+        rotate(session.refresh_jti.clone(), next_refresh()).await,
+        Rotation::Overtaken(Some(stored.clone()))
+    );
+    assert_eq!(
+        rotate(session.refresh_jti.clone(), next.clone()).await,
+        Rotation::Rotated,
         "a retried write that already landed counts as done"
     );
     assert!(store.end_session(user.id, &session.id).await.unwrap());
-    assert!(!store.end_session(user.id, &session.id).await.unwrap(), "already ended");
     assert!(
-        !store
-            .rotate_refresh(user.id, &session.id, &next, &random_id(), expires)
-            .await
-            .unwrap(),
-        "an ended session does not rotate"
+        store.end_session(user.id, &session.id).await.unwrap(),
+        "ending an ended session is done, not an error (a retried logout)"
     );
+    assert!(
+        !store.end_session(user.id, &random_id()).await.unwrap(),
+        "no such session"
+    );
+    match rotate(next.jti.clone(), next_refresh()).await {
+        Rotation::Overtaken(Some(ended)) => assert!(ended.revoked),
+        other => panic!("an ended session does not rotate: {other:?}"),
+    }
     let view = store.load(user.id, &session.id).await.unwrap();
     assert_eq!(view.live(shared::now_unix()).unwrap_err(), SessionProblem::Revoked);
 }
 
 #[tokio::test]
-async fn racing_rotations_of_one_token_have_exactly_one_winner() {
+async fn racing_rotations_of_one_token_have_exactly_one_winner_and_the_losers_see_it() {
     let store = Arc::new(fresh_store().await);
     let (user, session) = joined(&store, "ada@example.com").await;
     let session = Arc::new(session);
     let rotations = (0..10).map(|_| {
         let (store, session) = (Arc::clone(&store), Arc::clone(&session));
         tokio::spawn(async move {
-            let expires = shared::now_unix() + 1000;
-            store
-                .rotate_refresh(user.id, &session.id, &session.refresh_jti, &random_id(), expires)
-                .await
+            let next = next_refresh();
+            let rotation = store
+                .rotate_refresh(user.id, &session.id, &session.refresh_jti, &next)
+                .await;
+            (next.jti, rotation.unwrap())
         })
     });
-    let won = futures::future::join_all(rotations)
+    let outcomes: Vec<(String, Rotation)> = futures::future::join_all(rotations)
         .await
         .into_iter()
-        .filter(|rotated| matches!(rotated, Ok(Ok(true))))
-        .count();
-    assert_eq!(won, 1);
+        .map(|joined| joined.unwrap())
+        .collect();
+    let winners: Vec<&String> = outcomes
+        .iter()
+        .filter(|(_, rotation)| *rotation == Rotation::Rotated)
+        .map(|(jti, _)| jti)
+        .collect();
+    assert_eq!(winners.len(), 1);
+    for (_, rotation) in &outcomes {
+        if let Rotation::Overtaken(current) = rotation {
+            let current = current.as_ref().expect("the session is there");
+            assert_eq!(&current.refresh_jti, winners[0]);
+            assert_eq!(current.previous_jti.as_ref(), Some(&session.refresh_jti));
+        }
+    }
 }
 
 #[tokio::test]
-async fn revoking_a_session_leaves_the_others() {
+async fn ending_a_session_leaves_the_others() {
     let store = fresh_store().await;
     let (user, first) = joined(&store, "ada@example.com").await;
     let second = a_session();
@@ -291,12 +334,46 @@ async fn revoking_a_session_leaves_the_others() {
         .start_session(&user, second.clone(), "2026-11-27T08:00:00Z")
         .await
         .unwrap();
-    store.revoke_session(user.id, &first.id).await.unwrap();
+    assert!(store.end_session(user.id, &first.id).await.unwrap());
     let now = shared::now_unix();
     assert!(store.load(user.id, &first.id).await.unwrap().live(now).is_err());
     assert!(store.load(user.id, &second.id).await.unwrap().live(now).is_ok());
-    // Revoking a session that does not exist is not an error.
-    store.revoke_session(user.id, &random_id()).await.unwrap();
+}
+
+#[tokio::test]
+async fn a_join_whose_transaction_had_already_committed_is_created_not_taken() {
+    // What a retry of a join finds when its first attempt committed and the answer was lost:
+    // the email claimed by the very id this call was given.
+    let store = fresh_store().await;
+    let counter = store
+        .client()
+        .get_item()
+        .table_name(store.table())
+        .key("PK", AttributeValue::S("COUNTER".into()))
+        .key("SK", AttributeValue::S("USER".into()))
+        .send()
+        .await
+        .unwrap();
+    assert!(counter.item.is_none(), "a fresh table: the next id is 1");
+    store
+        .client()
+        .put_item()
+        .table_name(store.table())
+        .item("PK", AttributeValue::S("EMAIL#retry@example.com".into()))
+        .item("SK", AttributeValue::S("EMAIL".into()))
+        .item("user_id", AttributeValue::N("1".into()))
+        .send()
+        .await
+        .unwrap();
+    match store.create_user(new_user("retry@example.com"), None).await.unwrap() {
+        Registration::Created(user) => assert_eq!(user.id, 1),
+        Registration::EmailTaken => panic!("its own claim is not someone else's"),
+    }
+    // Anyone else's claim is still taken.
+    match store.create_user(new_user("retry@example.com"), None).await.unwrap() {
+        Registration::EmailTaken => {}
+        Registration::Created(user) => panic!("a second account {user:?}"),
+    }
 }
 
 #[tokio::test]
@@ -408,7 +485,7 @@ async fn operations_cost_a_fixed_number_of_round_trips() {
 
     let before = store.round_trips();
     store
-        .rotate_refresh(user.id, &session.id, &session.refresh_jti, &random_id(), 1)
+        .rotate_refresh(user.id, &session.id, &session.refresh_jti, &next_refresh())
         .await
         .unwrap();
     store.change_password(user.id, &session.id, 0, "h").await.unwrap();
@@ -439,47 +516,120 @@ async fn an_unreachable_store_is_reported_as_unavailable() {
 }
 
 #[tokio::test]
-async fn login_failures_count_atomically_lock_reset_with_the_window_and_clear() {
-    use shared::store::{LoginFailures, LoginThrottleStore};
-    let store = Arc::new(fresh_store().await);
+async fn throttle_records_are_replaced_only_from_the_version_read() {
+    let store = fresh_store().await;
     let email = "throttled@example.com";
-    let now = 1_800_000_000;
+    assert_eq!(store.throttle_record(email).await.unwrap(), ThrottleRecord::default());
+    let first = ThrottleRecord {
+        failures: 1,
+        locked_until: 0,
+        expires_at: 1_800_000_000,
+        version: 1,
+        written_by: "a".into(),
+    };
+    assert_eq!(store.replace_throttle_record(email, 0, &first).await.unwrap(), Ok(()));
+    assert_eq!(store.throttle_record(email).await.unwrap(), first);
+    // A writer that read the missing record loses, and is shown what is there instead.
+    let late = ThrottleRecord {
+        written_by: "b".into(),
+        ..first.clone()
+    };
     assert_eq!(
-        store.login_failures(email, now).await.unwrap(),
-        LoginFailures::default()
+        store.replace_throttle_record(email, 0, &late).await.unwrap(),
+        Err(first.clone())
     );
+    let second = ThrottleRecord {
+        failures: 2,
+        version: 2,
+        written_by: "c".into(),
+        ..first.clone()
+    };
+    assert_eq!(
+        store.replace_throttle_record(email, 7, &second).await.unwrap(),
+        Err(first.clone())
+    );
+    assert_eq!(store.replace_throttle_record(email, 1, &second).await.unwrap(), Ok(()));
+    // Every record carries its TTL attribute.
+    let raw = store
+        .client()
+        .get_item()
+        .table_name(store.table())
+        .key("PK", AttributeValue::S(format!("THROTTLE#{email}")))
+        .key("SK", AttributeValue::S("LOGIN".into()))
+        .send()
+        .await
+        .unwrap()
+        .item
+        .unwrap();
+    assert_eq!(
+        raw.get(TableDefinition::TTL_ATTRIBUTE),
+        Some(&AttributeValue::N("1800000000".into()))
+    );
+    store.clear_throttle_record(email).await.unwrap();
+    assert_eq!(store.throttle_record(email).await.unwrap(), ThrottleRecord::default());
+    assert_eq!(
+        store.replace_throttle_record(email, 2, &second).await.unwrap(),
+        Err(ThrottleRecord::default()),
+        "a record cleared in between"
+    );
+}
 
-    // Ten racing failures: every one counts (ADD, not read-modify-write).
-    let racing = (0..10).map(|_| {
-        let store = store.clone();
-        async move { store.add_login_failure(email, now, 900, 4500).await.unwrap() }
+#[tokio::test]
+async fn a_throttle_record_from_before_versions_is_replaced_as_version_zero() {
+    let store = fresh_store().await;
+    let email = "legacy@example.com";
+    store
+        .client()
+        .put_item()
+        .table_name(store.table())
+        .item("PK", AttributeValue::S(format!("THROTTLE#{email}")))
+        .item("SK", AttributeValue::S("LOGIN".into()))
+        .item("failures", AttributeValue::N("3".into()))
+        .item("window_ends", AttributeValue::N("1800000000".into()))
+        .item("locked_until", AttributeValue::N("0".into()))
+        .item("expires_at", AttributeValue::N("1800000000".into()))
+        .send()
+        .await
+        .unwrap();
+    let legacy = store.throttle_record(email).await.unwrap();
+    assert_eq!((legacy.failures, legacy.version), (3, 0));
+    let next = ThrottleRecord {
+        failures: 4,
+        version: 1,
+        ..legacy
+    };
+    assert_eq!(store.replace_throttle_record(email, 0, &next).await.unwrap(), Ok(()));
+}
+
+#[tokio::test]
+async fn parallel_password_checks_never_outrun_the_throttle() {
+    let store = Arc::new(fresh_store().await);
+    let throttle = tokens_config().login_throttle;
+    let email = "parallel@example.com";
+    let now = shared::now_unix();
+    let guesses = (0..30).map(|_| {
+        let store = Arc::clone(&store);
+        tokio::spawn(async move {
+            reserve_password_check(store.as_ref(), throttle, email, now, ThrottleRecord::default()).await
+        })
     });
-    let mut counts = futures::future::join_all(racing).await;
-    counts.sort_unstable();
-    assert_eq!(counts, (1..=10).collect::<Vec<u32>>());
-    store.lock_logins(email, now + 60).await.unwrap();
+    let outcomes: Vec<Result<(), ApiError>> = futures::future::join_all(guesses)
+        .await
+        .into_iter()
+        .map(|joined| joined.unwrap())
+        .collect();
+    let checked = outcomes.iter().filter(|outcome| outcome.is_ok()).count();
     assert_eq!(
-        store.login_failures(email, now + 1).await.unwrap(),
-        LoginFailures {
-            count: 10,
-            locked_until: now + 60
-        }
+        checked, throttle.failures as usize,
+        "exactly the allowed guesses were checked"
     );
-
-    // Once the window has ended the item (not yet deleted by TTL) counts nothing, and the
-    // next failure starts a new window.
-    assert_eq!(store.login_failures(email, now + 900).await.unwrap().count, 0);
-    assert_eq!(store.add_login_failure(email, now + 901, 900, 4500).await.unwrap(), 1);
-    assert_eq!(store.add_login_failure(email, now + 902, 900, 4500).await.unwrap(), 2);
-
-    // Other emails are untouched; clearing forgets.
-    assert_eq!(
-        store.login_failures("other@example.com", now).await.unwrap(),
-        LoginFailures::default()
+    assert!(
+        outcomes
+            .iter()
+            .all(|outcome| matches!(outcome, Ok(()) | Err(ApiError::Throttled(_)))),
+        "the rest are throttled"
     );
-    store.clear_login_failures(email).await.unwrap();
-    assert_eq!(
-        store.login_failures(email, now + 903).await.unwrap(),
-        LoginFailures::default()
-    );
+    let record = store.throttle_record(email).await.unwrap();
+    assert_eq!(record.failures, throttle.failures);
+    assert!(record.locked_until > now && record.expires_at > record.locked_until);
 }

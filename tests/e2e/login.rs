@@ -199,6 +199,27 @@ async fn five_failed_logins_lock_the_email_known_or_not() {
     login(&new_user().await.email).await;
 }
 
+/// Guesses sent truly in parallel (issue 10): each is reserved before its password is checked,
+/// so exactly five are checked (400) and the rest refused (429), however they interleave.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn parallel_guesses_get_no_more_checks_than_the_limit() {
+    let email = unique_email();
+    let guesses = (0..16).map(|_| post_json(LOGIN, json!({"email": email, "password": "Wrong-Guess!4402"})));
+    let answers = futures::future::join_all(guesses).await;
+    let statuses: Vec<u16> = answers.iter().map(|answer| answer.status).collect();
+    for answer in &answers {
+        match answer.status {
+            400 => answer.expect(
+                400,
+                json!({"non_field_errors": ["Unable to log in with provided credentials."]}),
+            ),
+            _ => assert_eq!(answer.status, 429, "{}", answer.text),
+        }
+    }
+    let checked = statuses.iter().filter(|status| **status == 400).count();
+    assert_eq!(checked, 5, "{statuses:?}");
+}
+
 /// Tests that need more than HTTP: the stack's signing key (to forge a validly signed token)
 /// or its table (to act as an admin). `make smoke` leaves them out; `make test` runs them.
 mod white_box {

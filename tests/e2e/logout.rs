@@ -90,12 +90,23 @@ async fn logging_out_twice_is_blacklisted() {
 }
 
 #[tokio::test]
-async fn a_spent_refresh_token_is_blacklisted_and_ends_the_session() {
+async fn a_refresh_token_spent_before_the_last_rotation_is_blacklisted_and_ends_the_session() {
     let session = new_user().await;
-    let (access, next) = rotated(&refresh(&session.refresh).await);
+    let (_, second) = rotated(&refresh(&session.refresh).await);
+    let (access, third) = rotated(&refresh(&second).await);
     logout(&session.refresh)
         .await
         .expect_401_without_challenge(json!({"detail": "Token is blacklisted"}));
+    refresh(&third).await.expect_challenge(blacklisted());
+    mypage(&bearer(&access)).await.expect_challenge(access_invalid());
+}
+
+/// A tab still holding the token a refresh in another tab just spent can log out.
+#[tokio::test]
+async fn the_previous_token_within_the_reuse_interval_logs_out() {
+    let session = new_user().await;
+    let (access, next) = rotated(&refresh(&session.refresh).await);
+    logout(&session.refresh).await.expect(200, logged_out());
     refresh(&next).await.expect_challenge(blacklisted());
     mypage(&bearer(&access)).await.expect_challenge(access_invalid());
 }

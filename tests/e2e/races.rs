@@ -1,5 +1,7 @@
 //! Concurrent requests over HTTP (contract §4): racing joins of one email, racing refreshes,
-//! logouts and password changes of one session or user. Whatever the timing, one wins.
+//! logouts and password changes of one session or user. Whatever the timing, one join and one
+//! password change win; racing refreshes of one token converge on one new token (the reuse
+//! interval), and racing logouts all end the one session.
 
 use e2e::*;
 use futures::future::join_all;
@@ -50,32 +52,44 @@ async fn racing_joins_of_one_email_in_different_cases_make_one_user() {
 async fn race_refreshes(racers: usize) {
     let session = new_user().await;
     let answers = join_all((0..racers).map(|_| refresh(&session.refresh))).await;
-    let winner = one_winner(answers, 200, |answer| {
-        answer.expect_challenge(blacklisted());
-    });
-    rotated(&winner);
-    // The presented token is spent whoever won.
+    let handed_out: Vec<String> = answers.iter().map(|answer| rotated(answer).1).collect();
+    assert!(
+        handed_out.iter().all(|token| *token == handed_out[0]),
+        "every racer holds the one token the family moved to"
+    );
+    // The family did not fork: that token rotates on, and then the first one is theft.
+    let (_, third) = rotated(&refresh(&handed_out[0]).await);
     refresh(&session.refresh).await.expect_challenge(blacklisted());
+    refresh(&third).await.expect_challenge(blacklisted());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn two_racing_refreshes_of_one_token_have_one_winner() {
+async fn two_racing_refreshes_of_one_token_converge() {
     race_refreshes(2).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn many_racing_refreshes_of_one_token_have_one_winner() {
+async fn many_racing_refreshes_of_one_token_converge() {
     race_refreshes(RACERS).await;
 }
 
+/// Logout is idempotent: whoever read the session before it ended ends it too (200); who read
+/// it after is told the token is blacklisted. Either way the session is over.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn racing_logouts_of_one_token_have_one_winner() {
+async fn racing_logouts_of_one_token_all_end_the_session() {
     let session = new_user().await;
     let answers = join_all((0..RACERS).map(|_| logout(&session.refresh))).await;
-    one_winner(answers, 200, |answer| {
-        answer.expect_401_without_challenge(json!({"detail": "Token is blacklisted"}));
-    })
-    .expect(200, json!({"detail": "Successfully logged out."}));
+    let mut ended = 0;
+    for answer in &answers {
+        match answer.status {
+            200 => {
+                answer.expect(200, json!({"detail": "Successfully logged out."}));
+                ended += 1;
+            }
+            _ => answer.expect_401_without_challenge(json!({"detail": "Token is blacklisted"})),
+        }
+    }
+    assert!(ended >= 1, "at least one logout ended it");
     mypage(&session.bearer()).await.expect_challenge(access_invalid());
 }
 

@@ -74,12 +74,26 @@ async fn each_rotated_token_refreshes_once_more() {
     }
 }
 
+/// Within the reuse interval (30 s by default) the family's previous token gets the family's
+/// current state: the very refresh token the rotation handed out, and a fresh access token.
 #[tokio::test]
-async fn a_spent_token_is_blacklisted_and_revokes_the_whole_session() {
+async fn the_previous_token_within_the_reuse_interval_gets_the_current_one() {
     let session = new_user().await;
-    let (access, next) = rotated(&refresh(&session.refresh).await);
+    let (_, current) = rotated(&refresh(&session.refresh).await);
+    let (access, again) = rotated(&refresh(&session.refresh).await);
+    assert_eq!(again, current, "two tabs converge on one token");
+    assert_greeted(&mypage(&bearer(&access)).await, &session.email);
+    // The family did not fork: its current token rotates on.
+    rotated(&refresh(&current).await);
+}
+
+#[tokio::test]
+async fn a_token_spent_before_the_last_rotation_is_blacklisted_and_revokes_the_whole_session() {
+    let session = new_user().await;
+    let (_, second) = rotated(&refresh(&session.refresh).await);
+    let (access, third) = rotated(&refresh(&second).await);
     refresh(&session.refresh).await.expect_challenge(blacklisted());
-    refresh(&next).await.expect_challenge(blacklisted());
+    refresh(&third).await.expect_challenge(blacklisted());
     mypage(&bearer(&access)).await.expect_challenge(access_invalid());
     mypage(&session.bearer()).await.expect_challenge(access_invalid());
 }
@@ -88,7 +102,8 @@ async fn a_spent_token_is_blacklisted_and_revokes_the_whole_session() {
 async fn reuse_revokes_only_the_session_it_belongs_to() {
     let joined = new_user().await;
     let other = login(&joined.email).await;
-    rotated(&refresh(&joined.refresh).await);
+    let (_, second) = rotated(&refresh(&joined.refresh).await);
+    rotated(&refresh(&second).await);
     refresh(&joined.refresh).await.expect_challenge(blacklisted());
     assert_greeted(&mypage(&other.bearer()).await, &joined.email);
     rotated(&refresh(&other.refresh).await);

@@ -36,6 +36,9 @@ enum Fault {
     Unreachable,
     /// DynamoDB answers 400 with this error code (the throttling family).
     Answers(&'static str),
+    /// The first attempt reaches the server and is carried out, but its answer is lost: the
+    /// SDK sees DynamoDB's 500 InternalServerError and retries the very same request.
+    LostAnswerOnce,
 }
 
 /// Fails every attempt (retries included) of the operations named, by their `x-amz-target`
@@ -79,8 +82,15 @@ impl Intercept for FaultInjector {
         if !self.operations.contains(&operation) {
             return Ok(());
         }
-        self.failed.fetch_add(1, Ordering::SeqCst);
+        let earlier = self.failed.fetch_add(1, Ordering::SeqCst);
         match self.fault {
+            Fault::LostAnswerOnce if earlier == 0 => {
+                cfg.interceptor_state().store_put(Injected);
+            }
+            // Whatever an earlier attempt left in the bag, this one's answer stays.
+            Fault::LostAnswerOnce => {
+                cfg.interceptor_state().unset::<Injected>();
+            }
             // The request never reaches the server: it is as if the connection failed.
             Fault::Unreachable => context.request_mut().set_uri(self.dead_endpoint.as_str())?,
             // Marked here (the request itself is gone once sent), answered in
@@ -98,10 +108,16 @@ impl Intercept for FaultInjector {
         _components: &RuntimeComponents,
         cfg: &mut ConfigBag,
     ) -> Result<(), BoxError> {
-        if let (Some(Injected), Fault::Answers(code)) = (cfg.load::<Injected>(), self.fault) {
+        let (status, code) = match (cfg.load::<Injected>(), self.fault) {
             // Only ever used on reads: the server's answer is replaced by DynamoDB's error.
+            (Some(Injected), Fault::Answers(code)) => (400, code),
+            // The write was done; its answer becomes one the SDK retries.
+            (Some(Injected), Fault::LostAnswerOnce) => (500, "InternalServerError"),
+            _ => return Ok(()),
+        };
+        {
             let response = context.response_mut();
-            *response.status_mut() = 400.try_into()?;
+            *response.status_mut() = status.try_into()?;
             response
                 .headers_mut()
                 .insert("content-type", "application/x-amz-json-1.0");
@@ -343,6 +359,67 @@ async fn failed_writes_change_nothing() {
     );
     let response = mypage::handle(&healthy, mypage_request(&tokens.access)).await;
     assert_eq!(response.status().as_u16(), 200, "the session is live");
+}
+
+/// Writes whose first answer was lost, retried by the SDK: each is carried out once and
+/// answered as if the answer had arrived (issue 10's idempotent retries).
+#[tokio::test]
+async fn a_logout_whose_answer_was_lost_is_still_a_logout() {
+    let injector = FaultInjector::new(&["UpdateItem"], Fault::LostAnswerOnce);
+    let lost = injector.failed.clone();
+    let app = app_with(Some(injector)).await;
+    // Joined without faults: join's own UpdateItem (the id counter) must not take the loss.
+    let healthy = App::new(config(), DynamoStore::connect(app.store.table().to_owned()).await);
+    let tokens = joined(&healthy, &email()).await;
+    let response = logout::handle(&app, logout_request(&tokens.refresh)).await;
+    assert_eq!(lost.load(Ordering::SeqCst), 2, "the write was sent twice");
+    assert_eq!(response.status().as_u16(), 200, "{:?}", body_json(&response));
+    let response = mypage::handle(&app, mypage_request(&tokens.access)).await;
+    assert_eq!(response.status().as_u16(), 401, "the session is over");
+}
+
+#[tokio::test]
+async fn a_refresh_whose_answer_was_lost_hands_out_the_token_it_stored() {
+    let injector = FaultInjector::new(&["UpdateItem"], Fault::LostAnswerOnce);
+    let lost = injector.failed.clone();
+    let app = app_with(Some(injector)).await;
+    // Joined without faults: join's own UpdateItem (the id counter) must not take the loss.
+    let healthy = App::new(config(), DynamoStore::connect(app.store.table().to_owned()).await);
+    let tokens = joined(&healthy, &email()).await;
+    let response = refresh::handle(&app, refresh_request(&tokens.refresh)).await;
+    assert_eq!(lost.load(Ordering::SeqCst), 2, "the write was sent twice");
+    assert_eq!(response.status().as_u16(), 200, "{:?}", body_json(&response));
+    let next = body_json(&response)["refresh"].as_str().expect("refresh").to_owned();
+    let response = refresh::handle(&app, refresh_request(&next)).await;
+    assert_eq!(response.status().as_u16(), 200, "the token handed out is the family's");
+}
+
+#[tokio::test]
+async fn a_join_whose_answer_was_lost_is_created_once() {
+    let injector = FaultInjector::new(&["TransactWriteItems"], Fault::LostAnswerOnce);
+    let lost = injector.failed.clone();
+    let app = app_with(Some(injector)).await;
+    let address = email();
+    let response = join::handle(&app, post_json("/account/join/", &signup(&address), &[])).await;
+    assert_eq!(lost.load(Ordering::SeqCst), 2, "the transaction was sent twice");
+    assert_eq!(response.status().as_u16(), 201, "{:?}", body_json(&response));
+    let user = body_json(&response)["user"].clone();
+    let response = login::handle(&app, login_request(&address, PASSWORD)).await;
+    assert_eq!(body_json(&response)["user"], user, "one account, the one answered");
+}
+
+#[tokio::test]
+async fn a_wrong_guess_whose_reservation_answer_was_lost_counts_once() {
+    use shared::store::LoginThrottleStore;
+    let injector = FaultInjector::new(&["PutItem"], Fault::LostAnswerOnce);
+    let lost = injector.failed.clone();
+    let app = app_with(Some(injector)).await;
+    let address = email();
+    let response = login::handle(&app, login_request(&address, "Wrong-Guess!4402")).await;
+    assert_eq!(lost.load(Ordering::SeqCst), 2, "the reservation was sent twice");
+    assert_eq!(response.status().as_u16(), 400, "{:?}", body_json(&response));
+    let record = app.store.throttle_record(&address).await.expect("the record");
+    assert_eq!(record.failures, 1, "counted once");
 }
 
 /// A DynamoDB server of this test's own (the project's moto wrapper), stopped mid-test: the

@@ -9,7 +9,8 @@ use shared::error::{ApiError, FieldErrors, NON_FIELD_ERRORS};
 use shared::http::{ACCESS_COOKIE, Endpoint, REFRESH_COOKIE, json_response, serve, token_cookie, with_cookies};
 use shared::input::{Fields, body_object};
 use shared::password::{verify_against_stand_in, verify_password};
-use shared::store::{LoginFailures, Store};
+use shared::store::{Store, ThrottleRecord};
+use shared::throttle::{forget_failures, reserve_password_check};
 use shared::{App, now_unix};
 
 pub const ENDPOINT: Endpoint = Endpoint::post("Login", "/account/login");
@@ -38,52 +39,38 @@ async fn login<S: Store>(app: &App<S>, request: &Request) -> Result<Response<Bod
     // Both exist or not whatever the email, so a throttled answer says nothing about accounts.
     let now = now_unix();
     let throttle = app.config.login_throttle;
-    let (failures, user) = tokio::try_join!(
+    let (seen, user) = tokio::try_join!(
         async {
             match throttle.enabled() {
-                true => app.store.login_failures(&email, now).await,
-                false => Ok(LoginFailures::default()),
+                true => app.store.throttle_record(&email).await,
+                false => Ok(ThrottleRecord::default()),
             }
         },
         app.store.find_by_email(&email)
     )?;
-    if failures.locked_until > now {
-        return Err(ApiError::Throttled(failures.locked_until - now));
-    }
+    // Counted as a wrong guess before Argon2 runs, so parallel guesses cannot outrun the count.
+    reserve_password_check(&app.store, throttle, &email, now, seen).await?;
 
     // Unknown email, wrong password, inactive user: one answer, one Argon2 verification each.
     let accepted = match &user {
         Some(user) => verify_password(&password, &user.password_hash) && user.is_active,
         None => verify_against_stand_in(&password),
     };
+    let bad_credentials = || ApiError::Validation(FieldErrors::single(NON_FIELD_ERRORS, BAD_CREDENTIALS));
     let Some(user) = user.filter(|_| accepted) else {
-        if throttle.enabled() {
-            let count = app
-                .store
-                .add_login_failure(&email, now, throttle.window, throttle.record_lifetime())
-                .await?;
-            if let Some(lockout) = throttle.lockout_after(count) {
-                app.store.lock_logins(&email, now + lockout).await?;
-            }
-        }
-        return Err(ApiError::Validation(FieldErrors::single(
-            NON_FIELD_ERRORS,
-            BAD_CREDENTIALS,
-        )));
+        return Err(bad_credentials());
     };
-    if failures.count > 0 {
-        app.store.clear_login_failures(&email).await?;
-    }
 
     let session = new_session(&app.tokens, now);
     let tokens = session_tokens(&app.tokens, user.id, &session, now)?;
     let logged_in_at = timestamp(time::OffsetDateTime::now_utc());
-    if !app.store.start_session(&user, session, &logged_in_at).await? {
+    let (started, ()) = tokio::try_join!(
+        async { Ok(app.store.start_session(&user, session, &logged_in_at).await?) },
+        forget_failures(&app.store, throttle, &email),
+    )?;
+    if !started {
         // Deactivated, or the password changed, between our read and our write.
-        return Err(ApiError::Validation(FieldErrors::single(
-            NON_FIELD_ERRORS,
-            BAD_CREDENTIALS,
-        )));
+        return Err(bad_credentials());
     }
     shared::logging::record_user(user.id);
     tracing::info!("logged in");

@@ -360,3 +360,48 @@ async fn the_email_is_throttled_whatever_its_case_and_the_numbers_are_configurab
         "off means off"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn parallel_guesses_never_get_more_checks_than_the_limit() {
+    let app = std::sync::Arc::new(app());
+    create_user(&app, "ada@example.com", PASSWORD).await;
+    let guesses = (0..24).map(|_| {
+        let app = std::sync::Arc::clone(&app);
+        tokio::spawn(async move {
+            login_with(&app, credentials("ada@example.com", "Wrong-Guess!4402"))
+                .await
+                .status()
+                .as_u16()
+        })
+    });
+    let mut statuses = Vec::new();
+    for guess in guesses {
+        statuses.push(guess.await.unwrap());
+    }
+    let checked = statuses.iter().filter(|status| **status == 400).count();
+    let throttled = statuses.iter().filter(|status| **status == 429).count();
+    assert_eq!((checked, throttled), (5, 19), "{statuses:?}");
+    let record = app.store.throttle("ada@example.com").expect("a record");
+    assert_eq!(record.failures, 5);
+}
+
+#[tokio::test]
+async fn a_lockout_is_remembered_past_its_end_so_the_next_failure_doubles_it() {
+    let app = app();
+    create_user(&app, "ada@example.com", PASSWORD).await;
+    attempts(&app, "ada@example.com", 5, "Wrong-Guess!4402", 60).await;
+    let record = app.store.throttle("ada@example.com").expect("a record");
+    assert_eq!(record.failures, 5);
+    assert!(
+        record.expires_at >= record.locked_until + 86_400,
+        "remembered a day past the lockout: {record:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_right_password_forgets_the_failures() {
+    let app = app();
+    create_user(&app, "ada@example.com", PASSWORD).await;
+    attempts(&app, "ada@example.com", 3, PASSWORD, 60).await;
+    assert_eq!(app.store.throttle("ada@example.com"), None);
+}

@@ -6,7 +6,7 @@ use lambda_http::{Body, Request, Response};
 use serde_json::{Value, json};
 
 use shared::App;
-use shared::auth::check_refresh;
+use shared::auth::{RefreshUse, check_refresh};
 use shared::error::{ApiError, RefreshDenied};
 use shared::http::{
     ACCESS_COOKIE, Endpoint, REFRESH_COOKIE, expired_cookie, json_response, request_cookie, serve, with_cookies,
@@ -37,12 +37,12 @@ async fn logout<S: SessionStore>(app: &App<S>, request: &Request) -> Result<Resp
         }
         Some(_) => return Err(ApiError::Logout(RefreshDenied::Invalid)),
     };
-    let live = check_refresh(app, &token, ApiError::Logout).await?;
-    if !app.store.end_session(live.user.id, &live.session.id).await? {
-        // A concurrent logout got there first.
+    let live = check_refresh(app, &token, RefreshUse::Logout).await?;
+    if !app.store.end_session(live.token.user_id, &live.session.id).await? {
+        // Gone (expired) between our read and our write.
         return Err(ApiError::Logout(RefreshDenied::Blacklisted));
     }
-    tracing::info!(user_id = live.user.id, "logged out");
+    tracing::info!(user_id = live.token.user_id, "logged out");
     Ok(json_response(
         StatusCode::OK,
         &json!({"detail": "Successfully logged out."}),

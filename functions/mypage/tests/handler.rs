@@ -208,7 +208,7 @@ async fn mypage_refuses_every_access_token_of_a_revoked_session() {
         )
         .unwrap();
     assert_eq!(mypage(&app, &later.token).await.status(), 200);
-    app.store.revoke_session(user_id, &tokens.session_id).await.unwrap();
+    assert!(app.store.end_session(user_id, &tokens.session_id).await.unwrap());
     for access in [&tokens.access, &later.token] {
         assert_401(mypage(&app, access).await, token_not_valid("Token is invalid")).await;
     }

@@ -6,14 +6,15 @@ use lambda_http::{Body, Request, Response};
 use secrecy::ExposeSecret;
 use serde_json::json;
 
-use shared::App;
 use shared::account::personal_attributes;
 use shared::auth::authenticate;
 use shared::error::{AccessDenied, ApiError, FieldErrors};
 use shared::http::{Endpoint, json_response, serve};
 use shared::input::{Fields, body_object};
 use shared::password::{hash_password, similarity_problem, strength_problems, verify_password};
-use shared::store::SessionStore;
+use shared::store::Store;
+use shared::throttle::{forget_failures, read_and_reserve_password_check};
+use shared::{App, now_unix};
 
 pub const ENDPOINT: Endpoint = Endpoint::post("Password Change", "/account/password/change");
 
@@ -22,14 +23,14 @@ pub const WRONG_OLD_PASSWORD: &str = "Your old password was entered incorrectly.
 pub const PASSWORDS_DIFFER: &str = "The two password fields didn\u{2019}t match.";
 const MAX_PASSWORD_CHARS: usize = 128;
 
-pub async fn handle<S: SessionStore>(app: &App<S>, request: Request) -> Response<Body> {
+pub async fn handle<S: Store>(app: &App<S>, request: Request) -> Response<Body> {
     serve(&app.config.cors, &ENDPOINT, &request, |request| {
         change_password(app, request)
     })
     .await
 }
 
-async fn change_password<S: SessionStore>(app: &App<S>, request: &Request) -> Result<Response<Body>, ApiError> {
+async fn change_password<S: Store>(app: &App<S>, request: &Request) -> Result<Response<Body>, ApiError> {
     // Authentication comes before the body, as in the reference.
     let authenticated = authenticate(app, request).await?;
     let user = &authenticated.user;
@@ -37,10 +38,14 @@ async fn change_password<S: SessionStore>(app: &App<S>, request: &Request) -> Re
     let mut fields = Fields::new(&body);
     if fields.contains("old_password") || app.config.old_password_required {
         let old_password = fields.password("old_password", Some(MAX_PASSWORD_CHARS));
-        if let Some(old_password) = old_password
-            && !verify_password(&old_password, &user.password_hash)
-        {
-            fields.errors.add("old_password", WRONG_OLD_PASSWORD);
+        if let Some(old_password) = old_password {
+            // A guess at the current password, as at login: the same throttle, the same 429.
+            let throttle = app.config.login_throttle;
+            read_and_reserve_password_check(&app.store, throttle, &user.email, now_unix()).await?;
+            match verify_password(&old_password, &user.password_hash) {
+                true => forget_failures(&app.store, throttle, &user.email).await?,
+                false => fields.errors.add("old_password", WRONG_OLD_PASSWORD),
+            }
         }
     }
     let new_password1 = fields.password("new_password1", Some(MAX_PASSWORD_CHARS));

@@ -7,7 +7,6 @@ use serde_json::{Value, json};
 use password_change::handle;
 use shared::App;
 use shared::auth::authenticate;
-use shared::error::ApiError;
 use shared::password::verify_password;
 use shared::store::{MemoryStore, SessionStore};
 use shared::testing::{
@@ -56,7 +55,7 @@ async fn access_denial(app: &App<MemoryStore>, access: &str) -> Option<Value> {
 
 /// Whether a refresh token would still be accepted by token/refresh.
 async fn refresh_works(app: &App<MemoryStore>, refresh: &str) -> bool {
-    shared::auth::check_refresh(app, refresh, ApiError::Refresh)
+    shared::auth::check_refresh(app, refresh, shared::auth::RefreshUse::Refresh)
         .await
         .is_ok()
 }
@@ -149,6 +148,40 @@ async fn password_change_refuses_a_wrong_old_password() {
     let expected = json!({"old_password": ["Your old password was entered incorrectly. Please enter it again."]});
     assert_400(&app, &tokens.access, body, expected).await;
     assert!(password_is(&app, user_id, OLD), "nothing changed");
+}
+
+#[tokio::test]
+async fn wrong_old_passwords_count_against_the_login_throttle_and_get_its_429() {
+    let app = app_with(&[("LOGIN_THROTTLE_FAILURES", "3")]);
+    let (user_id, tokens) = joined(&app).await;
+    let wrong = json!({"old_password": "Not-The-Pw!1234", "new_password1": NEW, "new_password2": NEW});
+    for _ in 0..3 {
+        assert_eq!(change(&app, &tokens.access, wrong.clone()).await.status(), 400);
+    }
+    let right = json!({"old_password": OLD, "new_password1": NEW, "new_password2": NEW});
+    let response = change(&app, &tokens.access, right).await;
+    assert_eq!(response.status(), 429, "{:?}", body_json(&response));
+    assert!(header(&response, "retry-after").is_some());
+    assert!(password_is(&app, user_id, OLD), "nothing changed while locked");
+    // One throttle per account: login is locked too.
+    let login = login::handle(
+        &app,
+        post_json("/account/login/", &json!({"email": EMAIL, "password": OLD}), &[]),
+    )
+    .await;
+    assert_eq!(login.status(), 429);
+}
+
+#[tokio::test]
+async fn a_right_old_password_forgets_earlier_failures() {
+    let app = app();
+    let (_, tokens) = joined(&app).await;
+    let wrong = json!({"old_password": "Not-The-Pw!1234", "new_password1": NEW, "new_password2": NEW});
+    assert_eq!(change(&app, &tokens.access, wrong).await.status(), 400);
+    assert!(app.store.throttle(EMAIL).is_some());
+    let right = json!({"old_password": OLD, "new_password1": NEW, "new_password2": NEW});
+    assert_eq!(change(&app, &tokens.access, right).await.status(), 200);
+    assert_eq!(app.store.throttle(EMAIL), None);
 }
 
 #[tokio::test]
@@ -323,7 +356,7 @@ async fn password_change_refuses_invalid_tokens() {
 async fn password_change_refuses_a_revoked_session() {
     let app = app();
     let (user_id, tokens) = joined(&app).await;
-    app.store.revoke_session(user_id, &tokens.session_id).await.unwrap();
+    assert!(app.store.end_session(user_id, &tokens.session_id).await.unwrap());
     assert_401(
         change(&app, &tokens.access, new_passwords(NEW)).await,
         token_not_valid("Token is invalid"),

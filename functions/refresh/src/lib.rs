@@ -7,14 +7,14 @@ use serde_json::json;
 use time::OffsetDateTime;
 use time::macros::format_description;
 
-use shared::auth::check_refresh;
+use shared::auth::{LiveRefresh, RefreshUse, Standing, check_refresh, standing};
 use shared::error::{ApiError, RefreshDenied};
 use shared::http::{
     ACCESS_COOKIE, Endpoint, REFRESH_COOKIE, json_response, request_cookie, serve, token_cookie, with_cookies,
 };
 use shared::input::{Fields, body_object};
-use shared::store::SessionStore;
-use shared::token::{TokenKind, random_id};
+use shared::store::{NextRefresh, Rotation, Session, SessionStore};
+use shared::token::{Issued, TokenKind, random_id};
 use shared::{App, now_unix};
 
 pub const ENDPOINT: Endpoint = Endpoint::post("Token Refresh", "/account/token/refresh");
@@ -43,10 +43,10 @@ async fn refresh<S: SessionStore>(app: &App<S>, request: &Request) -> Result<Res
     } else {
         request_cookie(request, REFRESH_COOKIE).ok_or(ApiError::Refresh(RefreshDenied::Missing))?
     };
-    let live = check_refresh(app, &token, ApiError::Refresh).await?;
+    let live = check_refresh(app, &token, RefreshUse::Refresh).await?;
 
     let now = now_unix();
-    let (user_id, session_id) = (live.user.id, live.session.id.as_str());
+    let (user_id, session_id) = (live.token.user_id, live.session.id.as_str());
     let access = app
         .tokens
         .issue(TokenKind::Access, user_id, session_id, random_id(), now)?;
@@ -57,19 +57,11 @@ async fn refresh<S: SessionStore>(app: &App<S>, request: &Request) -> Result<Res
         return Ok(with_cookies(json_response(StatusCode::OK, &body), [access_cookie]));
     }
 
-    let refresh = app
-        .tokens
-        .issue(TokenKind::Refresh, user_id, session_id, random_id(), now)?;
-    let session_expires_at = refresh.expires_at + app.tokens.access_lifetime;
-    let rotated = app
-        .store
-        .rotate_refresh(user_id, session_id, &live.token.jti, &refresh.jti, session_expires_at)
-        .await?;
-    if !rotated {
-        // A racing request spent this token between our read and our write. It won; the
-        // session stays valid for it. A spent token presented later is reuse (see check_refresh).
-        return Err(ApiError::Refresh(RefreshDenied::Blacklisted));
-    }
+    let refresh = match live.standing {
+        Standing::Unspent => spend(app, &live, now).await?,
+        // A second tab or a retry, within the reuse interval: the family's current token.
+        Standing::Previous => current_refresh_token(app, &live.session)?,
+    };
     let body = json!({
         "access": access.token,
         "refresh": refresh.token,
@@ -83,6 +75,48 @@ async fn refresh<S: SessionStore>(app: &App<S>, request: &Request) -> Result<Res
             token_cookie(REFRESH_COOKIE, &refresh.token, app.tokens.refresh_lifetime, secure),
         ],
     ))
+}
+
+/// Spends the presented (unspent) refresh token for a new one.
+async fn spend<S: SessionStore>(app: &App<S>, live: &LiveRefresh, now: i64) -> Result<Issued, ApiError> {
+    let (user_id, session_id) = (live.token.user_id, live.session.id.as_str());
+    let refresh = app
+        .tokens
+        .issue(TokenKind::Refresh, user_id, session_id, random_id(), now)?;
+    let next = NextRefresh {
+        jti: refresh.jti.clone(),
+        issued_at: now,
+        session_expires_at: refresh.expires_at + app.tokens.access_lifetime,
+    };
+    match app
+        .store
+        .rotate_refresh(user_id, session_id, &live.token.jti, &next)
+        .await?
+    {
+        Rotation::Rotated => Ok(refresh),
+        // A racing request with the same token spent it between our read and our write. Within
+        // the reuse interval both get the winner's token; the family does not fork.
+        Rotation::Overtaken(Some(current))
+            if !current.revoked
+                && standing(&current, &live.token.jti, now, app.config.refresh_reuse_interval)
+                    == Some(Standing::Previous) =>
+        {
+            current_refresh_token(app, &current)
+        }
+        // Strict (interval 0), or the session ended meanwhile: the winner keeps the session.
+        Rotation::Overtaken(_) => Err(ApiError::Refresh(RefreshDenied::Blacklisted)),
+    }
+}
+
+/// The session's unspent refresh token, signed again: the same claims, so the same token.
+fn current_refresh_token<S>(app: &App<S>, session: &Session) -> Result<Issued, ApiError> {
+    Ok(app.tokens.issue(
+        TokenKind::Refresh,
+        session.user_id,
+        &session.id,
+        session.refresh_jti.clone(),
+        session.refresh_issued_at,
+    )?)
 }
 
 #[cfg(test)]

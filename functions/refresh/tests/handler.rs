@@ -20,6 +20,8 @@ use shared::token::TokenKind;
 const PATH: &str = "/account/token/refresh/";
 const PASSWORD: &str = "Tutorial-Pw!7319";
 const CHALLENGE: &str = "Bearer realm=\"api\"";
+/// `REFRESH_REUSE_INTERVAL_SECONDS`'s default.
+const REUSE_INTERVAL: i64 = 30;
 
 async fn send(app: &App<MemoryStore>, request: Request) -> Response<Body> {
     handle(app, request).await
@@ -133,12 +135,13 @@ async fn the_rotated_refresh_token_rotates_again() {
 }
 
 #[tokio::test]
-async fn a_spent_refresh_token_is_blacklisted_and_revokes_the_whole_session() {
+async fn a_spent_refresh_token_after_the_reuse_interval_is_blacklisted_and_revokes_the_whole_session() {
     let app = app();
     let (user_id, tokens) = joined(&app).await;
     let rotated = body_json(&refresh_with(&app, &tokens.refresh).await);
     let (new_access, new_refresh) = (text(&rotated, "access"), text(&rotated, "refresh"));
     assert!(access_works(&app, new_access).await);
+    app.store.age_rotation(user_id, &tokens.session_id, REUSE_INTERVAL + 1);
 
     assert_401(refresh_with(&app, &tokens.refresh).await, "Token is blacklisted").await;
     assert!(app.store.session(user_id, &tokens.session_id).unwrap().revoked);
@@ -151,11 +154,67 @@ async fn a_spent_refresh_token_is_blacklisted_and_revokes_the_whole_session() {
 }
 
 #[tokio::test]
+async fn within_the_reuse_interval_the_previous_token_gets_the_familys_current_token() {
+    let app = app();
+    let (user_id, tokens) = joined(&app).await;
+    let rotated = body_json(&refresh_with(&app, &tokens.refresh).await);
+
+    let late = refresh_with(&app, &tokens.refresh).await;
+    assert_eq!(late.status(), 200, "{:?}", body_json(&late));
+    let late = body_json(&late);
+    assert_eq!(
+        text(&late, "refresh"),
+        text(&rotated, "refresh"),
+        "both tabs hold one token"
+    );
+    assert_eq!(text(&late, "refresh_expiration"), text(&rotated, "refresh_expiration"));
+    assert_ne!(text(&late, "access"), text(&rotated, "access"));
+    assert!(access_works(&app, text(&late, "access")).await);
+    let current = app
+        .tokens
+        .verify(text(&rotated, "refresh"), TokenKind::Refresh)
+        .unwrap();
+
+    // At the interval's last second, still the family's current token.
+    app.store.age_rotation(user_id, &tokens.session_id, REUSE_INTERVAL);
+    let last = body_json(&refresh_with(&app, &tokens.refresh).await);
+    let last = app.tokens.verify(text(&last, "refresh"), TokenKind::Refresh).unwrap();
+    assert_eq!(last.jti, current.jti);
+    let session = app.store.session(user_id, &tokens.session_id).unwrap();
+    assert!(!session.revoked);
+    assert_eq!(session.refresh_jti, current.jti, "the family did not fork");
+    // The family goes on from its current token; the one spent before is theft now.
+    let next = body_json(&refresh_with(&app, text(&rotated, "refresh")).await);
+    assert_401(refresh_with(&app, &tokens.refresh).await, "Token is blacklisted").await;
+    assert_401(refresh_with(&app, text(&next, "refresh")).await, "Token is blacklisted").await;
+}
+
+#[tokio::test]
+async fn a_token_older_than_the_previous_one_is_theft_at_once() {
+    let app = app();
+    let (user_id, tokens) = joined(&app).await;
+    let second = body_json(&refresh_with(&app, &tokens.refresh).await);
+    assert_eq!(refresh_with(&app, text(&second, "refresh")).await.status(), 200);
+    assert_401(refresh_with(&app, &tokens.refresh).await, "Token is blacklisted").await;
+    assert!(app.store.session(user_id, &tokens.session_id).unwrap().revoked);
+}
+
+#[tokio::test]
+async fn with_a_zero_reuse_interval_a_spent_token_is_theft_at_once() {
+    let app = app_with(&[("REFRESH_REUSE_INTERVAL_SECONDS", "0")]);
+    let (user_id, tokens) = joined(&app).await;
+    assert_eq!(refresh_with(&app, &tokens.refresh).await.status(), 200);
+    assert_401(refresh_with(&app, &tokens.refresh).await, "Token is blacklisted").await;
+    assert!(app.store.session(user_id, &tokens.session_id).unwrap().revoked);
+}
+
+#[tokio::test]
 async fn reuse_revokes_only_the_session_it_belongs_to() {
     let app = app();
     let (user_id, tokens) = joined(&app).await;
     let other = start_session(&app, user_id).await;
     assert_eq!(refresh_with(&app, &tokens.refresh).await.status(), 200);
+    app.store.age_rotation(user_id, &tokens.session_id, REUSE_INTERVAL + 1);
     assert_eq!(refresh_with(&app, &tokens.refresh).await.status(), 401);
     assert!(access_works(&app, &other.access).await);
     assert_eq!(refresh_with(&app, &other.refresh).await.status(), 200);
@@ -265,7 +324,7 @@ async fn refresh_refuses_an_expired_token() {
 async fn refresh_refuses_a_token_of_a_revoked_session() {
     let app = app();
     let (user_id, tokens) = joined(&app).await;
-    app.store.revoke_session(user_id, &tokens.session_id).await.unwrap();
+    assert!(app.store.end_session(user_id, &tokens.session_id).await.unwrap());
     assert_401(refresh_with(&app, &tokens.refresh).await, "Token is blacklisted").await;
 }
 
@@ -342,9 +401,9 @@ async fn refresh_refuses_tokens_of_inactive_or_deleted_users() {
     assert_eq!(body_json(&response), expected);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn two_refreshes_racing_with_one_token_have_exactly_one_winner() {
-    let app = Arc::new(app());
+/// Two refreshes of one token at once, on separate threads.
+async fn race_two_refreshes(app: App<MemoryStore>) -> (SessionTokens, Vec<Response<Body>>) {
+    let app = Arc::new(app);
     let (_, tokens) = joined(&app).await;
     let race = || {
         let (app, refresh) = (Arc::clone(&app), tokens.refresh.clone());
@@ -353,6 +412,21 @@ async fn two_refreshes_racing_with_one_token_have_exactly_one_winner() {
     let (first, second) = (race(), race());
     let mut responses = vec![first.await.unwrap(), second.await.unwrap()];
     responses.sort_by_key(|response| response.status());
+    (tokens, responses)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_refreshes_racing_with_one_token_converge_on_one_refresh_token() {
+    let (_, responses) = race_two_refreshes(app()).await;
+    let bodies: Vec<Value> = responses.iter().map(body_json).collect();
+    assert_eq!(responses[0].status(), 200, "{bodies:?}");
+    assert_eq!(responses[1].status(), 200, "{bodies:?}");
+    assert_eq!(text(&bodies[0], "refresh"), text(&bodies[1], "refresh"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_a_zero_reuse_interval_two_racing_refreshes_have_exactly_one_winner() {
+    let (_, mut responses) = race_two_refreshes(app_with(&[("REFRESH_REUSE_INTERVAL_SECONDS", "0")])).await;
     assert_eq!(responses[0].status(), 200);
     assert_401(responses.pop().unwrap(), "Token is blacklisted").await;
 }

@@ -6,6 +6,7 @@
 //! | email claim   | `EMAIL#<email>`   | `EMAIL`           | `user_id` — makes the email unique            |
 //! | id counter    | `COUNTER`         | `USER`            | `last_user_id` — pk values, never reused      |
 //! | session       | `USER#<id>`       | `SESSION#<sid>`   | the `Session` fields; `expires_at` is the TTL |
+//! | throttle      | `THROTTLE#<email>`| `LOGIN`           | the `ThrottleRecord` fields; TTL likewise     |
 //!
 //! Every attribute named in an expression goes through a `#name`, so no DynamoDB reserved word
 //! can break an expression.
@@ -15,6 +16,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder;
@@ -25,8 +27,8 @@ use aws_sdk_dynamodb::types::{
 use serde::Serialize;
 
 use super::{
-    LoginFailures, LoginThrottleStore, NewSession, NewUser, Registration, Session, SessionStore, SessionView,
-    StoreError, StoreResult, User, UserStore,
+    LoginThrottleStore, NewSession, NewUser, NextRefresh, Registration, Rotation, Session, SessionStore, SessionView,
+    StoreError, StoreResult, ThrottleRecord, User, UserStore,
 };
 
 /// The table's shape: the one definition used to create it locally and checked against the
@@ -74,13 +76,6 @@ fn throttle_pk(email: &str) -> String {
     format!("THROTTLE#{email}")
 }
 const THROTTLE_SK: &str = "LOGIN";
-
-fn number(item: &HashMap<String, AttributeValue>, name: &str) -> i64 {
-    item.get(name)
-        .and_then(|value| value.as_n().ok())
-        .and_then(|text| text.parse().ok())
-        .unwrap_or(0)
-}
 
 fn session_sk(session_id: &str) -> String {
     format!("SESSION#{session_id}")
@@ -230,9 +225,11 @@ impl DynamoStore {
     fn put(&self, item: HashMap<String, AttributeValue>, must_be_new: bool) -> StoreResult<TransactWriteItem> {
         let mut put = Put::builder().table_name(&self.table).set_item(Some(item));
         if must_be_new {
+            // ALL_OLD: a failed condition shows what is there (join recognises its own retry).
             put = put
                 .condition_expression("attribute_not_exists(#pk)")
-                .expression_attribute_names("#pk", TableDefinition::PARTITION_KEY);
+                .expression_attribute_names("#pk", TableDefinition::PARTITION_KEY)
+                .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld);
         }
         let put = put.build().map_err(|e| StoreError::Other(e.to_string()))?;
         Ok(TransactWriteItem::builder().put(put).build())
@@ -253,37 +250,26 @@ impl DynamoStore {
         let Some(TransactWriteItemsError::TransactionCanceledException(cancelled)) = error.as_service_error() else {
             return Err(TransactOutcome::Failed(classify(error)));
         };
-        let failed: Vec<bool> = cancelled
-            .cancellation_reasons()
+        let reasons = cancelled.cancellation_reasons();
+        if reasons
             .iter()
-            .map(|reason| reason.code() == Some("ConditionalCheckFailed"))
-            .collect();
-        if failed.iter().any(|failed| *failed) {
+            .any(|reason| reason.code() == Some("ConditionalCheckFailed"))
+        {
+            let failed = reasons
+                .iter()
+                .map(|reason| match reason.code() {
+                    Some("ConditionalCheckFailed") => Some(reason.item().cloned().unwrap_or_default()),
+                    _ => None,
+                })
+                .collect();
             return Err(TransactOutcome::ConditionFailed(failed));
         }
-        // Cancelled for a conflicting transaction or throttling: worth a retry later.
+        let codes: Vec<&str> = reasons.iter().filter_map(|reason| reason.code()).collect();
         let message = DisplayErrorContext(&error).to_string();
-        Err(TransactOutcome::Failed(StoreError::Unavailable(message)))
-    }
-
-    /// An UpdateItem that may fail its condition: `Ok(false)` then.
-    async fn conditional_update(&self, request: UpdateItemFluentBuilder) -> StoreResult<bool> {
-        self.count();
-        match request.send().await {
-            Ok(_) => Ok(true),
-            Err(error) if matches!(error.as_service_error(), Some(e) if e.is_conditional_check_failed_exception()) => {
-                Ok(false)
-            }
-            Err(error) => Err(classify(error)),
-        }
-    }
-
-    /// An UpdateItem on the login-throttle record of `email`.
-    fn throttle_update(&self, email: &str) -> UpdateItemFluentBuilder {
-        self.client
-            .update_item()
-            .table_name(&self.table)
-            .set_key(Some(key(throttle_pk(email), THROTTLE_SK)))
+        Err(TransactOutcome::Failed(match cancellation_is_retryable(&codes) {
+            true => StoreError::Unavailable(message),
+            false => StoreError::Other(message),
+        }))
     }
 
     fn session_update(&self, user_id: u64, session_id: &str) -> UpdateItemFluentBuilder {
@@ -295,9 +281,25 @@ impl DynamoStore {
 }
 
 enum TransactOutcome {
-    /// Which items failed their condition, in request order.
-    ConditionFailed(Vec<bool>),
+    /// Per item in request order: the item found, for each that failed its condition.
+    ConditionFailed(Vec<Option<HashMap<String, AttributeValue>>>),
     Failed(StoreError),
+}
+
+/// Whether a transaction cancelled for these reasons (DynamoDB's codes, `None` for the items
+/// that were fine) is worth retrying later (503): conflicts and throttling are; a validation
+/// error or an item collection over its size limit never goes away by itself (500).
+fn cancellation_is_retryable(codes: &[&str]) -> bool {
+    codes.iter().all(|code| {
+        matches!(
+            *code,
+            "None"
+                | "TransactionConflict"
+                | "ThrottlingError"
+                | "ProvisionedThroughputExceeded"
+                | "RequestLimitExceeded"
+        )
+    })
 }
 
 fn to_item<T: Serialize>(value: &T, pk: String, sk: &str) -> StoreResult<HashMap<String, AttributeValue>> {
@@ -341,15 +343,24 @@ where
 }
 
 fn session_item(user_id: u64, epoch: u64, new: NewSession) -> StoreResult<HashMap<String, AttributeValue>> {
-    let session = Session {
-        id: new.id,
-        user_id,
-        refresh_jti: new.refresh_jti,
-        revoked: false,
-        epoch,
-        expires_at: new.expires_at,
-    };
+    let session = new.start(user_id, epoch);
     to_item(&session, user_pk(user_id), &session_sk(&session.id))
+}
+
+/// A session item as a failed condition returned it (`None`: there was none).
+fn session_from(item: Option<&HashMap<String, AttributeValue>>) -> StoreResult<Option<Session>> {
+    match item {
+        Some(item) if !item.is_empty() => from_item(item.clone()).map(Some),
+        _ => Ok(None),
+    }
+}
+
+/// The user id an email claim item names.
+fn claim_owner(claim: &HashMap<String, AttributeValue>) -> Option<u64> {
+    claim
+        .get("user_id")
+        .and_then(|value| value.as_n().ok())
+        .and_then(|text| text.parse().ok())
 }
 
 impl UserStore for DynamoStore {
@@ -385,10 +396,13 @@ impl UserStore for DynamoStore {
         }
         match self.transact(items).await {
             Ok(()) => Ok(Registration::Created(user)),
-            Err(TransactOutcome::ConditionFailed(failed)) if failed.first() == Some(&true) => {
-                Ok(Registration::EmailTaken)
-            }
-            Err(TransactOutcome::ConditionFailed(_)) => Err(StoreError::Other("user id already in use".into())),
+            Err(TransactOutcome::ConditionFailed(failed)) => match failed.first() {
+                // The claim is ours: an earlier attempt of this very call committed (its
+                // answer was lost), as ids are never handed out twice.
+                Some(Some(claim)) if claim_owner(claim) == Some(id) => Ok(Registration::Created(user)),
+                Some(Some(_)) => Ok(Registration::EmailTaken),
+                _ => Err(StoreError::Other("user id already in use".into())),
+            },
             // A conflicting transaction on the same email: the other join is winning.
             Err(TransactOutcome::Failed(error)) => match self.email_registered(&user.email).await {
                 Ok(true) => Ok(Registration::EmailTaken),
@@ -404,11 +418,7 @@ impl UserStore for DynamoStore {
             self.get(user_pk(0), USER_SK).await?;
             return Ok(None);
         };
-        let user_id: u64 = claim
-            .get("user_id")
-            .and_then(|value| value.as_n().ok())
-            .and_then(|text| text.parse().ok())
-            .ok_or_else(|| StoreError::Other("email claim without user id".into()))?;
+        let user_id = claim_owner(&claim).ok_or_else(|| StoreError::Other("email claim without user id".into()))?;
         match self.get(user_pk(user_id), USER_SK).await? {
             Some(item) => Ok(Some(from_item(item)?)),
             None => Ok(None),
@@ -438,7 +448,7 @@ impl SessionStore for DynamoStore {
         ];
         match self.transact(items).await {
             Ok(()) => Ok(true),
-            Err(TransactOutcome::ConditionFailed(failed)) if failed.get(1) == Some(&true) => Ok(false),
+            Err(TransactOutcome::ConditionFailed(failed)) if matches!(failed.get(1), Some(Some(_))) => Ok(false),
             Err(TransactOutcome::ConditionFailed(_)) => Err(StoreError::Other("session id collision".into())),
             Err(TransactOutcome::Failed(error)) => Err(error),
         }
@@ -487,59 +497,64 @@ impl SessionStore for DynamoStore {
         user_id: u64,
         session_id: &str,
         presented_jti: &str,
-        next_jti: &str,
-        expires_at: i64,
-    ) -> StoreResult<bool> {
+        next: &NextRefresh,
+    ) -> StoreResult<Rotation> {
         self.count();
         let outcome = self
             .session_update(user_id, session_id)
-            .update_expression("SET #refresh_jti = :next, #expires_at = :expires")
+            .update_expression(
+                "SET #refresh_jti = :next, #refresh_issued_at = :issued, #previous_jti = :presented, #expires_at = :expires",
+            )
             .condition_expression("#refresh_jti = :presented AND #revoked = :false")
             .expression_attribute_names("#refresh_jti", "refresh_jti")
+            .expression_attribute_names("#refresh_issued_at", "refresh_issued_at")
+            .expression_attribute_names("#previous_jti", "previous_jti")
             .expression_attribute_names("#expires_at", TableDefinition::TTL_ATTRIBUTE)
             .expression_attribute_names("#revoked", "revoked")
-            .expression_attribute_values(":next", s(next_jti))
-            .expression_attribute_values(":expires", n(expires_at))
+            .expression_attribute_values(":next", s(&next.jti))
+            .expression_attribute_values(":issued", n(next.issued_at))
+            .expression_attribute_values(":expires", n(next.session_expires_at))
             .expression_attribute_values(":presented", s(presented_jti))
             .expression_attribute_values(":false", AttributeValue::Bool(false))
             .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
             .send()
             .await;
-        match outcome {
-            Ok(_) => Ok(true),
-            Err(error) => match error.as_service_error() {
-                // The SDK retries a write whose answer was lost: if the item already holds our
-                // next token, an earlier attempt of this very call succeeded.
-                Some(UpdateItemError::ConditionalCheckFailedException(failed)) => Ok(failed
-                    .item()
-                    .and_then(|old| old.get("refresh_jti"))
-                    .and_then(|jti| jti.as_s().ok())
-                    .is_some_and(|jti| jti == next_jti)),
-                _ => Err(classify(error)),
-            },
+        let error = match outcome {
+            Ok(_) => return Ok(Rotation::Rotated),
+            Err(error) => error,
+        };
+        let Some(UpdateItemError::ConditionalCheckFailedException(failed)) = error.as_service_error() else {
+            return Err(classify(error));
+        };
+        let current = session_from(failed.item())?;
+        // The SDK retries a write whose answer was lost: if the item already holds our next
+        // token, an earlier attempt of this very call succeeded.
+        if current.as_ref().is_some_and(|session| session.refresh_jti == next.jti) {
+            return Ok(Rotation::Rotated);
         }
+        Ok(Rotation::Overtaken(current))
     }
 
     async fn end_session(&self, user_id: u64, session_id: &str) -> StoreResult<bool> {
-        let request = self
-            .session_update(user_id, session_id)
-            .update_expression("SET #revoked = :true")
-            .condition_expression("#revoked = :false")
-            .expression_attribute_names("#revoked", "revoked")
-            .expression_attribute_values(":true", AttributeValue::Bool(true))
-            .expression_attribute_values(":false", AttributeValue::Bool(false));
-        self.conditional_update(request).await
-    }
-
-    async fn revoke_session(&self, user_id: u64, session_id: &str) -> StoreResult<()> {
-        let request = self
+        self.count();
+        let outcome = self
             .session_update(user_id, session_id)
             .update_expression("SET #revoked = :true")
             .condition_expression("attribute_exists(#pk)")
             .expression_attribute_names("#revoked", "revoked")
             .expression_attribute_names("#pk", TableDefinition::PARTITION_KEY)
-            .expression_attribute_values(":true", AttributeValue::Bool(true));
-        self.conditional_update(request).await.map(|_| ())
+            .expression_attribute_values(":true", AttributeValue::Bool(true))
+            .send()
+            .await;
+        // Revoking is idempotent, so a retried or racing logout finds what it wanted; only a
+        // session that is gone (expired and removed by TTL) fails the condition.
+        match outcome {
+            Ok(_) => Ok(true),
+            Err(error) if matches!(error.as_service_error(), Some(e) if e.is_conditional_check_failed_exception()) => {
+                Ok(false)
+            }
+            Err(error) => Err(classify(error)),
+        }
     }
 
     async fn change_password(
@@ -586,78 +601,51 @@ impl SessionStore for DynamoStore {
 }
 
 impl LoginThrottleStore for DynamoStore {
-    async fn login_failures(&self, email: &str, now: i64) -> StoreResult<LoginFailures> {
-        let Some(item) = self.get(throttle_pk(email), THROTTLE_SK).await? else {
-            return Ok(LoginFailures::default());
-        };
-        // TTL deletes late: an ended window counts nothing, whatever the item still says.
-        let in_window = number(&item, "window_ends") > now;
-        Ok(LoginFailures {
-            count: if in_window {
-                number(&item, "failures").clamp(0, u32::MAX as i64) as u32
-            } else {
-                0
-            },
-            locked_until: number(&item, "locked_until"),
-        })
-    }
-
-    async fn add_login_failure(&self, email: &str, now: i64, window: i64, lifetime: i64) -> StoreResult<u32> {
-        // ADD counts racing failures one by one; the condition keeps to the current window.
-        let counted = self.throttle_update(email)
-            .update_expression("ADD #failures :one SET #window_ends = if_not_exists(#window_ends, :window_ends), #expires_at = :expires")
-            .condition_expression("attribute_not_exists(#window_ends) OR #window_ends > :now")
-            .expression_attribute_names("#failures", "failures")
-            .expression_attribute_names("#window_ends", "window_ends")
-            .expression_attribute_names("#expires_at", TableDefinition::TTL_ATTRIBUTE)
-            .expression_attribute_values(":one", n(1))
-            .expression_attribute_values(":window_ends", n(now + window))
-            .expression_attribute_values(":expires", n(now + lifetime))
-            .expression_attribute_values(":now", n(now))
-            .return_values(aws_sdk_dynamodb::types::ReturnValue::UpdatedNew);
-        self.count();
-        match counted.send().await {
-            Ok(output) => {
-                let failures = output
-                    .attributes
-                    .as_ref()
-                    .map(|item| number(item, "failures"))
-                    .unwrap_or(1);
-                Ok(failures.clamp(1, u32::MAX as i64) as u32)
-            }
-            Err(error) if matches!(error.as_service_error(), Some(e) if e.is_conditional_check_failed_exception()) => {
-                // The window has ended: a new one starts with this failure.
-                let mut item = key(throttle_pk(email), THROTTLE_SK);
-                item.insert("failures".to_owned(), n(1));
-                item.insert("window_ends".to_owned(), n(now + window));
-                item.insert(TableDefinition::TTL_ATTRIBUTE.to_owned(), n(now + lifetime));
-                self.count();
-                self.client
-                    .put_item()
-                    .table_name(&self.table)
-                    .set_item(Some(item))
-                    .send()
-                    .await
-                    .map_err(classify)?;
-                Ok(1)
-            }
-            Err(error) => Err(classify(error)),
+    async fn throttle_record(&self, email: &str) -> StoreResult<ThrottleRecord> {
+        match self.get(throttle_pk(email), THROTTLE_SK).await? {
+            Some(item) => from_item(item),
+            None => Ok(ThrottleRecord::default()),
         }
     }
 
-    async fn lock_logins(&self, email: &str, until: i64) -> StoreResult<()> {
+    async fn replace_throttle_record(
+        &self,
+        email: &str,
+        expected_version: u64,
+        next: &ThrottleRecord,
+    ) -> StoreResult<Result<(), ThrottleRecord>> {
         self.count();
-        self.throttle_update(email)
-            .update_expression("SET #locked_until = :until")
-            .expression_attribute_names("#locked_until", "locked_until")
-            .expression_attribute_values(":until", n(until))
-            .send()
-            .await
-            .map_err(classify)?;
-        Ok(())
+        let mut request = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(to_item(next, throttle_pk(email), THROTTLE_SK)?))
+            .expression_attribute_names("#version", "version")
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld);
+        request = match expected_version {
+            // No record, or one written before records had versions.
+            0 => request
+                .condition_expression("attribute_not_exists(#pk) OR attribute_not_exists(#version)")
+                .expression_attribute_names("#pk", TableDefinition::PARTITION_KEY),
+            version => request
+                .condition_expression("#version = :expected")
+                .expression_attribute_values(":expected", n(version)),
+        };
+        let error = match request.send().await {
+            Ok(_) => return Ok(Ok(())),
+            Err(error) => error,
+        };
+        match error.as_service_error() {
+            Some(PutItemError::ConditionalCheckFailedException(failed)) => match failed.item() {
+                Some(item) if !item.is_empty() => Ok(Err(from_item(item.clone())?)),
+                // Cleared in between.
+                _ => Ok(Err(ThrottleRecord::default())),
+            },
+            _ => Err(classify(error)),
+        }
     }
 
-    async fn clear_login_failures(&self, email: &str) -> StoreResult<()> {
+    async fn clear_throttle_record(&self, email: &str) -> StoreResult<()> {
         self.count();
         self.client
             .delete_item()
@@ -667,5 +655,24 @@ impl LoginThrottleStore for DynamoStore {
             .await
             .map_err(classify)?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::cancellation_is_retryable;
+
+    #[test]
+    fn only_conflicts_and_throttling_cancel_a_transaction_for_a_retry() {
+        assert!(cancellation_is_retryable(&["None", "TransactionConflict"]));
+        assert!(cancellation_is_retryable(&["ThrottlingError", "None"]));
+        assert!(cancellation_is_retryable(&["ProvisionedThroughputExceeded"]));
+        assert!(!cancellation_is_retryable(&["None", "ValidationError"]));
+        assert!(!cancellation_is_retryable(&["ItemCollectionSizeLimitExceeded", "None"]));
+        assert!(!cancellation_is_retryable(&["TransactionConflict", "ValidationError"]));
+        assert!(
+            !cancellation_is_retryable(&["SomethingNew"]),
+            "unknown reasons are not retried"
+        );
     }
 }

@@ -5,8 +5,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, MutexGuard};
 
 use super::{
-    LoginFailures, LoginThrottleStore, NewSession, NewUser, Registration, Session, SessionStore, SessionView,
-    StoreError, StoreResult, User, UserStore,
+    LoginThrottleStore, NewSession, NewUser, NextRefresh, Registration, Rotation, Session, SessionStore, SessionView,
+    StoreError, StoreResult, ThrottleRecord, User, UserStore,
 };
 
 #[derive(Default)]
@@ -14,8 +14,7 @@ struct State {
     users: HashMap<u64, User>,
     emails: HashMap<String, u64>,
     sessions: HashMap<(u64, String), Session>,
-    /// email → (failures, window end, locked until)
-    login_failures: HashMap<String, (u32, i64, i64)>,
+    throttle: HashMap<String, ThrottleRecord>,
     last_user_id: u64,
 }
 
@@ -58,6 +57,21 @@ impl MemoryStore {
         state.sessions.get(&(user_id, session_id.to_owned())).cloned()
     }
 
+    /// Moves the session's last rotation `seconds` into the past (the reuse interval's clock).
+    pub fn age_rotation(&self, user_id: u64, session_id: &str, seconds: i64) {
+        if let Ok(mut state) = self.state.lock()
+            && let Some(session) = state.sessions.get_mut(&(user_id, session_id.to_owned()))
+        {
+            session.refresh_issued_at -= seconds;
+        }
+    }
+
+    /// The throttle record of an email, as stored.
+    pub fn throttle(&self, email: &str) -> Option<ThrottleRecord> {
+        let state = self.state.lock().ok()?;
+        state.throttle.get(email).cloned()
+    }
+
     pub fn user(&self, user_id: u64) -> Option<User> {
         let state = self.state.lock().ok()?;
         state.users.get(&user_id).cloned()
@@ -70,17 +84,6 @@ impl MemoryStore {
         self.state
             .lock()
             .map_err(|_| StoreError::Other("memory store lock poisoned".into()))
-    }
-}
-
-fn session_of(user_id: u64, epoch: u64, new: NewSession) -> Session {
-    Session {
-        id: new.id,
-        user_id,
-        refresh_jti: new.refresh_jti,
-        revoked: false,
-        epoch,
-        expires_at: new.expires_at,
     }
 }
 
@@ -115,7 +118,7 @@ impl UserStore for MemoryStore {
         if let Some(session) = first_session {
             state
                 .sessions
-                .insert((user.id, session.id.clone()), session_of(user.id, 0, session));
+                .insert((user.id, session.id.clone()), session.start(user.id, 0));
         }
         Ok(Registration::Created(user))
     }
@@ -136,9 +139,7 @@ impl SessionStore for MemoryStore {
             _ => return Ok(false),
         }
         let key = (user.id, session.id.clone());
-        state
-            .sessions
-            .insert(key, session_of(user.id, user.session_epoch, session));
+        state.sessions.insert(key, session.start(user.id, user.session_epoch));
         Ok(true)
     }
 
@@ -155,37 +156,30 @@ impl SessionStore for MemoryStore {
         user_id: u64,
         session_id: &str,
         presented_jti: &str,
-        next_jti: &str,
-        expires_at: i64,
-    ) -> StoreResult<bool> {
+        next: &NextRefresh,
+    ) -> StoreResult<Rotation> {
         let mut state = self.state()?;
         match state.sessions.get_mut(&(user_id, session_id.to_owned())) {
             Some(session) if !session.revoked && session.refresh_jti == presented_jti => {
-                session.refresh_jti = next_jti.to_owned();
-                session.expires_at = expires_at;
-                Ok(true)
+                session.previous_jti = Some(presented_jti.to_owned());
+                session.refresh_jti = next.jti.clone();
+                session.refresh_issued_at = next.issued_at;
+                session.expires_at = next.session_expires_at;
+                Ok(Rotation::Rotated)
             }
-            _ => Ok(false),
+            current => Ok(Rotation::Overtaken(current.cloned())),
         }
     }
 
     async fn end_session(&self, user_id: u64, session_id: &str) -> StoreResult<bool> {
         let mut state = self.state()?;
         match state.sessions.get_mut(&(user_id, session_id.to_owned())) {
-            Some(session) if !session.revoked => {
+            Some(session) => {
                 session.revoked = true;
                 Ok(true)
             }
-            _ => Ok(false),
+            None => Ok(false),
         }
-    }
-
-    async fn revoke_session(&self, user_id: u64, session_id: &str) -> StoreResult<()> {
-        let mut state = self.state()?;
-        if let Some(session) = state.sessions.get_mut(&(user_id, session_id.to_owned())) {
-            session.revoked = true;
-        }
-        Ok(())
     }
 
     async fn change_password(
@@ -217,40 +211,27 @@ impl SessionStore for MemoryStore {
 }
 
 impl LoginThrottleStore for MemoryStore {
-    async fn login_failures(&self, email: &str, now: i64) -> StoreResult<LoginFailures> {
-        let state = self.state()?;
-        let Some(&(count, window_ends, locked_until)) = state.login_failures.get(email) else {
-            return Ok(LoginFailures::default());
-        };
-        Ok(LoginFailures {
-            count: if window_ends > now { count } else { 0 },
-            locked_until,
-        })
+    async fn throttle_record(&self, email: &str) -> StoreResult<ThrottleRecord> {
+        Ok(self.state()?.throttle.get(email).cloned().unwrap_or_default())
     }
 
-    async fn add_login_failure(&self, email: &str, now: i64, window: i64, _lifetime: i64) -> StoreResult<u32> {
+    async fn replace_throttle_record(
+        &self,
+        email: &str,
+        expected_version: u64,
+        next: &ThrottleRecord,
+    ) -> StoreResult<Result<(), ThrottleRecord>> {
         let mut state = self.state()?;
-        let record = state
-            .login_failures
-            .entry(email.to_owned())
-            .or_insert((0, now + window, 0));
-        if record.1 <= now {
-            *record = (0, now + window, record.2);
+        let current = state.throttle.get(email).cloned().unwrap_or_default();
+        if current.version != expected_version {
+            return Ok(Err(current));
         }
-        record.0 += 1;
-        Ok(record.0)
+        state.throttle.insert(email.to_owned(), next.clone());
+        Ok(Ok(()))
     }
 
-    async fn lock_logins(&self, email: &str, until: i64) -> StoreResult<()> {
-        let mut state = self.state()?;
-        if let Some(record) = state.login_failures.get_mut(email) {
-            record.2 = until;
-        }
-        Ok(())
-    }
-
-    async fn clear_login_failures(&self, email: &str) -> StoreResult<()> {
-        self.state()?.login_failures.remove(email);
+    async fn clear_throttle_record(&self, email: &str) -> StoreResult<()> {
+        self.state()?.throttle.remove(email);
         Ok(())
     }
 }

@@ -1,9 +1,10 @@
 //! Users and sessions, behind two small traits: DynamoDB in production, memory in fast tests.
 //!
 //! A session is one login: one refresh-token family and the access tokens minted from it. It
-//! records the refresh token that may be spent next (`refresh_jti`), whether it was revoked,
-//! and the user's `session_epoch` when it started: a password change bumps the user's epoch
-//! and carries only the changing session over, so every other session is revoked in O(1).
+//! records the refresh token that may be spent next (`refresh_jti`) and the one spent last
+//! (for the reuse interval), whether it was revoked, and the user's `session_epoch` when it
+//! started: a password change bumps the user's epoch and carries only the changing session
+//! over, so every other session is revoked in O(1).
 
 mod dynamo;
 mod memory;
@@ -78,6 +79,12 @@ pub struct Session {
     pub user_id: u64,
     /// The refresh token of this family that has not been spent yet.
     pub refresh_jti: String,
+    /// When `refresh_jti` was issued (its `iat`): the token can be signed again, byte for byte.
+    #[serde(default)]
+    pub refresh_issued_at: i64,
+    /// The refresh token spent to mint `refresh_jti`, if any (the reuse interval's grace).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub previous_jti: Option<String>,
     pub revoked: bool,
     pub epoch: u64,
     /// Unix seconds after which no token of the session can be valid (also the TTL).
@@ -89,7 +96,43 @@ pub struct Session {
 pub struct NewSession {
     pub id: String,
     pub refresh_jti: String,
+    pub refresh_issued_at: i64,
     pub expires_at: i64,
+}
+
+impl NewSession {
+    /// The session as stored when it starts under `epoch`.
+    pub fn start(self, user_id: u64, epoch: u64) -> Session {
+        Session {
+            id: self.id,
+            user_id,
+            refresh_jti: self.refresh_jti,
+            refresh_issued_at: self.refresh_issued_at,
+            previous_jti: None,
+            revoked: false,
+            epoch,
+            expires_at: self.expires_at,
+        }
+    }
+}
+
+/// The refresh token replacing the presented one, and the session's new expiry.
+#[derive(Debug, Clone)]
+pub struct NextRefresh {
+    pub jti: String,
+    pub issued_at: i64,
+    /// Unix seconds: covers the new refresh token and the access tokens it can mint.
+    pub session_expires_at: i64,
+}
+
+/// The outcome of spending a refresh token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Rotation {
+    /// Spent: the session's unspent token is now the next one.
+    Rotated,
+    /// Another request spent it first (or the session was revoked): the session as it is
+    /// now, read by the failed write itself; `None` if it is gone.
+    Overtaken(Option<Session>),
 }
 
 /// A user and one of their sessions, read together (one round trip).
@@ -112,18 +155,29 @@ impl SessionView {
     /// The live user and session, or why not. Checks the session first, as simplejwt checks
     /// the blacklist before the user; `now` guards against TTL deleting late.
     pub fn live(&self, now: i64) -> Result<(&User, &Session), SessionProblem> {
+        let session = self.session_in_force(now)?;
+        match &self.user {
+            Some(user) if user.is_active => Ok((user, session)),
+            _ => Err(SessionProblem::NoActiveUser),
+        }
+    }
+
+    /// The session, if nothing has ended it — whatever the state of its user: logout ends
+    /// the session of an inactive user too, so reactivation does not revive it.
+    pub fn session_in_force(&self, now: i64) -> Result<&Session, SessionProblem> {
         let session = match &self.session {
             Some(session) if !session.revoked && session.expires_at > now => session,
             _ => return Err(SessionProblem::Revoked),
         };
-        let user = match &self.user {
-            Some(user) if user.is_active => user,
-            _ => return Err(SessionProblem::NoActiveUser),
-        };
-        if session.epoch != user.session_epoch {
+        // A password change since the session started has revoked it.
+        if self
+            .user
+            .as_ref()
+            .is_some_and(|user| user.session_epoch != session.epoch)
+        {
             return Err(SessionProblem::Revoked);
         }
-        Ok((user, session))
+        Ok(session)
     }
 }
 
@@ -178,23 +232,21 @@ pub trait SessionStore: Send + Sync {
     /// The user and the session, read consistently in one round trip.
     fn load(&self, user_id: u64, session_id: &str) -> impl Future<Output = StoreResult<SessionView>> + Send;
 
-    /// Spends `presented_jti` for `next_jti` if it is still the session's unspent token and the
-    /// session is not revoked. `false` when another request spent it first.
+    /// Spends `presented_jti` for `next` if it is still the session's unspent token and the
+    /// session is not revoked; records `presented_jti` as the family's previous token. A retry
+    /// of this very write whose first answer was lost is `Rotated` too.
     fn rotate_refresh(
         &self,
         user_id: u64,
         session_id: &str,
         presented_jti: &str,
-        next_jti: &str,
-        expires_at: i64,
-    ) -> impl Future<Output = StoreResult<bool>> + Send;
+        next: &NextRefresh,
+    ) -> impl Future<Output = StoreResult<Rotation>> + Send;
 
-    /// Revokes the session (logout), whichever of its refresh tokens is current by now.
-    /// `false` if it was already revoked or is gone.
+    /// Revokes the session (logout, reuse detected), whichever of its refresh tokens is current.
+    /// Already revoked counts as done (a retried logout, or a racing one, succeeds); `false`
+    /// only if the session is gone.
     fn end_session(&self, user_id: u64, session_id: &str) -> impl Future<Output = StoreResult<bool>> + Send;
-
-    /// Revokes the session whatever its state (reuse detected).
-    fn revoke_session(&self, user_id: u64, session_id: &str) -> impl Future<Output = StoreResult<()>> + Send;
 
     /// Stores the new hash and revokes every session but `keep_session_id`, atomically, if the
     /// user is still at `expected_epoch` and the kept session is live. `false` otherwise.
@@ -207,35 +259,39 @@ pub trait SessionStore: Send + Sync {
     ) -> impl Future<Output = StoreResult<bool>> + Send;
 }
 
-/// Failed logins for one email (registered or not), for the brute-force throttle.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct LoginFailures {
-    /// Failures in the current window (0 once the window has ended).
-    pub count: u32,
-    /// Unix seconds until which logins are refused (0: not locked).
+/// The password-guess throttle's record of one email (registered or not): see
+/// `crate::throttle` for the rules. A missing record is the default (version 0).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)] // records written before versions existed read as version 0
+pub struct ThrottleRecord {
+    /// Password checks counted and not yet forgotten (reserved before each check).
+    pub failures: u32,
+    /// Unix seconds until which checks are refused (0: not locked).
     pub locked_until: i64,
+    /// Unix seconds at which the record is forgotten (also its DynamoDB TTL).
+    pub expires_at: i64,
+    /// Bumped by every write; each write is conditional on the version it read.
+    pub version: u64,
+    /// The reservation that wrote this version, so a retried write recognises itself.
+    pub written_by: String,
 }
 
-/// The throttle's records: one per email, expiring with DynamoDB's TTL.
+/// The throttle's records, written only by compare-and-swap.
 pub trait LoginThrottleStore: Send + Sync {
-    /// The email's failures as of `now`.
-    fn login_failures(&self, email: &str, now: i64) -> impl Future<Output = StoreResult<LoginFailures>> + Send;
+    /// The email's record, read consistently (default when there is none).
+    fn throttle_record(&self, email: &str) -> impl Future<Output = StoreResult<ThrottleRecord>> + Send;
 
-    /// Counts one more failure, atomically (racing failures all count), in the current window
-    /// or a new one of `window` seconds; returns the count. The record lives `lifetime` seconds.
-    fn add_login_failure(
+    /// Writes `next` if the stored record is still at `expected_version` (0: no record).
+    /// `Err` carries the record found instead — read by the failed write itself.
+    fn replace_throttle_record(
         &self,
         email: &str,
-        now: i64,
-        window: i64,
-        lifetime: i64,
-    ) -> impl Future<Output = StoreResult<u32>> + Send;
+        expected_version: u64,
+        next: &ThrottleRecord,
+    ) -> impl Future<Output = StoreResult<Result<(), ThrottleRecord>>> + Send;
 
-    /// Refuses logins for the email until `until`.
-    fn lock_logins(&self, email: &str, until: i64) -> impl Future<Output = StoreResult<()>> + Send;
-
-    /// Forgets the email's failures (after a successful login).
-    fn clear_login_failures(&self, email: &str) -> impl Future<Output = StoreResult<()>> + Send;
+    /// Forgets the email's record (after a right password).
+    fn clear_throttle_record(&self, email: &str) -> impl Future<Output = StoreResult<()>> + Send;
 }
 
 /// All three traits: what the application holds.
@@ -267,6 +323,8 @@ mod tests {
                 id: "s".into(),
                 user_id: 1,
                 refresh_jti: "j".into(),
+                refresh_issued_at: 0,
+                previous_jti: None,
                 revoked,
                 epoch: 0,
                 expires_at,
@@ -288,5 +346,19 @@ mod tests {
         );
         assert_eq!(view(false, 100, true, 1).live(50).unwrap_err(), SessionProblem::Revoked);
         assert_eq!(SessionView::default().live(50).unwrap_err(), SessionProblem::Revoked);
+    }
+
+    #[test]
+    fn an_inactive_users_session_is_still_in_force_until_ended() {
+        assert!(view(false, 100, false, 0).session_in_force(50).is_ok());
+        let mut gone = view(false, 100, true, 0);
+        gone.user = None;
+        assert!(gone.session_in_force(50).is_ok());
+        assert!(view(true, 100, false, 0).session_in_force(50).is_err());
+        assert!(
+            view(false, 100, false, 1).session_in_force(50).is_err(),
+            "password changed"
+        );
+        assert!(view(false, 100, false, 0).session_in_force(100).is_err(), "expired");
     }
 }
