@@ -5,8 +5,8 @@ use secrecy::{ExposeSecret, SecretString};
 use serde_json::{Value, json};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
-use validator::ValidateEmail;
 
+use crate::input::normalise_email;
 use crate::password::{self, Attribute};
 use crate::store::{NewSession, NewUser, Registration, StoreError, User, UserStore};
 use crate::token::{Issued, SigningFailed, TokenKeys, TokenKind, random_id};
@@ -94,17 +94,14 @@ pub enum AdminError {
     Hash,
 }
 
-/// The tutorial's `create_superuser`: an active staff superuser, with no session. The
-/// password must pass the same rules as everyone's.
+/// The tutorial's `create_superuser`: an active staff superuser, with no session. The email
+/// takes the form join and login give it; the password must pass the same rules as everyone's.
 pub async fn create_superuser<S: UserStore>(
     store: &S,
     email: &str,
     password: &SecretString,
 ) -> Result<User, AdminError> {
-    let email = email.trim().to_lowercase();
-    if !email.validate_email() {
-        return Err(AdminError::InvalidEmail);
-    }
+    let email = normalise_email(email).ok_or(AdminError::InvalidEmail)?;
     let secret = password.expose_secret();
     let mut problems: Vec<String> = password::strength_problems(secret)
         .into_iter()
@@ -154,6 +151,24 @@ mod tests {
         assert!(matches!(again, Err(AdminError::EmailTaken)));
         let weak = create_superuser(&store, "other@example.com", &SecretString::from("password")).await;
         assert!(matches!(weak, Err(AdminError::WeakPassword(_))));
+    }
+
+    #[tokio::test]
+    async fn create_superuser_stores_the_same_email_as_join() {
+        let store = MemoryStore::new();
+        let password = SecretString::from("Admin-Pw!93821");
+        let user = create_superuser(&store, "Root@ｅｘａｍｐｌｅ.com", &password)
+            .await
+            .unwrap();
+        assert_eq!(user.email, "root@example.com");
+        let again = create_superuser(&store, "root@exam\u{ad}ple.com", &password).await;
+        assert!(matches!(again, Err(AdminError::EmailTaken)), "{again:?}");
+        let idn = create_superuser(&store, "root@bücher.de", &password).await.unwrap();
+        assert_eq!(idn.email, "root@xn--bcher-kva.de");
+        for bad in ["a..b@example.com", "root@example", "root@example.１２３"] {
+            let refused = create_superuser(&store, bad, &password).await;
+            assert!(matches!(refused, Err(AdminError::InvalidEmail)), "{bad:?}: {refused:?}");
+        }
     }
 
     #[test]
