@@ -84,6 +84,8 @@ pub fn personal_attributes<'a>(email: &'a str, first_name: &'a str, last_name: &
 pub enum AdminError {
     #[error("not a valid email address")]
     InvalidEmail,
+    #[error("the password starts or ends with whitespace, which login strips: no one could log in with it")]
+    PaddedPassword,
     #[error("weak password: {0}")]
     WeakPassword(String),
     #[error("a user is already registered with this email address")]
@@ -103,6 +105,10 @@ pub async fn create_superuser<S: UserStore>(
 ) -> Result<User, AdminError> {
     let email = normalise_email(email).ok_or(AdminError::InvalidEmail)?;
     let secret = password.expose_secret();
+    // Login trims the password it is sent (as the reference's serializer does).
+    if secret.trim() != secret {
+        return Err(AdminError::PaddedPassword);
+    }
     let mut problems: Vec<String> = password::strength_problems(secret)
         .into_iter()
         .map(str::to_owned)
@@ -169,6 +175,25 @@ mod tests {
             let refused = create_superuser(&store, bad, &password).await;
             assert!(matches!(refused, Err(AdminError::InvalidEmail)), "{bad:?}: {refused:?}");
         }
+    }
+
+    /// Login trims the password it is sent: a padded one could never be typed in again.
+    #[tokio::test]
+    async fn create_superuser_refuses_a_padded_password() {
+        let store = MemoryStore::new();
+        for padded in [" Admin-Pw!93821", "Admin-Pw!93821 ", "\tAdmin-Pw!93821\u{3000}"] {
+            let refused = create_superuser(&store, "padded@example.com", &SecretString::from(padded)).await;
+            let Err(error) = refused else {
+                panic!("{padded:?} was accepted");
+            };
+            let message = error.to_string();
+            assert!(message.contains("whitespace"), "{message}");
+            assert!(
+                !message.contains("Admin-Pw"),
+                "the message shows the password: {message}"
+            );
+        }
+        assert!(!store.email_registered("padded@example.com").await.unwrap());
     }
 
     #[test]
