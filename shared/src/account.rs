@@ -5,8 +5,8 @@ use secrecy::{ExposeSecret, SecretString};
 use serde_json::{Value, json};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
-use validator::ValidateEmail;
 
+use crate::input::normalise_email;
 use crate::password::{self, Attribute};
 use crate::store::{NewSession, NewUser, Registration, StoreError, User, UserStore};
 use crate::token::{Issued, SigningFailed, TokenKeys, TokenKind, random_id};
@@ -85,6 +85,8 @@ pub fn personal_attributes<'a>(email: &'a str, first_name: &'a str, last_name: &
 pub enum AdminError {
     #[error("not a valid email address")]
     InvalidEmail,
+    #[error("the password starts or ends with whitespace, which login strips: no one could log in with it")]
+    PaddedPassword,
     #[error("weak password: {0}")]
     WeakPassword(String),
     #[error("a user is already registered with this email address")]
@@ -95,18 +97,19 @@ pub enum AdminError {
     Hash,
 }
 
-/// The tutorial's `create_superuser`: an active staff superuser, with no session. The
-/// password must pass the same rules as everyone's.
+/// The tutorial's `create_superuser`: an active staff superuser, with no session. The email
+/// takes the form join and login give it; the password must pass the same rules as everyone's.
 pub async fn create_superuser<S: UserStore>(
     store: &S,
     email: &str,
     password: &SecretString,
 ) -> Result<User, AdminError> {
-    let email = email.trim().to_lowercase();
-    if !email.validate_email() {
-        return Err(AdminError::InvalidEmail);
-    }
+    let email = normalise_email(email).ok_or(AdminError::InvalidEmail)?;
     let secret = password.expose_secret();
+    // Login trims the password it is sent (as the reference's serializer does).
+    if secret.trim() != secret {
+        return Err(AdminError::PaddedPassword);
+    }
     let mut problems: Vec<String> = password::strength_problems(secret)
         .into_iter()
         .map(str::to_owned)
@@ -155,6 +158,43 @@ mod tests {
         assert!(matches!(again, Err(AdminError::EmailTaken)));
         let weak = create_superuser(&store, "other@example.com", &SecretString::from("password")).await;
         assert!(matches!(weak, Err(AdminError::WeakPassword(_))));
+    }
+
+    #[tokio::test]
+    async fn create_superuser_stores_the_same_email_as_join() {
+        let store = MemoryStore::new();
+        let password = SecretString::from("Admin-Pw!93821");
+        let user = create_superuser(&store, "Root@ｅｘａｍｐｌｅ.com", &password)
+            .await
+            .unwrap();
+        assert_eq!(user.email, "root@example.com");
+        let again = create_superuser(&store, "root@exam\u{ad}ple.com", &password).await;
+        assert!(matches!(again, Err(AdminError::EmailTaken)), "{again:?}");
+        let idn = create_superuser(&store, "root@bücher.de", &password).await.unwrap();
+        assert_eq!(idn.email, "root@xn--bcher-kva.de");
+        for bad in ["a..b@example.com", "root@example", "root@example.１２３"] {
+            let refused = create_superuser(&store, bad, &password).await;
+            assert!(matches!(refused, Err(AdminError::InvalidEmail)), "{bad:?}: {refused:?}");
+        }
+    }
+
+    /// Login trims the password it is sent: a padded one could never be typed in again.
+    #[tokio::test]
+    async fn create_superuser_refuses_a_padded_password() {
+        let store = MemoryStore::new();
+        for padded in [" Admin-Pw!93821", "Admin-Pw!93821 ", "\tAdmin-Pw!93821\u{3000}"] {
+            let refused = create_superuser(&store, "padded@example.com", &SecretString::from(padded)).await;
+            let Err(error) = refused else {
+                panic!("{padded:?} was accepted");
+            };
+            let message = error.to_string();
+            assert!(message.contains("whitespace"), "{message}");
+            assert!(
+                !message.contains("Admin-Pw"),
+                "the message shows the password: {message}"
+            );
+        }
+        assert!(!store.email_registered("padded@example.com").await.unwrap());
     }
 
     #[test]

@@ -1,12 +1,14 @@
 //! Request bodies: JSON or HTML-form bodies become one JSON object; fields are read from it
 //! with the rules (and messages) of the reference's serializer fields.
 
+use std::net::IpAddr;
+
+use idna::uts46::{AsciiDenyList, DnsLength, Hyphens, Uts46};
 use lambda_http::Request;
 use lambda_http::http::header;
 use secrecy::SecretString;
 use serde_json::{Map, Value};
 use time::{Date, OffsetDateTime};
-use validator::ValidateEmail;
 
 use crate::error::{ApiError, FieldErrors, NON_FIELD_ERRORS};
 
@@ -159,7 +161,8 @@ impl<'a> Fields<'a> {
         self.string(name, true, false, max_chars).map(SecretString::from)
     }
 
-    /// An email field, trimmed and lower-cased. Any non-text value is simply not an email.
+    /// An email field, in the form [`normalise_email`] gives it. Any non-text value is simply
+    /// not an email.
     pub fn email(&mut self, name: &str, required: bool, allow_blank: bool) -> Option<String> {
         let text = match self.text(name) {
             FieldValue::NotText => {
@@ -171,11 +174,11 @@ impl<'a> Fields<'a> {
         if text.is_empty() {
             return Some(text);
         }
-        if !text.validate_email() {
+        let email = normalise_email(&text);
+        if email.is_none() {
             self.errors.add(name, INVALID_EMAIL);
-            return None;
         }
-        Some(text.to_lowercase())
+        email
     }
 
     /// An optional choice among `choices`; blank allowed (and returned as "").
@@ -220,6 +223,106 @@ impl<'a> Fields<'a> {
             }
         }
     }
+}
+
+/// RFC 5321's limits (§4.5.3.1), which the service has always applied: the stored form is at
+/// most 320 characters, Django's limit for a whole address.
+const MAX_LOCAL_CHARS: usize = 64;
+const MAX_DOMAIN_CHARS: usize = 255;
+
+/// The one form of an email address under which it is stored, looked up and compared: the
+/// local part lower-cased, the domain in its IDNA (UTS 46) ASCII form, so that every spelling
+/// of a mailbox (`Ｘ@ｅｘａｍｐｌｅ.com`, a soft hyphen, `bücher.de` or `xn--bcher-kva.de`) is
+/// one account. `None` if Django's `EmailValidator` refuses the address as sent, or would
+/// refuse its normal form. Join, login and the admin tool all go through here.
+pub fn normalise_email(text: &str) -> Option<String> {
+    let (local, domain) = text.trim().rsplit_once('@')?;
+    // Django also accepts quoted and (through its case-insensitive pattern) a few non-ASCII
+    // local parts; the service never has, and does not start now.
+    if local.chars().count() > MAX_LOCAL_CHARS || !is_dot_atom(local) {
+        return None;
+    }
+    if domain.chars().count() > MAX_DOMAIN_CHARS {
+        return None;
+    }
+    let domain = normal_domain(domain)?;
+    (domain.len() <= MAX_DOMAIN_CHARS).then(|| format!("{}@{domain}", local.to_ascii_lowercase()))
+}
+
+/// Django's `user_regex` (dot-atom form): atoms of RFC 5322 `atext`, joined by single dots.
+fn is_dot_atom(local: &str) -> bool {
+    local.split('.').all(|atom| {
+        !atom.is_empty()
+            && atom
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+/=?^_`{|}~-".contains(&b))
+    })
+}
+
+fn normal_domain(domain: &str) -> Option<String> {
+    // Django's `domain_allowlist`, compared as sent ("LOCALHOST" is refused).
+    if domain == "localhost" {
+        return Some(domain.to_owned());
+    }
+    if let Some(literal) = domain.strip_prefix('[').and_then(|rest| rest.strip_suffix(']')) {
+        return address_literal(literal);
+    }
+    if !is_django_domain(domain) {
+        return None;
+    }
+    // Hyphens are allowed anywhere UTS 46 allows them, as Django does (`ab--cd.com`); the STD3
+    // rules refuse whatever maps to ASCII outside letters, digits and the hyphen.
+    let ascii = Uts46::new()
+        .to_ascii(
+            domain.as_bytes(),
+            AsciiDenyList::STD3,
+            Hyphens::Allow,
+            DnsLength::Ignore,
+        )
+        .ok()?;
+    // The stored form must itself be an address Django accepts: this refuses what mapping
+    // empties or turns into digits, and punycode labels longer than DNS allows.
+    is_django_domain(&ascii).then(|| ascii.into_owned())
+}
+
+/// Django's `literal_regex` and `validate_ipv46_address`, kept in the address's canonical
+/// spelling (`[0:0:0:0:0:0:0:1]` is `[::1]`).
+fn address_literal(literal: &str) -> Option<String> {
+    if literal.is_empty() || !literal.bytes().all(|b| b.is_ascii_hexdigit() || b == b':' || b == b'.') {
+        return None;
+    }
+    literal.parse::<IpAddr>().ok().map(|ip| format!("[{ip}]"))
+}
+
+/// Django's `domain_regex`: at least two labels of letters, digits and inner hyphens, at most
+/// 63 characters each; the last one at least two long and without ASCII digits, or a punycode
+/// label. Any character from U+00A1 to U+FFFF counts as a letter, as in Django's pattern.
+fn is_django_domain(domain: &str) -> bool {
+    let mut labels: Vec<&str> = domain.split('.').collect();
+    let Some(top) = labels.pop() else {
+        return false;
+    };
+    !labels.is_empty()
+        && labels.iter().all(|label| is_label(label, 1, true))
+        && (is_label(top, 2, false) || is_punycode_top_label(top))
+}
+
+fn is_label(label: &str, min_chars: usize, digits: bool) -> bool {
+    let allowed = |c: char| {
+        c.is_ascii_alphabetic() || c == '-' || (digits && c.is_ascii_digit()) || ('\u{a1}'..='\u{ffff}').contains(&c)
+    };
+    (min_chars..=63).contains(&label.chars().count())
+        && !label.starts_with('-')
+        && !label.ends_with('-')
+        && label.chars().all(allowed)
+}
+
+/// `xn--` and 1 to 59 ASCII letters or digits (e.g. `xn--p1ai`).
+fn is_punycode_top_label(label: &str) -> bool {
+    label.len() <= 63
+        && label.get(..4).is_some_and(|prefix| prefix.eq_ignore_ascii_case("xn--"))
+        && label.len() > 4
+        && label.bytes().skip(4).all(|b| b.is_ascii_alphanumeric())
 }
 
 /// Today's date in UTC, for date-of-birth checks.
@@ -320,6 +423,112 @@ mod tests {
         assert_eq!(fields.email("c", true, false), None);
         assert_eq!(fields.email("d", false, true).as_deref(), Some(""));
         assert!(fields.errors.has("b") && fields.errors.has("c") && !fields.errors.has("d"));
+    }
+
+    /// What `Fields::email` makes of `text`: the form it stores, or the field's error body.
+    fn email_field(text: &str) -> Result<String, Value> {
+        let body = json!({ "email": text });
+        let body = body.as_object().unwrap();
+        let mut fields = Fields::new(body);
+        match fields.email("email", true, false) {
+            Some(email) if fields.errors.is_empty() => Ok(email),
+            _ => {
+                let response = ApiError::Validation(fields.errors).into_response();
+                Err(serde_json::from_slice(response.body().as_ref()).unwrap())
+            }
+        }
+    }
+
+    #[test]
+    fn every_spelling_of_a_mailbox_is_one_email() {
+        for (sent, stored) in [
+            ("victim@ｅｘａｍｐｌｅ.com", "victim@example.com"),
+            ("victim@exam\u{ad}ple.com", "victim@example.com"),
+            ("Victim@EXAMPLE.com", "victim@example.com"),
+            ("a@bücher.de", "a@xn--bcher-kva.de"),
+            ("a@BÜCHER.de", "a@xn--bcher-kva.de"),
+            ("a@xn--bcher-kva.de", "a@xn--bcher-kva.de"),
+            ("A@XN--BCHER-KVA.DE", "a@xn--bcher-kva.de"),
+            // U+3002 is a dot to IDNA but a letter to Django, which sees the labels
+            // "ex" and "example。com".
+            ("a@ex.example\u{3002}com", "a@ex.example.com"),
+            ("a@[0:0:0:0:0:0:0:1]", "a@[::1]"),
+            ("a@[::FFFF:1.2.3.4]", "a@[::ffff:1.2.3.4]"),
+            ("a@[192.0.2.1]", "a@[192.0.2.1]"),
+            ("x@localhost", "x@localhost"),
+            ("a@ab--cd.com", "a@ab--cd.com"),
+            (
+                "O'Brien+tag/x=y@sub.example.museum",
+                "o'brien+tag/x=y@sub.example.museum",
+            ),
+        ] {
+            assert_eq!(email_field(sent).as_deref(), Ok(stored), "{sent:?}");
+            assert_eq!(email_field(stored).as_deref(), Ok(stored), "{stored:?} is its own form");
+        }
+    }
+
+    #[test]
+    fn emails_django_refuses_get_its_message() {
+        let refused = json!({ "email": [INVALID_EMAIL] });
+        for bad in [
+            "a..b@example.com",
+            ".ab@example.com",
+            "ab.@example.com",
+            "a@example",
+            // The allowlist holds "localhost" as written.
+            "x@LOCALHOST",
+            "x@ｌｏｃａｌｈｏｓｔ",
+            "a@1.2.3.4",
+            "a@example.c0m",
+            "a@example.x",
+            "a@-ab.com",
+            "a@ab-.com",
+            "a@example.com.",
+            "a@exa_mple.com",
+            "a@example\u{3002}com",
+            // Beyond U+FFFF is not a letter to Django's domain pattern.
+            "a@\u{1d41e}xample.com",
+            "a@[01.2.3.4]",
+            "a@[1.2.3]",
+            "a@[::g]",
+            "\"john doe\"@example.com",
+        ] {
+            assert_eq!(email_field(bad), Err(refused.clone()), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn an_email_whose_normal_form_is_not_an_email_is_refused() {
+        let refused = json!({ "email": [INVALID_EMAIL] });
+        for bad in [
+            // The reference accepts and stores these as sent; their IDNA form is invalid.
+            "a@example.１２３",
+            "a@\u{ad}.example.com",
+            "a@xn--zz.com",
+            "a@ü\u{200d}.com",
+            // A 60-letter label whose punycode is longer than 63.
+            &format!("a@{}.com", "ü".repeat(60)),
+            // Quoted and non-ASCII local parts: the reference takes them, we keep refusing.
+            "\"johndoe\"@example.com",
+            "\u{17f}@example.com",
+        ] {
+            assert_eq!(email_field(bad), Err(refused.clone()), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn email_lengths_keep_their_limits() {
+        let label = "d".repeat(63);
+        let domain = format!("{label}.{label}.{label}.{}.com", "d".repeat(59));
+        assert_eq!(domain.len(), 255);
+        let longest = format!("{}@{domain}", "l".repeat(64));
+        assert_eq!(email_field(&longest), Ok(longest.clone()));
+        assert!(email_field(&format!("{}@{domain}", "l".repeat(65))).is_err());
+        assert!(email_field(&format!("l@d{domain}")).is_err());
+        // Short as sent, too long once in ASCII ("ü" is "xn--tda").
+        let unicode = format!("{}com", "ü.".repeat(40));
+        assert!(email_field(&format!("l@{}com", "u.".repeat(40))).is_ok());
+        assert!(email_field(&format!("l@{unicode}")).is_err());
     }
 
     #[test]

@@ -5,6 +5,8 @@ use std::sync::LazyLock;
 
 use argon2::password_hash::{PasswordHasher, PasswordVerifier};
 use argon2::{Algorithm, Argon2, Params, PasswordHash, Version};
+use icu_properties::CodePointMapData;
+use icu_properties::props::NumericType;
 use secrecy::{ExposeSecret, SecretString};
 
 /// Argon2id at the OWASP floor the contract requires: 19 MiB, two passes, one lane.
@@ -73,10 +75,19 @@ pub fn strength_problems(password: &str) -> Vec<&'static str> {
         problems.push(TOO_COMMON);
     }
     // Python's str.isdigit: every character a digit, and at least one.
-    if !password.is_empty() && password.chars().all(char::is_numeric) {
+    if !password.is_empty() && password.chars().all(is_python_digit) {
         problems.push(ENTIRELY_NUMERIC);
     }
     problems
+}
+
+/// A digit to Python's `str.isdigit`: Numeric_Type Decimal or Digit, so `٣` and `²` are
+/// digits while `Ⅻ` and `½` (Numeric) are not, unlike `char::is_numeric`.
+fn is_python_digit(c: char) -> bool {
+    matches!(
+        CodePointMapData::<NumericType>::new().get(c),
+        NumericType::Decimal | NumericType::Digit
+    )
 }
 
 /// A user attribute the password must not resemble: its Django verbose name and its value.
@@ -176,6 +187,24 @@ mod tests {
         assert_eq!(strength_problems("83920174625"), vec![ENTIRELY_NUMERIC]);
         assert!(strength_problems("Tutorial-Pw!7319").is_empty());
         assert!(COMMON_PASSWORDS.len() >= 19_000);
+    }
+
+    /// "Entirely numeric" is Python's `str.isdigit`, as the reference (Python 3.11) answers:
+    /// Numeric_Type Decimal and Digit count, Numeric (Roman numerals, fractions, CJK numerals)
+    /// does not.
+    #[test]
+    fn entirely_numeric_means_python_isdigit() {
+        let numeric = |c: char| strength_problems(&c.to_string().repeat(8)).contains(&ENTIRELY_NUMERIC);
+        let decimal = "09０٣३𝟘";
+        let digit = "²¹⁴①⑴⒈⓪🄁፩";
+        for c in decimal.chars().chain(digit.chars()) {
+            assert!(numeric(c), "{c:?} is a digit");
+        }
+        for c in "ⅫⅠ〇½¼⅐零一a".chars() {
+            assert!(!numeric(c), "{c:?} is not a digit");
+        }
+        assert_eq!(strength_problems("²٣①𝟘0123"), vec![ENTIRELY_NUMERIC]);
+        assert!(strength_problems("²٣①𝟘012½").is_empty());
     }
 
     #[test]

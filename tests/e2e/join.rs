@@ -242,6 +242,92 @@ async fn a_taken_email_is_refused_whatever_the_case_it_was_joined_with() {
     .await;
 }
 
+// --- One mailbox, one account: every spelling of an email is one form ----------------------
+
+fn taken() -> Value {
+    json!({"email": ["A user is already registered with this email address."]})
+}
+
+/// A unique local part (as `unique_email` makes it) at `domain`.
+fn unique_at(domain: &str) -> String {
+    let email = unique_email();
+    let (local, _) = email.rsplit_once('@').expect("an email");
+    format!("{local}@{domain}")
+}
+
+#[tokio::test]
+async fn a_taken_email_is_refused_in_any_spelling_of_its_domain() {
+    let email = unique_at("example.com");
+    join(&email).await;
+    let local = email.trim_end_matches("@example.com");
+    for again in [
+        format!("{local}@ｅｘａｍｐｌｅ.com"),
+        format!("{local}@exam\u{ad}ple.com"),
+        format!("{local}@EXAMPLE.\u{ff23}\u{ff2f}\u{ff2d}"),
+    ] {
+        refused(signup(&again), taken()).await;
+    }
+}
+
+#[tokio::test]
+async fn join_stores_and_returns_the_plain_form_and_login_takes_any_spelling() {
+    let email = unique_at("example.com");
+    let local = email.trim_end_matches("@example.com");
+    let fullwidth = format!("{local}@ｅｘａｍｐｌｅ.com");
+    let answer = post_json(JOIN, signup(&fullwidth)).await;
+    assert_eq!(answer.status, 201, "{}", answer.text);
+    let user = answer.json()["user"].clone();
+    assert_eq!(user["email"], email.as_str());
+    for spelling in [email.clone(), fullwidth, format!("{local}@exam\u{ad}ple.com")] {
+        let session = login(&spelling).await;
+        assert_eq!(session.user, user, "{spelling:?} logs into the one account");
+        assert_greeted(&mypage(&session.bearer()).await, &email);
+    }
+}
+
+#[tokio::test]
+async fn an_idn_email_is_one_account_in_unicode_and_in_punycode() {
+    // .example is reserved (RFC 2606), like example.com: no mail reaches it.
+    let unicode = unique_at("bücher.example");
+    let punycode = unicode.replace("bücher.example", "xn--bcher-kva.example");
+    let answer = post_json(JOIN, signup(&unicode)).await;
+    assert_eq!(answer.status, 201, "{}", answer.text);
+    let user = answer.json()["user"].clone();
+    assert_eq!(user["email"], punycode.as_str(), "stored in its ASCII form");
+    refused(signup(&punycode), taken()).await;
+    refused(signup(&unicode.to_uppercase()), taken()).await;
+    let session = login(&punycode).await;
+    assert_eq!(session.user, user);
+    assert_greeted(&mypage(&session.bearer()).await, &punycode);
+
+    // And the other way round: joined in punycode, taken in Unicode.
+    let punycode = unique_at("xn--bcher-kva.example");
+    join(&punycode).await;
+    refused(signup(&punycode.replace("xn--bcher-kva", "bücher")), taken()).await;
+}
+
+#[tokio::test]
+async fn emails_django_refuses_are_refused() {
+    for bad in [
+        "a..b@example.com",
+        ".ab@example.com",
+        "ab.@example.com",
+        "ab@example",
+        "ab@example.c0m",
+        "ab@-example.com",
+        "ab@example.com.",
+        "ab@exa_mple.com",
+        // Accepted by the reference as sent, but its IDNA form (example.123) is not an email.
+        "ab@example.\u{ff11}\u{ff12}\u{ff13}",
+    ] {
+        refused(
+            signup_with(&unique_email(), json!({"email": bad})),
+            json!({"email": ["Enter a valid email address."]}),
+        )
+        .await;
+    }
+}
+
 const TOO_SHORT: &str = "This password is too short. It must contain at least 8 characters.";
 const TOO_COMMON: &str = "This password is too common.";
 const NUMERIC: &str = "This password is entirely numeric.";
