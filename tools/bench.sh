@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # `make bench`: release builds, then the figures of docs/performance.md — cold starts beside a
-# hello-world lambda_http function, warm cost per route (memory store and local DynamoDB),
-# Argon2, peak memory, zipped arm64 sizes (when `make sam-build` has run) and throughput
+# hello-world lambda_http function, warm cost per route (memory store and local DynamoDB), CPU
+# per request through the runtime loop, Argon2, peak memory, zipped arm64 sizes and throughput
 # through the local stack. Writes docs/bench-results.md. Never part of `make test`.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
@@ -44,6 +44,10 @@ target/release/cold-start target/release "$COLD_STARTS" >> "$OUT"
 say "warm cost per route ($WARM_ITERATIONS iterations)"
 { echo; echo "## Warm cost per route (in process)"; echo; } >> "$OUT"
 target/release/warm "$WARM_ITERATIONS" >> "$OUT"
+
+say "CPU per request through the runtime loop (the real binaries, our Runtime API, the local DynamoDB)"
+{ echo; echo "## CPU per request through the runtime loop"; echo; } >> "$OUT"
+target/release/cpu-per-request target/release "${CPU_REQUESTS:-2000}" "${CPU_HASHING_REQUESTS:-100}" >> "$OUT"
 
 say "arm64 builds, as Lambda receives them"
 ensure_arm64_target

@@ -115,12 +115,12 @@ where
 pub fn finish(outcome: Result<Response<Body>, ApiError>) -> Response<Body> {
     match outcome {
         Ok(response) => {
-            tracing::info!(status = response.status().as_u16(), "answered");
+            tracing::debug!(status = response.status().as_u16(), "answered");
             response
         }
         Err(error) => {
             let response = error_response(error);
-            tracing::info!(status = response.status().as_u16(), "answered with an error");
+            tracing::debug!(status = response.status().as_u16(), "answered with an error");
             response
         }
     }

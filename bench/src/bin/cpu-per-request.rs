@@ -1,0 +1,281 @@
+//! CPU per request as Lambda bills it: each real function binary driven through our own
+//! Runtime API (`bench::runtime_api`) against the local DynamoDB server, and the user plus
+//! system time of its process read from the kernel before and after N requests sent one after
+//! another. That is the whole process — the runtime loop fetching the event and posting the
+//! answer, event parsing, the handler, the SDK's HTTP, logging at INFO as deployed — where
+//! `warm` measures the handler alone, in process.
+//!
+//! Routes: join (unique emails), login, mypage, token/refresh (rotation on, each request with
+//! the refresh token the previous answer returned, as a client does). Beside the hashing routes,
+//! one raw Argon2 hash and one raw verify measured in this process, in the same run.
+//!
+//! Usage: `cpu-per-request [BIN_DIR (target/release)] [N (2000)] [N_HASHING (100)]`. Needs
+//! `AWS_ENDPOINT_URL_DYNAMODB` (tools/bench.sh starts a local server). Prints Markdown.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use bench::runtime_api::{Invocation, Place, Run, api_gateway_event};
+use secrecy::SecretString;
+use serde_json::{Value, json};
+use shared::password::{hash_password, verify_password};
+use shared::store::DynamoStore;
+use shared::token::random_id;
+
+const PASSWORD: &str = "Tutorial-Pw!7319";
+/// Requests before the clock starts: connections opened, caches and allocator warm.
+const WARM_UP: usize = 20;
+
+/// A request to send and the status its answer must carry.
+fn invocation(method: &str, path: &str, body: Option<&Value>, bearer: Option<&str>, status: u16) -> Invocation {
+    let body = body.map(Value::to_string);
+    Invocation {
+        event: api_gateway_event(method, path, body.as_deref(), bearer),
+        status,
+    }
+}
+
+/// The JSON body of an API Gateway response the function posted.
+fn answer_body(answer: &Value) -> Result<Value, String> {
+    let text = answer["body"].as_str().ok_or("an answer without a body")?;
+    serde_json::from_str(text).map_err(|error| format!("an answer body that is not JSON: {error}"))
+}
+
+fn text(body: &Value, key: &str) -> Result<String, String> {
+    body[key]
+        .as_str()
+        .map(str::to_owned)
+        .ok_or_else(|| format!("no {key} in {body}"))
+}
+
+/// What one route cost.
+struct Measured {
+    route: &'static str,
+    requests: usize,
+    cpu_ms: f64,
+    wall_ms: f64,
+}
+
+/// Runs `binary`, sends `WARM_UP` then `requests` requests one after another (`next` makes each
+/// from the previous answer's body, `None` before the first), and reads the process's CPU time
+/// around the measured ones.
+async fn measure(
+    dir: &std::path::Path,
+    place: &Place<'_>,
+    route: &'static str,
+    binary: &'static str,
+    requests: usize,
+    mut next: impl FnMut(usize, Option<&Value>) -> Invocation,
+) -> Result<Measured, String> {
+    let (mut run, _) = Run::start(dir, binary, Vec::new(), place).await?;
+    let mut previous: Option<Value> = None;
+    let mut cpu_before = 0.0;
+    let mut started = Instant::now();
+    for i in 0..WARM_UP + requests {
+        if i == WARM_UP {
+            cpu_before = match run.cpu_seconds() {
+                Ok(seconds) => seconds,
+                Err(why) => return Err(run.fail(why).await),
+            };
+            started = Instant::now();
+        }
+        let sent = run.send(next(i, previous.as_ref()));
+        let answered = match sent {
+            Ok(()) => run.answer().await,
+            Err(why) => Err(why),
+        };
+        match answered.and_then(|answered| answer_body(&answered.answer)) {
+            Ok(body) => previous = Some(body),
+            Err(why) => return Err(run.fail(why).await),
+        }
+    }
+    let wall = started.elapsed();
+    let cpu_after = match run.cpu_seconds() {
+        Ok(seconds) => seconds,
+        Err(why) => return Err(run.fail(why).await),
+    };
+    run.stop().await;
+    Ok(Measured {
+        route,
+        requests,
+        cpu_ms: (cpu_after - cpu_before) * 1000.0 / requests as f64,
+        wall_ms: wall.as_secs_f64() * 1000.0 / requests as f64,
+    })
+}
+
+/// CPU time of this whole process, from the kernel.
+fn own_cpu() -> Duration {
+    let mut spec = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    // SAFETY: clock_gettime writes into the timespec we own; the clock id is a constant.
+    unsafe { libc::clock_gettime(libc::CLOCK_PROCESS_CPUTIME_ID, &mut spec) };
+    Duration::new(spec.tv_sec as u64, spec.tv_nsec as u32)
+}
+
+/// One raw Argon2 hash and one raw verify, in milliseconds of CPU, averaged over `runs`.
+fn raw_argon2(runs: usize) -> Result<(f64, f64), String> {
+    let password = SecretString::from(PASSWORD);
+    let before = own_cpu();
+    let mut hash = String::new();
+    for _ in 0..runs {
+        hash = hash_password(&password).map_err(|_| "hashing failed")?;
+    }
+    let hashing = (own_cpu() - before).as_secs_f64() * 1000.0 / runs as f64;
+    let before = own_cpu();
+    for _ in 0..runs {
+        if !verify_password(&password, &hash) {
+            return Err("a raw verify refused its own hash".to_owned());
+        }
+    }
+    let verifying = (own_cpu() - before).as_secs_f64() * 1000.0 / runs as f64;
+    Ok((hashing, verifying))
+}
+
+struct Args {
+    dir: PathBuf,
+    requests: usize,
+    hashing_requests: usize,
+}
+
+fn parse_args() -> Result<Args, String> {
+    let mut args = std::env::args().skip(1);
+    let dir = PathBuf::from(args.next().unwrap_or_else(|| "target/release".to_owned()));
+    let number = |value: Option<String>, default: usize| match value {
+        None => Ok(default),
+        Some(text) => text.parse::<usize>().map_err(|_| format!("not a count: {text}")),
+    };
+    let requests = number(args.next(), 2000)?;
+    let hashing_requests = number(args.next(), 100)?;
+    if requests == 0 || hashing_requests == 0 {
+        return Err("counts must be positive".to_owned());
+    }
+    Ok(Args {
+        dir,
+        requests,
+        hashing_requests,
+    })
+}
+
+async fn bench() -> Result<(), String> {
+    let usage = "usage: cpu-per-request [BIN_DIR (target/release)] [N (2000)] [N_HASHING (100)]";
+    let args = parse_args().map_err(|why| format!("{why}\n{usage}"))?;
+    let dynamodb = std::env::var("AWS_ENDPOINT_URL_DYNAMODB")
+        .map_err(|_| "AWS_ENDPOINT_URL_DYNAMODB is not set: tools/bench.sh starts a local DynamoDB".to_owned())?;
+    let table = format!("cpu-bench-{}", random_id());
+    DynamoStore::connect(table.clone())
+        .await
+        .create_table_if_missing()
+        .await
+        .map_err(|error| format!("cannot create the bench table: {error}"))?;
+    let place = Place {
+        dynamodb: &dynamodb,
+        table: &table,
+        log_level: "info",
+        json_logs: true,
+    };
+    let dir = args.dir.as_path();
+    let (n, n_hashing) = (args.requests, args.hashing_requests);
+    let email = |i: usize| format!("cpu-bench-{i}-{}@example.com", random_id());
+    let signup = |address: String| json!({"email": address, "password1": PASSWORD, "password2": PASSWORD});
+
+    // One account for the other routes, made through the join binary itself.
+    let account = email(0);
+    let mut results = Vec::new();
+    eprintln!("join: {n_hashing} requests");
+    let first = signup(account.clone());
+    results.push(
+        measure(dir, &place, "join", "join", n_hashing, |i, _| {
+            let body = if i == 0 { first.clone() } else { signup(email(i)) };
+            invocation("POST", "/account/join/", Some(&body), None, 201)
+        })
+        .await?,
+    );
+    let credentials = json!({"email": account, "password": PASSWORD});
+    eprintln!("login: {n_hashing} requests");
+    results.push(
+        measure(dir, &place, "login", "login", n_hashing, |_, _| {
+            invocation("POST", "/account/login/", Some(&credentials), None, 200)
+        })
+        .await?,
+    );
+
+    // A fresh session's tokens for mypage and refresh, from one more login.
+    let (mut run, _) = Run::start(dir, "login", Vec::new(), &place).await?;
+    let tokens = match run.send(invocation("POST", "/account/login/", Some(&credentials), None, 200)) {
+        Ok(()) => run.answer().await.and_then(|answered| answer_body(&answered.answer)),
+        Err(why) => Err(why),
+    };
+    run.stop().await;
+    let tokens = tokens?;
+    let access = text(&tokens, "access")?;
+    let first_refresh = text(&tokens, "refresh")?;
+
+    eprintln!("mypage: {n} requests");
+    results.push(
+        measure(dir, &place, "mypage", "mypage", n, |_, _| {
+            invocation("GET", "/account/mypage/", None, Some(&access), 200)
+        })
+        .await?,
+    );
+    eprintln!("token/refresh: {n} requests");
+    results.push(
+        measure(dir, &place, "token/refresh", "refresh", n, |_, previous| {
+            // Rotation is on: each refresh presents the token the one before returned.
+            let refresh = previous
+                .and_then(|body| body["refresh"].as_str())
+                .unwrap_or(&first_refresh);
+            invocation(
+                "POST",
+                "/account/token/refresh/",
+                Some(&json!({"refresh": refresh})),
+                None,
+                200,
+            )
+        })
+        .await?,
+    );
+
+    eprintln!("raw Argon2: {n_hashing} hashes and verifies");
+    let (raw_hash, raw_verify) = raw_argon2(n_hashing)?;
+
+    println!("| route | CPU ms per request | wall ms per request | requests |");
+    println!("| --- | ---: | ---: | ---: |");
+    for result in &results {
+        println!(
+            "| {} | {:.3} | {:.2} | {} |",
+            result.route, result.cpu_ms, result.wall_ms, result.requests
+        );
+    }
+    println!();
+    println!("| raw Argon2id (this process, same run) | CPU ms |");
+    println!("| --- | ---: |");
+    println!("| hash | {raw_hash:.2} |");
+    println!("| verify | {raw_verify:.2} |");
+    let by_route = |route: &str| {
+        results
+            .iter()
+            .find(|result| result.route == route)
+            .map(|result| result.cpu_ms)
+    };
+    if let (Some(join), Some(login)) = (by_route("join"), by_route("login")) {
+        println!();
+        println!(
+            "join / raw hash: {:.2}×; login / raw verify: {:.2}×.",
+            join / raw_hash,
+            login / raw_verify
+        );
+    }
+    Ok(())
+}
+
+// One thread serves the runtime API and times it, leaving the other core to the function.
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> ExitCode {
+    match bench().await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(why) => {
+            eprintln!("cpu-per-request: {why}");
+            ExitCode::FAILURE
+        }
+    }
+}
