@@ -515,6 +515,7 @@ impl SessionStore for DynamoStore {
             .expression_attribute_values(":true", AttributeValue::Bool(true))
             .build()
             .map_err(|e| StoreError::Other(e.to_string()))?;
+        let refresh_jti = session.refresh_jti.clone();
         let items = vec![
             self.put(session_item(user.id, user.session_epoch, session)?, true)?,
             TransactWriteItem::builder().update(mark_login).build(),
@@ -522,7 +523,15 @@ impl SessionStore for DynamoStore {
         match self.transact(items).await {
             Ok(()) => Ok(true),
             Err(TransactOutcome::ConditionFailed(failed)) if matches!(failed.get(1), Some(Some(_))) => Ok(false),
-            Err(TransactOutcome::ConditionFailed(_)) => Err(StoreError::Other("session id collision".into())),
+            Err(TransactOutcome::ConditionFailed(failed)) => {
+                match session_from(failed.first().and_then(Option::as_ref))? {
+                    // The session is there with our refresh token (random 128-bit ids): an earlier
+                    // attempt of this very call committed and its answer was lost. DynamoDB's
+                    // ClientRequestToken covers this too; a server without it (moto) does not.
+                    Some(found) if found.refresh_jti == refresh_jti => Ok(true),
+                    _ => Err(StoreError::Other("session id collision".into())),
+                }
+            }
             Err(TransactOutcome::Failed(error)) => Err(error),
         }
     }
