@@ -430,6 +430,33 @@ async fn a_login_whose_answer_was_lost_starts_its_session() {
 }
 
 #[tokio::test]
+async fn a_profile_update_whose_answer_was_lost_answers_the_stored_user() {
+    let injector = FaultInjector::new(&["UpdateItem"], Fault::LostAnswerOnce);
+    let lost = injector.failed.clone();
+    let app = app_with(Some(injector)).await;
+    let healthy = App::new(config(), DynamoStore::connect(app.store.table().to_owned()).await);
+    let tokens = joined(&healthy, &email()).await;
+    let authorization = bearer(&tokens.access);
+    let headers = [
+        ("authorization", authorization.as_str()),
+        ("content-type", "application/json"),
+    ];
+    let body = json!({"first_name": "Retried"}).to_string();
+    let request = shared::testing::event("PATCH", "/account/user/", &headers, Some(&body));
+    let response = user::handle(&app, request).await;
+    assert_eq!(lost.load(Ordering::SeqCst), 2, "the write was sent twice");
+    assert_eq!(response.status().as_u16(), 200, "{:?}", body_json(&response));
+    assert_eq!(body_json(&response)["first_name"], "Retried");
+    let request = shared::testing::event("GET", "/account/user/", &headers[..1], None);
+    let response = user::handle(&healthy, request).await;
+    assert_eq!(
+        body_json(&response)["first_name"],
+        "Retried",
+        "stored once, as answered"
+    );
+}
+
+#[tokio::test]
 async fn a_wrong_guess_whose_reservation_answer_was_lost_counts_once() {
     use shared::store::LoginThrottleStore;
     let injector = FaultInjector::new(&["PutItem"], Fault::LostAnswerOnce);
