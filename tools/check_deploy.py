@@ -53,9 +53,11 @@ ROUTES = {
     "/account/join": "join",
     "/account/login": "login",
     "/account/token/refresh": "refresh",
+    "/account/token/verify": "token-verify",
     "/account/logout": "logout",
     "/account/password/change": "password-change",
     "/account/mypage": "mypage",
+    "/account/user": "user",
 }
 # Every other path under /account reaches this function, which answers the contract's JSON 404.
 CATCH_ALL_FUNCTION = "mypage"
@@ -633,6 +635,15 @@ BREAKS = [
     ("a path part with a character API Gateway refuses",
      lambda i: _set(_events_of(i["template"], "JoinFunction")["Route"]["Properties"], "Path", "/account/jo!n"),
      "characters a path part cannot hold"),
+    ("a route removed where a sibling keeps its parent (no catch-all below a named resource)",
+     lambda i: _events_of(i["template"], "TokenVerifyFunction").clear(),
+     "a request for /account/token/verify reaches nothing"),
+    ("a route's router entry sending it to another function",
+     lambda i: _set(i["router"], "/account/user/", "mypage"),
+     "/account/user/ does not go to user"),
+    ("a route missing from openapi.yaml",
+     lambda i: i["openapi_paths"].discard("/account/user"),
+     "openapi.yaml: no path /account/user"),
     ("a route with a single method instead of ANY",
      lambda i: _set(_events_of(i["template"], "JoinFunction")["Route"]["Properties"], "Method", "post"),
      "has no ANY method"),

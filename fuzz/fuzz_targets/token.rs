@@ -1,5 +1,6 @@
 //! Any `Authorization` header and any token string, through bearer parsing and verification
-//! as either kind: a verdict for every input, never a panic.
+//! as either kind, and as token/verify reads it (any kind): a verdict for every input, never a
+//! panic.
 
 #![no_main]
 
@@ -21,6 +22,7 @@ fuzz_target!(|data: &[u8]| {
     let text = String::from_utf8_lossy(data);
     let _ = KEYS.verify(&text, TokenKind::Access);
     let _ = KEYS.verify(&text, TokenKind::Refresh);
+    let _ = KEYS.verify_any(&text);
     let request = lambda_http::http::Request::builder()
         .uri("https://api.example.com/account/mypage/")
         .header("authorization", data)

@@ -6,9 +6,9 @@ use serde_json::{Value, json};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
-use crate::input::normalise_email;
+use crate::input::{Fields, normalise_email};
 use crate::password::{self, Attribute};
-use crate::store::{NewSession, NewUser, Registration, StoreError, User, UserStore};
+use crate::store::{NewSession, NewUser, ProfileChanges, Registration, StoreError, User, UserStore};
 use crate::token::{Issued, SigningFailed, TokenKeys, TokenKind, random_id};
 
 /// The contract's user object (§3).
@@ -21,6 +21,33 @@ pub fn user_json(user: &User) -> Value {
         "gender": user.gender,
         "date_of_birth": user.date_of_birth,
     })
+}
+
+/// Django's `max_length` of `first_name` and `last_name`.
+pub const MAX_NAME_CHARS: usize = 150;
+/// The choices of `gender` (blank is allowed too: no gender given).
+pub const GENDERS: [&str; 2] = ["male", "female"];
+
+/// The profile fields join and the user route take, read with one set of rules and messages:
+/// names trimmed, blank allowed, at most 150 characters; gender one of [`GENDERS`] or blank;
+/// date of birth `YYYY-MM-DD`, not after `today`, null or blank for none. A field not sent is
+/// `None` (join then stores its default, the user route leaves it as it is); errors go to
+/// `fields.errors`, in this order.
+pub fn profile_fields(fields: &mut Fields<'_>, today: time::Date) -> ProfileChanges {
+    let first_name = fields.string("first_name", false, true, Some(MAX_NAME_CHARS));
+    let last_name = fields.string("last_name", false, true, Some(MAX_NAME_CHARS));
+    let gender = fields.choice("gender", &GENDERS);
+    let date_of_birth = fields.contains("date_of_birth").then(|| {
+        fields
+            .date_of_birth("date_of_birth", today)
+            .map(|date| date.to_string())
+    });
+    ProfileChanges {
+        first_name,
+        last_name,
+        gender,
+        date_of_birth,
+    }
 }
 
 /// RFC 3339 UTC timestamp for `date_joined` and `last_login`.

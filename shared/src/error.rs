@@ -78,6 +78,17 @@ pub enum RefreshDenied {
     NoActiveAccount,
 }
 
+/// Why token/verify refused a token of either kind.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum VerifyDenied {
+    Invalid,
+    Expired,
+    /// Its session was revoked (logout, reuse, password change), or it is a spent refresh token.
+    Blacklisted,
+    /// The token is sound but its user is gone or deactivated.
+    UserNotFound,
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
     #[error("validation failed")]
@@ -100,6 +111,8 @@ pub enum ApiError {
     Refresh(RefreshDenied),
     #[error("logout denied: {0:?}")]
     Logout(RefreshDenied),
+    #[error("token refused: {0:?}")]
+    Verify(VerifyDenied),
     #[error("store unavailable")]
     Unavailable,
     /// Too many failed logins for the email: refused for this many more seconds.
@@ -134,6 +147,10 @@ impl From<StoreError> for ApiError {
 
 /// Seconds a client should wait before retrying a 503.
 const RETRY_AFTER_SECONDS: &str = "1";
+
+fn user_not_found() -> Value {
+    json!({"detail": "User not found", "code": "user_not_found"})
+}
 
 fn token_not_valid(message: &str) -> Value {
     json!({
@@ -187,9 +204,7 @@ impl ApiError {
                     AccessDenied::Invalid => token_not_valid("Token is invalid"),
                     AccessDenied::Expired => token_not_valid("Token is expired"),
                     AccessDenied::WrongType => token_not_valid("Token has wrong type"),
-                    AccessDenied::UserNotFound => {
-                        json!({"detail": "User not found", "code": "user_not_found"})
-                    }
+                    AccessDenied::UserNotFound => user_not_found(),
                 };
                 (StatusCode::UNAUTHORIZED, body)
             }
@@ -206,6 +221,18 @@ impl ApiError {
                     }
                 };
                 (StatusCode::UNAUTHORIZED, json!({"detail": detail, "code": code}))
+            }
+            ApiError::Verify(denied) => {
+                bearer_challenge = true;
+                let refused = |detail: &str| json!({"detail": detail, "code": "token_not_valid"});
+                let body = match denied {
+                    VerifyDenied::Invalid => refused("Token is invalid"),
+                    VerifyDenied::Expired => refused("Token is expired"),
+                    VerifyDenied::Blacklisted => refused("Token is blacklisted"),
+                    // As mypage answers for the same user.
+                    VerifyDenied::UserNotFound => user_not_found(),
+                };
+                (StatusCode::UNAUTHORIZED, body)
             }
             ApiError::Logout(denied) => {
                 let detail = match denied {
@@ -279,6 +306,22 @@ mod tests {
         assert_eq!(response.status(), 401);
         assert_eq!(response.headers()[header::WWW_AUTHENTICATE], "Bearer realm=\"api\"");
         assert_eq!(body_of(&response)["messages"][0]["message"], "Token is expired");
+    }
+
+    #[test]
+    fn verify_errors_carry_the_challenge_and_refresh_shaped_bodies() {
+        let response = ApiError::Verify(VerifyDenied::Blacklisted).into_response();
+        assert_eq!(response.status(), 401);
+        assert_eq!(response.headers()[header::WWW_AUTHENTICATE], "Bearer realm=\"api\"");
+        assert_eq!(
+            body_of(&response),
+            json!({"detail": "Token is blacklisted", "code": "token_not_valid"})
+        );
+        let response = ApiError::Verify(VerifyDenied::UserNotFound).into_response();
+        assert_eq!(
+            body_of(&response),
+            json!({"detail": "User not found", "code": "user_not_found"})
+        );
     }
 
     #[test]

@@ -17,13 +17,24 @@ pub const ACCESS_COOKIE: &str = "my-app-auth";
 /// Cookie carrying the refresh token.
 pub const REFRESH_COOKIE: &str = "my-refresh-token";
 
+/// The methods a route answers (OPTIONS always, and HEAD wherever GET is).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Methods {
+    /// POST: the token and password routes.
+    Post,
+    /// GET and HEAD: mypage.
+    Get,
+    /// GET and HEAD, and PUT and PATCH to change: a resource the bearer may edit (user).
+    GetPutPatch,
+}
+
 /// One route of the contract: its path (without the trailing slash) and its methods.
 #[derive(Debug, Clone, Copy)]
 pub struct Endpoint {
     /// Shown in the OPTIONS answer, as DRF names its views.
     pub name: &'static str,
     pub path: &'static str,
-    pub reads: bool,
+    pub methods: Methods,
 }
 
 impl Endpoint {
@@ -32,7 +43,7 @@ impl Endpoint {
         Endpoint {
             name,
             path,
-            reads: false,
+            methods: Methods::Post,
         }
     }
 
@@ -41,16 +52,35 @@ impl Endpoint {
         Endpoint {
             name,
             path,
-            reads: true,
+            methods: Methods::Get,
         }
     }
 
-    /// The `Allow` header value for this route.
+    /// A route answering GET, HEAD, PUT and PATCH (and OPTIONS), as DRF's `RetrieveUpdateAPIView`.
+    pub const fn get_put_patch(name: &'static str, path: &'static str) -> Self {
+        Endpoint {
+            name,
+            path,
+            methods: Methods::GetPutPatch,
+        }
+    }
+
+    /// The `Allow` header value for this route, in DRF's order.
     pub const fn allow(&self) -> &'static str {
-        if self.reads {
-            "GET, HEAD, OPTIONS"
-        } else {
-            "POST, OPTIONS"
+        match self.methods {
+            Methods::Post => "POST, OPTIONS",
+            Methods::Get => "GET, HEAD, OPTIONS",
+            Methods::GetPutPatch => "GET, PUT, PATCH, HEAD, OPTIONS",
+        }
+    }
+
+    /// Whether the handler answers `method` (OPTIONS is answered before it).
+    fn admits(&self, method: &Method) -> bool {
+        let reads = *method == Method::GET || *method == Method::HEAD;
+        match self.methods {
+            Methods::Post => *method == Method::POST,
+            Methods::Get => reads,
+            Methods::GetPutPatch => reads || *method == Method::PUT || *method == Method::PATCH,
         }
     }
 
@@ -85,9 +115,7 @@ where
         Err(ApiError::NotFound)
     } else if method == Method::OPTIONS {
         Ok(json_response(StatusCode::OK, &endpoint.description()))
-    } else if (endpoint.reads && (method == Method::GET || method == Method::HEAD))
-        || (!endpoint.reads && method == Method::POST)
-    {
+    } else if endpoint.admits(method) {
         handler(request).await
     } else {
         Err(ApiError::MethodNotAllowed {
@@ -246,6 +274,32 @@ mod tests {
         assert_eq!(bearer_token(&two), Err(AccessDenied::BadHeader));
         let good = request_with(header::AUTHORIZATION, "Bearer abc.def.ghi");
         assert_eq!(bearer_token(&good), Ok("abc.def.ghi"));
+    }
+
+    #[test]
+    fn each_kind_of_route_admits_exactly_the_methods_its_allow_lists() {
+        for endpoint in [
+            Endpoint::post("P", "/p"),
+            Endpoint::get("G", "/g"),
+            Endpoint::get_put_patch("U", "/u"),
+        ] {
+            for method in [
+                Method::GET,
+                Method::HEAD,
+                Method::POST,
+                Method::PUT,
+                Method::PATCH,
+                Method::DELETE,
+                Method::TRACE,
+            ] {
+                let listed = endpoint.allow().split(", ").any(|name| name == method.as_str());
+                assert_eq!(endpoint.admits(&method), listed, "{} {method}", endpoint.name);
+            }
+        }
+        assert_eq!(
+            Endpoint::get_put_patch("U", "/u").allow(),
+            "GET, PUT, PATCH, HEAD, OPTIONS"
+        );
     }
 
     #[test]

@@ -149,20 +149,28 @@ impl TokenKeys {
     /// Checks signature, algorithm, expiry, claims and kind — in simplejwt's order: a bad
     /// signature is invalid even if expired; an expired token is expired whatever its kind.
     pub fn verify(&self, token: &str, expected: TokenKind) -> Result<Verified, TokenFault> {
+        self.check(token, Some(expected)).map(|(_, verified)| verified)
+    }
+
+    /// The same checks for a token of either kind (token/verify), and which kind it is. A
+    /// `token_type` other than ours is invalid: we never issue one.
+    pub fn verify_any(&self, token: &str) -> Result<(TokenKind, Verified), TokenFault> {
+        self.check(token, None)
+    }
+
+    fn check(&self, token: &str, expected: Option<TokenKind>) -> Result<(TokenKind, Verified), TokenFault> {
         let claims = decode::<Claims>(token, &self.decoding, &self.validation)
             .map_err(|error| match error.kind() {
                 ErrorKind::ExpiredSignature => TokenFault::Expired,
                 _ => TokenFault::Invalid,
             })?
             .claims;
-        if claims.token_type != expected.claim() {
-            return Err(
-                if claims.token_type == TokenKind::Access.claim() || claims.token_type == TokenKind::Refresh.claim() {
-                    TokenFault::WrongType
-                } else {
-                    TokenFault::Invalid
-                },
-            );
+        let kind = [TokenKind::Access, TokenKind::Refresh]
+            .into_iter()
+            .find(|kind| claims.token_type == kind.claim())
+            .ok_or(TokenFault::Invalid)?;
+        if expected.is_some_and(|expected| expected != kind) {
+            return Err(TokenFault::WrongType);
         }
         // We never issue a token dated in the future: one that is can only be forged or minted
         // by a clock gone wrong. A minute of slack covers instances whose clocks differ by
@@ -174,12 +182,13 @@ impl TokenKeys {
         if !is_id(&claims.jti) || !is_id(&claims.sid) {
             return Err(TokenFault::Invalid);
         }
-        Ok(Verified {
+        let verified = Verified {
             user_id,
             session_id: claims.sid,
             jti: claims.jti,
             expires_at: claims.exp,
-        })
+        };
+        Ok((kind, verified))
     }
 }
 
@@ -256,6 +265,27 @@ mod tests {
             .unwrap();
         assert_eq!(keys.verify(&foreign.token, TokenKind::Access), Err(TokenFault::Invalid));
         assert_eq!(keys.verify("garbage", TokenKind::Access), Err(TokenFault::Invalid));
+    }
+
+    #[test]
+    fn either_kind_verifies_and_says_which_it_is() {
+        let keys = keys();
+        let sid = random_id();
+        let access = keys.issue(TokenKind::Access, 7, &sid, random_id(), now()).unwrap();
+        let refresh = keys.issue(TokenKind::Refresh, 7, &sid, random_id(), now()).unwrap();
+        let (kind, verified) = keys.verify_any(&access.token).unwrap();
+        assert_eq!((kind, verified.jti), (TokenKind::Access, access.jti));
+        let (kind, verified) = keys.verify_any(&refresh.token).unwrap();
+        assert_eq!((kind, verified.jti), (TokenKind::Refresh, refresh.jti));
+        let old = keys
+            .issue(TokenKind::Refresh, 7, &sid, random_id(), now() - 200_000)
+            .unwrap();
+        assert_eq!(keys.verify_any(&old.token), Err(TokenFault::Expired));
+        let foreign = keys_with("another-deployment-key-0123456789abcdef")
+            .issue(TokenKind::Access, 7, &sid, random_id(), now())
+            .unwrap();
+        assert_eq!(keys.verify_any(&foreign.token), Err(TokenFault::Invalid));
+        assert_eq!(keys.verify_any("garbage"), Err(TokenFault::Invalid));
     }
 
     #[test]

@@ -14,8 +14,8 @@ use shared::account::{create_superuser, new_session};
 use shared::config::Config;
 use shared::error::ApiError;
 use shared::store::{
-    DynamoStore, LoginThrottleStore, NewSession, NewUser, NextRefresh, Registration, Rotation, SessionProblem,
-    SessionStore, StoreError, TableDefinition, ThrottleRecord, User, UserStore,
+    DynamoStore, LoginThrottleStore, NewSession, NewUser, NextRefresh, ProfileChanges, Registration, Rotation,
+    SessionProblem, SessionStore, StoreError, TableDefinition, ThrottleRecord, User, UserStore,
 };
 use shared::throttle::reserve_password_check;
 use shared::token::{TokenKeys, random_id};
@@ -223,6 +223,160 @@ async fn a_login_does_not_start_a_session_after_a_password_change_or_deactivatio
             .await
             .unwrap()
     );
+}
+
+/// The user's item as stored, read straight from the table (`None`: no item).
+async fn user_item(store: &DynamoStore, user_id: u64) -> Option<std::collections::HashMap<String, AttributeValue>> {
+    store
+        .client()
+        .get_item()
+        .table_name(store.table())
+        .key("PK", AttributeValue::S(format!("USER#{user_id}")))
+        .key("SK", AttributeValue::S("USER".to_owned()))
+        .consistent_read(true)
+        .send()
+        .await
+        .unwrap()
+        .item
+}
+
+/// Sets `is_active`, as an admin would.
+async fn set_active(store: &DynamoStore, user_id: u64, active: bool) {
+    store
+        .client()
+        .update_item()
+        .table_name(store.table())
+        .key("PK", AttributeValue::S(format!("USER#{user_id}")))
+        .key("SK", AttributeValue::S("USER".to_owned()))
+        .update_expression("SET is_active = :active")
+        .expression_attribute_values(":active", AttributeValue::Bool(active))
+        .send()
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn a_profile_update_writes_only_the_fields_given_and_answers_the_stored_user() {
+    let store = fresh_store().await;
+    let (user, _) = joined(&store, "ada@example.com").await;
+    let before = store.round_trips();
+    let changes = ProfileChanges {
+        first_name: Some("Grace".into()),
+        date_of_birth: Some(None),
+        ..ProfileChanges::default()
+    };
+    let updated = store
+        .update_profile(user.id, user.session_epoch, &changes)
+        .await
+        .unwrap()
+        .expect("an active user at its epoch");
+    assert_eq!(
+        store.round_trips() - before,
+        1,
+        "one conditional write, read back by itself"
+    );
+    let mut expected = user.clone();
+    expected.first_name = "Grace".into();
+    expected.date_of_birth = None;
+    assert_eq!(
+        updated, expected,
+        "the other fields, hash and flags included, are as they were"
+    );
+    assert_eq!(
+        store.find_by_email("ada@example.com").await.unwrap(),
+        Some(expected.clone())
+    );
+    let item = user_item(&store, user.id).await.expect("the user item");
+    assert_eq!(
+        item["date_of_birth"],
+        AttributeValue::Null(true),
+        "cleared as join stores none"
+    );
+
+    let changes = ProfileChanges {
+        last_name: Some("Hopper".into()),
+        gender: Some(String::new()),
+        date_of_birth: Some(Some("1906-12-09".into())),
+        ..ProfileChanges::default()
+    };
+    let updated = store.update_profile(user.id, 0, &changes).await.unwrap().unwrap();
+    assert_eq!(
+        (
+            updated.first_name.as_str(),
+            updated.last_name.as_str(),
+            updated.gender.as_str()
+        ),
+        ("Grace", "Hopper", "")
+    );
+    assert_eq!(updated.date_of_birth.as_deref(), Some("1906-12-09"));
+
+    // Nothing to change: still one conditional write, and the user as stored.
+    let unchanged = store
+        .update_profile(user.id, 0, &ProfileChanges::default())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(unchanged, updated);
+    assert_eq!(unchanged.session_epoch, 0);
+}
+
+#[tokio::test]
+async fn a_profile_update_never_overwrites_a_password_change_a_deactivation_or_a_deletion() {
+    let store = fresh_store().await;
+    let (user, session) = joined(&store, "ada@example.com").await;
+    let changes = ProfileChanges {
+        first_name: Some("Mallory".into()),
+        ..ProfileChanges::default()
+    };
+    // A password change landed after the request authenticated at epoch 0.
+    assert!(
+        store
+            .change_password(user.id, &session.id, 0, "new-hash")
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        store.update_profile(user.id, 0, &changes).await.unwrap(),
+        Err(SessionProblem::Revoked)
+    );
+    let stored = store.find_by_email("ada@example.com").await.unwrap().unwrap();
+    assert_eq!(
+        (stored.first_name.as_str(), stored.password_hash.as_str()),
+        ("Ada", "new-hash")
+    );
+
+    // Deactivated at the current epoch: refused, and still inactive.
+    set_active(&store, user.id, false).await;
+    assert_eq!(
+        store.update_profile(user.id, 1, &changes).await.unwrap(),
+        Err(SessionProblem::NoActiveUser)
+    );
+    let stored = store.find_by_email("ada@example.com").await.unwrap().unwrap();
+    assert!(!stored.is_active, "the deactivation stands");
+    assert_eq!(stored.first_name, "Ada");
+    // Deactivated and at a stale epoch: the moved epoch is told first, as a session check would.
+    assert_eq!(
+        store.update_profile(user.id, 0, &changes).await.unwrap(),
+        Err(SessionProblem::Revoked)
+    );
+
+    // Deleted: refused, and not recreated as a stub holding only the changed fields.
+    store
+        .client()
+        .delete_item()
+        .table_name(store.table())
+        .key("PK", AttributeValue::S(format!("USER#{}", user.id)))
+        .key("SK", AttributeValue::S("USER".to_owned()))
+        .send()
+        .await
+        .unwrap();
+    for changes in [changes, ProfileChanges::default()] {
+        assert_eq!(
+            store.update_profile(user.id, 1, &changes).await.unwrap(),
+            Err(SessionProblem::NoActiveUser)
+        );
+    }
+    assert!(user_item(&store, user.id).await.is_none());
 }
 
 fn next_refresh() -> NextRefresh {
@@ -490,6 +644,14 @@ async fn operations_cost_a_fixed_number_of_round_trips() {
         .unwrap();
     store.change_password(user.id, &session.id, 0, "h").await.unwrap();
     assert_eq!(counted(before), 2);
+
+    let before = store.round_trips();
+    let changes = ProfileChanges {
+        last_name: Some("Lovelace".into()),
+        ..ProfileChanges::default()
+    };
+    store.update_profile(user.id, 1, &changes).await.unwrap().unwrap();
+    assert_eq!(counted(before), 1, "a profile update: one conditional write");
 }
 
 #[tokio::test]

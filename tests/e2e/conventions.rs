@@ -14,10 +14,10 @@ fn spellings(path: &str) -> [&str; 2] {
     [path, bare(path)]
 }
 
-/// The headers that let a request reach the route's body parsing: password/change
-/// authenticates first, so it gets a live bearer.
+/// The headers that let a request reach the route's body parsing: password/change and user
+/// authenticate first, so they get a live bearer.
 async fn headers_for(path: &str) -> Vec<(&'static str, String)> {
-    if path == PASSWORD_CHANGE {
+    if path == PASSWORD_CHANGE || path == USER {
         vec![("authorization", new_user().await.bearer())]
     } else {
         Vec::new()
@@ -76,6 +76,31 @@ async fn wrong_methods_on_mypage_get_405_with_allow() {
 }
 
 #[tokio::test]
+async fn wrong_methods_on_user_get_405_with_allow() {
+    let session = new_user().await;
+    for path in spellings(USER) {
+        for method in ["POST", "DELETE"] {
+            let answer = send(
+                method,
+                path,
+                &[
+                    ("authorization", &session.bearer()),
+                    ("content-type", "application/json"),
+                ],
+                Some("{}".to_owned()),
+            )
+            .await;
+            answer.expect(405, json!({"detail": format!("Method \"{method}\" not allowed.")}));
+            assert_eq!(
+                answer.header("allow"),
+                Some("GET, PUT, PATCH, HEAD, OPTIONS"),
+                "{method} {path}"
+            );
+        }
+    }
+}
+
+#[tokio::test]
 async fn head_is_not_allowed_on_post_routes() {
     for path in POST_ROUTES {
         for path in spellings(path) {
@@ -103,6 +128,71 @@ async fn head_on_mypage_answers_like_get_without_a_body() {
 }
 
 #[tokio::test]
+async fn head_on_user_answers_like_get_without_a_body() {
+    let session = new_user().await;
+    for path in spellings(USER) {
+        let answer = send("HEAD", path, &[("authorization", &session.bearer())], None).await;
+        assert_eq!(answer.status, 200, "HEAD {path}");
+        assert_eq!(answer.text, "", "HEAD {path} has no body");
+        assert_eq!(answer.header("allow"), Some("GET, PUT, PATCH, HEAD, OPTIONS"));
+
+        let refused = send("HEAD", path, &[], None).await;
+        assert_eq!(refused.status, 401, "HEAD {path} without credentials");
+        assert_eq!(refused.header("www-authenticate"), Some("Bearer realm=\"api\""));
+        assert_eq!(refused.text, "");
+    }
+}
+
+/// PUT and PATCH of user read their bodies by the rules of every POST route (after
+/// authentication, which comes first).
+#[tokio::test]
+async fn user_updates_read_bodies_by_the_contract_rules() {
+    let session = new_user().await;
+    let bearer = session.bearer();
+    for method in ["PUT", "PATCH"] {
+        let with = |content_type: &'static str, body: String| {
+            let bearer = bearer.clone();
+            async move {
+                send(
+                    method,
+                    USER,
+                    &[("authorization", &bearer), ("content-type", content_type)],
+                    Some(body),
+                )
+                .await
+            }
+        };
+        with("text/plain", "hello".to_owned()).await.expect(
+            415,
+            json!({"detail": "Unsupported media type \"text/plain\" in request."}),
+        );
+        let malformed = with("application/json", "{\"first_name\":".to_owned()).await;
+        assert_eq!(malformed.status, 400, "{}", malformed.text);
+        assert!(
+            malformed.json()["detail"]
+                .as_str()
+                .is_some_and(|detail| detail.starts_with("JSON parse error - ")),
+            "{}",
+            malformed.text
+        );
+        with("application/json", "[]".to_owned()).await.expect(
+            400,
+            json!({"non_field_errors": ["Invalid data. Expected a dictionary, but got list."]}),
+        );
+        with("application/json", json_of_size(64 * 1024 + 1))
+            .await
+            .expect(413, json!({"detail": "Request body too large."}));
+        send(method, USER, &[("authorization", &bearer)], Some("hello".to_owned()))
+            .await
+            .expect(415, json!({"detail": "Unsupported media type \"\" in request."}));
+    }
+    // Without credentials, authentication answers first, whatever the body.
+    send("PATCH", USER, &[("content-type", "text/plain")], Some("x".to_owned()))
+        .await
+        .expect_challenge(no_credentials());
+}
+
+#[tokio::test]
 async fn unknown_paths_under_account_are_json_404s() {
     let paths = [
         "/account/nope",
@@ -110,7 +200,8 @@ async fn unknown_paths_under_account_are_json_404s() {
         "/account/signup/",
         "/account/token",
         "/account/token/",
-        "/account/token/verify/",
+        "/account/token/verify/x",
+        "/account/token/verify/x/",
         "/account/password",
         "/account/password/reset/",
         "/account/login/extra",
@@ -121,7 +212,9 @@ async fn unknown_paths_under_account_are_json_404s() {
         "/account/logout/now/",
         "/account/password/change/again/",
         "/account/token/refresh/x",
-        "/account/user/",
+        "/account/users/",
+        "/account/user/me/",
+        "/account/user/1",
     ];
     for path in paths {
         for method in ["GET", "POST", "DELETE"] {
@@ -367,6 +460,36 @@ async fn password_change_answers_with_and_without_the_trailing_slash() {
             .expect(200, json!({"detail": "New password has been saved."}));
     }
     login_with(&session.email, "Second-New-Pw!4471").await;
+}
+
+#[tokio::test]
+async fn token_verify_answers_with_and_without_the_trailing_slash() {
+    let session = new_user().await;
+    for path in spellings(VERIFY) {
+        for token in [&session.access, &session.refresh] {
+            post_json(path, json!({"token": token})).await.expect(200, json!({}));
+        }
+    }
+}
+
+#[tokio::test]
+async fn user_answers_with_and_without_the_trailing_slash() {
+    let session = new_user().await;
+    let bearer = session.bearer();
+    let mut expected = session.user.clone();
+    for path in spellings(USER) {
+        let headers = [("authorization", bearer.as_str()), ("content-type", "application/json")];
+        for method in ["PUT", "PATCH"] {
+            let name = format!("{method} {path}");
+            expected["first_name"] = json!(name);
+            send(method, path, &headers, Some(json!({"first_name": name}).to_string()))
+                .await
+                .expect(200, expected.clone());
+            get(path, &[("authorization", &bearer)])
+                .await
+                .expect(200, expected.clone());
+        }
+    }
 }
 
 #[tokio::test]

@@ -1,7 +1,8 @@
 //! Concurrent requests over HTTP (contract §4): racing joins of one email, racing refreshes,
-//! logouts and password changes of one session or user. Whatever the timing, one join and one
-//! password change win; racing refreshes of one token converge on one new token (the reuse
-//! interval), and racing logouts all end the one session.
+//! logouts and password changes of one session or user, profile updates racing a password
+//! change or a deactivation. Whatever the timing, one join and one password change win; racing
+//! refreshes of one token converge on one new token (the reuse interval), racing logouts all
+//! end the one session, and a profile update never undoes what it raced.
 
 use e2e::*;
 use futures::future::join_all;
@@ -147,4 +148,81 @@ async fn racing_password_changes_from_two_sessions_have_one_winner() {
     login_with(&first.email, password).await;
     assert_greeted(&mypage(&winner.bearer()).await, &first.email);
     mypage(&lost_session.bearer()).await.expect_challenge(access_invalid());
+}
+
+/// A PATCH from one session racing a password change from another: the change always lands
+/// (the PATCH writes no hash and no epoch); the PATCH either landed first (200, its name is
+/// stored) or found its session revoked (401, nothing stored). Never both, never neither.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_profile_update_racing_a_password_change_lands_before_it_or_not_at_all() {
+    for round in 0..RACERS {
+        let changer = new_user().await;
+        let patcher = login(&changer.email).await;
+        let name = format!("Racer {round}");
+        let (patcher_bearer, changer_bearer) = (patcher.bearer(), changer.bearer());
+        let (patched, changed) = tokio::join!(
+            update_user("PATCH", &patcher_bearer, json!({"first_name": name})),
+            change_password(&changer_bearer, new_password_body()),
+        );
+        changed.expect(200, json!({"detail": "New password has been saved."}));
+        let stored = user_details(&changer.bearer()).await.json()["first_name"].clone();
+        match patched.status {
+            200 => assert_eq!(stored, name.as_str(), "round {round}: answered 200, so stored"),
+            _ => {
+                patched.expect_challenge(access_invalid());
+                assert_eq!(stored, "", "round {round}: refused, so nothing stored");
+            }
+        }
+        mypage(&patcher.bearer()).await.expect_challenge(access_invalid());
+        login_with(&changer.email, NEW_PASSWORD).await;
+    }
+}
+
+/// These need the stack's table: `make smoke` skips them.
+mod white_box {
+    use super::*;
+    use aws_sdk_dynamodb::types::AttributeValue;
+
+    /// A PATCH racing an admin's deactivation: the user ends inactive whatever the order (the
+    /// write never resurrects it); the PATCH either landed first (200, stored) or was refused
+    /// (401 user_not_found, nothing stored).
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn a_profile_update_racing_a_deactivation_never_undoes_it() {
+        let mut outcomes = Vec::new();
+        for round in 0..RACERS {
+            let session = new_user().await;
+            let name = format!("Racer {round}");
+            let bearer = session.bearer();
+            let (patched, ()) = tokio::join!(
+                update_user("PATCH", &bearer, json!({"first_name": name})),
+                set_active(session.pk(), false),
+            );
+            assert_eq!(
+                user_attribute(session.pk(), "is_active").await,
+                Some(AttributeValue::Bool(false)),
+                "round {round}: the deactivation stands"
+            );
+            let stored = user_attribute(session.pk(), "first_name").await;
+            match patched.status {
+                200 => {
+                    assert_eq!(patched.json()["first_name"], name.as_str());
+                    assert_eq!(
+                        stored,
+                        Some(AttributeValue::S(name)),
+                        "round {round}: answered 200, so stored"
+                    );
+                }
+                _ => {
+                    patched.expect_challenge(user_not_found());
+                    assert_eq!(
+                        stored,
+                        Some(AttributeValue::S(String::new())),
+                        "round {round}: refused, so nothing stored"
+                    );
+                }
+            }
+            outcomes.push(patched.status);
+        }
+        println!("PATCH racing a deactivation, {RACERS} rounds: {outcomes:?}");
+    }
 }

@@ -32,7 +32,9 @@ async fn dispatch(app: &App<MemoryStore>, request: lambda_http::Request) -> Resp
         "/account/login" => login::handle(app, request).await,
         "/account/logout" => logout::handle(app, request).await,
         "/account/token/refresh" => refresh::handle(app, request).await,
+        "/account/token/verify" => token_verify::handle(app, request).await,
         "/account/password/change" => password_change::handle(app, request).await,
+        "/account/user" => user::handle(app, request).await,
         _ => mypage::handle(app, request).await,
     }
 }
@@ -43,7 +45,7 @@ async fn send(app: &App<MemoryStore>, name: &str, tokens: (&str, &str)) -> (u16,
     (status, body_json(&response))
 }
 
-const COVERED: [&str; 20] = [
+const COVERED: [&str; 27] = [
     "join.json",
     "join-no-slash.json",
     "login.json",
@@ -56,6 +58,10 @@ const COVERED: [&str; 20] = [
     "password-change-no-slash.json",
     "mypage.json",
     "mypage-no-slash.json",
+    "token-verify.json",
+    "token-verify-no-slash.json",
+    "user.json",
+    "user-no-slash.json",
     "login-wrong-password.json",
     "mypage-expired-token.json",
     "join-malformed-json.json",
@@ -64,6 +70,9 @@ const COVERED: [&str; 20] = [
     "unknown-route-no-slash.json",
     "login-wrong-method.json",
     "login-preflight.json",
+    "token-verify-garbage.json",
+    "user-wrong-method.json",
+    "user-invalid-fields.json",
 ];
 
 #[test]
@@ -86,7 +95,8 @@ async fn the_success_events_walk_a_whole_account_life_in_both_spellings() {
     }
 }
 
-/// join, login, mypage, refresh, password change and logout, each from its event file
+/// join, login, mypage, user, token verify, refresh, password change and logout, each from its
+/// event file
 /// (`join{suffix}.json`, ...), on a fresh store.
 async fn walk_a_whole_account_life(suffix: &str) {
     let app = app();
@@ -124,6 +134,26 @@ async fn walk_a_whole_account_life(suffix: &str) {
         401,
         "placeholders are not tokens"
     );
+
+    // user.json reads the user as joined, user-no-slash.json changes the names.
+    let (status, user) = send(&app, &file("user"), (access, refresh)).await;
+    assert_eq!(status, 200, "{user}");
+    assert_eq!(user["email"], "ada@example.com");
+    let names = match suffix {
+        "" => ("Ada", "Lovelace"),
+        _ => ("Augusta Ada", "King"),
+    };
+    assert_eq!(
+        (&user["first_name"], &user["last_name"]),
+        (&json!(names.0), &json!(names.1))
+    );
+    assert_eq!(user["gender"], "female", "left as it is");
+    assert_eq!(send(&app, &file("user"), none).await.0, 401);
+
+    // token-verify.json holds the access token, token-verify-no-slash.json the refresh token.
+    let (status, verified) = send(&app, &file("token-verify"), (access, refresh)).await;
+    assert_eq!((status, verified), (200, json!({})));
+    assert_eq!(send(&app, &file("token-verify"), none).await.0, 401);
 
     let (status, refreshed) = send(&app, &file("refresh"), (access, refresh)).await;
     assert_eq!(status, 200, "{refreshed}");
@@ -180,6 +210,41 @@ async fn the_error_events_get_the_contract_answers() {
 
     let (status, body) = send(&app, "login-wrong-method.json", none).await;
     assert_eq!((status, body), (405, json!({"detail": "Method \"GET\" not allowed."})));
+
+    let (status, body) = send(&app, "token-verify-garbage.json", none).await;
+    assert_eq!(
+        (status, body),
+        (401, json!({"detail": "Token is invalid", "code": "token_not_valid"}))
+    );
+
+    let response = dispatch(&app, event("user-wrong-method.json", none.0, none.1)).await;
+    assert_eq!(response.status(), 405);
+    assert_eq!(
+        response.headers().get("allow").and_then(|value| value.to_str().ok()),
+        Some("GET, PUT, PATCH, HEAD, OPTIONS")
+    );
+    assert_eq!(
+        body_json(&response),
+        json!({"detail": "Method \"DELETE\" not allowed."})
+    );
+
+    // Authentication comes first: as it is, the placeholder is refused; with a real token, the fields.
+    let (status, _) = send(&app, "user-invalid-fields.json", none).await;
+    assert_eq!(status, 401);
+    let login = login::handle(&app, event("login.json", none.0, none.1)).await;
+    let session = body_json(&login);
+    let access = session["access"].as_str().expect("access");
+    let (status, body) = send(&app, "user-invalid-fields.json", (access, none.1)).await;
+    assert_eq!(
+        (status, body),
+        (
+            400,
+            json!({
+                "gender": ["\"robot\" is not a valid choice."],
+                "date_of_birth": ["Date of birth cannot be in the future."],
+            })
+        )
+    );
 }
 
 #[tokio::test]

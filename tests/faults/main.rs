@@ -409,6 +409,54 @@ async fn a_join_whose_answer_was_lost_is_created_once() {
 }
 
 #[tokio::test]
+async fn a_login_whose_answer_was_lost_starts_its_session() {
+    let injector = FaultInjector::new(&["TransactWriteItems"], Fault::LostAnswerOnce);
+    let lost = injector.failed.clone();
+    let app = app_with(Some(injector)).await;
+    // Joined without faults: join's own transaction must not take the loss.
+    let healthy = App::new(config(), DynamoStore::connect(app.store.table().to_owned()).await);
+    let address = email();
+    joined(&healthy, &address).await;
+    let response = login::handle(&app, login_request(&address, PASSWORD)).await;
+    assert_eq!(lost.load(Ordering::SeqCst), 2, "the transaction was sent twice");
+    assert_eq!(response.status().as_u16(), 200, "{:?}", body_json(&response));
+    let access = body_json(&response)["access"].as_str().expect("access").to_owned();
+    let response = mypage::handle(&app, mypage_request(&access)).await;
+    assert_eq!(
+        response.status().as_u16(),
+        200,
+        "the session answered is the one stored"
+    );
+}
+
+#[tokio::test]
+async fn a_profile_update_whose_answer_was_lost_answers_the_stored_user() {
+    let injector = FaultInjector::new(&["UpdateItem"], Fault::LostAnswerOnce);
+    let lost = injector.failed.clone();
+    let app = app_with(Some(injector)).await;
+    let healthy = App::new(config(), DynamoStore::connect(app.store.table().to_owned()).await);
+    let tokens = joined(&healthy, &email()).await;
+    let authorization = bearer(&tokens.access);
+    let headers = [
+        ("authorization", authorization.as_str()),
+        ("content-type", "application/json"),
+    ];
+    let body = json!({"first_name": "Retried"}).to_string();
+    let request = shared::testing::event("PATCH", "/account/user/", &headers, Some(&body));
+    let response = user::handle(&app, request).await;
+    assert_eq!(lost.load(Ordering::SeqCst), 2, "the write was sent twice");
+    assert_eq!(response.status().as_u16(), 200, "{:?}", body_json(&response));
+    assert_eq!(body_json(&response)["first_name"], "Retried");
+    let request = shared::testing::event("GET", "/account/user/", &headers[..1], None);
+    let response = user::handle(&healthy, request).await;
+    assert_eq!(
+        body_json(&response)["first_name"],
+        "Retried",
+        "stored once, as answered"
+    );
+}
+
+#[tokio::test]
 async fn a_wrong_guess_whose_reservation_answer_was_lost_counts_once() {
     use shared::store::LoginThrottleStore;
     let injector = FaultInjector::new(&["PutItem"], Fault::LostAnswerOnce);

@@ -1,5 +1,6 @@
 //! The logs, at the most verbose level, hold no secret. Full flows — join, a refused and an
-//! accepted login, mypage, refresh by body and by cookie, password change, logout — run through
+//! accepted login, mypage, the user's details read and changed, token verify, refresh by body
+//! and by cookie, password change, logout — run through
 //! the real handlers, inside the request span the functions use, over the real `DynamoStore`
 //! and the local server (so the SDK and HTTP stack log too), with the functions' own subscriber
 //! at TRACE in Lambda's JSON format, capturing everything. Then: no password, token, password
@@ -98,6 +99,28 @@ async fn full_flows_at_trace_level_log_no_secret() {
     let response = serve(|r| mypage::handle(app, r), mypage).await;
     assert_eq!(response.status().as_u16(), 200);
 
+    let details = shared::testing::event("GET", "/account/user/", &[("authorization", &bearer(&access))], None);
+    let response = serve(|r| user::handle(app, r), details).await;
+    assert_eq!(response.status().as_u16(), 200);
+    let change = json!({"first_name": "Grace", "date_of_birth": "1906-12-09"}).to_string();
+    let headers = [
+        ("authorization", bearer(&access)),
+        ("content-type", "application/json".to_owned()),
+    ];
+    let headers: Vec<(&str, &str)> = headers.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let patch = shared::testing::event("PATCH", "/account/user/", &headers, Some(&change));
+    let response = serve(|r| user::handle(app, r), patch).await;
+    assert_eq!(response.status().as_u16(), 200, "{:?}", body_json(&response));
+
+    for token in [&access, &refresh] {
+        let response = serve(
+            |r| token_verify::handle(app, r),
+            post_json("/account/token/verify/", &json!({"token": token}), &[]),
+        )
+        .await;
+        assert_eq!(response.status().as_u16(), 200, "{:?}", body_json(&response));
+    }
+
     let response = serve(
         |r| refresh::handle(app, r),
         post_json("/account/token/refresh/", &json!({"refresh": refresh}), &[]),
@@ -105,6 +128,14 @@ async fn full_flows_at_trace_level_log_no_secret() {
     .await;
     assert_eq!(response.status().as_u16(), 200);
     let (rotated_access, rotated_refresh) = tokens_of(&response);
+
+    // A damaged token sent to verify: refused, and neither it nor the token it came from logged.
+    let response = serve(
+        |r| token_verify::handle(app, r),
+        post_json("/account/token/verify/", &json!({"token": format!("{refresh}x")}), &[]),
+    )
+    .await;
+    assert_eq!(response.status().as_u16(), 401);
     let cookie = format!("my-refresh-token={rotated_refresh}; my-app-auth={rotated_access}");
     let response = serve(
         |r| refresh::handle(app, r),

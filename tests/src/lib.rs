@@ -30,21 +30,25 @@ pub const JOIN: &str = "/account/join/";
 pub const LOGIN: &str = "/account/login/";
 pub const LOGOUT: &str = "/account/logout/";
 pub const REFRESH: &str = "/account/token/refresh/";
+pub const VERIFY: &str = "/account/token/verify/";
 pub const PASSWORD_CHANGE: &str = "/account/password/change/";
 pub const MYPAGE: &str = "/account/mypage/";
+pub const USER: &str = "/account/user/";
 
-/// The six routes (with the trailing slash), the method each serves, and its `Allow` header.
-pub const ROUTES: [(&str, &str, &str); 6] = [
+/// The eight routes (with the trailing slash), the method each serves, and its `Allow` header.
+pub const ROUTES: [(&str, &str, &str); 8] = [
     (JOIN, "POST", "POST, OPTIONS"),
     (LOGIN, "POST", "POST, OPTIONS"),
     (LOGOUT, "POST", "POST, OPTIONS"),
     (REFRESH, "POST", "POST, OPTIONS"),
+    (VERIFY, "POST", "POST, OPTIONS"),
     (PASSWORD_CHANGE, "POST", "POST, OPTIONS"),
     (MYPAGE, "GET", "GET, HEAD, OPTIONS"),
+    (USER, "GET", "GET, PUT, PATCH, HEAD, OPTIONS"),
 ];
 
 /// The POST routes.
-pub const POST_ROUTES: [&str; 5] = [JOIN, LOGIN, LOGOUT, REFRESH, PASSWORD_CHANGE];
+pub const POST_ROUTES: [&str; 6] = [JOIN, LOGIN, LOGOUT, REFRESH, VERIFY, PASSWORD_CHANGE];
 
 /// The base URL of the stack under test, e.g. `http://127.0.0.1:40123` (the local stack) or
 /// `https://abc123.execute-api.eu-west-1.amazonaws.com/api` (a deployed one, `make smoke`).
@@ -429,6 +433,21 @@ pub async fn refresh(token: &str) -> Answer {
     post_json(REFRESH, json!({"refresh": token})).await
 }
 
+pub async fn verify(token: &str) -> Answer {
+    post_json(VERIFY, json!({"token": token})).await
+}
+
+/// GET /account/user/ with this `Authorization` value.
+pub async fn user_details(bearer: &str) -> Answer {
+    get(USER, &[("authorization", bearer)]).await
+}
+
+/// A PUT or PATCH of /account/user/ with this `Authorization` value and JSON body.
+pub async fn update_user(method: &str, bearer: &str, body: Value) -> Answer {
+    let headers = [("authorization", bearer), ("content-type", "application/json")];
+    send(method, USER, &headers, Some(body.to_string())).await
+}
+
 pub async fn logout(token: &str) -> Answer {
     post_json(LOGOUT, json!({"refresh": token})).await
 }
@@ -497,6 +516,11 @@ pub fn refresh_refused(detail: &str) -> Value {
 
 pub fn blacklisted() -> Value {
     refresh_refused("Token is blacklisted")
+}
+
+/// token/verify's 401 body (as token/refresh's).
+pub fn verify_refused(detail: &str) -> Value {
+    refresh_refused(detail)
 }
 
 /// logout's 401 body.
@@ -663,6 +687,45 @@ pub async fn set_active(pk: u64, active: bool) {
         .expect("deactivating the user");
 }
 
+/// One attribute of the user's item as stored (`None`: no such item or attribute).
+pub async fn user_attribute(pk: u64, name: &str) -> Option<AttributeValue> {
+    let [pk_attr, sk_attr] = user_key(pk);
+    dynamodb()
+        .await
+        .get_item()
+        .table_name(table_name())
+        .key(pk_attr.0, pk_attr.1)
+        .key(sk_attr.0, sk_attr.1)
+        .consistent_read(true)
+        .send()
+        .await
+        .expect("reading the user")
+        .item
+        .and_then(|mut item| item.remove(name))
+}
+
+/// Moves the last rotation of `token`'s session `seconds` into the past, as if that much time
+/// had gone by since (the reuse interval's clock), without waiting.
+pub async fn age_rotation(token: &str, seconds: i64) {
+    let claims = claims(token);
+    let (user_id, session_id) = (
+        claims["user_id"].as_str().expect("user_id"),
+        claims["sid"].as_str().expect("sid"),
+    );
+    dynamodb()
+        .await
+        .update_item()
+        .table_name(table_name())
+        .key("PK", AttributeValue::S(format!("USER#{user_id}")))
+        .key("SK", AttributeValue::S(format!("SESSION#{session_id}")))
+        .update_expression("SET refresh_issued_at = refresh_issued_at - :seconds")
+        .condition_expression("attribute_exists(PK)")
+        .expression_attribute_values(":seconds", AttributeValue::N(seconds.to_string()))
+        .send()
+        .await
+        .expect("ageing the session's rotation");
+}
+
 /// Deletes the user's item, as an admin would.
 pub async fn delete_user(pk: u64) {
     let [pk_attr, sk_attr] = user_key(pk);
@@ -678,18 +741,22 @@ pub async fn delete_user(pk: u64) {
         .expect("deleting the user");
 }
 
-// --- The 401s of the protected routes, shared by mypage and password/change -----------------
+// --- The 401s of the protected routes, shared by mypage, password/change and user -------------
 
 /// A route that requires `Authorization: Bearer <access>`.
 #[derive(Debug, Clone, Copy)]
 pub enum Protected {
     MyPage,
     PasswordChange,
+    /// GET /account/user/.
+    UserRead,
+    /// PATCH /account/user/ (with a valid body, so only authentication can refuse it).
+    UserUpdate,
 }
 
 impl Protected {
-    /// Calls the route with this `Authorization` (and cookies); password/change gets a valid
-    /// body, so only authentication can refuse it.
+    /// Calls the route with this `Authorization` (and cookies); password/change and the user
+    /// update get a valid body, so only authentication can refuse them.
     pub async fn call(self, authorization: Option<&str>, cookie: Option<&str>) -> Answer {
         let mut headers = Vec::new();
         if let Some(value) = authorization {
@@ -701,6 +768,17 @@ impl Protected {
         match self {
             Protected::MyPage => get(MYPAGE, &headers).await,
             Protected::PasswordChange => post_json_with(PASSWORD_CHANGE, new_password_body(), &headers).await,
+            Protected::UserRead => get(USER, &headers).await,
+            Protected::UserUpdate => {
+                headers.push(("content-type", "application/json"));
+                send(
+                    "PATCH",
+                    USER,
+                    &headers,
+                    Some(json!({"first_name": "Mallory"}).to_string()),
+                )
+                .await
+            }
         }
     }
 

@@ -5,7 +5,7 @@ use lambda_http::{Body, Request, Response};
 use secrecy::ExposeSecret;
 use serde_json::json;
 
-use shared::account::{new_session, personal_attributes, session_tokens, timestamp, user_json};
+use shared::account::{new_session, personal_attributes, profile_fields, session_tokens, timestamp, user_json};
 use shared::error::{ApiError, FieldErrors, NON_FIELD_ERRORS};
 use shared::http::{Endpoint, json_response, serve};
 use shared::input::{Fields, body_object, today_utc};
@@ -39,11 +39,10 @@ async fn join<S: UserStore>(app: &App<S>, request: &Request) -> Result<Response<
         }
     }
     let password2 = fields.password("password2", None);
-    let first_name = fields.string("first_name", false, true, Some(150)).unwrap_or_default();
-    let last_name = fields.string("last_name", false, true, Some(150)).unwrap_or_default();
-    let gender = fields.choice("gender", &["male", "female"]).unwrap_or_default();
-    let date_of_birth = fields.date_of_birth("date_of_birth", today_utc());
+    let profile = profile_fields(&mut fields, today_utc());
     fields.errors.into_result()?;
+    let first_name = profile.first_name.unwrap_or_default();
+    let last_name = profile.last_name.unwrap_or_default();
     let (Some(email), Some(password1), Some(password2)) = (email, password1, password2) else {
         return Err(ApiError::Internal);
     };
@@ -68,8 +67,8 @@ async fn join<S: UserStore>(app: &App<S>, request: &Request) -> Result<Response<
         password_hash,
         first_name,
         last_name,
-        gender,
-        date_of_birth: date_of_birth.map(|date| date.to_string()),
+        gender: profile.gender.unwrap_or_default(),
+        date_of_birth: profile.date_of_birth.flatten(),
         is_staff: false,
         is_superuser: false,
         joined_at: timestamp(time::OffsetDateTime::now_utc()),

@@ -27,8 +27,8 @@ use aws_sdk_dynamodb::types::{
 use serde::Serialize;
 
 use super::{
-    LoginThrottleStore, NewSession, NewUser, NextRefresh, Registration, Rotation, Session, SessionStore, SessionView,
-    StoreError, StoreResult, ThrottleRecord, User, UserStore,
+    LoginThrottleStore, NewSession, NewUser, NextRefresh, ProfileChanges, Registration, Rotation, Session,
+    SessionProblem, SessionStore, SessionView, StoreError, StoreResult, ThrottleRecord, User, UserStore,
 };
 
 /// The table's shape: the one definition used to create it locally and checked against the
@@ -424,6 +424,79 @@ impl UserStore for DynamoStore {
             None => Ok(None),
         }
     }
+
+    async fn update_profile(
+        &self,
+        user_id: u64,
+        expected_epoch: u64,
+        changes: &ProfileChanges,
+    ) -> StoreResult<Result<User, SessionProblem>> {
+        self.count();
+        // Attribute names are the `User` fields, as serde_dynamo stores them (a cleared date is NULL).
+        let mut values: Vec<(&str, AttributeValue)> = Vec::new();
+        if let Some(first_name) = &changes.first_name {
+            values.push(("first_name", s(first_name)));
+        }
+        if let Some(last_name) = &changes.last_name {
+            values.push(("last_name", s(last_name)));
+        }
+        if let Some(gender) = &changes.gender {
+            values.push(("gender", s(gender)));
+        }
+        if let Some(date_of_birth) = &changes.date_of_birth {
+            values.push((
+                "date_of_birth",
+                date_of_birth.as_deref().map_or(AttributeValue::Null(true), s),
+            ));
+        }
+        if values.is_empty() {
+            // Nothing to change: the epoch is set to itself, so the call still checks its
+            // condition and reads the user back in its one write.
+            values.push(("session_epoch", n(expected_epoch)));
+        }
+        let assignments: Vec<String> = values.iter().map(|(name, _)| format!("#{name} = :{name}")).collect();
+        let mut request = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key(user_pk(user_id), USER_SK)))
+            .update_expression(format!("SET {}", assignments.join(", ")))
+            .condition_expression("attribute_exists(#pk) AND #is_active = :true AND #session_epoch = :epoch")
+            .expression_attribute_names("#pk", TableDefinition::PARTITION_KEY)
+            .expression_attribute_names("#is_active", "is_active")
+            .expression_attribute_names("#session_epoch", "session_epoch")
+            .expression_attribute_values(":true", AttributeValue::Bool(true))
+            .expression_attribute_values(":epoch", n(expected_epoch))
+            .return_values(aws_sdk_dynamodb::types::ReturnValue::AllNew)
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld);
+        for (name, value) in values {
+            request = request
+                .expression_attribute_names(format!("#{name}"), name)
+                .expression_attribute_values(format!(":{name}"), value);
+        }
+        let error = match request.send().await {
+            Ok(output) => {
+                let item = output
+                    .attributes
+                    .ok_or_else(|| StoreError::Other("profile update returned no item".into()))?;
+                return Ok(Ok(from_item(item)?));
+            }
+            Err(error) => error,
+        };
+        let Some(UpdateItemError::ConditionalCheckFailedException(failed)) = error.as_service_error() else {
+            return Err(classify(error));
+        };
+        // What the write found decides the answer, as `SessionView::live` would: a moved
+        // epoch (password changed) before the user's state.
+        let found: Option<User> = match failed.item() {
+            Some(item) if !item.is_empty() => Some(from_item(item.clone())?),
+            _ => None,
+        };
+        Ok(Err(match found {
+            Some(user) if user.session_epoch != expected_epoch => SessionProblem::Revoked,
+            _ => SessionProblem::NoActiveUser,
+        }))
+    }
 }
 
 impl SessionStore for DynamoStore {
@@ -442,6 +515,7 @@ impl SessionStore for DynamoStore {
             .expression_attribute_values(":true", AttributeValue::Bool(true))
             .build()
             .map_err(|e| StoreError::Other(e.to_string()))?;
+        let refresh_jti = session.refresh_jti.clone();
         let items = vec![
             self.put(session_item(user.id, user.session_epoch, session)?, true)?,
             TransactWriteItem::builder().update(mark_login).build(),
@@ -449,7 +523,15 @@ impl SessionStore for DynamoStore {
         match self.transact(items).await {
             Ok(()) => Ok(true),
             Err(TransactOutcome::ConditionFailed(failed)) if matches!(failed.get(1), Some(Some(_))) => Ok(false),
-            Err(TransactOutcome::ConditionFailed(_)) => Err(StoreError::Other("session id collision".into())),
+            Err(TransactOutcome::ConditionFailed(failed)) => {
+                match session_from(failed.first().and_then(Option::as_ref))? {
+                    // The session is there with our refresh token (random 128-bit ids): an earlier
+                    // attempt of this very call committed and its answer was lost. DynamoDB's
+                    // ClientRequestToken covers this too; a server without it (moto) does not.
+                    Some(found) if found.refresh_jti == refresh_jti => Ok(true),
+                    _ => Err(StoreError::Other("session id collision".into())),
+                }
+            }
             Err(TransactOutcome::Failed(error)) => Err(error),
         }
     }

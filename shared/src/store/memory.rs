@@ -5,8 +5,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, MutexGuard};
 
 use super::{
-    LoginThrottleStore, NewSession, NewUser, NextRefresh, Registration, Rotation, Session, SessionStore, SessionView,
-    StoreError, StoreResult, ThrottleRecord, User, UserStore,
+    LoginThrottleStore, NewSession, NewUser, NextRefresh, ProfileChanges, Registration, Rotation, Session,
+    SessionProblem, SessionStore, SessionView, StoreError, StoreResult, ThrottleRecord, User, UserStore,
 };
 
 #[derive(Default)]
@@ -126,6 +126,24 @@ impl UserStore for MemoryStore {
     async fn find_by_email(&self, email: &str) -> StoreResult<Option<User>> {
         let state = self.state()?;
         Ok(state.emails.get(email).and_then(|id| state.users.get(id)).cloned())
+    }
+
+    async fn update_profile(
+        &self,
+        user_id: u64,
+        expected_epoch: u64,
+        changes: &ProfileChanges,
+    ) -> StoreResult<Result<User, SessionProblem>> {
+        let mut state = self.state()?;
+        match state.users.get_mut(&user_id) {
+            // The epoch first, as the DynamoDB store decides from the item its write found.
+            Some(user) if user.session_epoch != expected_epoch => Ok(Err(SessionProblem::Revoked)),
+            Some(user) if user.is_active => {
+                changes.apply_to(user);
+                Ok(Ok(user.clone()))
+            }
+            _ => Ok(Err(SessionProblem::NoActiveUser)),
+        }
     }
 }
 

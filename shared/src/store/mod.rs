@@ -72,6 +72,38 @@ impl fmt::Debug for NewUser {
     }
 }
 
+/// What a profile update (PUT or PATCH of the user route) changes; `None` leaves a field as it is.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ProfileChanges {
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+    pub gender: Option<String>,
+    /// `Some(None)` clears the date.
+    pub date_of_birth: Option<Option<String>>,
+}
+
+impl ProfileChanges {
+    pub fn is_empty(&self) -> bool {
+        *self == ProfileChanges::default()
+    }
+
+    /// The changes applied to `user`: what the store writes, in one place.
+    pub fn apply_to(&self, user: &mut User) {
+        if let Some(first_name) = &self.first_name {
+            user.first_name.clone_from(first_name);
+        }
+        if let Some(last_name) = &self.last_name {
+            user.last_name.clone_from(last_name);
+        }
+        if let Some(gender) = &self.gender {
+            user.gender.clone_from(gender);
+        }
+        if let Some(date_of_birth) = &self.date_of_birth {
+            user.date_of_birth.clone_from(date_of_birth);
+        }
+    }
+}
+
 /// A session as stored.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Session {
@@ -216,6 +248,19 @@ pub trait UserStore: Send + Sync {
     ) -> impl Future<Output = StoreResult<Registration>> + Send;
 
     fn find_by_email(&self, email: &str) -> impl Future<Output = StoreResult<Option<User>>> + Send;
+
+    /// Applies `changes` to the user in one conditional write — only if the user still exists,
+    /// is active and is at `expected_epoch` (the epoch the request authenticated under: no
+    /// password change since) — and answers the user as stored after it, read by the write
+    /// itself. `Err(Revoked)` if the epoch moved, `Err(NoActiveUser)` if the user is gone or
+    /// inactive; then nothing is written, so a deactivation or a password change that landed
+    /// first is never overwritten, and a deleted user is never recreated.
+    fn update_profile(
+        &self,
+        user_id: u64,
+        expected_epoch: u64,
+        changes: &ProfileChanges,
+    ) -> impl Future<Output = StoreResult<Result<User, SessionProblem>>> + Send;
 }
 
 /// Sessions: start, read, rotate, revoke; and the password change that revokes the others.

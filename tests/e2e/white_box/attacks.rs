@@ -1,5 +1,6 @@
-//! The token attack list (`e2e::attacks`) against every route that reads a token: the two
-//! bearer routes and the two that take a refresh token. Every attack must be refused with the
+//! The token attack list (`e2e::attacks`) against every route that reads a token: the bearer
+//! routes (mypage, password change, user), the two that take a refresh token, and token verify
+//! with either kind. Every attack must be refused with the
 //! contract's 401, and the genuine token must still work afterwards (no attack may revoke,
 //! rotate or otherwise touch the session it was made from).
 
@@ -114,4 +115,37 @@ async fn logout_refuses_every_token_attack() {
     logout(&session.refresh)
         .await
         .expect(200, json!({"detail": "Successfully logged out."}));
+}
+
+#[tokio::test]
+async fn user_refuses_every_token_attack_on_read_and_write() {
+    let session = new_user().await;
+    for (route, method) in [(Protected::UserRead, "GET"), (Protected::UserUpdate, "PATCH")] {
+        assert_all_refused(
+            &format!("{method} {USER}"),
+            token_attacks(&session.access),
+            access_refusal,
+            |token| async move { route.with_bearer(&token).await },
+        )
+        .await;
+    }
+    // Nothing was written: the name is the one joined with.
+    user_details(&session.bearer()).await.expect(200, session.user.clone());
+}
+
+#[tokio::test]
+async fn token_verify_refuses_every_token_attack_on_either_kind() {
+    let session = new_user().await;
+    let expected = |refusal| match refusal {
+        Refusal::Invalid => (401, verify_refused("Token is invalid"), CHALLENGE),
+        Refusal::Expired => (401, verify_refused("Token is expired"), CHALLENGE),
+    };
+    for genuine in [&session.access, &session.refresh] {
+        assert_all_refused(VERIFY, token_attacks(genuine), expected, |token| async move {
+            verify(&token).await
+        })
+        .await;
+    }
+    // Verify revoked nothing: the genuine refresh token still rotates.
+    rotated(&refresh(&session.refresh).await);
 }

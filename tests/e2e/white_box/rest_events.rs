@@ -67,6 +67,25 @@ async fn rest_api_events_walk_an_account_through_the_real_binaries() {
         assert_eq!(answer["statusCode"], 200, "{page}: {answer}");
         assert_eq!(body(&answer), json!({"message": format!("반갑습니다, {email}님!")}));
     }
+    for (file, first_name) in [("user.json", "Ada"), ("user-no-slash.json", "Augusta Ada")] {
+        let answer = invoke("user", event(file, &email, access, refresh)).await;
+        assert_eq!(answer["statusCode"], 200, "{file}: {answer}");
+        assert_eq!(body(&answer)["email"], email.as_str(), "{file}");
+        assert_eq!(body(&answer)["first_name"], first_name, "{file}");
+        assert_eq!(
+            header_values(&answer, "allow"),
+            ["GET, PUT, PATCH, HEAD, OPTIONS"],
+            "{file}"
+        );
+    }
+    for file in ["token-verify.json", "token-verify-no-slash.json"] {
+        let answer = invoke("token-verify", event(file, &email, access, refresh)).await;
+        assert_eq!(
+            (answer["statusCode"].clone(), body(&answer)),
+            (json!(200), json!({})),
+            "{file}"
+        );
+    }
     let refreshed = invoke("refresh", event("refresh-no-slash.json", &email, access, refresh)).await;
     assert_eq!(refreshed["statusCode"], 200, "{refreshed}");
     let rotated = body(&refreshed)["refresh"].as_str().expect("rotated").to_owned();
@@ -90,6 +109,9 @@ async fn rest_api_error_events_get_the_contract_answers_from_the_real_binaries()
         ("mypage", "mypage-no-token.json", 401),
         ("login", "login-wrong-method.json", 405),
         ("join", "join-malformed-json.json", 400),
+        ("token-verify", "token-verify-garbage.json", 401),
+        ("user", "user-wrong-method.json", 405),
+        ("user", "user-invalid-fields.json", 401),
     ] {
         let answer = invoke(function, event(file, &unique_email(), "", "")).await;
         assert_eq!(answer["statusCode"], status, "{file}: {answer}");
