@@ -23,7 +23,7 @@ RELEASE = ROOT / "target" / "release"
 # The function binaries to count (BIN_DIR); the harness itself is always the release one.
 import os as _os
 BINARIES = pathlib.Path(_os.environ.get("BIN_DIR", RELEASE))
-ROUTES = ("join", "login", "mypage", "refresh")
+ROUTES = ("join", "login", "mypage", "refresh", "token-verify")
 HASHING = {"join", "login"}
 
 

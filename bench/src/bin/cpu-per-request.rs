@@ -6,7 +6,8 @@
 //! `warm` measures the handler alone, in process.
 //!
 //! Routes: join (unique emails), login, mypage, token/refresh (rotation on, each request with
-//! the refresh token the previous answer returned, as a client does). Beside the hashing routes,
+//! the refresh token the previous answer returned, as a client does), token/verify, user (GET,
+//! and PATCH of the first name). Beside the hashing routes,
 //! one raw Argon2 hash and one raw verify measured in this process, in the same run.
 //!
 //! Usage: `cpu-per-request [BIN_DIR (target/release)] [N (2000)] [N_HASHING (100)]`. Needs
@@ -231,6 +232,30 @@ async fn bench() -> Result<(), String> {
                 None,
                 200,
             )
+        })
+        .await?,
+    );
+
+    eprintln!("token/verify: {n} requests");
+    let verify_body = json!({"token": access});
+    results.push(
+        measure(dir, &place, "token/verify", "token-verify", n, |_, _| {
+            invocation("POST", "/account/token/verify/", Some(&verify_body), None, 200)
+        })
+        .await?,
+    );
+    eprintln!("user GET: {n} requests");
+    results.push(
+        measure(dir, &place, "user GET", "user", n, |_, _| {
+            invocation("GET", "/account/user/", None, Some(&access), 200)
+        })
+        .await?,
+    );
+    eprintln!("user PATCH: {n} requests");
+    results.push(
+        measure(dir, &place, "user PATCH", "user", n, |i, _| {
+            let body = json!({"first_name": format!("Ada{i}")});
+            invocation("PATCH", "/account/user/", Some(&body), Some(&access), 200)
         })
         .await?,
     );

@@ -141,6 +141,44 @@ async fn measure_routes<S: Store + Counted>(app: &App<S>, run: &str, iterations:
     .await;
     rows.push(("mypage", sample));
 
+    let sample = measure(
+        app,
+        iterations,
+        |_| async { post_json("/account/token/verify/", &json!({"token": access}), &[]) },
+        |request| async { (token_verify::handle(app, request).await, 200) },
+    )
+    .await;
+    rows.push(("token/verify", sample));
+
+    let sample = measure(
+        app,
+        iterations,
+        |_| async { event("GET", "/account/user/", &[("authorization", &bearer(&access))], None) },
+        |request| async { (user::handle(app, request).await, 200) },
+    )
+    .await;
+    rows.push(("user GET", sample));
+
+    let sample = measure(
+        app,
+        iterations,
+        |i| {
+            let authorization = bearer(&access);
+            async move {
+                let mut request = post_json(
+                    "/account/user/",
+                    &json!({"first_name": format!("Ada{i}")}),
+                    &[("authorization", &authorization)],
+                );
+                *request.method_mut() = lambda_http::http::Method::PATCH;
+                request
+            }
+        },
+        |request| async { (user::handle(app, request).await, 200) },
+    )
+    .await;
+    rows.push(("user PATCH", sample));
+
     // Rotation: each call spends the token the previous call returned.
     let current = std::cell::RefCell::new(refresh);
     let sample = measure(
