@@ -16,7 +16,7 @@ use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
-use serde_json::{Value, json};
+use serde_json::Value;
 use tokio::io::{AsyncRead, AsyncReadExt};
 use tokio::net::TcpListener;
 use tokio::process::{Child, Command};
@@ -38,63 +38,18 @@ pub struct Invocation {
     pub status: u16,
 }
 
-/// An API Gateway REST API (payload 1.0) proxy event, as the deployed stage (`api`) sends it:
-/// the resource is the path without its trailing slash, as the template declares it.
+/// An API Gateway REST API (payload 1.0) proxy event, as the deployed stage (`api`) sends it
+/// (`shared::testing` builds it, as for the handler tests).
 pub fn api_gateway_event(method: &str, path: &str, json_body: Option<&str>, bearer: Option<&str>) -> Value {
-    let mut headers = json!({
-        "Accept": "*/*",
-        "Host": "abcdef1234.execute-api.us-east-1.amazonaws.com",
-        "User-Agent": "runtime-loop-bench",
-        "X-Forwarded-For": "203.0.113.10",
-        "X-Forwarded-Port": "443",
-        "X-Forwarded-Proto": "https",
-    });
-    if let Some(body) = json_body {
-        headers["Content-Type"] = json!("application/json");
-        headers["Content-Length"] = json!(body.len().to_string());
+    let authorization = bearer.map(|token| format!("Bearer {token}"));
+    let mut headers = vec![("accept", "*/*"), ("user-agent", "runtime-loop-bench")];
+    if json_body.is_some() {
+        headers.push(("content-type", "application/json"));
     }
-    if let Some(token) = bearer {
-        headers["Authorization"] = json!(format!("Bearer {token}"));
+    if let Some(authorization) = &authorization {
+        headers.push(("authorization", authorization));
     }
-    let multi: serde_json::Map<String, Value> = headers
-        .as_object()
-        .map(|single| {
-            single
-                .iter()
-                .map(|(name, value)| (name.clone(), json!([value])))
-                .collect()
-        })
-        .unwrap_or_default();
-    let resource = match path.trim_end_matches('/') {
-        "" => "/",
-        trimmed => trimmed,
-    };
-    json!({
-        "resource": resource,
-        "path": path,
-        "httpMethod": method,
-        "headers": headers,
-        "multiValueHeaders": multi,
-        "queryStringParameters": null,
-        "multiValueQueryStringParameters": null,
-        "pathParameters": null,
-        "stageVariables": null,
-        "requestContext": {
-            "accountId": "123456789012",
-            "apiId": "abcdef1234",
-            "domainName": "abcdef1234.execute-api.us-east-1.amazonaws.com",
-            "httpMethod": method,
-            "identity": {"sourceIp": "203.0.113.10", "userAgent": "runtime-loop-bench"},
-            "path": format!("/api{path}"),
-            "protocol": "HTTP/1.1",
-            "requestId": "runtime-loop-bench",
-            "requestTimeEpoch": unix_millis(),
-            "resourcePath": resource,
-            "stage": "api",
-        },
-        "body": json_body,
-        "isBase64Encoded": false,
-    })
+    shared::testing::rest_event_json(method, path, &headers, json_body)
 }
 
 pub fn unix_millis() -> u64 {

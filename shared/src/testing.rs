@@ -38,6 +38,12 @@ pub fn app() -> App<MemoryStore> {
 /// `lambda_http` itself. `cargo lambda watch` sends HTTP API (2.0) events: the end-to-end tests
 /// cover those.
 pub fn event(method: &str, path: &str, headers: &[(&str, &str)], body: Option<&str>) -> Request {
+    let event = rest_event_json(method, path, headers, body);
+    lambda_http::request::from_str(&event.to_string()).expect("a well-formed REST API event")
+}
+
+/// The JSON of that event, as Lambda hands it to a function (the bench's Runtime API sends it).
+pub fn rest_event_json(method: &str, path: &str, headers: &[(&str, &str)], body: Option<&str>) -> Value {
     let mut single = serde_json::Map::new();
     let mut multi = serde_json::Map::new();
     for (name, value) in headers {
@@ -46,8 +52,11 @@ pub fn event(method: &str, path: &str, headers: &[(&str, &str)], body: Option<&s
     }
     // The REST API matches `/x/` to the resource `/x`. Handlers route on `path`, never on
     // `resource`, so unknown paths need not name the `{proxy+}` resource here.
-    let resource = path.trim_end_matches('/');
-    let event = json!({
+    let resource = match path.trim_end_matches('/') {
+        "" => "/",
+        trimmed => trimmed,
+    };
+    json!({
         "resource": resource,
         "path": path,
         "httpMethod": method,
@@ -74,8 +83,7 @@ pub fn event(method: &str, path: &str, headers: &[(&str, &str)], body: Option<&s
         },
         "body": body,
         "isBase64Encoded": false
-    });
-    lambda_http::request::from_str(&event.to_string()).expect("a well-formed REST API event")
+    })
 }
 
 /// A POST with a JSON body.

@@ -56,7 +56,7 @@ fn place(dynamodb: &str) -> Place<'_> {
     }
 }
 
-static SUBJECTS: [Subject; 7] = [
+static SUBJECTS: [Subject; 9] = [
     Subject {
         binary: HELLO,
         path: "/",
@@ -116,6 +116,26 @@ static SUBJECTS: [Subject; 7] = [
         probe: Probe {
             method: "POST",
             json_body: Some("{}"),
+            bearer: Some(foreign_jwt!()),
+            status: 401,
+        },
+    },
+    Subject {
+        binary: "token-verify",
+        path: "/account/token/verify/",
+        probe: Probe {
+            method: "POST",
+            json_body: Some(concat!(r#"{"token":""#, foreign_jwt!(), r#""}"#)),
+            bearer: None,
+            status: 401,
+        },
+    },
+    Subject {
+        binary: "user",
+        path: "/account/user/",
+        probe: Probe {
+            method: "GET",
+            json_body: None,
             bearer: Some(foreign_jwt!()),
             status: 401,
         },
@@ -245,7 +265,7 @@ async fn bench() -> Result<(), String> {
     if !missing.is_empty() {
         return Err(format!(
             "missing in {}: {} (cargo build --release -p bench --bin hello-lambda; \
-             cargo build --release --bins -p join -p login -p logout -p refresh -p password-change -p mypage)",
+             cargo build --release --bins -p join -p login -p logout -p refresh -p password-change -p mypage -p token-verify -p user)",
             args.dir.display(),
             missing.join(", ")
         ));
