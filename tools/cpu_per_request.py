@@ -1,15 +1,24 @@
-"""CPU per request of the function processes, as Lambda bills them: the whole process (runtime
-loop, event parsing, the handler, the SDK's HTTP), not the handler alone.
+"""CPU per request of the function processes, as Lambda bills them (the whole process: runtime
+loop, event parsing, the handler, the SDK's HTTP), optionally side by side with a reference
+server that speaks the same HTTP contract (the Django tutorial's backend) in the same run.
 
 Starts `make dev PROFILE=release` (tools/dev.sh) on free ports with one instance per function,
-makes an account, warms each route up, then sends N requests one after another to mypage and N
-to token/refresh (each with the refresh token the previous one returned: rotation is on) and
-reads the user + system time of that route's function processes from /proc before and after.
-N is large enough that the clock tick (10 ms) is under 1% of what is measured.
+makes an account, warms each route up, then sends requests one after another and reads the user
++ system time of that route's function processes from /proc before and after: N to mypage and
+N to token/refresh (each presenting the refresh token the previous answer returned), and
+HASHING_N logins and joins, whose figure is set beside one raw Argon2id verify and hash timed by
+`target/release/argon2-time` in the same run. N is large enough that the 10 ms clock tick is
+under 1% of what is measured.
 
-Usage: cpu_per_request.py [N (2000)]. Prints one Markdown table row per route.
+With --reference URL PID the same requests go to the server at URL too (routes under /account/,
+as the contract), and its CPU is that of process PID and all its descendants (a gunicorn master
+and its workers). Routes alternate between the two servers so both see the same machine.
+
+Usage: cpu_per_request.py [N (2000)] [HASHING_N (100)] [--reference URL PID]
+Prints a Markdown table.
 """
 
+import argparse
 import json
 import os
 import pathlib
@@ -18,6 +27,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
@@ -36,38 +46,126 @@ def call(base, method, path, body=None, bearer=None):
     request.add_header("content-type", "application/json")
     if bearer:
         request.add_header("authorization", f"Bearer {bearer}")
-    with urllib.request.urlopen(request, timeout=30) as answer:
-        return answer.status, json.loads(answer.read())
+    try:
+        with urllib.request.urlopen(request, timeout=30) as answer:
+            return answer.status, json.loads(answer.read() or b"null")
+    except urllib.error.HTTPError as refused:
+        return refused.code, refused.read().decode(errors="replace")
 
 
-def function_cpu_seconds(api_port, function):
-    """User + system seconds of every process of `function` on this stack (all its instances)."""
-    runtime = f"AWS_LAMBDA_RUNTIME_API=http://127.0.0.1:{api_port}/.rt/{function}".encode()
-    total = 0
+def process_cpu_seconds(pid):
+    fields = pathlib.Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15 of stat)
+
+
+def processes():
+    """{pid: (ppid, environ bytes or None)} of every process we can read."""
+    found = {}
     for entry in pathlib.Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
         try:
-            if runtime not in (entry / "environ").read_bytes().split(b"\0"):
-                continue
-            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            environ = (entry / "environ").read_bytes()
         except OSError:
             continue
-        total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15 of stat)
-    return total / TICKS
+        found[int(entry.name)] = (ppid, environ)
+    return found
 
 
-def measure(api_port, function, requests, send):
-    before = function_cpu_seconds(api_port, function)
+def ticks(pids):
+    total = 0
+    for pid in pids:
+        try:
+            total += process_cpu_seconds(pid)
+        except OSError:
+            pass  # ended between listing and reading: nothing of ours ends mid-run
+    return total
+
+
+class Ours:
+    """The functions of one route on our stack: every process whose Runtime API is that route's."""
+
+    def __init__(self, base, api_port):
+        self.base, self.api_port = base, api_port
+
+    def cpu_seconds(self, function):
+        runtime = f"AWS_LAMBDA_RUNTIME_API=http://127.0.0.1:{self.api_port}/.rt/{function}".encode()
+        return ticks(pid for pid, (_, environ) in processes().items() if runtime in environ.split(b"\0")) / TICKS
+
+
+class Reference:
+    """A server and all its descendants, whatever route is measured."""
+
+    def __init__(self, base, pid):
+        self.base, self.pid = base, pid
+
+    def cpu_seconds(self, _function):
+        table = processes()
+        tree, grew = {self.pid}, True
+        while grew:
+            more = {pid for pid, (ppid, _) in table.items() if ppid in tree} - tree
+            tree |= more
+            grew = bool(more)
+        return ticks(tree) / TICKS
+
+
+class Client:
+    """One account on one server and the four measured requests."""
+
+    def __init__(self, server, tag):
+        self.server, self.tag, self.joins = server, tag, 0
+        self.email = f"cpu-{tag}-{os.getpid()}@example.com"
+        status, joined = call(server.base, "POST", "/account/join/",
+                              {"email": self.email, "password1": PASSWORD, "password2": PASSWORD})
+        assert status == 201, joined
+        self.access, self.refresh = joined["access"], joined["refresh"]
+
+    def mypage(self):
+        status, answer = call(self.server.base, "GET", "/account/mypage/", bearer=self.access)
+        assert status == 200, answer
+
+    def rotate(self):
+        status, answer = call(self.server.base, "POST", "/account/token/refresh/", {"refresh": self.refresh})
+        assert status == 200, answer
+        self.refresh = answer.get("refresh") or self.refresh
+
+    def login(self):
+        status, answer = call(self.server.base, "POST", "/account/login/", {"email": self.email, "password": PASSWORD})
+        assert status == 200, answer
+
+    def join(self):
+        self.joins += 1
+        email = f"cpu-{self.tag}-{os.getpid()}-{self.joins}@example.com"
+        status, answer = call(self.server.base, "POST", "/account/join/",
+                              {"email": email, "password1": PASSWORD, "password2": PASSWORD})
+        assert status == 201, answer
+
+
+def measure(server, function, requests, send):
+    before = server.cpu_seconds(function)
     started = time.monotonic()
     for _ in range(requests):
         send()
     wall = time.monotonic() - started
-    cpu = function_cpu_seconds(api_port, function) - before
-    return cpu * 1000 / requests, wall * 1000 / requests
+    return (server.cpu_seconds(function) - before) * 1000 / requests, wall * 1000 / requests
 
 
-def main(requests):
+def raw_argon2(runs):
+    timer = ROOT / "target" / "release" / "argon2-time"
+    if not timer.exists():
+        return None
+    hash_ms, verify_ms = subprocess.run([timer, str(runs)], check=True, capture_output=True, text=True).stdout.split()
+    return float(hash_ms), float(verify_ms)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("requests", nargs="?", type=int, default=2000)
+    parser.add_argument("hashing_requests", nargs="?", type=int, default=100)
+    parser.add_argument("--reference", nargs=2, metavar=("URL", "PID"))
+    options = parser.parse_args()
+
     api_port, dynamodb_port = free_port(), free_port()
     env = dict(os.environ, API_PORT=str(api_port), DYNAMODB_PORT=str(dynamodb_port), PROFILE="release",
                CONCURRENCY="1", RUST_LOG="warn", TABLE_NAME="cpu-per-request")
@@ -81,35 +179,54 @@ def main(requests):
             if dev.poll() is not None:
                 sys.exit(f"make dev ended before the API was up: {log}")
             time.sleep(0.2)
-        base = f"http://127.0.0.1:{api_port}"
-        email = f"cpu-{os.getpid()}@example.com"
-        status, joined = call(base, "POST", "/account/join/",
-                              {"email": email, "password1": PASSWORD, "password2": PASSWORD})
-        assert status == 201, joined
-        access, refresh = joined["access"], joined["refresh"]
+        clients = [("ours", Client(Ours(f"http://127.0.0.1:{api_port}", api_port), "ours"))]
+        if options.reference:
+            url, pid = options.reference
+            clients.append(("reference", Client(Reference(url.rstrip("/"), int(pid)), "reference")))
+        for _, client in clients:
+            for _ in range(50):  # warm-up: connections, caches, lazy initialisation
+                client.mypage()
+                client.rotate()
+            for _ in range(3):
+                client.login()
+                client.join()
 
-        def mypage():
-            status, _ = call(base, "GET", "/account/mypage/", bearer=access)
-            assert status == 200
+        routes = (("mypage", "mypage", options.requests), ("token/refresh", "rotate", options.requests),
+                  ("login", "login", options.hashing_requests), ("join", "join", options.hashing_requests))
+        functions = {"mypage": "mypage", "token/refresh": "refresh", "login": "login", "join": "join"}
+        figures = {}
+        for route, method, requests in routes:
+            for name, client in clients:
+                figures[route, name] = measure(client.server, functions[route], requests, getattr(client, method))
+        argon2 = raw_argon2(max(20, options.hashing_requests // 5))
 
-        def rotate():
-            nonlocal refresh
-            status, answer = call(base, "POST", "/account/token/refresh/", {"refresh": refresh})
-            assert status == 200, answer
-            refresh = answer["refresh"]
-
-        for _ in range(50):  # warm-up: connections, caches, lazy initialisation
-            mypage()
-            rotate()
-        print("| route | CPU ms per request | wall ms per request | requests |")
-        print("| --- | ---: | ---: | ---: |")
-        for function, send in (("mypage", mypage), ("refresh", rotate)):
-            cpu, wall = measure(api_port, function, requests, send)
-            print(f"| {function} | {cpu:.3f} | {wall:.2f} | {requests} |")
+        header = "| route | requests | ours: CPU ms / request | ours: wall ms |"
+        rule = "| --- | ---: | ---: | ---: |"
+        if options.reference:
+            header += " reference: CPU ms / request | reference: wall ms | reference CPU ÷ ours |"
+            rule += " ---: | ---: | ---: |"
+        if argon2:
+            header += " ours ÷ raw Argon2 |"
+            rule += " ---: |"
+        print(header)
+        print(rule)
+        for route, _, requests in routes:
+            cpu, wall = figures[route, "ours"]
+            row = f"| {route} | {requests} | {cpu:.3f} | {wall:.2f} |"
+            if options.reference:
+                ref_cpu, ref_wall = figures[route, "reference"]
+                row += f" {ref_cpu:.3f} | {ref_wall:.2f} | {ref_cpu / cpu:.2f}× |"
+            if argon2:
+                raw = {"login": argon2[1], "join": argon2[0]}.get(route)
+                row += f" {cpu / raw:.2f}× |" if raw else " |"
+            print(row)
+        if argon2:
+            print(f"\nRaw Argon2id in the same run (target/release/argon2-time, median): hash {argon2[0]:.2f} ms, "
+                  f"verify {argon2[1]:.2f} ms.")
     finally:
         os.killpg(dev.pid, signal.SIGTERM)
         dev.wait(timeout=60)
 
 
 if __name__ == "__main__":
-    main(int(sys.argv[1]) if len(sys.argv) > 1 else 2000)
+    main()
