@@ -918,8 +918,21 @@ async fn revoking_the_other_sessions_keeps_the_callers_in_one_transaction() {
     let after = store.load(user.id, &kept.id).await.unwrap().user.expect("user");
     assert_eq!(after.session_epoch, 1);
     assert_eq!(after.password_hash, user.password_hash, "no password change");
-    // From a stale epoch, or from a session that has ended: refused, nothing written.
-    assert!(!store.revoke_other_sessions(user.id, &kept.id, 0).await.unwrap());
+    // The same call again (a retry whose first answer was lost) is recognised as done, and
+    // writes nothing more.
+    assert!(store.revoke_other_sessions(user.id, &kept.id, 0).await.unwrap());
+    assert_eq!(
+        store
+            .load(user.id, &kept.id)
+            .await
+            .unwrap()
+            .user
+            .expect("user")
+            .session_epoch,
+        1
+    );
+    // From a session the revocation ended, or from one that has ended otherwise: refused.
+    assert!(!store.revoke_other_sessions(user.id, &others[0], 0).await.unwrap());
     let fresh = log_in(&store, &after, "c").await;
     assert!(store.end_session(user.id, &fresh).await.unwrap());
     assert!(!store.revoke_other_sessions(user.id, &fresh, 1).await.unwrap());

@@ -705,8 +705,10 @@ impl SessionStore for DynamoStore {
 impl DynamoStore {
     /// Password change's transaction, and revoke-others' without a new hash: the user moves to
     /// the next epoch (revoking every session started under an older one) and the kept session
-    /// is carried over, if the user is still at `expected_epoch` and the kept session is not
-    /// revoked. `false` otherwise.
+    /// is carried over, if the user is still at `expected_epoch` and the kept session is live
+    /// at it. `false` otherwise — but for a retry of this very call whose first answer was lost
+    /// (the SDK retries such writes): the items as that attempt left them are recognised, as
+    /// DynamoDB's ClientRequestToken would, which moto does not honour.
     async fn bump_epoch(
         &self,
         user_id: u64,
@@ -721,7 +723,8 @@ impl DynamoStore {
             .condition_expression("#session_epoch = :expected")
             .expression_attribute_names("#session_epoch", "session_epoch")
             .expression_attribute_values(":next", n(next_epoch))
-            .expression_attribute_values(":expected", n(expected_epoch));
+            .expression_attribute_values(":expected", n(expected_epoch))
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld);
         user = match new_password_hash {
             Some(hash) => user
                 .update_expression("SET #password_hash = :hash, #session_epoch = :next")
@@ -734,22 +737,37 @@ impl DynamoStore {
             .table_name(&self.table)
             .set_key(Some(key(user_pk(user_id), &session_sk(keep_session_id))))
             .update_expression("SET #epoch = :next")
-            .condition_expression("#revoked = :false")
+            .condition_expression("#revoked = :false AND #epoch = :expected")
             .expression_attribute_names("#epoch", "epoch")
             .expression_attribute_names("#revoked", "revoked")
             .expression_attribute_values(":next", n(next_epoch))
+            .expression_attribute_values(":expected", n(expected_epoch))
             .expression_attribute_values(":false", AttributeValue::Bool(false))
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
             .build()
             .map_err(|e| StoreError::Other(e.to_string()))?;
         let items = vec![
             TransactWriteItem::builder().update(user).build(),
             TransactWriteItem::builder().update(session).build(),
         ];
-        match self.transact(items).await {
-            Ok(()) => Ok(true),
-            Err(TransactOutcome::ConditionFailed(_)) => Ok(false),
-            Err(TransactOutcome::Failed(error)) => Err(error),
-        }
+        let failed = match self.transact(items).await {
+            Ok(()) => return Ok(true),
+            Err(TransactOutcome::ConditionFailed(failed)) => failed,
+            Err(TransactOutcome::Failed(error)) => return Err(error),
+        };
+        // Done already: the user is at the next epoch (with our hash: Argon2 salts are random,
+        // so no other write stores the same one) and the kept session was carried over to it.
+        let (Some(Some(user)), Some(Some(session))) = (failed.first(), failed.get(1)) else {
+            return Ok(false);
+        };
+        let (Some(user), Some(session)) = (found_user(user)?, session_from(Some(session))?) else {
+            return Ok(false);
+        };
+        let ours = user.session_epoch == next_epoch
+            && session.epoch == next_epoch
+            && !session.revoked
+            && new_password_hash.is_none_or(|hash| user.password_hash == hash);
+        Ok(ours)
     }
 }
 

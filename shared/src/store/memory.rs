@@ -239,7 +239,8 @@ impl State {
         new_password_hash: Option<&str>,
     ) -> bool {
         let key = (user_id, keep_session_id.to_owned());
-        let session_live = matches!(self.sessions.get(&key), Some(session) if !session.revoked);
+        let session_live =
+            matches!(self.sessions.get(&key), Some(session) if !session.revoked && session.epoch == expected_epoch);
         let epoch_current = matches!(self.users.get(&user_id), Some(user) if user.session_epoch == expected_epoch);
         if !session_live || !epoch_current {
             return false;
