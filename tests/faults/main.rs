@@ -35,7 +35,8 @@ const HANG_GUARD: Duration = Duration::from_secs(30);
 enum Fault {
     /// The connection is refused (the request is sent to a port where nothing listens).
     Unreachable,
-    /// DynamoDB answers 400 with this error code (the throttling family).
+    /// DynamoDB answers 400 with this error code (the throttling family). The request itself
+    /// reaches the server: a write is carried out, its answer replaced.
     Answers(&'static str),
     /// The first attempt reaches the server and is carried out, but its answer is lost: the
     /// SDK sees DynamoDB's 500 InternalServerError and retries the very same request.
@@ -110,7 +111,7 @@ impl Intercept for FaultInjector {
         cfg: &mut ConfigBag,
     ) -> Result<(), BoxError> {
         let (status, code) = match (cfg.load::<Injected>(), self.fault) {
-            // Only ever used on reads: the server's answer is replaced by DynamoDB's error.
+            // The server's answer is replaced by DynamoDB's error (a write was carried out).
             (Some(Injected), Fault::Answers(code)) => (400, code),
             // The write was done; its answer becomes one the SDK retries.
             (Some(Injected), Fault::LostAnswerOnce) => (500, "InternalServerError"),
@@ -406,6 +407,24 @@ async fn a_join_whose_answer_was_lost_is_created_once() {
     assert_eq!(response.status().as_u16(), 201, "{:?}", body_json(&response));
     let user = body_json(&response)["user"].clone();
     let response = login::handle(&app, login_request(&address, PASSWORD)).await;
+    assert_eq!(body_json(&response)["user"], user, "one account, the one answered");
+}
+
+/// Every attempt of join's transaction reaches the store, and every answer is lost (the SDK
+/// sees throttling each time and gives up): the first attempt created the user, and the join
+/// says so (201), reading the email's claim, instead of calling its own email taken.
+#[tokio::test]
+async fn a_join_whose_every_answer_was_lost_is_created_not_taken() {
+    let injector = FaultInjector::new(&["TransactWriteItems"], Fault::Answers("ThrottlingException"));
+    let failed = injector.failed.clone();
+    let app = app_with(Some(injector)).await;
+    let address = email();
+    let response = join::handle(&app, post_json("/account/join/", &signup(&address), &[])).await;
+    assert!(failed.load(Ordering::SeqCst) >= 2, "retried, and lost every time");
+    assert_eq!(response.status().as_u16(), 201, "{:?}", body_json(&response));
+    let user = body_json(&response)["user"].clone();
+    let healthy = App::new(config(), DynamoStore::connect(app.store.table().to_owned()).await);
+    let response = login::handle(&healthy, login_request(&address, PASSWORD)).await;
     assert_eq!(body_json(&response)["user"], user, "one account, the one answered");
 }
 

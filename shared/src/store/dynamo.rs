@@ -426,9 +426,12 @@ impl UserStore for DynamoStore {
                 Some(Some(_)) => Ok(Registration::EmailTaken),
                 _ => Err(StoreError::Other("user id already in use".into())),
             },
-            // A conflicting transaction on the same email: the other join is winning.
-            Err(TransactOutcome::Failed(error)) => match self.email_registered(&user.email).await {
-                Ok(true) => Ok(Registration::EmailTaken),
+            // No answer at all (every attempt timed out or was refused), or a conflicting
+            // transaction on the same email: the claim says who won. Ours, when an attempt
+            // landed though its answer never came (ids are never handed out twice).
+            Err(TransactOutcome::Failed(error)) => match self.get(email_pk(&user.email), EMAIL_SK).await {
+                Ok(Some(claim)) if claim_owner(&claim) == Some(id) => Ok(Registration::Created(user)),
+                Ok(Some(_)) => Ok(Registration::EmailTaken),
                 _ => Err(error),
             },
         }
