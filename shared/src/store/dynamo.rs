@@ -859,10 +859,11 @@ impl SessionListStore for DynamoStore {
 
 impl AccountStore for DynamoStore {
     async fn delete_account(&self, user: &User, session_id: &str) -> StoreResult<Result<(), SessionProblem>> {
-        let delete = |pk: String, sk: &str| {
-            Delete::builder()
-                .table_name(&self.table)
-                .set_key(Some(key(pk, sk)))
+        let delete = |pk: String, sk: &str| Delete::builder().table_name(&self.table).set_key(Some(key(pk, sk)));
+        // A failed condition shows the item it found (ALL_OLD): the outcome is judged from it.
+        let conditional = |delete: aws_sdk_dynamodb::types::builders::DeleteBuilder, condition: &str| {
+            delete
+                .condition_expression(condition)
                 .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
         };
         let built = |delete: aws_sdk_dynamodb::types::builders::DeleteBuilder| {
@@ -875,28 +876,31 @@ impl AccountStore for DynamoStore {
         let items = vec![
             // The user, as authenticated: still there, active, at the same epoch.
             built(
-                delete(user_pk(user.id), USER_SK)
-                    .condition_expression("attribute_exists(#pk) AND #is_active = :true AND #session_epoch = :epoch")
-                    .expression_attribute_names("#pk", TableDefinition::PARTITION_KEY)
-                    .expression_attribute_names("#is_active", "is_active")
-                    .expression_attribute_names("#session_epoch", "session_epoch")
-                    .expression_attribute_values(":true", AttributeValue::Bool(true))
-                    .expression_attribute_values(":epoch", n(user.session_epoch)),
+                conditional(
+                    delete(user_pk(user.id), USER_SK),
+                    "attribute_exists(#pk) AND #is_active = :true AND #session_epoch = :epoch",
+                )
+                .expression_attribute_names("#pk", TableDefinition::PARTITION_KEY)
+                .expression_attribute_names("#is_active", "is_active")
+                .expression_attribute_names("#session_epoch", "session_epoch")
+                .expression_attribute_values(":true", AttributeValue::Bool(true))
+                .expression_attribute_values(":epoch", n(user.session_epoch)),
             )?,
             // The email claim, never another user's.
             built(
-                delete(email_pk(&user.email), EMAIL_SK)
-                    .condition_expression("attribute_not_exists(#pk) OR #user_id = :id")
-                    .expression_attribute_names("#pk", TableDefinition::PARTITION_KEY)
-                    .expression_attribute_names("#user_id", "user_id")
-                    .expression_attribute_values(":id", n(user.id)),
+                conditional(
+                    delete(email_pk(&user.email), EMAIL_SK),
+                    "attribute_not_exists(#pk) OR #user_id = :id",
+                )
+                .expression_attribute_names("#pk", TableDefinition::PARTITION_KEY)
+                .expression_attribute_names("#user_id", "user_id")
+                .expression_attribute_values(":id", n(user.id)),
             )?,
             // The email's wrong guesses: the address starts afresh.
             built(delete(throttle_pk(&user.email), THROTTLE_SK))?,
             // The session asking for the deletion, which must not have ended meanwhile.
             built(
-                delete(user_pk(user.id), &session_sk(session_id))
-                    .condition_expression("#revoked = :false")
+                conditional(delete(user_pk(user.id), &session_sk(session_id)), "#revoked = :false")
                     .expression_attribute_names("#revoked", "revoked")
                     .expression_attribute_values(":false", AttributeValue::Bool(false)),
             )?,
