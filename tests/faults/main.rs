@@ -754,16 +754,15 @@ async fn the_sessions_routes_and_deletion_answer_503_when_nothing_listens_at_the
         &[("authorization", &bearer(&tokens.access))],
         None,
     );
-    let (response, took) = answer(sessions::handle(&app, list)).await;
-    assert_unavailable("sessions", &response, took);
-    let (response, took) = answer(sessions_revoke_others::handle(
-        &app,
-        revoke_others_request(&tokens.access),
-    ))
-    .await;
-    assert_unavailable("sessions/revoke-others", &response, took);
-    let (response, took) = answer(user_delete::handle(&app, delete_request(&tokens.access, PASSWORD))).await;
-    assert_unavailable("user/delete", &response, took);
+    // Side by side: each waits out the SDK's retries against a refused connection.
+    let (list, revoke, delete) = futures::join!(
+        answer(sessions::handle(&app, list)),
+        answer(sessions_revoke_others::handle(&app, revoke_others_request(&tokens.access))),
+        answer(user_delete::handle(&app, delete_request(&tokens.access, PASSWORD))),
+    );
+    assert_unavailable("sessions", &list.0, list.1);
+    assert_unavailable("sessions/revoke-others", &revoke.0, revoke.1);
+    assert_unavailable("user/delete", &delete.0, delete.1);
 }
 
 /// What each of issue 13's routes costs in DynamoDB requests, counted by the store, as the
