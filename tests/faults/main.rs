@@ -757,7 +757,10 @@ async fn the_sessions_routes_and_deletion_answer_503_when_nothing_listens_at_the
     // Side by side: each waits out the SDK's retries against a refused connection.
     let (list, revoke, delete) = futures::join!(
         answer(sessions::handle(&app, list)),
-        answer(sessions_revoke_others::handle(&app, revoke_others_request(&tokens.access))),
+        answer(sessions_revoke_others::handle(
+            &app,
+            revoke_others_request(&tokens.access)
+        )),
         answer(user_delete::handle(&app, delete_request(&tokens.access, PASSWORD))),
     );
     assert_unavailable("sessions", &list.0, list.1);
