@@ -6,8 +6,10 @@
    - every resource path is one API Gateway accepts (no trailing `/` but the root, no empty
      segment, only the characters a path part may hold, a greedy `{proxy+}` only last) and
      every resource has an ANY method (the functions answer 405 and OPTIONS themselves);
-   - every contract route, in both spellings (`/account/login` and `/account/login/`), reaches
-     its function under the REST API's matching rule (`rest_api_match`); unknown paths under
+   - every contract route, in both spellings (`/account/login` and `/account/login/`; a route
+     with an `{id}` segment with a sample id in it), reaches its function under the REST API's
+     matching rule (`rest_api_match`), a named resource winning over a sibling parameter
+     (`/account/sessions/revoke-others` over `/account/sessions/{id}`); unknown paths under
      /account reach mypage (its JSON 404); paths outside /account reach nothing (API Gateway's
      MISSING_AUTHENTICATION_TOKEN, which must then be a 404);
    - the gateway responses (API Gateway's own answers) are JSON `{"detail": ...}` with the
@@ -17,6 +19,8 @@
      the account's logging role, the WAF association for the stage;
    - every function logs to a log group of the stack with a retention, and so does the stage's
      access log (a JSON format without headers, query strings or bodies);
+   - every function is in one Lambda Errors alarm and one Throttles alarm, and no metric-math
+     alarm references more than CloudWatch's limit of 10 metrics;
 3. the routes kept in step across the template (above), the local router in Cargo.toml (it must
    send each path where the template's API would), the sample events in events/ (REST API v1
    events, one per route and spelling, shaped as API Gateway sends them, each listed in
@@ -58,15 +62,24 @@ ROUTES = {
     "/account/password/change": "password-change",
     "/account/mypage": "mypage",
     "/account/user": "user",
+    "/account/user/delete": "user-delete",
+    "/account/sessions": "sessions",
+    "/account/sessions/{id}": "sessions",
+    "/account/sessions/revoke-others": "sessions-revoke-others",
 }
+# What a request puts where a route has a `{name}` segment (a session id's shape).
+SAMPLE_ID = "0123456789abcdef0123456789abcdef"
 # Every other path under /account reaches this function, which answers the contract's JSON 404.
 CATCH_ALL_FUNCTION = "mypage"
 # The routes that run Argon2id: each gets its own, tighter throttle on the stage.
-HASHING_FUNCTIONS = ("join", "login", "password-change")
+HASHING_FUNCTIONS = ("join", "login", "password-change", "user-delete")
 # Requests that must reach the catch-all function, and requests that must reach nothing (then
 # API Gateway answers MISSING_AUTHENTICATION_TOKEN, which the template makes a JSON 404).
 UNKNOWN_PATHS = ("/account", "/account/", "/account/nope", "/account/nope/", "/account/a/b/c/")
-NOWHERE_PATHS = ("/", "/elsewhere", "/elsewhere/", "/accounts/login/", "/account/login/extra")
+NOWHERE_PATHS = (
+    "/", "/elsewhere", "/elsewhere/", "/accounts/login/", "/account/login/extra",
+    "/account/sessions/x/y/", "/account/user/delete/x",
+)
 # Gateway responses that must be customised, and the headers every customised one must carry.
 REQUIRED_GATEWAY_RESPONSES = ("DEFAULT_4XX", "DEFAULT_5XX", "MISSING_AUTHENTICATION_TOKEN", "THROTTLED", "REQUEST_TOO_LARGE")
 SECURITY_HEADERS = {
@@ -286,10 +299,20 @@ def rest_api_match(request_path, resources):
     return current if current in resources else None
 
 
+def concrete(route):
+    """A request path for `route`: each `{name}` segment holds a sample id."""
+    return re.sub(r"\{[A-Za-z0-9._-]+\}", SAMPLE_ID, route)
+
+
+def route_pattern(route):
+    """A regular expression matching the request paths of `route` (one spelling)."""
+    return re.compile("".join("[^/]+" if part.startswith("{") else re.escape(part) for part in re.split(r"(\{[^}]+\})", route)))
+
+
 def check_routing(resources, problems):
     """Both spellings of every route reach their function; unknown paths the catch-all; others nothing."""
     for route, function in ROUTES.items():
-        for request in (route, route + "/"):
+        for request in (concrete(route), concrete(route) + "/"):
             resource = rest_api_match(request, resources)
             reached = resources.get(resource) if resource else None
             if reached != function:
@@ -472,6 +495,31 @@ def check_function_logs(expanded, problems):
         retained_log_group(expanded, group, name, problems)
 
 
+# CloudWatch's hard limit on the metrics a metric-math alarm references
+# (https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/alarm-limits.html).
+ALARM_METRIC_LIMIT = 10
+
+
+def check_alarms(expanded, problems):
+    """Every function is watched for Lambda Errors and Throttles; no alarm is over the limit."""
+    functions = set(resources_of_type(expanded, "AWS::Lambda::Function"))
+    watched = {"Errors": set(), "Throttles": set()}
+    for name, alarm in resources_of_type(expanded, "AWS::CloudWatch::Alarm").items():
+        metrics = [m for m in alarm["Properties"].get("Metrics", []) if "MetricStat" in m]
+        if len(metrics) > ALARM_METRIC_LIMIT:
+            problems.append(f"{name}: {len(metrics)} metrics, over CloudWatch's limit of {ALARM_METRIC_LIMIT} for a metric-math alarm")
+        for query in metrics:
+            metric = query["MetricStat"]["Metric"]
+            if metric.get("Namespace") != "AWS/Lambda" or metric.get("MetricName") not in watched:
+                continue
+            for dimension in metric.get("Dimensions", []):
+                if dimension.get("Name") == "FunctionName":
+                    watched[metric["MetricName"]] |= references(dimension.get("Value"))
+    for kind, seen in watched.items():
+        for function in sorted(functions - seen):
+            problems.append(f"alarms: no Lambda {kind} alarm watches {function}")
+
+
 # --------------------------------------------------------------------------------------------
 # Router, events, OpenAPI, table
 # --------------------------------------------------------------------------------------------
@@ -487,7 +535,7 @@ def check_router(router, resources, problems):
         if "{*" in key:
             samples = [re.sub(r"\{\*[^}]*\}", tail, key) for tail in ("nope", "nope/", "a/b/c/")]
         else:
-            samples = [key]
+            samples = [concrete(key)]
         for sample in samples:
             resource = rest_api_match(sample, resources)
             expected = resources.get(resource) if resource else None
@@ -520,13 +568,10 @@ def check_events(events, resources, stage_name, readme, problems):
             problems.append(f"events/{file}: httpMethod {event['httpMethod']} but requestContext.httpMethod {context['httpMethod']}")
         if context["stage"] != stage_name or context["path"] != f"/{stage_name}{path}":
             problems.append(f"events/{file}: requestContext stage/path {context['stage']!r} {context['path']!r}, expected {stage_name!r} '/{stage_name}{path}'")
-        greedy = resource.rsplit("/", 1)[-1]
-        if greedy.endswith("+}"):
-            prefix = resource[: -len(greedy)]
-            expected = {greedy[1:-2]: path[len(prefix):].rstrip("/")}
-            if event["pathParameters"] != expected:
-                problems.append(f"events/{file}: pathParameters {event['pathParameters']!r}, expected {expected!r}")
-        elif event["pathParameters"] is not None:
+        expected = path_parameters(resource, path)
+        if expected and event["pathParameters"] != expected:
+            problems.append(f"events/{file}: pathParameters {event['pathParameters']!r}, expected {expected!r}")
+        elif not expected and event["pathParameters"] is not None:
             problems.append(f"events/{file}: pathParameters should be null for {resource}")
         headers, multi = event["headers"] or {}, event["multiValueHeaders"] or {}
         if {k: [v] for k, v in headers.items()} != multi:
@@ -535,8 +580,22 @@ def check_events(events, resources, stage_name, readme, problems):
             problems.append(f"events/README.md does not list {file}")
     for route in ROUTES:
         for variant in (route, route + "/"):
-            if variant not in paths:
+            pattern = route_pattern(variant)
+            if not any(pattern.fullmatch(path) for path in paths):
                 problems.append(f"events/: no event for {variant}")
+
+
+def path_parameters(resource, path):
+    """The pathParameters API Gateway gives a request for `path` that matched `resource`: each
+    `{name}` segment's value, and a greedy `{name+}`'s rest of the path (None: no parameters)."""
+    parameters = {}
+    segments = path.rstrip("/").split("/")
+    for index, part in enumerate(resource.split("/")):
+        if part.endswith("+}"):
+            parameters[part[1:-2]] = "/".join(segments[index:])
+        elif part.startswith("{"):
+            parameters[part[1:-1]] = segments[index]
+    return parameters or None
 
 
 def check_openapi(openapi_paths, problems):
@@ -590,6 +649,7 @@ def run_checks(inputs, lint_it=False):
     check_stage(expanded, resources, problems)
     check_ordering(expanded, problems)
     check_function_logs(expanded, problems)
+    check_alarms(expanded, problems)
     check_router(inputs["router"], resources, problems)
     stage_name = template["Parameters"]["StageName"]["Default"]
     check_events(inputs["events"], resources, stage_name, inputs["events_readme"], problems)
@@ -707,6 +767,25 @@ BREAKS = [
     ("an HTTP API (v2) event",
      lambda i: _set(i["events"], "login.json", {"version": "2.0", "rawPath": "/account/login/"}),
      "not a REST API (v1) proxy event"),
+    ("the named route beside a path parameter removed",
+     lambda i: _events_of(i["template"], "SessionsRevokeOthersFunction").clear(),
+     "a request for /account/sessions/revoke-others reaches sessions"),
+    ("the id route removed",
+     lambda i: _events_of(i["template"], "SessionsFunction").pop("Item"),
+     f"a request for /account/sessions/{SAMPLE_ID}/ reaches nothing"),
+    ("the router's id route sending elsewhere",
+     lambda i: _set(i["router"], "/account/sessions/{id}/", "mypage"),
+     "/account/sessions/{id}/ does not go to sessions"),
+    ("an event for a path parameter without it",
+     lambda i: _set(i["events"]["session-delete.json"], "pathParameters", None),
+     "events/session-delete.json: pathParameters None"),
+    ("a function no alarm watches",
+     lambda i: i["template"]["Resources"]["BearerLambdaErrorsAlarm"]["Properties"]["Metrics"].pop(0),
+     "no Lambda Errors alarm watches PasswordChangeFunction"),
+    ("an alarm over CloudWatch's metric limit",
+     lambda i: i["template"]["Resources"]["LambdaThrottlesAlarm"]["Properties"]["Metrics"].extend(
+         copy.deepcopy(i["template"]["Resources"]["BearerLambdaThrottlesAlarm"]["Properties"]["Metrics"][:6])),
+     "over CloudWatch's limit of 10"),
     ("an event missing from events/README.md",
      lambda i: _set(i, "events_readme", i["events_readme"].replace("join-no-slash.json", "")),
      "does not list join-no-slash.json"),

@@ -50,9 +50,9 @@ def main():
                     (kind, request), = item.items()
                     single = {"Put": "PutItem", "Update": "UpdateItem", "Delete": "DeleteItem", "ConditionCheck": "DeleteItem"}[kind]
                     calls.append((single, request))
-            elif operation == "BatchGetItem":
-                for keys in body["RequestItems"].values():
-                    calls.append(("BatchGetItem", {"RequestItems": {TABLE: keys}}))
+            elif operation in ("BatchGetItem", "BatchWriteItem"):
+                for requests in body["RequestItems"].values():
+                    calls.append((operation, {"RequestItems": {TABLE: requests}}))
             else:
                 calls.append((operation, body))
 

@@ -8,7 +8,8 @@ makes an account, warms each route up, then sends requests one after another and
 N to token/refresh (each presenting the refresh token the previous answer returned), and
 HASHING_N logins and joins, whose figure is set beside one raw Argon2id verify and hash timed by
 `target/release/argon2-time` in the same run. N is large enough that the 10 ms clock tick is
-under 1% of what is measured.
+under 1% of what is measured. Each route runs in five rounds, the servers taking turns, and the
+median round is reported.
 
 With --reference URL PID the same requests go to the server at URL too (routes under /account/,
 as the contract), and its CPU is that of process PID and all its descendants (a gunicorn master
@@ -24,6 +25,7 @@ import os
 import pathlib
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import time
@@ -33,6 +35,7 @@ import urllib.request
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 TICKS = os.sysconf("SC_CLK_TCK")
 PASSWORD = "Tutorial-Pw!7319"
+ROUNDS = 5
 
 
 def free_port():
@@ -53,9 +56,10 @@ def call(base, method, path, body=None, bearer=None):
         return refused.code, refused.read().decode(errors="replace")
 
 
-def process_cpu_seconds(pid):
+def process_usage(pid):
+    """(CPU ticks, minor page faults) of one process so far."""
     fields = pathlib.Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15 of stat)
+    return int(fields[11]) + int(fields[12]), int(fields[7])  # utime + stime, minflt (stat's 14, 15, 10)
 
 
 def processes():
@@ -73,14 +77,16 @@ def processes():
     return found
 
 
-def ticks(pids):
-    total = 0
+def usage(pids):
+    """(CPU seconds, minor page faults) of these processes together."""
+    ticks = faults = 0
     for pid in pids:
         try:
-            total += process_cpu_seconds(pid)
+            cpu, minflt = process_usage(pid)
         except OSError:
-            pass  # ended between listing and reading: nothing of ours ends mid-run
-    return total
+            continue  # ended between listing and reading: nothing of ours ends mid-run
+        ticks, faults = ticks + cpu, faults + minflt
+    return ticks / TICKS, faults
 
 
 class Ours:
@@ -89,9 +95,9 @@ class Ours:
     def __init__(self, base, api_port):
         self.base, self.api_port = base, api_port
 
-    def cpu_seconds(self, function):
+    def usage(self, function):
         runtime = f"AWS_LAMBDA_RUNTIME_API=http://127.0.0.1:{self.api_port}/.rt/{function}".encode()
-        return ticks(pid for pid, (_, environ) in processes().items() if runtime in environ.split(b"\0")) / TICKS
+        return usage(pid for pid, (_, environ) in processes().items() if runtime in environ.split(b"\0"))
 
 
 class Reference:
@@ -100,14 +106,14 @@ class Reference:
     def __init__(self, base, pid):
         self.base, self.pid = base, pid
 
-    def cpu_seconds(self, _function):
+    def usage(self, _function):
         table = processes()
         tree, grew = {self.pid}, True
         while grew:
             more = {pid for pid, (ppid, _) in table.items() if ppid in tree} - tree
             tree |= more
             grew = bool(more)
-        return ticks(tree) / TICKS
+        return usage(tree)
 
 
 class Client:
@@ -143,12 +149,14 @@ class Client:
 
 
 def measure(server, function, requests, send):
-    before = server.cpu_seconds(function)
+    """(CPU ms, wall ms, minor page faults) per request."""
+    cpu_before, faults_before = server.usage(function)
     started = time.monotonic()
     for _ in range(requests):
         send()
     wall = time.monotonic() - started
-    return (server.cpu_seconds(function) - before) * 1000 / requests, wall * 1000 / requests
+    cpu_after, faults_after = server.usage(function)
+    return (cpu_after - cpu_before) * 1000 / requests, wall * 1000 / requests, (faults_after - faults_before) / requests
 
 
 def raw_argon2(runs):
@@ -194,14 +202,22 @@ def main():
         routes = (("mypage", "mypage", options.requests), ("token/refresh", "rotate", options.requests),
                   ("login", "login", options.hashing_requests), ("join", "join", options.hashing_requests))
         functions = {"mypage": "mypage", "token/refresh": "refresh", "login": "login", "join": "join"}
+        # Each route in ROUNDS rounds, the servers taking turns within each, and the median
+        # round reported: this VM's speed drifts by tens of percent over minutes, and a drift
+        # then falls on both servers alike instead of on whichever ran during it.
         figures = {}
         for route, method, requests in routes:
-            for name, client in clients:
-                figures[route, name] = measure(client.server, functions[route], requests, getattr(client, method))
+            rounds = {name: [] for name, _ in clients}
+            for _ in range(ROUNDS):
+                for name, client in clients:
+                    rounds[name].append(measure(client.server, functions[route], max(1, requests // ROUNDS),
+                                                getattr(client, method)))
+            for name, samples in rounds.items():
+                figures[route, name] = tuple(statistics.median(sample[i] for sample in samples) for i in range(3))
         argon2 = raw_argon2(max(20, options.hashing_requests // 5))
 
-        header = "| route | requests | ours: CPU ms / request | ours: wall ms |"
-        rule = "| --- | ---: | ---: | ---: |"
+        header = "| route | requests | ours: CPU ms / request | ours: wall ms | ours: page faults / request |"
+        rule = "| --- | ---: | ---: | ---: | ---: |"
         if options.reference:
             header += " reference: CPU ms / request | reference: wall ms | reference CPU ÷ ours |"
             rule += " ---: | ---: | ---: |"
@@ -211,10 +227,10 @@ def main():
         print(header)
         print(rule)
         for route, _, requests in routes:
-            cpu, wall = figures[route, "ours"]
-            row = f"| {route} | {requests} | {cpu:.3f} | {wall:.2f} |"
+            cpu, wall, faults = figures[route, "ours"]
+            row = f"| {route} | {requests} | {cpu:.3f} | {wall:.2f} | {faults:.0f} |"
             if options.reference:
-                ref_cpu, ref_wall = figures[route, "reference"]
+                ref_cpu, ref_wall, _ = figures[route, "reference"]
                 row += f" {ref_cpu:.3f} | {ref_wall:.2f} | {ref_cpu / cpu:.2f}× |"
             if argon2:
                 raw = {"login": argon2[1], "join": argon2[0]}.get(route)

@@ -164,7 +164,7 @@ start_test_stack() {
     wait_for_http "http://127.0.0.1:$api_port/" 120
 
     # Wake each function once (the emulator starts a function on its first request).
-    for route in join login logout token/refresh token/verify password/change mypage user; do
+    for route in join login logout token/refresh token/verify password/change mypage user user/delete sessions sessions/revoke-others; do
         ok=""
         for _ in $(seq 1 600); do
             status="$(curl -s -o /dev/null -w '%{http_code}' -X OPTIONS "http://127.0.0.1:$api_port/account/$route/" || true)"

@@ -8,7 +8,7 @@ use time::format_description::well_known::Rfc3339;
 
 use crate::input::{Fields, normalise_email};
 use crate::password::{self, Attribute};
-use crate::store::{NewSession, NewUser, ProfileChanges, Registration, StoreError, User, UserStore};
+use crate::store::{NewSession, NewUser, ProfileChanges, Registration, SessionOrigin, StoreError, User, UserStore};
 use crate::token::{Issued, SigningFailed, TokenKeys, TokenKind, random_id};
 
 /// The contract's user object (§3).
@@ -55,14 +55,22 @@ pub fn timestamp(at: OffsetDateTime) -> String {
     at.format(&Rfc3339).unwrap_or_default()
 }
 
-/// A session about to start: its ids are chosen before the user id is known (join).
-pub fn new_session(tokens: &TokenKeys, now: i64) -> NewSession {
+/// [`timestamp`] of Unix seconds, as the sessions list shows times (`2026-11-26T12:00:00Z`).
+pub fn unix_timestamp(seconds: i64) -> String {
+    OffsetDateTime::from_unix_timestamp(seconds)
+        .map(timestamp)
+        .unwrap_or_default()
+}
+
+/// A session about to start from `origin`: its ids are chosen before the user id is known (join).
+pub fn new_session(tokens: &TokenKeys, now: i64, origin: SessionOrigin) -> NewSession {
     NewSession {
         id: random_id(),
         refresh_jti: random_id(),
         refresh_issued_at: now,
         // Covers the refresh token and any access token minted from it before it expires.
         expires_at: now + tokens.refresh_lifetime + tokens.access_lifetime,
+        origin,
     }
 }
 

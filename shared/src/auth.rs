@@ -142,6 +142,10 @@ mod tests {
             revoked: false,
             epoch: 0,
             expires_at: i64::MAX,
+            created_at: 900,
+            last_used_at: issued_at,
+            device: String::new(),
+            ip: None,
         }
     }
 

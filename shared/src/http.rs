@@ -11,6 +11,7 @@ use time::OffsetDateTime;
 
 use crate::cors::Cors;
 use crate::error::{AccessDenied, ApiError};
+use crate::token::is_id;
 
 /// Cookie carrying the access token (contract §4, login).
 pub const ACCESS_COOKIE: &str = "my-app-auth";
@@ -26,9 +27,17 @@ pub enum Methods {
     Get,
     /// GET and HEAD, and PUT and PATCH to change: a resource the bearer may edit (user).
     GetPutPatch,
+    /// DELETE: one of the bearer's resources by id (a session).
+    Delete,
 }
 
-/// One route of the contract: its path (without the trailing slash) and its methods.
+/// The last segment of a path that names one resource by its id (`/account/sessions/{id}`):
+/// the REST API resource and the local router's route are written the same way.
+const ID_SEGMENT: &str = "/{id}";
+
+/// One route of the contract: its path (without the trailing slash) and its methods. A path
+/// ending in `/{id}` owns the paths whose last segment is an id (32 lowercase hex digits, as
+/// `crate::token::random_id` makes them); any other segment there is not found.
 #[derive(Debug, Clone, Copy)]
 pub struct Endpoint {
     /// Shown in the OPTIONS answer, as DRF names its views.
@@ -65,12 +74,22 @@ impl Endpoint {
         }
     }
 
+    /// A route answering DELETE (and OPTIONS), its path ending in `/{id}`.
+    pub const fn delete(name: &'static str, path: &'static str) -> Self {
+        Endpoint {
+            name,
+            path,
+            methods: Methods::Delete,
+        }
+    }
+
     /// The `Allow` header value for this route, in DRF's order.
     pub const fn allow(&self) -> &'static str {
         match self.methods {
             Methods::Post => "POST, OPTIONS",
             Methods::Get => "GET, HEAD, OPTIONS",
             Methods::GetPutPatch => "GET, PUT, PATCH, HEAD, OPTIONS",
+            Methods::Delete => "DELETE, OPTIONS",
         }
     }
 
@@ -81,6 +100,7 @@ impl Endpoint {
             Methods::Post => *method == Method::POST,
             Methods::Get => reads,
             Methods::GetPutPatch => reads || *method == Method::PUT || *method == Method::PATCH,
+            Methods::Delete => *method == Method::DELETE,
         }
     }
 
@@ -94,10 +114,37 @@ impl Endpoint {
         })
     }
 
-    fn owns(&self, path: &str) -> bool {
+    /// Whether `path` (either spelling) is this route's.
+    pub fn owns(&self, path: &str) -> bool {
         let path = path.strip_suffix('/').unwrap_or(path);
-        path == self.path
+        match self.path.strip_suffix(ID_SEGMENT) {
+            Some(parent) => id_in(path, parent).is_some(),
+            None => path == self.path,
+        }
     }
+
+    /// The id a request for a `/{id}` route names: from the event's path parameters, where the
+    /// front door matched the route (the REST API's `{id}` resource, the local router's `{id}`
+    /// segment), otherwise read from the path itself. `None` unless it is a well-formed id.
+    pub fn id(&self, request: &Request) -> Option<String> {
+        let parent = self.path.strip_suffix(ID_SEGMENT)?;
+        if let Some(id) = request
+            .path_parameters_ref()
+            .and_then(|parameters| parameters.first("id"))
+        {
+            tracing::debug!("id from the path parameters");
+            return is_id(id).then(|| id.to_owned());
+        }
+        tracing::debug!("id from the path");
+        let path = request.raw_http_path();
+        id_in(path.strip_suffix('/').unwrap_or(path), parent).map(str::to_owned)
+    }
+}
+
+/// The id that `path` names below `parent` (`/account/sessions/<id>`), if it is one.
+fn id_in<'p>(path: &'p str, parent: &str) -> Option<&'p str> {
+    let id = path.strip_prefix(parent)?.strip_prefix('/')?;
+    is_id(id).then_some(id)
 }
 
 /// Runs `handler` for a request the endpoint admits and turns every outcome, errors included,
@@ -175,6 +222,15 @@ pub fn json_response(status: StatusCode, body: &Value) -> Response<Body> {
     headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("same-origin"));
     // Every answer of an account API is personal: never cache any of them.
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}
+
+/// 204: done, nothing to say. No body, so no `Content-Type` (as DRF answers an empty
+/// response); the security headers as on every answer.
+pub fn no_content() -> Response<Body> {
+    let mut response = json_response(StatusCode::NO_CONTENT, &Value::Null);
+    *response.body_mut() = Body::Empty;
+    response.headers_mut().remove(header::CONTENT_TYPE);
     response
 }
 
@@ -282,6 +338,7 @@ mod tests {
             Endpoint::post("P", "/p"),
             Endpoint::get("G", "/g"),
             Endpoint::get_put_patch("U", "/u"),
+            Endpoint::delete("D", "/d/{id}"),
         ] {
             for method in [
                 Method::GET,
@@ -300,6 +357,40 @@ mod tests {
             Endpoint::get_put_patch("U", "/u").allow(),
             "GET, PUT, PATCH, HEAD, OPTIONS"
         );
+    }
+
+    #[test]
+    fn a_route_by_id_owns_well_formed_ids_in_either_spelling_only() {
+        let item = Endpoint::delete("Session", "/account/sessions/{id}");
+        let id = "0123456789abcdef0123456789abcdef";
+        assert!(item.owns(&format!("/account/sessions/{id}")));
+        assert!(item.owns(&format!("/account/sessions/{id}/")));
+        for path in [
+            "/account/sessions",
+            "/account/sessions/",
+            "/account/sessions/revoke-others/",
+            "/account/sessions/0123456789ABCDEF0123456789ABCDEF/",
+            "/account/sessions/0123456789abcdef0123456789abcde/",
+            "/account/sessions/0123456789abcdef0123456789abcdef0/",
+            "/account/sessions/0123456789abcdef0123456789abcdef/x/",
+            "/account/sessions//",
+            "/account/sessionsx/0123456789abcdef0123456789abcdef/",
+        ] {
+            assert!(!item.owns(path), "{path}");
+        }
+        let list = Endpoint::get("Session List", "/account/sessions");
+        assert!(list.owns("/account/sessions/") && !list.owns(&format!("/account/sessions/{id}/")));
+    }
+
+    #[test]
+    fn no_content_has_no_body_and_no_content_type_but_the_security_headers() {
+        let response = no_content();
+        assert_eq!(response.status(), 204);
+        assert!(response.body().is_empty());
+        let headers = response.headers();
+        assert!(headers.get(header::CONTENT_TYPE).is_none());
+        assert_eq!(headers[header::X_CONTENT_TYPE_OPTIONS], "nosniff");
+        assert_eq!(headers[header::CACHE_CONTROL], "no-store");
     }
 
     #[test]

@@ -6,6 +6,7 @@ pub mod auth;
 pub mod aws;
 pub mod config;
 pub mod cors;
+pub mod device;
 pub mod error;
 pub mod hs256;
 pub mod http;

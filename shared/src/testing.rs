@@ -162,6 +162,65 @@ where
     }
 }
 
+/// Asserts a 204: no body, no `Content-Type`, the other headers every answer carries.
+pub fn assert_no_content(response: &Response<Body>) {
+    assert_eq!(response.status(), 204);
+    assert!(response.body().is_empty(), "{:?}", response.body());
+    assert_eq!(header(response, "content-type"), None);
+    assert_eq!(header(response, "x-content-type-options"), Some("nosniff"));
+    assert_eq!(header(response, "x-frame-options"), Some("DENY"));
+    assert_eq!(header(response, "referrer-policy"), Some("same-origin"));
+    assert_eq!(header(response, "cache-control"), Some("no-store"));
+}
+
+/// The `Authorization` values a protected route refuses for the session `tokens` of `user_id`,
+/// each with mypage's 401 body (contract §2); `None` is no header at all.
+pub fn refused_authorizations(
+    app: &App<MemoryStore>,
+    user_id: u64,
+    tokens: &SessionTokens,
+) -> Vec<(Option<String>, Value)> {
+    use crate::token::TokenKind;
+    let not_valid = |message: &str| {
+        json!({
+            "detail": "Given token not valid for any token type",
+            "code": "token_not_valid",
+            "messages": [{"token_class": "AccessToken", "token_type": "access", "message": message}],
+        })
+    };
+    let no_credentials = json!({"detail": "Authentication credentials were not provided."});
+    vec![
+        (None, no_credentials.clone()),
+        (Some(format!("Basic {}", tokens.access)), no_credentials),
+        (
+            Some("Bearer".to_owned()),
+            json!({
+                "detail": "Authorization header must contain two space-delimited values",
+                "code": "bad_authorization_header",
+            }),
+        ),
+        (Some(bearer("garbage")), not_valid("Token is invalid")),
+        (
+            Some(bearer(&foreign_token(TokenKind::Access, user_id, &tokens.session_id))),
+            not_valid("Token is invalid"),
+        ),
+        (
+            Some(bearer(&unsigned_copy(&tokens.access))),
+            not_valid("Token is invalid"),
+        ),
+        (
+            Some(bearer(&expired_token(
+                app,
+                TokenKind::Access,
+                user_id,
+                &tokens.session_id,
+            ))),
+            not_valid("Token is expired"),
+        ),
+        (Some(bearer(&tokens.refresh)), not_valid("Token has wrong type")),
+    ]
+}
+
 /// `Bearer <token>`, for the `Authorization` header.
 pub fn bearer(token: &str) -> String {
     format!("Bearer {token}")
@@ -202,10 +261,20 @@ pub async fn create_user(app: &App<MemoryStore>, email: &str, password: &str) ->
 
 /// Starts a new session for the user (what login does) and signs its tokens.
 pub async fn start_session(app: &App<MemoryStore>, user_id: u64) -> SessionTokens {
+    start_session_at(app, user_id, crate::store::SessionOrigin::default(), crate::now_unix()).await
+}
+
+/// Starts a session as a login from `origin` at `now` (Unix seconds) would, and signs its tokens
+/// at that time (so a session started long ago has expired tokens).
+pub async fn start_session_at(
+    app: &App<MemoryStore>,
+    user_id: u64,
+    origin: crate::store::SessionOrigin,
+    now: i64,
+) -> SessionTokens {
     use crate::store::SessionStore;
     let user = app.store.user(user_id).expect("the user exists");
-    let now = crate::now_unix();
-    let session = crate::account::new_session(&app.tokens, now);
+    let session = crate::account::new_session(&app.tokens, now, origin);
     let tokens = crate::account::session_tokens(&app.tokens, user.id, &session, now).expect("signed");
     let session_id = session.id.clone();
     let started = app.store.start_session(&user, session, "2026-01-01T00:00:00Z").await;

@@ -90,7 +90,8 @@ pub fn random_id() -> String {
     uuid::Uuid::new_v4().simple().to_string()
 }
 
-fn is_id(text: &str) -> bool {
+/// Whether `text` is an id as [`random_id`] makes them (a session id in a path, say).
+pub fn is_id(text: &str) -> bool {
     text.len() == 32 && text.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
 }
 

@@ -14,8 +14,9 @@ use shared::account::{create_superuser, new_session};
 use shared::config::Config;
 use shared::error::ApiError;
 use shared::store::{
-    DynamoStore, LoginThrottleStore, NewSession, NewUser, NextRefresh, ProfileChanges, Registration, Rotation,
-    SessionProblem, SessionStore, StoreError, TableDefinition, ThrottleRecord, User, UserStore,
+    AccountStore, DynamoStore, LoginThrottleStore, NewSession, NewUser, NextRefresh, ProfileChanges, Registration,
+    Rotation, SessionListStore, SessionOrigin, SessionProblem, SessionStore, StoreError, TableDefinition,
+    ThrottleRecord, User, UserStore,
 };
 use shared::throttle::reserve_password_check;
 use shared::token::{TokenKeys, random_id};
@@ -96,7 +97,7 @@ fn tokens() -> TokenKeys {
 }
 
 fn a_session() -> NewSession {
-    new_session(&tokens(), shared::now_unix())
+    new_session(&tokens(), shared::now_unix(), SessionOrigin::default())
 }
 
 async fn joined(store: &DynamoStore, email: &str) -> (User, NewSession) {
@@ -794,4 +795,286 @@ async fn parallel_password_checks_never_outrun_the_throttle() {
     let record = store.throttle_record(email).await.unwrap();
     assert_eq!(record.failures, throttle.failures);
     assert!(record.locked_until > now && record.expires_at > record.locked_until);
+}
+
+// --- Issue 13: sessions listed, all but one revoked, the account deleted ---------------------
+
+/// Starts a session for `user` (as login does) from this origin; its id.
+async fn log_in(store: &DynamoStore, user: &User, device: &str) -> String {
+    let origin = SessionOrigin {
+        device: device.to_owned(),
+        ip: Some("203.0.113.9".to_owned()),
+    };
+    let session = new_session(&tokens(), shared::now_unix(), origin);
+    let id = session.id.clone();
+    assert!(
+        store
+            .start_session(user, session, "2026-11-27T08:00:00Z")
+            .await
+            .unwrap()
+    );
+    id
+}
+
+/// Whether the session would let its tokens through now.
+async fn is_live(store: &DynamoStore, user_id: u64, session_id: &str) -> Result<(), SessionProblem> {
+    let view = store.load(user_id, session_id).await.unwrap();
+    view.live(shared::now_unix()).map(|_| ())
+}
+
+/// A raw read of one item (`None`: no item), to see what a delete left.
+async fn item(
+    store: &DynamoStore,
+    pk: String,
+    sk: String,
+) -> Option<std::collections::HashMap<String, AttributeValue>> {
+    store
+        .client()
+        .get_item()
+        .table_name(store.table())
+        .key("PK", AttributeValue::S(pk))
+        .key("SK", AttributeValue::S(sk))
+        .consistent_read(true)
+        .send()
+        .await
+        .unwrap()
+        .item
+}
+
+#[tokio::test]
+async fn a_users_sessions_are_listed_by_a_query_of_their_partition_page_after_page() {
+    // Two items a page: seven sessions take four pages (2+2+2+1).
+    let store = fresh_store().await.with_page_limit(2);
+    let (user, first) = joined(&store, "pages@example.com").await;
+    let mut expected = vec![first.id.clone()];
+    for device in ["Firefox on Linux", "Safari on iOS", "a", "b", "c", "d"] {
+        expected.push(log_in(&store, &user, device).await);
+    }
+    let (other, _) = joined(&store, "other@example.com").await;
+    log_in(&store, &other, "theirs").await;
+
+    let before = store.round_trips();
+    let listed = store.list_sessions(user.id).await.unwrap();
+    assert_eq!(store.round_trips() - before, 4, "one Query a page");
+    let mut ids: Vec<String> = listed.iter().map(|session| session.id.clone()).collect();
+    ids.sort();
+    expected.sort();
+    assert_eq!(ids, expected, "every session of the user, no one else's, no other item");
+    let firefox = listed.iter().find(|s| s.device == "Firefox on Linux").expect("listed");
+    assert_eq!(firefox.ip.as_deref(), Some("203.0.113.9"));
+    assert!(firefox.created_at > 0 && firefox.last_used_at == firefox.created_at);
+    assert!(listed.iter().all(|session| session.user_id == user.id));
+    assert!(store.list_sessions(user.id + 1000).await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn a_session_item_from_before_issue_13_still_loads() {
+    let store = fresh_store().await;
+    let (user, _) = joined(&store, "legacy@example.com").await;
+    // As login wrote sessions before: no created_at, last_used_at, device or ip.
+    store
+        .client()
+        .put_item()
+        .table_name(store.table())
+        .item("PK", AttributeValue::S(format!("USER#{}", user.id)))
+        .item("SK", AttributeValue::S("SESSION#legacy".into()))
+        .item("id", AttributeValue::S("legacy".into()))
+        .item("user_id", AttributeValue::N(user.id.to_string()))
+        .item("refresh_jti", AttributeValue::S(random_id()))
+        .item("refresh_issued_at", AttributeValue::N("1795694400".into()))
+        .item("revoked", AttributeValue::Bool(false))
+        .item("epoch", AttributeValue::N("0".into()))
+        .item("expires_at", AttributeValue::N("4102444800".into()))
+        .send()
+        .await
+        .unwrap();
+    let legacy = store
+        .list_sessions(user.id)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|session| session.id == "legacy")
+        .expect("listed");
+    assert_eq!(
+        (legacy.created_at, legacy.device.as_str(), legacy.ip.as_deref()),
+        (0, "", None)
+    );
+    assert_eq!(legacy.last_used(), 1_795_694_400, "its refresh token's time");
+    assert_eq!(is_live(&store, user.id, "legacy").await, Ok(()));
+}
+
+#[tokio::test]
+async fn revoking_the_other_sessions_keeps_the_callers_in_one_transaction() {
+    let store = fresh_store().await;
+    let (user, kept) = joined(&store, "others@example.com").await;
+    let others = [log_in(&store, &user, "a").await, log_in(&store, &user, "b").await];
+    let before = store.round_trips();
+    assert!(store.revoke_other_sessions(user.id, &kept.id, 0).await.unwrap());
+    assert_eq!(store.round_trips() - before, 1);
+    assert_eq!(is_live(&store, user.id, &kept.id).await, Ok(()));
+    for other in &others {
+        assert_eq!(is_live(&store, user.id, other).await, Err(SessionProblem::Revoked));
+    }
+    let after = store.load(user.id, &kept.id).await.unwrap().user.expect("user");
+    assert_eq!(after.session_epoch, 1);
+    assert_eq!(after.password_hash, user.password_hash, "no password change");
+    // The same call again (a retry whose first answer was lost) is recognised as done, and
+    // writes nothing more.
+    assert!(store.revoke_other_sessions(user.id, &kept.id, 0).await.unwrap());
+    assert_eq!(
+        store
+            .load(user.id, &kept.id)
+            .await
+            .unwrap()
+            .user
+            .expect("user")
+            .session_epoch,
+        1
+    );
+    // From a session the revocation ended, or from one that has ended otherwise: refused.
+    assert!(!store.revoke_other_sessions(user.id, &others[0], 0).await.unwrap());
+    let fresh = log_in(&store, &after, "c").await;
+    assert!(store.end_session(user.id, &fresh).await.unwrap());
+    assert!(!store.revoke_other_sessions(user.id, &fresh, 1).await.unwrap());
+    assert_eq!(is_live(&store, user.id, &kept.id).await, Ok(()));
+}
+
+#[tokio::test]
+async fn a_touch_writes_the_last_use_at_most_once_a_minute_and_never_creates_a_session() {
+    let store = fresh_store().await;
+    let (user, session) = joined(&store, "touch@example.com").await;
+    let started = session.refresh_issued_at;
+    assert!(!store.touch_session(user.id, &session.id, started + 30).await.unwrap());
+    assert!(store.touch_session(user.id, &session.id, started + 60).await.unwrap());
+    assert!(!store.touch_session(user.id, &session.id, started + 90).await.unwrap());
+    let view = store.load(user.id, &session.id).await.unwrap();
+    assert_eq!(view.session.expect("session").last_used_at, started + 60);
+    assert!(store.end_session(user.id, &session.id).await.unwrap());
+    assert!(!store.touch_session(user.id, &session.id, started + 500).await.unwrap());
+    assert!(!store.touch_session(user.id, "gone", started + 500).await.unwrap());
+    assert!(
+        item(&store, format!("USER#{}", user.id), "SESSION#gone".into())
+            .await
+            .is_none()
+    );
+}
+
+#[tokio::test]
+async fn deleting_an_account_removes_the_user_the_claim_the_throttle_record_and_the_callers_session_at_once() {
+    let store = fresh_store().await;
+    let email = "leaving@example.com";
+    let (user, caller) = joined(&store, email).await;
+    let others = [log_in(&store, &user, "a").await, log_in(&store, &user, "b").await];
+    let guess = ThrottleRecord {
+        failures: 1,
+        expires_at: 4_102_444_800,
+        version: 1,
+        written_by: "g".into(),
+        ..ThrottleRecord::default()
+    };
+    assert_eq!(store.replace_throttle_record(email, 0, &guess).await.unwrap(), Ok(()));
+
+    let before = store.round_trips();
+    assert_eq!(store.delete_account(&user, &caller.id).await.unwrap(), Ok(()));
+    assert_eq!(store.round_trips() - before, 1, "one transaction");
+    assert!(item(&store, format!("USER#{}", user.id), "USER".into()).await.is_none());
+    assert!(!store.email_registered(email).await.unwrap());
+    assert_eq!(store.throttle_record(email).await.unwrap(), ThrottleRecord::default());
+    assert!(
+        item(&store, format!("USER#{}", user.id), format!("SESSION#{}", caller.id))
+            .await
+            .is_none()
+    );
+    assert!(store.find_by_email(email).await.unwrap().is_none(), "nobody can log in");
+    // Left for the sweep: dead already, their user gone.
+    for other in &others {
+        assert_eq!(is_live(&store, user.id, other).await, Err(SessionProblem::NoActiveUser));
+    }
+    let before = store.round_trips();
+    store.delete_sessions(user.id, &others).await.unwrap();
+    assert_eq!(store.round_trips() - before, 1, "one batch");
+    assert!(store.list_sessions(user.id).await.unwrap().is_empty());
+
+    // Done already (a retried or a racing deletion): done.
+    assert_eq!(store.delete_account(&user, &caller.id).await.unwrap(), Ok(()));
+    // The address joins again as a new user.
+    let (again, _) = joined(&store, email).await;
+    assert!(again.id > user.id);
+}
+
+#[tokio::test]
+async fn a_deletion_landing_after_a_password_change_a_deactivation_or_a_logout_deletes_nothing() {
+    let store = fresh_store().await;
+    let (user, caller) = joined(&store, "refused@example.com").await;
+    // The request authenticated at epoch 0; a password change moved the user on since.
+    let other = log_in(&store, &user, "other").await;
+    assert!(store.change_password(user.id, &other, 0, "new-hash").await.unwrap());
+    assert_eq!(
+        store.delete_account(&user, &caller.id).await.unwrap(),
+        Err(SessionProblem::Revoked)
+    );
+    assert!(user_item(&store, user.id).await.is_some() && store.email_registered(&user.email).await.unwrap());
+
+    let current = store.load(user.id, &other).await.unwrap().user.expect("user");
+    set_active(&store, user.id, false).await;
+    assert_eq!(
+        store.delete_account(&current, &other).await.unwrap(),
+        Err(SessionProblem::NoActiveUser)
+    );
+    set_active(&store, user.id, true).await;
+
+    assert!(store.end_session(user.id, &other).await.unwrap());
+    assert_eq!(
+        store.delete_account(&current, &other).await.unwrap(),
+        Err(SessionProblem::Revoked)
+    );
+    assert!(user_item(&store, user.id).await.is_some() && store.email_registered(&user.email).await.unwrap());
+    assert_eq!(
+        store.list_sessions(user.id).await.unwrap().len(),
+        2,
+        "no session deleted"
+    );
+}
+
+#[tokio::test]
+async fn a_login_that_read_the_user_before_the_deletion_starts_no_session_after_it() {
+    let store = fresh_store().await;
+    let (user, caller) = joined(&store, "race@example.com").await;
+    // The login read `user` and checked the password; then the deletion committed.
+    assert_eq!(store.delete_account(&user, &caller.id).await.unwrap(), Ok(()));
+    let late = a_session();
+    assert!(
+        !store
+            .start_session(&user, late.clone(), "2026-11-27T08:00:00Z")
+            .await
+            .unwrap()
+    );
+    assert!(
+        item(&store, format!("USER#{}", user.id), format!("SESSION#{}", late.id))
+            .await
+            .is_none()
+    );
+    assert!(
+        item(&store, format!("USER#{}", user.id), "USER".into()).await.is_none(),
+        "no stub user"
+    );
+}
+
+#[tokio::test]
+async fn sessions_are_deleted_25_a_request() {
+    let store = fresh_store().await;
+    let (user, first) = joined(&store, "batches@example.com").await;
+    let mut ids = vec![first.id];
+    for _ in 0..29 {
+        ids.push(log_in(&store, &user, "x").await);
+    }
+    ids.push(random_id()); // already gone: deleted all the same
+    let before = store.round_trips();
+    store.delete_sessions(user.id, &ids).await.unwrap();
+    assert_eq!(store.round_trips() - before, 2);
+    assert!(store.list_sessions(user.id).await.unwrap().is_empty());
+    assert!(
+        item(&store, format!("USER#{}", user.id), "USER".into()).await.is_some(),
+        "sessions only"
+    );
 }

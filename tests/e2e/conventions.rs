@@ -14,10 +14,10 @@ fn spellings(path: &str) -> [&str; 2] {
     [path, bare(path)]
 }
 
-/// The headers that let a request reach the route's body parsing: password/change and user
-/// authenticate first, so they get a live bearer.
+/// The headers that let a request reach the route's body parsing: password/change, user,
+/// user/delete and sessions/revoke-others authenticate first, so they get a live bearer.
 async fn headers_for(path: &str) -> Vec<(&'static str, String)> {
-    if path == PASSWORD_CHANGE || path == USER {
+    if BEARER_POST_ROUTES.contains(&path) || path == USER {
         vec![("authorization", new_user().await.bearer())]
     } else {
         Vec::new()

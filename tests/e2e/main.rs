@@ -9,8 +9,10 @@ mod mypage;
 mod password_change;
 mod races;
 mod refresh;
+mod sessions;
 mod token_verify;
 mod user;
+mod user_delete;
 
 /// Tests that need more than HTTP (the stack's signing key or its table): `make smoke` skips
 /// every test whose path has `white_box` in it. The attack list signs some tokens with the key;

@@ -1,7 +1,7 @@
 //! The sample events in `events/` are REST API (payload 1.0) proxy events, as the deployed front
 //! door sends them: each goes through `lambda_http`'s parsing and its function's handler (over
 //! the in-memory store), and answers as `events/README.md` says. Placeholders are swapped for
-//! tokens of a real session first.
+//! tokens of a real session (and that session's id) first.
 
 use std::path::{Path, PathBuf};
 
@@ -15,13 +15,26 @@ fn events_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../events")
 }
 
-/// The event file, with its token placeholders replaced.
+/// The event file, with its token placeholders replaced, and its session id placeholder by the
+/// session of `access` (when it is a token).
 fn event(name: &str, access: &str, refresh: &str) -> lambda_http::Request {
     let text = std::fs::read_to_string(events_dir().join(name)).expect("the event file exists");
-    let text = text
+    let mut text = text
         .replace("REPLACE_WITH_ACCESS_TOKEN", access)
         .replace("REPLACE_WITH_REFRESH_TOKEN", refresh);
+    if let Some(session_id) = session_of(access) {
+        text = text.replace("REPLACE_WITH_SESSION_ID", &session_id);
+    }
     lambda_http::request::from_str(&text).expect("a valid API Gateway REST API event")
+}
+
+/// The session id (`sid` claim) of a token, read without checking it.
+fn session_of(token: &str) -> Option<String> {
+    use base64::Engine;
+    let payload = token.split('.').nth(1)?;
+    let claims = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(payload).ok()?;
+    let claims: Value = serde_json::from_slice(&claims).ok()?;
+    claims["sid"].as_str().map(str::to_owned)
 }
 
 /// Sends the event to the function its path is routed to, as the template routes it.
@@ -35,17 +48,26 @@ async fn dispatch(app: &App<MemoryStore>, request: lambda_http::Request) -> Resp
         "/account/token/verify" => token_verify::handle(app, request).await,
         "/account/password/change" => password_change::handle(app, request).await,
         "/account/user" => user::handle(app, request).await,
+        "/account/user/delete" => user_delete::handle(app, request).await,
+        "/account/sessions/revoke-others" => sessions_revoke_others::handle(app, request).await,
+        path if path == "/account/sessions" || path.starts_with("/account/sessions/") => {
+            sessions::handle(app, request).await
+        }
         _ => mypage::handle(app, request).await,
     }
 }
 
+/// The status and JSON body of an event's answer (`null` for a 204's empty body).
 async fn send(app: &App<MemoryStore>, name: &str, tokens: (&str, &str)) -> (u16, Value) {
     let response = dispatch(app, event(name, tokens.0, tokens.1)).await;
     let status = response.status().as_u16();
-    (status, body_json(&response))
+    match response.body().is_empty() {
+        true => (status, Value::Null),
+        false => (status, body_json(&response)),
+    }
 }
 
-const COVERED: [&str; 27] = [
+const COVERED: [&str; 39] = [
     "join.json",
     "join-no-slash.json",
     "login.json",
@@ -73,6 +95,18 @@ const COVERED: [&str; 27] = [
     "token-verify-garbage.json",
     "user-wrong-method.json",
     "user-invalid-fields.json",
+    "sessions.json",
+    "sessions-no-slash.json",
+    "sessions-wrong-method.json",
+    "session-delete.json",
+    "session-delete-no-slash.json",
+    "session-delete-unknown.json",
+    "sessions-revoke-others.json",
+    "sessions-revoke-others-no-slash.json",
+    "sessions-revoke-others-no-token.json",
+    "user-delete.json",
+    "user-delete-no-slash.json",
+    "user-delete-wrong-password.json",
 ];
 
 #[test]
@@ -169,6 +203,69 @@ async fn walk_a_whole_account_life(suffix: &str) {
 }
 
 #[tokio::test]
+async fn the_session_and_deletion_events_walk_an_account_to_its_end_in_both_spellings() {
+    for suffix in ["", "-no-slash"] {
+        walk_sessions_to_the_end(suffix).await;
+    }
+}
+
+/// sessions, sessions/revoke-others, sessions/{id} and user/delete, each from its event file.
+async fn walk_sessions_to_the_end(suffix: &str) {
+    let app = app();
+    let file = |route: &str| format!("{route}{suffix}.json");
+    let none = ("REPLACE_WITH_ACCESS_TOKEN", "REPLACE_WITH_REFRESH_TOKEN");
+    assert_eq!(send(&app, "join.json", none).await.0, 201);
+    let mut logins = Vec::new();
+    for _ in 0..3 {
+        let login = login::handle(&app, event("login.json", none.0, none.1)).await;
+        let body = body_json(&login);
+        logins.push((
+            body["access"].as_str().expect("access").to_owned(),
+            body["refresh"].as_str().expect("refresh").to_owned(),
+        ));
+    }
+    let (access, refresh) = (logins[0].0.as_str(), logins[0].1.as_str());
+
+    let (status, listed) = send(&app, &file("sessions"), (access, refresh)).await;
+    assert_eq!(status, 200, "{listed}");
+    let listed = listed.as_array().expect("a JSON array").clone();
+    assert_eq!(listed.len(), 4, "join's session and three logins");
+    let current: Vec<&Value> = listed.iter().filter(|s| s["current"] == true).collect();
+    assert_eq!(current.len(), 1);
+    assert_eq!(current[0]["id"].as_str(), session_of(access).as_deref());
+    // Where the event says the request came from: its User-Agent and its requestContext's sourceIp.
+    assert_eq!(
+        (&current[0]["device"], &current[0]["ip"]),
+        (&json!("curl/8.5.0"), &json!("203.0.113.10"))
+    );
+    assert_eq!(send(&app, &file("sessions"), none).await.0, 401);
+
+    let (status, revoked) = send(&app, &file("sessions-revoke-others"), (access, refresh)).await;
+    assert_eq!((status, revoked), (200, json!({"revoked": 3})));
+    assert_eq!(
+        send(&app, &file("sessions"), (&logins[1].0, "")).await.0,
+        401,
+        "revoked"
+    );
+
+    // session-delete ends the session of the token it carries: it logs itself out.
+    let (status, body) = send(&app, &file("session-delete"), (&logins[0].0, "")).await;
+    assert_eq!((status, body), (204, Value::Null));
+    assert_eq!(send(&app, &file("sessions"), (access, refresh)).await.0, 401);
+
+    let login = login::handle(&app, event("login.json", none.0, none.1)).await;
+    let access = body_json(&login)["access"].as_str().expect("access").to_owned();
+    let (status, body) = send(&app, &file("user-delete"), (&access, "")).await;
+    assert_eq!((status, body), (204, Value::Null));
+    assert_eq!(
+        send(&app, "login.json", none).await.0,
+        400,
+        "no account left to log in to"
+    );
+    assert_eq!(send(&app, "join.json", none).await.0, 201, "the email is free again");
+}
+
+#[tokio::test]
 async fn the_error_events_get_the_contract_answers() {
     let app = app();
     let none = ("REPLACE_WITH_ACCESS_TOKEN", "REPLACE_WITH_REFRESH_TOKEN");
@@ -243,6 +340,34 @@ async fn the_error_events_get_the_contract_answers() {
                 "gender": ["\"robot\" is not a valid choice."],
                 "date_of_birth": ["Date of birth cannot be in the future."],
             })
+        )
+    );
+
+    let response = dispatch(&app, event("sessions-wrong-method.json", access, none.1)).await;
+    assert_eq!(response.status(), 405);
+    assert_eq!(
+        response.headers().get("allow").and_then(|value| value.to_str().ok()),
+        Some("GET, HEAD, OPTIONS")
+    );
+    assert_eq!(body_json(&response), json!({"detail": "Method \"POST\" not allowed."}));
+
+    assert_eq!(send(&app, "session-delete-unknown.json", none).await.0, 401);
+    let (status, body) = send(&app, "session-delete-unknown.json", (access, none.1)).await;
+    assert_eq!((status, body), (404, json!({"detail": "Not found."})));
+
+    let (status, body) = send(&app, "sessions-revoke-others-no-token.json", (access, none.1)).await;
+    assert_eq!(
+        (status, body),
+        (401, json!({"detail": "Authentication credentials were not provided."}))
+    );
+
+    assert_eq!(send(&app, "user-delete-wrong-password.json", none).await.0, 401);
+    let (status, body) = send(&app, "user-delete-wrong-password.json", (access, none.1)).await;
+    assert_eq!(
+        (status, body),
+        (
+            400,
+            json!({"password": ["Your password was entered incorrectly. Please enter it again."]})
         )
     );
 }

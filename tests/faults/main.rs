@@ -3,7 +3,8 @@
 //! an endpoint where nothing listens, a server stopped mid-test, and throttling answers or lost
 //! connections injected into the SDK's own request pipeline by an interceptor. Every fault must
 //! be answered 503 `{"detail":"Service temporarily unavailable."}` with `Retry-After` (never a
-//! 500 or a hang), and a write that fails must leave the store as if the request had not started.
+//! 500 or a hang), and a write that fails must leave the store as if the request had not started
+//! (account deletion: or with no way to log in, its second step left to the sessions' TTL).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -34,7 +35,8 @@ const HANG_GUARD: Duration = Duration::from_secs(30);
 enum Fault {
     /// The connection is refused (the request is sent to a port where nothing listens).
     Unreachable,
-    /// DynamoDB answers 400 with this error code (the throttling family).
+    /// DynamoDB answers 400 with this error code (the throttling family). The request itself
+    /// reaches the server: a write is carried out, its answer replaced.
     Answers(&'static str),
     /// The first attempt reaches the server and is carried out, but its answer is lost: the
     /// SDK sees DynamoDB's 500 InternalServerError and retries the very same request.
@@ -109,7 +111,7 @@ impl Intercept for FaultInjector {
         cfg: &mut ConfigBag,
     ) -> Result<(), BoxError> {
         let (status, code) = match (cfg.load::<Injected>(), self.fault) {
-            // Only ever used on reads: the server's answer is replaced by DynamoDB's error.
+            // The server's answer is replaced by DynamoDB's error (a write was carried out).
             (Some(Injected), Fault::Answers(code)) => (400, code),
             // The write was done; its answer becomes one the SDK retries.
             (Some(Injected), Fault::LostAnswerOnce) => (500, "InternalServerError"),
@@ -408,6 +410,24 @@ async fn a_join_whose_answer_was_lost_is_created_once() {
     assert_eq!(body_json(&response)["user"], user, "one account, the one answered");
 }
 
+/// Every attempt of join's transaction reaches the store, and every answer is lost (the SDK
+/// sees throttling each time and gives up): the first attempt created the user, and the join
+/// says so (201), reading the email's claim, instead of calling its own email taken.
+#[tokio::test]
+async fn a_join_whose_every_answer_was_lost_is_created_not_taken() {
+    let injector = FaultInjector::new(&["TransactWriteItems"], Fault::Answers("ThrottlingException"));
+    let failed = injector.failed.clone();
+    let app = app_with(Some(injector)).await;
+    let address = email();
+    let response = join::handle(&app, post_json("/account/join/", &signup(&address), &[])).await;
+    assert!(failed.load(Ordering::SeqCst) >= 2, "retried, and lost every time");
+    assert_eq!(response.status().as_u16(), 201, "{:?}", body_json(&response));
+    let user = body_json(&response)["user"].clone();
+    let healthy = App::new(config(), DynamoStore::connect(app.store.table().to_owned()).await);
+    let response = login::handle(&healthy, login_request(&address, PASSWORD)).await;
+    assert_eq!(body_json(&response)["user"], user, "one account, the one answered");
+}
+
 #[tokio::test]
 async fn a_login_whose_answer_was_lost_starts_its_session() {
     let injector = FaultInjector::new(&["TransactWriteItems"], Fault::LostAnswerOnce);
@@ -531,4 +551,278 @@ impl Drop for StopOnDrop {
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
+}
+
+// --- Issue 13: sessions ended, the account deleted --------------------------------------------
+
+fn delete_request(access: &str, password: &str) -> Request {
+    post_json(
+        "/account/user/delete/",
+        &json!({"password": password}),
+        &[("authorization", &bearer(access))],
+    )
+}
+
+fn revoke_others_request(access: &str) -> Request {
+    post_json(
+        "/account/sessions/revoke-others/",
+        &json!({}),
+        &[("authorization", &bearer(access))],
+    )
+}
+
+async fn logged_in(app: &App<DynamoStore>, email: &str) -> Tokens {
+    let response = login::handle(app, login_request(email, PASSWORD)).await;
+    assert_eq!(response.status().as_u16(), 200, "{:?}", body_json(&response));
+    let body = body_json(&response);
+    Tokens {
+        access: body["access"].as_str().expect("access").to_owned(),
+        refresh: body["refresh"].as_str().expect("refresh").to_owned(),
+    }
+}
+
+/// The pk of the user a token belongs to.
+fn user_id_of(app: &App<DynamoStore>, access: &str) -> u64 {
+    app.tokens
+        .verify(access, shared::token::TokenKind::Access)
+        .expect("a token of ours")
+        .user_id
+}
+
+/// Every token of these sessions is refused: access on mypage, refresh on refresh.
+async fn assert_all_refused(app: &App<DynamoStore>, sessions: &[&Tokens]) {
+    for tokens in sessions {
+        let response = mypage::handle(app, mypage_request(&tokens.access)).await;
+        assert_eq!(response.status().as_u16(), 401, "{:?}", body_json(&response));
+        let response = refresh::handle(app, refresh_request(&tokens.refresh)).await;
+        assert_eq!(response.status().as_u16(), 401, "{:?}", body_json(&response));
+    }
+}
+
+/// The deletion's first step fails (its transaction never reaches the store): the whole account
+/// is as it was, and the same request succeeds once the store is back.
+#[tokio::test]
+async fn a_deletion_whose_transaction_fails_leaves_the_whole_account() {
+    let injector = FaultInjector::new(&["TransactWriteItems"], Fault::Unreachable);
+    let app = app_with(Some(injector)).await;
+    let healthy = App::new(config(), DynamoStore::connect(app.store.table().to_owned()).await);
+    let address = email();
+    let first = joined(&healthy, &address).await;
+    let second = logged_in(&healthy, &address).await;
+
+    let (response, took) = answer(user_delete::handle(&app, delete_request(&second.access, PASSWORD))).await;
+    assert_unavailable("user/delete, transaction lost", &response, took);
+    for tokens in [&first, &second] {
+        let response = mypage::handle(&healthy, mypage_request(&tokens.access)).await;
+        assert_eq!(response.status().as_u16(), 200, "the account is whole");
+    }
+    logged_in(&healthy, &address).await;
+    let response = user_delete::handle(&healthy, delete_request(&second.access, PASSWORD)).await;
+    assert_eq!(response.status().as_u16(), 204, "{:?}", response.body());
+    assert_all_refused(&healthy, &[&first, &second]).await;
+}
+
+/// A crash between the deletion's two steps, made by failing every read and write of the
+/// second (the Query of the sessions, their batch delete): the answer is still 204, nobody can
+/// log in, every token is refused (their user is gone), the email joins again as a new user, and
+/// the sessions left behind carry the TTL that deletes them (the cleanup that finishes the job).
+#[tokio::test]
+async fn a_deletion_cut_short_after_its_transaction_leaves_no_way_in_and_sessions_that_expire() {
+    use shared::store::SessionListStore;
+    let injector = FaultInjector::new(&["Query", "BatchWriteItem"], Fault::Unreachable);
+    let failed = injector.failed.clone();
+    let app = app_with(Some(injector)).await;
+    let healthy = App::new(config(), DynamoStore::connect(app.store.table().to_owned()).await);
+    let address = email();
+    let first = joined(&healthy, &address).await;
+    let second = logged_in(&healthy, &address).await;
+    let caller = logged_in(&healthy, &address).await;
+    let pk = user_id_of(&healthy, &caller.access);
+
+    let (response, _) = answer(user_delete::handle(&app, delete_request(&caller.access, PASSWORD))).await;
+    assert_eq!(response.status().as_u16(), 204, "{:?}", response.body());
+    assert!(failed.load(Ordering::SeqCst) >= 1, "the sweep was cut short");
+
+    let response = login::handle(&healthy, login_request(&address, PASSWORD)).await;
+    assert_eq!(response.status().as_u16(), 400, "no way to log in");
+    assert_all_refused(&healthy, &[&first, &second, &caller]).await;
+    let left = healthy.store.list_sessions(pk).await.expect("the partition");
+    assert_eq!(left.len(), 2, "the other sessions, left behind");
+    let now = shared::now_unix();
+    assert!(
+        left.iter().all(|session| session.expires_at > now && !session.revoked),
+        "dead by their missing user, and each expires by TTL"
+    );
+    let again = joined(&healthy, &address).await;
+    assert!(user_id_of(&healthy, &again.access) > pk, "a new user, a new pk");
+    assert_all_refused(&healthy, &[&first, &second]).await;
+}
+
+/// The transaction committed and its answer was lost; the SDK retried it and found the user
+/// gone: a deletion, answered as one, and the sweep done.
+#[tokio::test]
+async fn a_deletion_whose_answer_was_lost_is_still_a_deletion() {
+    use shared::store::SessionListStore;
+    let injector = FaultInjector::new(&["TransactWriteItems"], Fault::LostAnswerOnce);
+    let lost = injector.failed.clone();
+    let app = app_with(Some(injector)).await;
+    let healthy = App::new(config(), DynamoStore::connect(app.store.table().to_owned()).await);
+    let address = email();
+    let first = joined(&healthy, &address).await;
+    let caller = logged_in(&healthy, &address).await;
+    let pk = user_id_of(&healthy, &caller.access);
+    let response = user_delete::handle(&app, delete_request(&caller.access, PASSWORD)).await;
+    assert_eq!(lost.load(Ordering::SeqCst), 2, "the transaction was sent twice");
+    assert_eq!(response.status().as_u16(), 204, "{:?}", response.body());
+    assert!(healthy.store.list_sessions(pk).await.expect("the partition").is_empty());
+    assert_all_refused(&healthy, &[&first, &caller]).await;
+}
+
+/// Revoke-others' transaction committed and its answer was lost: the retry finds the user and
+/// the caller's session at the next epoch, its own doing, and answers as the first attempt.
+#[tokio::test]
+async fn a_revoke_others_whose_answer_was_lost_is_still_done() {
+    let injector = FaultInjector::new(&["TransactWriteItems"], Fault::LostAnswerOnce);
+    let lost = injector.failed.clone();
+    let app = app_with(Some(injector)).await;
+    let healthy = App::new(config(), DynamoStore::connect(app.store.table().to_owned()).await);
+    let address = email();
+    let other = joined(&healthy, &address).await;
+    let caller = logged_in(&healthy, &address).await;
+    let response = sessions_revoke_others::handle(&app, revoke_others_request(&caller.access)).await;
+    assert_eq!(lost.load(Ordering::SeqCst), 2, "the transaction was sent twice");
+    assert_eq!(response.status().as_u16(), 200, "{:?}", body_json(&response));
+    assert_eq!(body_json(&response), json!({"revoked": 1}));
+    assert_all_refused(&healthy, &[&other]).await;
+    let response = mypage::handle(&healthy, mypage_request(&caller.access)).await;
+    assert_eq!(response.status().as_u16(), 200, "the caller's session lives on");
+}
+
+/// The same recognition keeps a password change whose answer was lost a success (and the
+/// new password the one stored).
+#[tokio::test]
+async fn a_password_change_whose_answer_was_lost_is_still_saved() {
+    let injector = FaultInjector::new(&["TransactWriteItems"], Fault::LostAnswerOnce);
+    let lost = injector.failed.clone();
+    let app = app_with(Some(injector)).await;
+    let healthy = App::new(config(), DynamoStore::connect(app.store.table().to_owned()).await);
+    let address = email();
+    let tokens = joined(&healthy, &address).await;
+    let response = password_change::handle(&app, password_change_request(&tokens.access)).await;
+    assert_eq!(lost.load(Ordering::SeqCst), 2, "the transaction was sent twice");
+    assert_eq!(response.status().as_u16(), 200, "{:?}", body_json(&response));
+    let response = login::handle(&healthy, login_request(&address, NEW_PASSWORD)).await;
+    assert_eq!(response.status().as_u16(), 200, "the new password is the one stored");
+}
+
+/// A session ended by DELETE whose answer was lost: the retried write ends it again, 204.
+#[tokio::test]
+async fn ending_a_session_whose_answer_was_lost_is_still_ended() {
+    let injector = FaultInjector::new(&["UpdateItem"], Fault::LostAnswerOnce);
+    let lost = injector.failed.clone();
+    let app = app_with(Some(injector)).await;
+    let healthy = App::new(config(), DynamoStore::connect(app.store.table().to_owned()).await);
+    let address = email();
+    let other = joined(&healthy, &address).await;
+    let caller = logged_in(&healthy, &address).await;
+    let sid = app
+        .tokens
+        .verify(&other.access, shared::token::TokenKind::Access)
+        .expect("ours")
+        .session_id;
+    let request = shared::testing::event(
+        "DELETE",
+        &format!("/account/sessions/{sid}/"),
+        &[("authorization", &bearer(&caller.access))],
+        None,
+    );
+    let response = sessions::handle(&app, request).await;
+    assert_eq!(lost.load(Ordering::SeqCst), 2, "the write was sent twice");
+    assert_eq!(response.status().as_u16(), 204);
+    assert_all_refused(&healthy, &[&other]).await;
+}
+
+/// Issue 13's routes on a store where nothing listens: 503, as every route.
+#[tokio::test]
+async fn the_sessions_routes_and_deletion_answer_503_when_nothing_listens_at_the_store() {
+    let healthy = app_with(None).await;
+    let tokens = joined(&healthy, &email()).await;
+    let app = app_without_store().await;
+    let list = shared::testing::event(
+        "GET",
+        "/account/sessions/",
+        &[("authorization", &bearer(&tokens.access))],
+        None,
+    );
+    // Side by side: each waits out the SDK's retries against a refused connection.
+    let (list, revoke, delete) = futures::join!(
+        answer(sessions::handle(&app, list)),
+        answer(sessions_revoke_others::handle(&app, revoke_others_request(&tokens.access))),
+        answer(user_delete::handle(&app, delete_request(&tokens.access, PASSWORD))),
+    );
+    assert_unavailable("sessions", &list.0, list.1);
+    assert_unavailable("sessions/revoke-others", &revoke.0, revoke.1);
+    assert_unavailable("user/delete", &delete.0, delete.1);
+}
+
+/// What each of issue 13's routes costs in DynamoDB requests, counted by the store, as the
+/// README's table says.
+#[tokio::test]
+async fn the_new_routes_cost_the_round_trips_the_readme_lists() {
+    let app = app_with(None).await;
+    let address = email();
+    let first = joined(&app, &address).await;
+    let caller = logged_in(&app, &address).await;
+    let counted = async |request: std::pin::Pin<Box<dyn std::future::Future<Output = Response<Body>> + '_>>| {
+        let before = app.store.round_trips();
+        let status = request.await.status().as_u16();
+        (status, app.store.round_trips() - before)
+    };
+    let list = shared::testing::event(
+        "GET",
+        "/account/sessions/",
+        &[("authorization", &bearer(&caller.access))],
+        None,
+    );
+    assert_eq!(
+        counted(Box::pin(sessions::handle(&app, list))).await,
+        (200, 2),
+        "BatchGetItem, Query"
+    );
+    let sid = app
+        .tokens
+        .verify(&first.access, shared::token::TokenKind::Access)
+        .expect("ours")
+        .session_id;
+    let end = shared::testing::event(
+        "DELETE",
+        &format!("/account/sessions/{sid}/"),
+        &[("authorization", &bearer(&caller.access))],
+        None,
+    );
+    assert_eq!(
+        counted(Box::pin(sessions::handle(&app, end))).await,
+        (204, 2),
+        "BatchGetItem, UpdateItem"
+    );
+    logged_in(&app, &address).await;
+    let revoke = revoke_others_request(&caller.access);
+    assert_eq!(
+        counted(Box::pin(sessions_revoke_others::handle(&app, revoke))).await,
+        (200, 3),
+        "BatchGetItem, Query, TransactWriteItems"
+    );
+    let revoke = revoke_others_request(&caller.access);
+    assert_eq!(
+        counted(Box::pin(sessions_revoke_others::handle(&app, revoke))).await,
+        (200, 2),
+        "none left to end: no write"
+    );
+    logged_in(&app, &address).await;
+    let delete = delete_request(&caller.access, PASSWORD);
+    assert_eq!(
+        counted(Box::pin(user_delete::handle(&app, delete))).await,
+        (204, 6),
+        "BatchGetItem, GetItem and PutItem (the throttle), TransactWriteItems, Query, BatchWriteItem"
+    );
 }

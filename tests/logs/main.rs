@@ -164,6 +164,60 @@ async fn full_flows_at_trace_level_log_no_secret() {
     .await;
     assert_eq!(response.status().as_u16(), 200, "{:?}", body_json(&response));
 
+    // Issue 13: the sessions listed, one ended, the others revoked, the account deleted (a wrong
+    // password first), from two fresh logins with the new password.
+    let again = json!({"email": email, "password": NEW_PASSWORD});
+    let response = serve(|r| login::handle(app, r), post_json("/account/login/", &again, &[])).await;
+    let (phone_access, phone_refresh) = tokens_of(&response);
+    let response = serve(|r| login::handle(app, r), post_json("/account/login/", &again, &[])).await;
+    let (tablet_access, tablet_refresh) = tokens_of(&response);
+    let listed = shared::testing::event(
+        "GET",
+        "/account/sessions/",
+        &[("authorization", &bearer(&phone_access))],
+        None,
+    );
+    let response = serve(|r| sessions::handle(app, r), listed).await;
+    assert_eq!(response.status().as_u16(), 200, "{:?}", body_json(&response));
+    let tablet = app
+        .tokens
+        .verify(&tablet_access, shared::token::TokenKind::Access)
+        .expect("ours")
+        .session_id;
+    let end = shared::testing::event(
+        "DELETE",
+        &format!("/account/sessions/{tablet}/"),
+        &[("authorization", &bearer(&phone_access))],
+        None,
+    );
+    assert_eq!(serve(|r| sessions::handle(app, r), end).await.status().as_u16(), 204);
+    let revoke = post_json(
+        "/account/sessions/revoke-others/",
+        &json!({}),
+        &[("authorization", &bearer(&phone_access))],
+    );
+    let response = serve(|r| sessions_revoke_others::handle(app, r), revoke).await;
+    assert_eq!(response.status().as_u16(), 200, "{:?}", body_json(&response));
+    let user = app.store.find_by_email(&email).await.expect("store").expect("the user");
+    secrets.push(user.password_hash.clone());
+    for password in [WRONG_PASSWORD, NEW_PASSWORD] {
+        let delete = post_json(
+            "/account/user/delete/",
+            &json!({"password": password}),
+            &[("authorization", &bearer(&phone_access))],
+        );
+        let response = serve(|r| user_delete::handle(app, r), delete).await;
+        assert!(
+            [204, 400].contains(&response.status().as_u16()),
+            "{:?}",
+            response.body()
+        );
+    }
+    assert!(
+        app.store.find_by_email(&email).await.expect("store").is_none(),
+        "deleted"
+    );
+
     // What lambda_runtime logs at TRACE for every invocation: the raw event.
     let raw_event = json!({"body": signup.to_string(), "headers": {"authorization": bearer(&access)}});
     tracing::trace!(target: "lambda_runtime::layers::api_response", body = %raw_event, "raw JSON event received from Lambda");
@@ -177,13 +231,15 @@ async fn full_flows_at_trace_level_log_no_secret() {
         rotated_refresh,
         cookie_access,
         cookie_refresh,
+        phone_access,
+        phone_refresh,
+        tablet_access,
+        tablet_refresh,
     ] {
         let signature = token.rsplit('.').next().expect("a JWT").to_owned();
         secrets.push(signature);
         secrets.push(token);
     }
-    let user = app.store.find_by_email(&email).await.expect("store").expect("the user");
-    secrets.push(user.password_hash.clone());
     let logs = captured.text();
     for secret in &secrets {
         assert!(
@@ -212,6 +268,7 @@ async fn full_flows_at_trace_level_log_no_secret() {
             .any(|line| line["fields"]["message"] == message && line["span"]["user_id"] == json!(user_id))
     };
     assert!(with_user("logged in"), "login's line carries the user id");
+    assert!(with_user("account deleted"), "the deletion's line carries the user id");
     assert!(with_user("answered"), "answers carry the user id once known");
     println!("{} log lines, {} secrets checked", lines.len(), secrets.len());
 }

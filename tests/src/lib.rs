@@ -34,9 +34,23 @@ pub const VERIFY: &str = "/account/token/verify/";
 pub const PASSWORD_CHANGE: &str = "/account/password/change/";
 pub const MYPAGE: &str = "/account/mypage/";
 pub const USER: &str = "/account/user/";
+pub const USER_DELETE: &str = "/account/user/delete/";
+pub const SESSIONS: &str = "/account/sessions/";
+pub const REVOKE_OTHERS: &str = "/account/sessions/revoke-others/";
 
-/// The eight routes (with the trailing slash), the method each serves, and its `Allow` header.
-pub const ROUTES: [(&str, &str, &str); 8] = [
+/// A route's path without its trailing slash.
+fn bare(path: &str) -> &str {
+    path.trim_end_matches('/')
+}
+
+/// One session's path (`DELETE` ends it).
+pub fn session_path(id: &str) -> String {
+    format!("{SESSIONS}{id}/")
+}
+
+/// The routes with a fixed path (with the trailing slash; one session's route, by id, is
+/// `session_path`), the method each serves, and its `Allow` header.
+pub const ROUTES: [(&str, &str, &str); 11] = [
     (JOIN, "POST", "POST, OPTIONS"),
     (LOGIN, "POST", "POST, OPTIONS"),
     (LOGOUT, "POST", "POST, OPTIONS"),
@@ -45,10 +59,25 @@ pub const ROUTES: [(&str, &str, &str); 8] = [
     (PASSWORD_CHANGE, "POST", "POST, OPTIONS"),
     (MYPAGE, "GET", "GET, HEAD, OPTIONS"),
     (USER, "GET", "GET, PUT, PATCH, HEAD, OPTIONS"),
+    (USER_DELETE, "POST", "POST, OPTIONS"),
+    (SESSIONS, "GET", "GET, HEAD, OPTIONS"),
+    (REVOKE_OTHERS, "POST", "POST, OPTIONS"),
 ];
 
 /// The POST routes.
-pub const POST_ROUTES: [&str; 6] = [JOIN, LOGIN, LOGOUT, REFRESH, VERIFY, PASSWORD_CHANGE];
+pub const POST_ROUTES: [&str; 8] = [
+    JOIN,
+    LOGIN,
+    LOGOUT,
+    REFRESH,
+    VERIFY,
+    PASSWORD_CHANGE,
+    USER_DELETE,
+    REVOKE_OTHERS,
+];
+
+/// The POST routes that authenticate the bearer before they read the body.
+pub const BEARER_POST_ROUTES: [&str; 3] = [PASSWORD_CHANGE, USER_DELETE, REVOKE_OTHERS];
 
 /// The base URL of the stack under test, e.g. `http://127.0.0.1:40123` (the local stack) or
 /// `https://abc123.execute-api.eu-west-1.amazonaws.com/api` (a deployed one, `make smoke`).
@@ -227,7 +256,8 @@ impl SetCookie {
     }
 }
 
-/// Asserts the conventions every answer of the API follows (contract §1).
+/// Asserts the conventions every answer of the API follows (contract §1): a JSON object (the
+/// sessions list: an array), or a 204 with no body and so no `Content-Type`.
 #[track_caller]
 pub fn assert_conventions(answer: &Answer) {
     let context = format!("{} {} ({})", answer.method, answer.path, answer.status);
@@ -236,7 +266,6 @@ pub fn assert_conventions(answer: &Answer) {
         ("x-frame-options", "DENY"),
         ("referrer-policy", "same-origin"),
         ("cache-control", "no-store"),
-        ("content-type", "application/json"),
     ] {
         assert_eq!(answer.header(name), Some(value), "{context}: header {name}");
     }
@@ -244,8 +273,29 @@ pub fn assert_conventions(answer: &Answer) {
         !(300..400).contains(&answer.status),
         "{context}: the API never redirects"
     );
+    if answer.status == 204 {
+        assert_eq!(answer.text, "", "{context}: a 204 has no body");
+        assert_eq!(
+            answer.header("content-type"),
+            None,
+            "{context}: no body, no Content-Type"
+        );
+        return;
+    }
+    assert_eq!(
+        answer.header("content-type"),
+        Some("application/json"),
+        "{context}: header content-type"
+    );
     if answer.method != "HEAD" {
-        assert!(answer.json().is_object(), "{context}: {}", answer.text);
+        let body = answer.json();
+        let list =
+            answer.method == "GET" && answer.status == 200 && answer.path.trim_end_matches('/') == bare(SESSIONS);
+        assert!(
+            body.is_object() || (list && body.is_array()),
+            "{context}: {}",
+            answer.text
+        );
     }
 }
 
@@ -446,6 +496,44 @@ pub async fn user_details(bearer: &str) -> Answer {
 pub async fn update_user(method: &str, bearer: &str, body: Value) -> Answer {
     let headers = [("authorization", bearer), ("content-type", "application/json")];
     send(method, USER, &headers, Some(body.to_string())).await
+}
+
+/// GET /account/sessions/ with this `Authorization` value.
+pub async fn list_sessions(bearer: &str) -> Answer {
+    get(SESSIONS, &[("authorization", bearer)]).await
+}
+
+/// The ids of a sessions list answer, in its order (newest first); fails unless a 200.
+#[track_caller]
+pub fn session_ids(answer: &Answer) -> Vec<String> {
+    assert_eq!(answer.status, 200, "sessions: {}", answer.text);
+    answer
+        .json()
+        .as_array()
+        .expect("a JSON array")
+        .iter()
+        .map(|session| session["id"].as_str().expect("an id").to_owned())
+        .collect()
+}
+
+/// DELETE /account/sessions/{id}/ with this `Authorization` value.
+pub async fn end_session(bearer: &str, id: &str) -> Answer {
+    send("DELETE", &session_path(id), &[("authorization", bearer)], None).await
+}
+
+/// POST /account/sessions/revoke-others/ with this `Authorization` value.
+pub async fn revoke_others(bearer: &str) -> Answer {
+    post_json_with(REVOKE_OTHERS, json!({}), &[("authorization", bearer)]).await
+}
+
+/// POST /account/user/delete/ with this `Authorization` value and password.
+pub async fn delete_account(bearer: &str, password: &str) -> Answer {
+    post_json_with(USER_DELETE, json!({"password": password}), &[("authorization", bearer)]).await
+}
+
+/// The session id (`sid` claim) a token of ours carries, read without checking the token.
+pub fn session_id_of(token: &str) -> String {
+    claims(token)["sid"].as_str().expect("a sid claim").to_owned()
 }
 
 pub async fn logout(token: &str) -> Answer {
@@ -704,8 +792,8 @@ pub async fn user_attribute(pk: u64, name: &str) -> Option<AttributeValue> {
         .and_then(|mut item| item.remove(name))
 }
 
-/// Moves the last rotation of `token`'s session `seconds` into the past, as if that much time
-/// had gone by since (the reuse interval's clock), without waiting.
+/// Moves the last rotation of `token`'s session, and so its last use, `seconds` into the past,
+/// as if that much time had gone by since (the reuse interval's clock), without waiting.
 pub async fn age_rotation(token: &str, seconds: i64) {
     let claims = claims(token);
     let (user_id, session_id) = (
@@ -718,12 +806,43 @@ pub async fn age_rotation(token: &str, seconds: i64) {
         .table_name(table_name())
         .key("PK", AttributeValue::S(format!("USER#{user_id}")))
         .key("SK", AttributeValue::S(format!("SESSION#{session_id}")))
-        .update_expression("SET refresh_issued_at = refresh_issued_at - :seconds")
+        .update_expression(
+            "SET refresh_issued_at = refresh_issued_at - :seconds, last_used_at = last_used_at - :seconds",
+        )
         .condition_expression("attribute_exists(PK)")
         .expression_attribute_values(":seconds", AttributeValue::N(seconds.to_string()))
         .send()
         .await
         .expect("ageing the session's rotation");
+}
+
+/// The sort keys of every item in the user's partition (`USER`, `SESSION#<id>`), read
+/// consistently.
+pub async fn partition_items(pk: u64) -> Vec<String> {
+    let mut keys = Vec::new();
+    let mut start = None;
+    loop {
+        let page = dynamodb()
+            .await
+            .query()
+            .table_name(table_name())
+            .key_condition_expression("PK = :pk")
+            .expression_attribute_values(":pk", AttributeValue::S(format!("USER#{pk}")))
+            .consistent_read(true)
+            .set_exclusive_start_key(start)
+            .send()
+            .await
+            .expect("querying the user's partition");
+        keys.extend(
+            page.items()
+                .iter()
+                .filter_map(|item| item.get("SK")?.as_s().ok().cloned()),
+        );
+        match page.last_evaluated_key {
+            Some(last) if !last.is_empty() => start = Some(last),
+            _ => return keys,
+        }
+    }
 }
 
 /// Deletes the user's item, as an admin would.
@@ -752,6 +871,14 @@ pub enum Protected {
     UserRead,
     /// PATCH /account/user/ (with a valid body, so only authentication can refuse it).
     UserUpdate,
+    /// GET /account/sessions/.
+    SessionList,
+    /// DELETE /account/sessions/{id}/ of some id.
+    SessionEnd,
+    /// POST /account/sessions/revoke-others/.
+    RevokeOthers,
+    /// POST /account/user/delete/ with the right password for every test user.
+    UserDelete,
 }
 
 impl Protected {
@@ -779,6 +906,10 @@ impl Protected {
                 )
                 .await
             }
+            Protected::SessionList => get(SESSIONS, &headers).await,
+            Protected::SessionEnd => send("DELETE", &session_path(&random_hex()), &headers, None).await,
+            Protected::RevokeOthers => post_json_with(REVOKE_OTHERS, json!({}), &headers).await,
+            Protected::UserDelete => post_json_with(USER_DELETE, json!({"password": PASSWORD}), &headers).await,
         }
     }
 

@@ -56,7 +56,7 @@ fn place(dynamodb: &str) -> Place<'_> {
     }
 }
 
-static SUBJECTS: [Subject; 9] = [
+static SUBJECTS: [Subject; 12] = [
     Subject {
         binary: HELLO,
         path: "/",
@@ -146,6 +146,37 @@ static SUBJECTS: [Subject; 9] = [
         probe: Probe {
             method: "GET",
             json_body: None,
+            bearer: Some(foreign_jwt!()),
+            status: 401,
+        },
+    },
+    Subject {
+        binary: "sessions",
+        path: "/account/sessions/",
+        probe: Probe {
+            method: "GET",
+            json_body: None,
+            bearer: Some(foreign_jwt!()),
+            status: 401,
+        },
+    },
+    Subject {
+        binary: "sessions-revoke-others",
+        path: "/account/sessions/revoke-others/",
+        probe: Probe {
+            method: "POST",
+            json_body: Some("{}"),
+            bearer: Some(foreign_jwt!()),
+            status: 401,
+        },
+    },
+    Subject {
+        binary: "user-delete",
+        path: "/account/user/delete/",
+        // Authentication comes first, so the body (and Argon2) is never reached.
+        probe: Probe {
+            method: "POST",
+            json_body: Some("{}"),
             bearer: Some(foreign_jwt!()),
             status: 401,
         },
@@ -265,7 +296,7 @@ async fn bench() -> Result<(), String> {
     if !missing.is_empty() {
         return Err(format!(
             "missing in {}: {} (cargo build --release -p bench --bin hello-lambda; \
-             cargo build --release --bins -p join -p login -p logout -p refresh -p password-change -p mypage -p token-verify -p user)",
+             cargo build --release --bins -p join -p login -p logout -p refresh -p password-change -p mypage -p token-verify -p user -p user-delete -p sessions -p sessions-revoke-others)",
             args.dir.display(),
             missing.join(", ")
         ));

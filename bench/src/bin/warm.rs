@@ -205,7 +205,7 @@ async fn measure_routes<S: Store + Counted>(app: &App<S>, run: &str, iterations:
         iterations,
         |_| async {
             let now = shared::now_unix();
-            let session = new_session(&app.tokens, now);
+            let session = new_session(&app.tokens, now, shared::store::SessionOrigin::default());
             let tokens = session_tokens(&app.tokens, user_id, &session, now).expect("signed");
             let user = app
                 .store

@@ -10,7 +10,7 @@ use shared::error::{ApiError, FieldErrors, NON_FIELD_ERRORS};
 use shared::http::{Endpoint, json_response, serve};
 use shared::input::{Fields, body_object, today_utc};
 use shared::password::{hash_password, similarity_problem, strength_problems};
-use shared::store::{NewUser, Registration, UserStore};
+use shared::store::{NewUser, Registration, SessionOrigin, UserStore};
 use shared::{App, now_unix};
 
 pub const ENDPOINT: Endpoint = Endpoint::post("Register", "/account/join");
@@ -61,7 +61,7 @@ async fn join<S: UserStore>(app: &App<S>, request: &Request) -> Result<Response<
 
     let password_hash = hash_password(&password1).map_err(|_| ApiError::Internal)?;
     let now = now_unix();
-    let session = new_session(&app.tokens, now);
+    let session = new_session(&app.tokens, now, SessionOrigin::of(request));
     let new_user = NewUser {
         email,
         password_hash,

@@ -9,7 +9,7 @@ use shared::error::{ApiError, FieldErrors, NON_FIELD_ERRORS};
 use shared::http::{ACCESS_COOKIE, Endpoint, REFRESH_COOKIE, json_response, serve, token_cookie, with_cookies};
 use shared::input::{Fields, body_object};
 use shared::password::{verify_against_stand_in, verify_password};
-use shared::store::{Store, ThrottleRecord};
+use shared::store::{SessionOrigin, Store, ThrottleRecord};
 use shared::throttle::{forget_failures, reserve_password_check};
 use shared::{App, now_unix};
 
@@ -61,7 +61,7 @@ async fn login<S: Store>(app: &App<S>, request: &Request) -> Result<Response<Bod
         return Err(bad_credentials());
     };
 
-    let session = new_session(&app.tokens, now);
+    let session = new_session(&app.tokens, now, SessionOrigin::of(request));
     let tokens = session_tokens(&app.tokens, user.id, &session, now)?;
     let logged_in_at = timestamp(time::OffsetDateTime::now_utc());
     let (started, ()) = tokio::try_join!(

@@ -427,3 +427,24 @@ async fn a_right_password_forgets_the_failures() {
     attempts(&app, "ada@example.com", 3, PASSWORD, 60).await;
     assert_eq!(app.store.throttle("ada@example.com"), None);
 }
+
+#[tokio::test]
+async fn a_login_records_its_device_and_the_gateways_source_address_not_a_forwarded_one() {
+    use shared::store::SessionListStore;
+    let app = app();
+    let user = create_user(&app, "device@example.com", PASSWORD).await;
+    let firefox = "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0";
+    let headers = [("user-agent", firefox), ("x-forwarded-for", "198.51.100.66")];
+    let response = send(
+        &app,
+        post_json(PATH, &credentials("device@example.com", PASSWORD), &headers),
+    )
+    .await;
+    assert_eq!(response.status(), 200);
+    let sessions = app.store.list_sessions(user.id).await.unwrap();
+    assert_eq!(sessions.len(), 1);
+    assert_eq!(sessions[0].device, "Firefox on Linux");
+    // The REST event's requestContext.identity.sourceIp (shared::testing puts 127.0.0.1 there).
+    assert_eq!(sessions[0].ip.as_deref(), Some("127.0.0.1"));
+    assert!(sessions[0].created_at > 0 && sessions[0].created_at == sessions[0].last_used_at);
+}

@@ -13,7 +13,7 @@ use shared::http::{
     ACCESS_COOKIE, Endpoint, REFRESH_COOKIE, json_response, request_cookie, serve, token_cookie, with_cookies,
 };
 use shared::input::{Fields, body_object};
-use shared::store::{NextRefresh, Rotation, Session, SessionStore};
+use shared::store::{NextRefresh, Rotation, Session, SessionStore, TOUCH_INTERVAL_SECONDS};
 use shared::token::{Issued, TokenKind, random_id};
 use shared::{App, now_unix};
 
@@ -53,6 +53,7 @@ async fn refresh<S: SessionStore>(app: &App<S>, request: &Request) -> Result<Res
     let secure = app.config.cookie_secure;
     let access_cookie = token_cookie(ACCESS_COOKIE, &access.token, app.tokens.access_lifetime, secure);
     if !app.config.rotate_refresh_tokens {
+        touch(app, &live.session, now).await;
         let body = json!({"access": access.token, "access_expiration": expiration(access.expires_at)});
         return Ok(with_cookies(json_response(StatusCode::OK, &body), [access_cookie]));
     }
@@ -75,6 +76,18 @@ async fn refresh<S: SessionStore>(app: &App<S>, request: &Request) -> Result<Res
             token_cookie(REFRESH_COOKIE, &refresh.token, app.tokens.refresh_lifetime, secure),
         ],
     ))
+}
+
+/// Without rotation a refresh writes nothing, so the session's last use (what the sessions list
+/// shows) is written here — at most once a minute per session, so that refreshing stays a read.
+/// A failure is logged, not answered: the refresh itself is sound.
+async fn touch<S: SessionStore>(app: &App<S>, session: &Session, now: i64) {
+    if now - session.last_used() < TOUCH_INTERVAL_SECONDS {
+        return;
+    }
+    if let Err(error) = app.store.touch_session(session.user_id, &session.id, now).await {
+        tracing::warn!(%error, "the session's last use was not recorded");
+    }
 }
 
 /// Spends the presented (unspent) refresh token for a new one.

@@ -464,3 +464,37 @@ async fn refresh_follows_the_route_conventions() {
     let foreign = ["/account/token/", "/account/token/refresh/x", "/account/logout/"];
     assert_post_route_conventions(|request| handle(&app, request), PATH, "Token Refresh", &foreign).await;
 }
+
+// --- The session's last use (the sessions list's `last_used`) --------------------------------
+
+#[tokio::test]
+async fn a_rotation_records_the_sessions_last_use_in_its_own_write() {
+    let app = app();
+    let (user_id, tokens) = joined(&app).await;
+    app.store.age_rotation(user_id, &tokens.session_id, 600);
+    let before = app.store.session(user_id, &tokens.session_id).unwrap();
+    assert_eq!(refresh_with(&app, &tokens.refresh).await.status(), 200);
+    let after = app.store.session(user_id, &tokens.session_id).unwrap();
+    assert!(after.last_used_at >= before.last_used_at + 600, "{before:?} {after:?}");
+    assert_eq!(after.last_used_at, after.refresh_issued_at, "the rotation's time");
+    assert_eq!(after.created_at, before.created_at, "the start stays");
+}
+
+#[tokio::test]
+async fn without_rotation_the_last_use_is_written_at_most_once_a_minute() {
+    let app = app_with(&[("ROTATE_REFRESH_TOKENS", "false")]);
+    let (user_id, tokens) = joined(&app).await;
+    let started = app.store.session(user_id, &tokens.session_id).unwrap();
+    // Within the minute after the last write: refreshing writes nothing.
+    assert_eq!(refresh_with(&app, &tokens.refresh).await.status(), 200);
+    assert_eq!(app.store.session(user_id, &tokens.session_id).unwrap(), started);
+    // A minute later: one write, then none again for a minute.
+    app.store.age_rotation(user_id, &tokens.session_id, 61);
+    let aged = app.store.session(user_id, &tokens.session_id).unwrap();
+    assert_eq!(refresh_with(&app, &tokens.refresh).await.status(), 200);
+    let touched = app.store.session(user_id, &tokens.session_id).unwrap();
+    assert!(touched.last_used_at >= aged.last_used_at + 61, "{aged:?} {touched:?}");
+    assert_eq!(touched.refresh_jti, aged.refresh_jti, "nothing else changes");
+    assert_eq!(refresh_with(&app, &tokens.refresh).await.status(), 200);
+    assert_eq!(app.store.session(user_id, &tokens.session_id).unwrap(), touched);
+}

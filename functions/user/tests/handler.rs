@@ -631,6 +631,10 @@ impl SessionStore for Interfering {
             .change_password(user_id, keep_session_id, expected_epoch, new_password_hash)
             .await
     }
+
+    async fn touch_session(&self, user_id: u64, session_id: &str, at: i64) -> StoreResult<bool> {
+        self.store.touch_session(user_id, session_id, at).await
+    }
 }
 
 /// A user with two sessions over a store that does `meanwhile` after the next read; the access

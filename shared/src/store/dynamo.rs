@@ -1,4 +1,5 @@
-//! The DynamoDB store: one table, no scans, a fixed small number of round trips per call.
+//! The DynamoDB store: one table, no scans, a fixed small number of round trips per call (but
+//! the Query of a user's sessions: one per page, and the sweep of them: one per 25).
 //!
 //! | item          | PK                | SK                | attributes                                    |
 //! |---------------|-------------------|-------------------|-----------------------------------------------|
@@ -21,14 +22,16 @@ use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder;
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, AttributeValue, BillingMode, KeySchemaElement, KeyType, KeysAndAttributes, Put,
-    ReturnValuesOnConditionCheckFailure, ScalarAttributeType, TimeToLiveSpecification, TransactWriteItem, Update,
+    AttributeDefinition, AttributeValue, BillingMode, Delete, DeleteRequest, KeySchemaElement, KeyType,
+    KeysAndAttributes, Put, ReturnValuesOnConditionCheckFailure, ScalarAttributeType, TimeToLiveSpecification,
+    TransactWriteItem, Update, WriteRequest,
 };
 use serde::Serialize;
 
 use super::{
-    LoginThrottleStore, NewSession, NewUser, NextRefresh, ProfileChanges, Registration, Rotation, Session,
-    SessionProblem, SessionStore, SessionView, StoreError, StoreResult, ThrottleRecord, User, UserStore,
+    AccountStore, LoginThrottleStore, NewSession, NewUser, NextRefresh, ProfileChanges, Registration, Rotation,
+    Session, SessionListStore, SessionProblem, SessionStore, SessionView, StoreError, StoreResult,
+    TOUCH_INTERVAL_SECONDS, ThrottleRecord, User, UserStore,
 };
 
 /// The table's shape: the one definition used to create it locally and checked against the
@@ -77,9 +80,20 @@ fn throttle_pk(email: &str) -> String {
 }
 const THROTTLE_SK: &str = "LOGIN";
 
+/// The sort key prefix of every session item: a user's sessions are the items of their
+/// partition whose sort key begins with it.
+const SESSION_SK_PREFIX: &str = "SESSION#";
+
 fn session_sk(session_id: &str) -> String {
-    format!("SESSION#{session_id}")
+    format!("{SESSION_SK_PREFIX}{session_id}")
 }
+
+/// DynamoDB's most requests in one BatchWriteItem.
+const BATCH_WRITE_LIMIT: usize = 25;
+/// How often a batch of deletes is sent again for the items DynamoDB left unprocessed (it does
+/// under throttling), with a doubling pause from [`BATCH_RETRY_PAUSE_MS`], before giving up.
+const BATCH_WRITE_ATTEMPTS: u32 = 4;
+const BATCH_RETRY_PAUSE_MS: u64 = 50;
 
 fn key(pk: String, sk: &str) -> HashMap<String, AttributeValue> {
     HashMap::from([
@@ -100,6 +114,8 @@ pub struct DynamoStore {
     client: Client,
     table: String,
     round_trips: AtomicU64,
+    /// Items per Query page; `None`: DynamoDB's own (1 MB of items).
+    page_limit: Option<i32>,
 }
 
 impl DynamoStore {
@@ -108,7 +124,14 @@ impl DynamoStore {
             client,
             table: table.into(),
             round_trips: AtomicU64::new(0),
+            page_limit: None,
         }
+    }
+
+    /// Queries read pages of at most `items` items (tests make a user's sessions span pages).
+    pub fn with_page_limit(mut self, items: i32) -> Self {
+        self.page_limit = Some(items);
+        self
     }
 
     /// A store over a client from the environment (see `crate::aws::sdk_config`).
@@ -403,9 +426,12 @@ impl UserStore for DynamoStore {
                 Some(Some(_)) => Ok(Registration::EmailTaken),
                 _ => Err(StoreError::Other("user id already in use".into())),
             },
-            // A conflicting transaction on the same email: the other join is winning.
-            Err(TransactOutcome::Failed(error)) => match self.email_registered(&user.email).await {
-                Ok(true) => Ok(Registration::EmailTaken),
+            // No answer at all (every attempt timed out or was refused), or a conflicting
+            // transaction on the same email: the claim says who won. Ours, when an attempt
+            // landed though its answer never came (ids are never handed out twice).
+            Err(TransactOutcome::Failed(error)) => match self.get(email_pk(&user.email), EMAIL_SK).await {
+                Ok(Some(claim)) if claim_owner(&claim) == Some(id) => Ok(Registration::Created(user)),
+                Ok(Some(_)) => Ok(Registration::EmailTaken),
                 _ => Err(error),
             },
         }
@@ -585,11 +611,12 @@ impl SessionStore for DynamoStore {
         let outcome = self
             .session_update(user_id, session_id)
             .update_expression(
-                "SET #refresh_jti = :next, #refresh_issued_at = :issued, #previous_jti = :presented, #expires_at = :expires",
+                "SET #refresh_jti = :next, #refresh_issued_at = :issued, #last_used_at = :issued, #previous_jti = :presented, #expires_at = :expires",
             )
             .condition_expression("#refresh_jti = :presented AND #revoked = :false")
             .expression_attribute_names("#refresh_jti", "refresh_jti")
             .expression_attribute_names("#refresh_issued_at", "refresh_issued_at")
+            .expression_attribute_names("#last_used_at", "last_used_at")
             .expression_attribute_names("#previous_jti", "previous_jti")
             .expression_attribute_names("#expires_at", TableDefinition::TTL_ATTRIBUTE)
             .expression_attribute_names("#revoked", "revoked")
@@ -646,39 +673,263 @@ impl SessionStore for DynamoStore {
         expected_epoch: u64,
         new_password_hash: &str,
     ) -> StoreResult<bool> {
+        self.bump_epoch(user_id, keep_session_id, expected_epoch, Some(new_password_hash))
+            .await
+    }
+
+    async fn touch_session(&self, user_id: u64, session_id: &str, at: i64) -> StoreResult<bool> {
+        self.count();
+        let outcome = self
+            .session_update(user_id, session_id)
+            .update_expression("SET #last_used_at = :at")
+            // Sessions from before `last_used_at` have none: their first touch writes it.
+            .condition_expression(
+                "attribute_exists(#pk) AND #revoked = :false AND (attribute_not_exists(#last_used_at) OR #last_used_at <= :due)",
+            )
+            .expression_attribute_names("#pk", TableDefinition::PARTITION_KEY)
+            .expression_attribute_names("#revoked", "revoked")
+            .expression_attribute_names("#last_used_at", "last_used_at")
+            .expression_attribute_values(":at", n(at))
+            .expression_attribute_values(":due", n(at - TOUCH_INTERVAL_SECONDS))
+            .expression_attribute_values(":false", AttributeValue::Bool(false))
+            .send()
+            .await;
+        match outcome {
+            Ok(_) => Ok(true),
+            // Touched within the minute (a racing refresh did it), ended or gone: nothing to do.
+            Err(error) if matches!(error.as_service_error(), Some(e) if e.is_conditional_check_failed_exception()) => {
+                Ok(false)
+            }
+            Err(error) => Err(classify(error)),
+        }
+    }
+}
+
+impl DynamoStore {
+    /// Password change's transaction, and revoke-others' without a new hash: the user moves to
+    /// the next epoch (revoking every session started under an older one) and the kept session
+    /// is carried over, if the user is still at `expected_epoch` and the kept session is live
+    /// at it. `false` otherwise — but for a retry of this very call whose first answer was lost
+    /// (the SDK retries such writes): the items as that attempt left them are recognised, as
+    /// DynamoDB's ClientRequestToken would, which moto does not honour.
+    async fn bump_epoch(
+        &self,
+        user_id: u64,
+        keep_session_id: &str,
+        expected_epoch: u64,
+        new_password_hash: Option<&str>,
+    ) -> StoreResult<bool> {
         let next_epoch = expected_epoch + 1;
-        let user = Update::builder()
+        let mut user = Update::builder()
             .table_name(&self.table)
             .set_key(Some(key(user_pk(user_id), USER_SK)))
-            .update_expression("SET #password_hash = :hash, #session_epoch = :next")
             .condition_expression("#session_epoch = :expected")
-            .expression_attribute_names("#password_hash", "password_hash")
             .expression_attribute_names("#session_epoch", "session_epoch")
-            .expression_attribute_values(":hash", s(new_password_hash))
             .expression_attribute_values(":next", n(next_epoch))
             .expression_attribute_values(":expected", n(expected_epoch))
-            .build()
-            .map_err(|e| StoreError::Other(e.to_string()))?;
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld);
+        user = match new_password_hash {
+            Some(hash) => user
+                .update_expression("SET #password_hash = :hash, #session_epoch = :next")
+                .expression_attribute_names("#password_hash", "password_hash")
+                .expression_attribute_values(":hash", s(hash)),
+            None => user.update_expression("SET #session_epoch = :next"),
+        };
+        let user = user.build().map_err(|e| StoreError::Other(e.to_string()))?;
         let session = Update::builder()
             .table_name(&self.table)
             .set_key(Some(key(user_pk(user_id), &session_sk(keep_session_id))))
             .update_expression("SET #epoch = :next")
-            .condition_expression("#revoked = :false")
+            .condition_expression("#revoked = :false AND #epoch = :expected")
             .expression_attribute_names("#epoch", "epoch")
             .expression_attribute_names("#revoked", "revoked")
             .expression_attribute_values(":next", n(next_epoch))
+            .expression_attribute_values(":expected", n(expected_epoch))
             .expression_attribute_values(":false", AttributeValue::Bool(false))
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
             .build()
             .map_err(|e| StoreError::Other(e.to_string()))?;
         let items = vec![
             TransactWriteItem::builder().update(user).build(),
             TransactWriteItem::builder().update(session).build(),
         ];
-        match self.transact(items).await {
-            Ok(()) => Ok(true),
-            Err(TransactOutcome::ConditionFailed(_)) => Ok(false),
-            Err(TransactOutcome::Failed(error)) => Err(error),
+        let failed = match self.transact(items).await {
+            Ok(()) => return Ok(true),
+            Err(TransactOutcome::ConditionFailed(failed)) => failed,
+            Err(TransactOutcome::Failed(error)) => return Err(error),
+        };
+        // Done already: the user is at the next epoch (with our hash: Argon2 salts are random,
+        // so no other write stores the same one) and the kept session was carried over to it.
+        let (Some(Some(user)), Some(Some(session))) = (failed.first(), failed.get(1)) else {
+            return Ok(false);
+        };
+        let (Some(user), Some(session)) = (found_user(user)?, session_from(Some(session))?) else {
+            return Ok(false);
+        };
+        let ours = user.session_epoch == next_epoch
+            && session.epoch == next_epoch
+            && !session.revoked
+            && new_password_hash.is_none_or(|hash| user.password_hash == hash);
+        Ok(ours)
+    }
+}
+
+impl SessionListStore for DynamoStore {
+    async fn list_sessions(&self, user_id: u64) -> StoreResult<Vec<Session>> {
+        let mut sessions = Vec::new();
+        let mut start = None;
+        loop {
+            self.count();
+            let output = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression("#pk = :pk AND begins_with(#sk, :sessions)")
+                .expression_attribute_names("#pk", TableDefinition::PARTITION_KEY)
+                .expression_attribute_names("#sk", TableDefinition::SORT_KEY)
+                .expression_attribute_values(":pk", s(&user_pk(user_id)))
+                .expression_attribute_values(":sessions", s(SESSION_SK_PREFIX))
+                .consistent_read(true)
+                .set_limit(self.page_limit)
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(classify)?;
+            for item in output.items.unwrap_or_default() {
+                sessions.push(from_item(item)?);
+            }
+            match output.last_evaluated_key {
+                Some(last) if !last.is_empty() => start = Some(last),
+                _ => return Ok(sessions),
+            }
         }
+    }
+
+    async fn revoke_other_sessions(
+        &self,
+        user_id: u64,
+        keep_session_id: &str,
+        expected_epoch: u64,
+    ) -> StoreResult<bool> {
+        self.bump_epoch(user_id, keep_session_id, expected_epoch, None).await
+    }
+
+    async fn delete_sessions(&self, user_id: u64, session_ids: &[String]) -> StoreResult<()> {
+        for chunk in session_ids.chunks(BATCH_WRITE_LIMIT) {
+            let mut requests = chunk
+                .iter()
+                .map(|id| {
+                    let delete = DeleteRequest::builder()
+                        .set_key(Some(key(user_pk(user_id), &session_sk(id))))
+                        .build()
+                        .map_err(|e| StoreError::Other(e.to_string()))?;
+                    Ok(WriteRequest::builder().delete_request(delete).build())
+                })
+                .collect::<StoreResult<Vec<_>>>()?;
+            let mut pause = std::time::Duration::from_millis(BATCH_RETRY_PAUSE_MS);
+            for attempt in 1..=BATCH_WRITE_ATTEMPTS {
+                self.count();
+                let output = self
+                    .client
+                    .batch_write_item()
+                    .request_items(&self.table, requests)
+                    .send()
+                    .await
+                    .map_err(classify)?;
+                requests = output
+                    .unprocessed_items
+                    .and_then(|mut tables| tables.remove(&self.table))
+                    .unwrap_or_default();
+                if requests.is_empty() {
+                    break;
+                }
+                if attempt < BATCH_WRITE_ATTEMPTS {
+                    // DynamoDB leaves items unprocessed only under throttling: back off first.
+                    tokio::time::sleep(pause).await;
+                    pause *= 2;
+                }
+            }
+            if !requests.is_empty() {
+                return Err(StoreError::Unavailable("batch delete left items unprocessed".into()));
+            }
+        }
+        Ok(())
+    }
+}
+
+impl AccountStore for DynamoStore {
+    async fn delete_account(&self, user: &User, session_id: &str) -> StoreResult<Result<(), SessionProblem>> {
+        let delete = |pk: String, sk: &str| Delete::builder().table_name(&self.table).set_key(Some(key(pk, sk)));
+        // A failed condition shows the item it found (ALL_OLD): the outcome is judged from it.
+        let conditional = |delete: aws_sdk_dynamodb::types::builders::DeleteBuilder, condition: &str| {
+            delete
+                .condition_expression(condition)
+                .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+        };
+        let built = |delete: aws_sdk_dynamodb::types::builders::DeleteBuilder| {
+            delete
+                .build()
+                .map(|delete| TransactWriteItem::builder().delete(delete).build())
+                .map_err(|e| StoreError::Other(e.to_string()))
+        };
+        // In this order: the outcome is judged by the first item whose condition failed.
+        let items = vec![
+            // The user, as authenticated: still there, active, at the same epoch.
+            built(
+                conditional(
+                    delete(user_pk(user.id), USER_SK),
+                    "attribute_exists(#pk) AND #is_active = :true AND #session_epoch = :epoch",
+                )
+                .expression_attribute_names("#pk", TableDefinition::PARTITION_KEY)
+                .expression_attribute_names("#is_active", "is_active")
+                .expression_attribute_names("#session_epoch", "session_epoch")
+                .expression_attribute_values(":true", AttributeValue::Bool(true))
+                .expression_attribute_values(":epoch", n(user.session_epoch)),
+            )?,
+            // The email claim, never another user's.
+            built(
+                conditional(
+                    delete(email_pk(&user.email), EMAIL_SK),
+                    "attribute_not_exists(#pk) OR #user_id = :id",
+                )
+                .expression_attribute_names("#pk", TableDefinition::PARTITION_KEY)
+                .expression_attribute_names("#user_id", "user_id")
+                .expression_attribute_values(":id", n(user.id)),
+            )?,
+            // The email's wrong guesses: the address starts afresh.
+            built(delete(throttle_pk(&user.email), THROTTLE_SK))?,
+            // The session asking for the deletion, which must not have ended meanwhile.
+            built(
+                conditional(delete(user_pk(user.id), &session_sk(session_id)), "#revoked = :false")
+                    .expression_attribute_names("#revoked", "revoked")
+                    .expression_attribute_values(":false", AttributeValue::Bool(false)),
+            )?,
+        ];
+        let failed = match self.transact(items).await {
+            Ok(()) => return Ok(Ok(())),
+            Err(TransactOutcome::ConditionFailed(failed)) => failed,
+            Err(TransactOutcome::Failed(error)) => return Err(error),
+        };
+        match failed.as_slice() {
+            // The user failed its condition: gone (an earlier attempt of this very call, whose
+            // answer was lost, or another deletion: either way what was asked for), or changed.
+            [Some(found), ..] => match found_user(found)? {
+                None => Ok(Ok(())),
+                Some(found) if found.session_epoch != user.session_epoch => Ok(Err(SessionProblem::Revoked)),
+                Some(_) => Ok(Err(SessionProblem::NoActiveUser)),
+            },
+            [None, Some(_), ..] => Err(StoreError::Other("email claim held by another user".into())),
+            // The session was logged out, or expired and removed, since authentication.
+            _ => Ok(Err(SessionProblem::Revoked)),
+        }
+    }
+}
+
+/// A user item as a failed condition returned it (`None`: there was none).
+fn found_user(item: &HashMap<String, AttributeValue>) -> StoreResult<Option<User>> {
+    match item.is_empty() {
+        true => Ok(None),
+        false => from_item(item.clone()).map(Some),
     }
 }
 

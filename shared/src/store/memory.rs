@@ -5,8 +5,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, MutexGuard};
 
 use super::{
-    LoginThrottleStore, NewSession, NewUser, NextRefresh, ProfileChanges, Registration, Rotation, Session,
-    SessionProblem, SessionStore, SessionView, StoreError, StoreResult, ThrottleRecord, User, UserStore,
+    AccountStore, LoginThrottleStore, NewSession, NewUser, NextRefresh, ProfileChanges, Registration, Rotation,
+    Session, SessionListStore, SessionProblem, SessionStore, SessionView, StoreError, StoreResult,
+    TOUCH_INTERVAL_SECONDS, ThrottleRecord, User, UserStore,
 };
 
 #[derive(Default)]
@@ -57,12 +58,14 @@ impl MemoryStore {
         state.sessions.get(&(user_id, session_id.to_owned())).cloned()
     }
 
-    /// Moves the session's last rotation `seconds` into the past (the reuse interval's clock).
+    /// Moves the session's last rotation, and so its last use, `seconds` into the past (the
+    /// clocks of the reuse interval and of `last_used_at`).
     pub fn age_rotation(&self, user_id: u64, session_id: &str, seconds: i64) {
         if let Ok(mut state) = self.state.lock()
             && let Some(session) = state.sessions.get_mut(&(user_id, session_id.to_owned()))
         {
             session.refresh_issued_at -= seconds;
+            session.last_used_at -= seconds;
         }
     }
 
@@ -182,6 +185,7 @@ impl SessionStore for MemoryStore {
                 session.previous_jti = Some(presented_jti.to_owned());
                 session.refresh_jti = next.jti.clone();
                 session.refresh_issued_at = next.issued_at;
+                session.last_used_at = next.issued_at;
                 session.expires_at = next.session_expires_at;
                 Ok(Rotation::Rotated)
             }
@@ -207,24 +211,105 @@ impl SessionStore for MemoryStore {
         expected_epoch: u64,
         new_password_hash: &str,
     ) -> StoreResult<bool> {
+        Ok(self
+            .state()?
+            .bump_epoch(user_id, keep_session_id, expected_epoch, Some(new_password_hash)))
+    }
+
+    async fn touch_session(&self, user_id: u64, session_id: &str, at: i64) -> StoreResult<bool> {
         let mut state = self.state()?;
-        let session_live = matches!(
-            state.sessions.get(&(user_id, keep_session_id.to_owned())),
-            Some(session) if !session.revoked
-        );
-        let epoch_current = matches!(state.users.get(&user_id), Some(user) if user.session_epoch == expected_epoch);
+        match state.sessions.get_mut(&(user_id, session_id.to_owned())) {
+            Some(session) if !session.revoked && session.last_used_at <= at - TOUCH_INTERVAL_SECONDS => {
+                session.last_used_at = at;
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
+    }
+}
+
+impl State {
+    /// Password change's transaction (and revoke-others', without a hash): the user's epoch
+    /// moves on and only the kept session follows, if both are as expected (`false` otherwise).
+    fn bump_epoch(
+        &mut self,
+        user_id: u64,
+        keep_session_id: &str,
+        expected_epoch: u64,
+        new_password_hash: Option<&str>,
+    ) -> bool {
+        let key = (user_id, keep_session_id.to_owned());
+        let session_live =
+            matches!(self.sessions.get(&key), Some(session) if !session.revoked && session.epoch == expected_epoch);
+        let epoch_current = matches!(self.users.get(&user_id), Some(user) if user.session_epoch == expected_epoch);
         if !session_live || !epoch_current {
-            return Ok(false);
+            return false;
         }
         let next_epoch = expected_epoch + 1;
-        if let Some(user) = state.users.get_mut(&user_id) {
-            user.password_hash = new_password_hash.to_owned();
+        if let Some(user) = self.users.get_mut(&user_id) {
+            if let Some(hash) = new_password_hash {
+                user.password_hash = hash.to_owned();
+            }
             user.session_epoch = next_epoch;
         }
-        if let Some(session) = state.sessions.get_mut(&(user_id, keep_session_id.to_owned())) {
+        if let Some(session) = self.sessions.get_mut(&key) {
             session.epoch = next_epoch;
         }
-        Ok(true)
+        true
+    }
+}
+
+impl SessionListStore for MemoryStore {
+    async fn list_sessions(&self, user_id: u64) -> StoreResult<Vec<Session>> {
+        let state = self.state()?;
+        let mut sessions: Vec<Session> = state
+            .sessions
+            .iter()
+            .filter(|((owner, _), _)| *owner == user_id)
+            .map(|(_, session)| session.clone())
+            .collect();
+        // DynamoDB answers in sort key order.
+        sessions.sort_by(|a, b| a.id.cmp(&b.id));
+        Ok(sessions)
+    }
+
+    async fn revoke_other_sessions(
+        &self,
+        user_id: u64,
+        keep_session_id: &str,
+        expected_epoch: u64,
+    ) -> StoreResult<bool> {
+        Ok(self.state()?.bump_epoch(user_id, keep_session_id, expected_epoch, None))
+    }
+
+    async fn delete_sessions(&self, user_id: u64, session_ids: &[String]) -> StoreResult<()> {
+        let mut state = self.state()?;
+        for id in session_ids {
+            state.sessions.remove(&(user_id, id.clone()));
+        }
+        Ok(())
+    }
+}
+
+impl AccountStore for MemoryStore {
+    async fn delete_account(&self, user: &User, session_id: &str) -> StoreResult<Result<(), SessionProblem>> {
+        let mut state = self.state()?;
+        let key = (user.id, session_id.to_owned());
+        // The same order of judgement as the DynamoDB store: the user first.
+        match state.users.get(&user.id) {
+            None => return Ok(Ok(())),
+            Some(stored) if stored.session_epoch != user.session_epoch => return Ok(Err(SessionProblem::Revoked)),
+            Some(stored) if !stored.is_active => return Ok(Err(SessionProblem::NoActiveUser)),
+            Some(_) => {}
+        }
+        if !matches!(state.sessions.get(&key), Some(session) if !session.revoked) {
+            return Ok(Err(SessionProblem::Revoked));
+        }
+        state.users.remove(&user.id);
+        state.emails.remove(&user.email);
+        state.throttle.remove(&user.email);
+        state.sessions.remove(&key);
+        Ok(Ok(()))
     }
 }
 

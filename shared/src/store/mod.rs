@@ -1,4 +1,4 @@
-//! Users and sessions, behind two small traits: DynamoDB in production, memory in fast tests.
+//! Users and sessions, behind small traits: DynamoDB in production, memory in fast tests.
 //!
 //! A session is one login: one refresh-token family and the access tokens minted from it. It
 //! records the refresh token that may be spent next (`refresh_jti`) and the one spent last
@@ -121,6 +121,48 @@ pub struct Session {
     pub epoch: u64,
     /// Unix seconds after which no token of the session can be valid (also the TTL).
     pub expires_at: i64,
+    /// Unix seconds: when the session started (login or join). 0 on sessions started before
+    /// this was recorded.
+    #[serde(default)]
+    pub created_at: i64,
+    /// Unix seconds: the last refresh that wrote the session (its start at first). See
+    /// [`Session::last_used`].
+    #[serde(default)]
+    pub last_used_at: i64,
+    /// A short label of the device that started the session (`crate::device`), from its
+    /// `User-Agent`: at most 64 characters, no control characters. Empty when unknown.
+    #[serde(default)]
+    pub device: String,
+    /// The client's address when the session started, as API Gateway saw the connection
+    /// (never a header a client can write).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ip: Option<String>,
+}
+
+impl Session {
+    /// Whether nothing has ended the session: not revoked, not expired (checked here, as TTL
+    /// deletes late), and started under `user`'s current epoch (no password change or
+    /// revoke-others since) when the user is known. The one rule behind
+    /// [`SessionView::session_in_force`] and the sessions list.
+    pub fn in_force(&self, user: Option<&User>, now: i64) -> bool {
+        !self.revoked && self.expires_at > now && user.is_none_or(|user| user.session_epoch == self.epoch)
+    }
+
+    /// Unix seconds of the session's last use that was written down: the later of its last
+    /// refresh (`last_used_at`) and its current refresh token's issue (every rotation reissues
+    /// it, and sessions from before `last_used_at` have only that).
+    pub fn last_used(&self) -> i64 {
+        self.last_used_at.max(self.refresh_issued_at)
+    }
+}
+
+/// Where a session is started from: what its user sees in the sessions list.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SessionOrigin {
+    /// The device label (`crate::device::label`).
+    pub device: String,
+    /// The client's IP address from the API Gateway request context.
+    pub ip: Option<String>,
 }
 
 /// A session being started.
@@ -130,10 +172,12 @@ pub struct NewSession {
     pub refresh_jti: String,
     pub refresh_issued_at: i64,
     pub expires_at: i64,
+    pub origin: SessionOrigin,
 }
 
 impl NewSession {
-    /// The session as stored when it starts under `epoch`.
+    /// The session as stored when it starts under `epoch`: created and last used when its
+    /// first refresh token was issued.
     pub fn start(self, user_id: u64, epoch: u64) -> Session {
         Session {
             id: self.id,
@@ -144,6 +188,10 @@ impl NewSession {
             revoked: false,
             epoch,
             expires_at: self.expires_at,
+            created_at: self.refresh_issued_at,
+            last_used_at: self.refresh_issued_at,
+            device: self.origin.device,
+            ip: self.origin.ip,
         }
     }
 }
@@ -197,19 +245,10 @@ impl SessionView {
     /// The session, if nothing has ended it — whatever the state of its user: logout ends
     /// the session of an inactive user too, so reactivation does not revive it.
     pub fn session_in_force(&self, now: i64) -> Result<&Session, SessionProblem> {
-        let session = match &self.session {
-            Some(session) if !session.revoked && session.expires_at > now => session,
-            _ => return Err(SessionProblem::Revoked),
-        };
-        // A password change since the session started has revoked it.
-        if self
-            .user
-            .as_ref()
-            .is_some_and(|user| user.session_epoch != session.epoch)
-        {
-            return Err(SessionProblem::Revoked);
+        match &self.session {
+            Some(session) if session.in_force(self.user.as_ref(), now) => Ok(session),
+            _ => Err(SessionProblem::Revoked),
         }
-        Ok(session)
     }
 }
 
@@ -302,6 +341,53 @@ pub trait SessionStore: Send + Sync {
         expected_epoch: u64,
         new_password_hash: &str,
     ) -> impl Future<Output = StoreResult<bool>> + Send;
+
+    /// Records a use of the session at `at` (a refresh that writes nothing else: rotation off),
+    /// at most once a minute: only if the session exists, is not revoked and was last used
+    /// [`TOUCH_INTERVAL_SECONDS`] or more before `at`. `false` when nothing was written.
+    fn touch_session(&self, user_id: u64, session_id: &str, at: i64) -> impl Future<Output = StoreResult<bool>> + Send;
+}
+
+/// How often at most a session's `last_used_at` is written by a refresh that writes nothing else.
+pub const TOUCH_INTERVAL_SECONDS: i64 = 60;
+
+/// A user's sessions as a whole: listed (the sessions route), all but one revoked
+/// (revoke-others), all deleted (account deletion). Every read is a Query of the user's own
+/// partition, never a scan.
+pub trait SessionListStore: Send + Sync {
+    /// Every session item of the user, whatever its state, read consistently (all pages).
+    fn list_sessions(&self, user_id: u64) -> impl Future<Output = StoreResult<Vec<Session>>> + Send;
+
+    /// Revokes every session but `keep_session_id` by password change's mechanism without a
+    /// new password: the user's epoch moves on and only the kept session is carried over, in
+    /// one transaction, if the user is still at `expected_epoch` and the kept session is not
+    /// revoked. `false` otherwise.
+    fn revoke_other_sessions(
+        &self,
+        user_id: u64,
+        keep_session_id: &str,
+        expected_epoch: u64,
+    ) -> impl Future<Output = StoreResult<bool>> + Send;
+
+    /// Deletes these sessions of the user (gone ones count as deleted).
+    fn delete_sessions(&self, user_id: u64, session_ids: &[String]) -> impl Future<Output = StoreResult<()>> + Send;
+}
+
+/// Deleting an account.
+pub trait AccountStore: Send + Sync {
+    /// Deletes the user, their email claim, their email's throttle record and the session
+    /// `session_id` in one transaction — if the user is still active and at the epoch it was
+    /// read with and that session is not revoked; then nobody can log in, every token of the
+    /// user is refused (its user is gone) and the email is free. The user's other sessions are
+    /// left for [`SessionListStore::delete_sessions`]: dead already, and expiring by TTL if
+    /// never deleted. `Ok(Ok(()))` also when the user is already gone (a retried or racing
+    /// deletion); `Err(Revoked)` when the epoch moved or the session ended, `Err(NoActiveUser)`
+    /// when the user was deactivated: then nothing is deleted.
+    fn delete_account(
+        &self,
+        user: &User,
+        session_id: &str,
+    ) -> impl Future<Output = StoreResult<Result<(), SessionProblem>>> + Send;
 }
 
 /// The password-guess throttle's record of one email (registered or not): see
@@ -339,9 +425,9 @@ pub trait LoginThrottleStore: Send + Sync {
     fn clear_throttle_record(&self, email: &str) -> impl Future<Output = StoreResult<()>> + Send;
 }
 
-/// All three traits: what the application holds.
-pub trait Store: UserStore + SessionStore + LoginThrottleStore {}
-impl<T: UserStore + SessionStore + LoginThrottleStore> Store for T {}
+/// Every trait: what the application holds.
+pub trait Store: UserStore + SessionStore + SessionListStore + AccountStore + LoginThrottleStore {}
+impl<T: UserStore + SessionStore + SessionListStore + AccountStore + LoginThrottleStore> Store for T {}
 
 #[cfg(test)]
 mod tests {
@@ -373,6 +459,10 @@ mod tests {
                 revoked,
                 epoch: 0,
                 expires_at,
+                created_at: 0,
+                last_used_at: 0,
+                device: String::new(),
+                ip: None,
             }),
         }
     }
@@ -391,6 +481,15 @@ mod tests {
         );
         assert_eq!(view(false, 100, true, 1).live(50).unwrap_err(), SessionProblem::Revoked);
         assert_eq!(SessionView::default().live(50).unwrap_err(), SessionProblem::Revoked);
+    }
+
+    #[test]
+    fn the_last_use_is_the_later_of_the_last_refresh_and_the_current_tokens_issue() {
+        let mut session = view(false, 100, true, 0).session.expect("a session");
+        (session.refresh_issued_at, session.last_used_at) = (50, 0);
+        assert_eq!(session.last_used(), 50, "written before last_used_at existed");
+        session.last_used_at = 80;
+        assert_eq!(session.last_used(), 80, "touched since (rotation off)");
     }
 
     #[test]

@@ -112,6 +112,10 @@ async fn rest_api_error_events_get_the_contract_answers_from_the_real_binaries()
         ("token-verify", "token-verify-garbage.json", 401),
         ("user", "user-wrong-method.json", 405),
         ("user", "user-invalid-fields.json", 401),
+        ("sessions", "sessions-wrong-method.json", 405),
+        ("sessions", "session-delete-unknown.json", 401),
+        ("sessions-revoke-others", "sessions-revoke-others-no-token.json", 401),
+        ("user-delete", "user-delete-wrong-password.json", 401),
     ] {
         let answer = invoke(function, event(file, &unique_email(), "", "")).await;
         assert_eq!(answer["statusCode"], status, "{file}: {answer}");
@@ -124,4 +128,45 @@ async fn rest_api_error_events_get_the_contract_answers_from_the_real_binaries()
         header_values(&preflight, "access-control-allow-origin"),
         ["http://localhost:3000"]
     );
+}
+
+/// The session and deletion events through the real binaries: a REST event's `{id}` path
+/// parameter reaches the sessions function, and a 204 goes back with no body.
+#[tokio::test]
+async fn rest_api_session_and_deletion_events_walk_an_account_to_its_end_through_the_real_binaries() {
+    let session = new_user().await;
+    let other = login(&session.email).await;
+    let (email, access, refresh) = (&session.email, session.access.as_str(), session.refresh.as_str());
+
+    let listed = invoke("sessions", event("sessions-no-slash.json", email, access, refresh)).await;
+    assert_eq!(listed["statusCode"], 200, "{listed}");
+    assert_eq!(body(&listed).as_array().map(Vec::len), Some(2), "{listed}");
+    assert_eq!(header_values(&listed, "allow"), ["GET, HEAD, OPTIONS"]);
+
+    // session-delete.json ends the session of the token it carries (its id in path and pathParameters).
+    let own = event("session-delete.json", email, &other.access, "")
+        .replace("REPLACE_WITH_SESSION_ID", &session_id_of(&other.access));
+    let ended = invoke("sessions", own).await;
+    assert_eq!(ended["statusCode"], 204, "{ended}");
+    assert!(ended["body"].as_str().unwrap_or_default().is_empty(), "{ended}");
+    assert!(header_values(&ended, "content-type").is_empty(), "{ended}");
+    mypage(&other.bearer()).await.expect_challenge(access_invalid());
+
+    let revoked = invoke(
+        "sessions-revoke-others",
+        event("sessions-revoke-others.json", email, access, refresh),
+    )
+    .await;
+    assert_eq!(
+        (revoked["statusCode"].clone(), body(&revoked)),
+        (json!(200), json!({"revoked": 0}))
+    );
+
+    let deleted = invoke(
+        "user-delete",
+        event("user-delete-no-slash.json", email, access, refresh),
+    )
+    .await;
+    assert_eq!(deleted["statusCode"], 204, "{deleted}");
+    assert_eq!(mypage(&session.bearer()).await.status, 401);
 }

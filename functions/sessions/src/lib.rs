@@ -1,0 +1,80 @@
+//! GET /account/sessions/ — the bearer's live sessions, newest first: when each started and was
+//! last used, from which device and address, and which one is the caller's.
+//! DELETE /account/sessions/{id}/ — ends one of the bearer's sessions at once: its refresh and
+//! access tokens are refused from their next use on, as after logout.
+//!
+//! A session is one login (or join). Revoked, expired and stale-epoch sessions (ended by a
+//! password change or revoke-others) are not listed: the list keeps exactly the sessions whose
+//! tokens would be accepted now (`Session::in_force`, the rule authentication applies).
+
+use lambda_http::http::StatusCode;
+use lambda_http::{Body, Request, RequestExt, Response};
+use serde_json::{Value, json};
+
+use shared::account::unix_timestamp;
+use shared::auth::authenticate;
+use shared::error::ApiError;
+use shared::http::{Endpoint, json_response, no_content, serve};
+use shared::store::{Session, SessionListStore, SessionStore};
+use shared::{App, now_unix};
+
+pub const LIST: Endpoint = Endpoint::get("Session List", "/account/sessions");
+pub const ITEM: Endpoint = Endpoint::delete("Session Instance", "/account/sessions/{id}");
+
+/// The most sessions listed (the newest): every answer stays small whatever a user did.
+/// Revoke-others ends the rest too.
+pub const MAX_LISTED: usize = 100;
+
+pub async fn handle<S: SessionStore + SessionListStore>(app: &App<S>, request: Request) -> Response<Body> {
+    let cors = &app.config.cors;
+    // A path naming a session is the item's; the list answers (or 404s) every other path.
+    if ITEM.owns(request.raw_http_path()) {
+        serve(cors, &ITEM, &request, |request| end(app, request)).await
+    } else {
+        serve(cors, &LIST, &request, |request| list(app, request)).await
+    }
+}
+
+async fn list<S: SessionStore + SessionListStore>(app: &App<S>, request: &Request) -> Result<Response<Body>, ApiError> {
+    let authenticated = authenticate(app, request).await?;
+    let now = now_unix();
+    let mut sessions: Vec<Session> = app
+        .store
+        .list_sessions(authenticated.user.id)
+        .await?
+        .into_iter()
+        .filter(|session| session.in_force(Some(&authenticated.user), now))
+        .collect();
+    // Newest first; sessions from before start times were recorded (0) last.
+    sessions.sort_by(|a, b| b.created_at.cmp(&a.created_at).then_with(|| a.id.cmp(&b.id)));
+    sessions.truncate(MAX_LISTED);
+    let current = &authenticated.session.id;
+    let body: Vec<Value> = sessions.iter().map(|session| session_json(session, current)).collect();
+    Ok(json_response(StatusCode::OK, &Value::Array(body)))
+}
+
+/// One session as the list shows it.
+pub fn session_json(session: &Session, current_id: &str) -> Value {
+    json!({
+        "id": session.id,
+        // Unknown (null) only for sessions started before start times were recorded.
+        "created": (session.created_at > 0).then(|| unix_timestamp(session.created_at)),
+        "last_used": unix_timestamp(session.last_used()),
+        "device": session.device,
+        "ip": session.ip,
+        "current": session.id == current_id,
+    })
+}
+
+async fn end<S: SessionStore>(app: &App<S>, request: &Request) -> Result<Response<Body>, ApiError> {
+    let authenticated = authenticate(app, request).await?;
+    let id = ITEM.id(request).ok_or(ApiError::NotFound)?;
+    // The key is in the caller's own partition: another user's session id is simply not found
+    // there, and answers as an unknown one does. A session of the caller's that has already
+    // ended is ended again (DELETE is idempotent: a retried request succeeds).
+    if !app.store.end_session(authenticated.user.id, &id).await? {
+        return Err(ApiError::NotFound);
+    }
+    tracing::info!(current = (id == authenticated.session.id), "session ended by its user");
+    Ok(no_content())
+}

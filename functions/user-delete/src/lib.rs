@@ -1,0 +1,89 @@
+//! POST /account/user/delete/ — deletes the bearer's account, once its password is given again.
+//!
+//! The password is checked as password change checks `old_password`: one guess reserved against
+//! the login throttle before Argon2 runs, so wrong passwords count (and lock) as at login.
+//!
+//! Then two steps, in this order:
+//! 1. One transaction deletes the user, the email claim, the email's throttle record and the
+//!    caller's session. From there on nobody can log in, every token of the user is refused
+//!    (authentication finds no user) and the email can join again as a new user with a new `pk`
+//!    (ids are never reused, so nothing left behind can belong to the new user).
+//! 2. The user's other sessions are read (a Query of the partition) and deleted in batches.
+//!
+//! A crash between the two leaves no way to log in and session items that are dead already
+//! (their user is gone) and that DynamoDB's TTL deletes once they expire: that is the cleanup
+//! that finishes the job. So the answer is 204 once step 1 is done, whatever step 2 met.
+
+use lambda_http::{Body, Request, Response};
+
+use shared::auth::authenticate;
+use shared::error::{AccessDenied, ApiError, FieldErrors};
+use shared::http::{Endpoint, no_content, serve};
+use shared::input::{Fields, body_object};
+use shared::password::verify_password;
+use shared::store::{SessionProblem, Store};
+use shared::throttle::{forget_failures, read_and_reserve_password_check};
+use shared::{App, now_unix};
+
+pub const ENDPOINT: Endpoint = Endpoint::post("User Delete", "/account/user/delete");
+
+/// Worded as password change's wrong `old_password` (the reference has no delete route).
+pub const WRONG_PASSWORD: &str = "Your password was entered incorrectly. Please enter it again.";
+const MAX_PASSWORD_CHARS: usize = 128;
+
+pub async fn handle<S: Store>(app: &App<S>, request: Request) -> Response<Body> {
+    serve(&app.config.cors, &ENDPOINT, &request, |request| {
+        delete_user(app, request)
+    })
+    .await
+}
+
+async fn delete_user<S: Store>(app: &App<S>, request: &Request) -> Result<Response<Body>, ApiError> {
+    // Authentication comes before the body, as on password change.
+    let authenticated = authenticate(app, request).await?;
+    let user = &authenticated.user;
+    let body = body_object(request)?;
+    let mut fields = Fields::new(&body);
+    let password = fields.password("password", Some(MAX_PASSWORD_CHARS));
+    fields.errors.into_result()?;
+    let Some(password) = password else {
+        return Err(ApiError::Internal);
+    };
+
+    // A guess at the password, as at login: the same throttle, the same 429.
+    let throttle = app.config.login_throttle;
+    read_and_reserve_password_check(&app.store, throttle, &user.email, now_unix()).await?;
+    if !verify_password(&password, &user.password_hash) {
+        return Err(ApiError::Validation(FieldErrors::single("password", WRONG_PASSWORD)));
+    }
+
+    // Step 1 (it also forgets the email's guesses, this right one included).
+    let refused = match app.store.delete_account(user, &authenticated.session.id).await? {
+        Ok(()) => None,
+        // A password change or a logout landed since authentication: this session has ended.
+        Err(SessionProblem::Revoked) => Some(AccessDenied::Invalid),
+        Err(SessionProblem::NoActiveUser) => Some(AccessDenied::UserNotFound),
+    };
+    if let Some(denied) = refused {
+        forget_failures(&app.store, throttle, &user.email).await?;
+        return Err(ApiError::Access(denied));
+    }
+    tracing::info!("account deleted");
+
+    // Step 2: the other sessions, dead already. Left behind on a failure, they expire by TTL.
+    let swept = async {
+        let ids: Vec<String> = app
+            .store
+            .list_sessions(user.id)
+            .await?
+            .into_iter()
+            .map(|session| session.id)
+            .collect();
+        app.store.delete_sessions(user.id, &ids).await.map(|()| ids.len())
+    };
+    match swept.await {
+        Ok(count) => tracing::info!(sessions = count, "the account's sessions deleted"),
+        Err(error) => tracing::warn!(%error, "sessions of the deleted account left to expire"),
+    }
+    Ok(no_content())
+}
