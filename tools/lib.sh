@@ -134,3 +134,64 @@ install_dynalite() {
     echo "$want" > "$dir/.installed"
 }
 
+
+# The stack `make test` and `make fuzz-api` test: DynamoDB (moto) with a fresh table, a throwaway
+# signing key and `cargo lambda watch` (four instances per function), on free ports, as services
+# of the stack (the caller has run stack_begin and set its traps); returns once every function
+# has answered, with STACK_API_URL set. $1 names the emulator's log in .local/.
+start_test_stack() {
+    local dynamodb_port api_port route ok status
+    dynamodb_port="$(free_port)"
+    say "DynamoDB (moto) on 127.0.0.1:$dynamodb_port"
+    start_dynamodb "$dynamodb_port"
+    use_local_dynamodb "$dynamodb_port"
+    export TABLE_NAME="e2e-$(date +%s)"
+    "$ROOT/target/debug/account-admin" create-table
+
+    # A throwaway key for this run only.
+    JWT_SIGNING_KEY="$(python3 -c 'import secrets; print(secrets.token_urlsafe(48))')"
+    export JWT_SIGNING_KEY
+    export RUST_LOG="${RUST_LOG:-warn}"
+    # The browser origins the functions answer CORS for (the e2e tests check both sides of it).
+    export ALLOWED_ORIGINS="http://localhost:3000,http://localhost:9001"
+    api_port="$(free_port)"
+    say "cargo lambda watch on 127.0.0.1:$api_port"
+    # --disable-cors: the functions answer OPTIONS themselves (the emulator would answer it first);
+    # --concurrency 4: racing requests reach separate function instances, as on Lambda.
+    stack_functions_on "$api_port"
+    stack_service "$LOCAL/$1.log" \
+        cargo lambda watch -A 127.0.0.1 -P "$api_port" --ignore-changes --disable-cors --concurrency 4
+    wait_for_http "http://127.0.0.1:$api_port/" 120
+
+    # Wake each function once (the emulator starts a function on its first request).
+    for route in join login logout token/refresh token/verify password/change mypage user user/delete sessions sessions/revoke-others; do
+        ok=""
+        for _ in $(seq 1 600); do
+            status="$(curl -s -o /dev/null -w '%{http_code}' -X OPTIONS "http://127.0.0.1:$api_port/account/$route/" || true)"
+            if [ "$status" = "200" ]; then ok=1; break; fi
+            sleep 0.2
+        done
+        [ -n "$ok" ] || { say "the $route function did not start; see .local/$1.log"; exit 1; }
+    done
+    STACK_API_URL="http://127.0.0.1:$api_port"
+}
+
+# schemathesis (pinned in tools/requirements.txt) against the API at $1: openapi.yaml, with
+# tools/schemathesis.toml and the credentials of tools/schemathesis_hooks.py. $2 names the run
+# (its output goes to .local/schemathesis-$2.log, its JSON report beside it); the remaining
+# arguments are the budget. Fails on any failed check, and prints the run's counts.
+run_schemathesis() {
+    local url="$1" name="$2" log report
+    shift 2
+    log="$LOCAL/schemathesis-$name.log"
+    report="$LOCAL/schemathesis-$name.json"
+    if ! PYTHONPATH="$ROOT/tools" SCHEMATHESIS_HOOKS=schemathesis_hooks \
+        st --config-file "$ROOT/tools/schemathesis.toml" run "$ROOT/openapi.yaml" --url "$url" --no-color \
+        --checks not_a_server_error,status_code_conformance,content_type_conformance,response_headers_conformance,response_schema_conformance,ignored_auth \
+        --report json --report-json-path "$report" "$@" > "$log" 2>&1; then
+        tail -n 80 "$log"
+        say "schemathesis failed; its whole output: .local/schemathesis-$name.log"
+        return 1
+    fi
+    python "$ROOT/tools/schemathesis_summary.py" "$report" "$log" "$ROOT/openapi.yaml"
+}
