@@ -19,10 +19,13 @@ nothing here names a route:
   is used as it is, so the chain works on the user it registered itself.
 * `x-credentials`: request fields that carry credentials, filled in *positive* cases only
   (negative ones are meant to be refused for their data): `body: {field: kind}` when the generated
-  body has the field or the schema requires it, `cookie: {name: kind}` always. Kinds:
-  `email`, `password` (the case's user's), `access`, `refresh` (a refresh token of a session
-  started by a login for this case alone), `token` (an access or a refresh token of the shared
-  session, alternately: for read-only uses such as token verify). One positive case in four
+  body has the field or the schema requires it, `cookie: {name: kind}` and `path: {parameter:
+  kind}` always. Kinds: `email`, `password` (the case's user's), `access`, `refresh` (a refresh
+  token of a session started by a login for this case alone), `token` (an access or a refresh
+  token of the shared session, alternately: for read-only uses such as token verify), `session`
+  (the id of the session the case's access token belongs to, its `sid` claim: ending one's own
+  session is the success path of `DELETE /account/sessions/{id}/`, which a generated id never
+  reaches). One positive case in four
   keeps its generated values instead (chosen by a checksum of its body, so a seed repeats), so
   that refused credentials are fuzzed too.
 
@@ -67,7 +70,9 @@ instead, and the handler tests cover that path (`events`-shaped requests with
 """
 
 import atexit
+import base64
 import itertools
+import json
 import re
 import secrets
 import threading
@@ -321,13 +326,16 @@ class AccountCredentials:
         positive = _is_positive(case)
         body_fields = _body_fields_to_fill(case, declared.get("body", {})) if positive else {}
         cookies = dict(declared.get("cookie", {})) if positive and not _keeps_generated(case) else {}
+        path = dict(declared.get("path", {})) if positive and not _keeps_generated(case) else {}
         linked = LINKED_BEARER.fullmatch(str(case.headers.get("Authorization", "")))
-        kinds = set(body_fields.values()) | set(cookies.values())
+        kinds = set(body_fields.values()) | set(cookies.values()) | set(path.values())
         if bearer and linked:
             # A token an OpenAPI link carried over from an earlier answer: the case belongs to that
             # user (the link fills any other credential), and its token counts as explicitly set
             # credentials (schemathesis' `ignored_auth` check then probes without them).
-            return Credentials(account=None, shared=False, values={"bearer": linked[0][7:], "body": {}, "cookie": {}})
+            return Credentials(
+                account=None, shared=False, values={"bearer": linked[0][7:], "body": {}, "cookie": {}, "path": {}}
+            )
         if bearer and not linked:
             kinds.add("access")
         if not kinds:
@@ -355,6 +363,8 @@ class AccountCredentials:
             values.update(access=account.access)
             shared = True
         values.update(email=account.email, password=account.password)
+        if "session" in kinds:
+            values["session"] = _session_id(values.get("access", ""))
         if "token" in kinds:
             shared_account = USERS.bearer_account()
             values["token"] = shared_account.refresh if _checksum(case) % 8 >= 4 else shared_account.access
@@ -365,6 +375,7 @@ class AccountCredentials:
                 "bearer": values.get("access") if bearer and not linked else None,
                 "body": {name: values[kind] for name, kind in body_fields.items()},
                 "cookie": {name: values[kind] for name, kind in cookies.items()},
+                "path": {name: values[kind] for name, kind in path.items()},
             },
         )
 
@@ -380,6 +391,15 @@ class AccountCredentials:
             case.body = {**case.body, **data.values["body"]}
         if data.values["cookie"]:
             case.cookies = {**(case.cookies or {}), **data.values["cookie"]}
+        if data.values["path"]:
+            case.path_parameters = {**(case.path_parameters or {}), **data.values["path"]}
+
+
+def _session_id(access):
+    """The `sid` claim of one of our access tokens (read, not verified: the hook minted nothing)."""
+    payload = access.split(".")[1] if access.count(".") == 2 else ""
+    claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)) or b"{}")
+    return claims.get("sid", "")
 
 
 @schemathesis.hook
