@@ -9,7 +9,8 @@ export PATH="$VENV/bin:$PATH"
 # Nothing here may phone home: this machine reaches package registries only.
 export SAM_CLI_TELEMETRY=0 SCHEMATHESIS_TELEMETRY=false
 
-say() { printf '==> %s\n' "$*" >&2; }
+# Each step with the seconds since the script started, so a slow step shows.
+say() { printf '==> [%4ss] %s\n' "$SECONDS" "$*" >&2; }
 
 source "$ROOT/tools/stack.sh"
 

@@ -33,16 +33,41 @@ export E2E_API_URL="$STACK_API_URL"
 # The store tests log every request they send, for the dynalite check below.
 export DYNAMODB_REQUEST_LOG="$LOCAL/store-requests.jsonl"
 rm -f "$DYNAMODB_REQUEST_LOG"
-# Every test target but the end-to-end one, which runs in two parts below. --workspace on every
-# run keeps one feature resolution, so nothing is compiled twice.
+# Every test target but the end-to-end one, which runs in two parts below, and the faults one,
+# which runs beside them. --workspace on every run keeps one feature resolution, so nothing is
+# compiled twice.
 other_targets=()
 while read -r target; do other_targets+=(--test "$target"); done < <(
     cargo metadata --no-deps --format-version 1 | python3 -c '
 import json, sys
 names = {t["name"] for p in json.load(sys.stdin)["packages"] for t in p["targets"] if "test" in t["kind"]}
-print("\n".join(sorted(names - {"e2e"})))')
-say "cargo test (unit, handler, store, events, faults, logs)"
+print("\n".join(sorted(names - {"e2e", "faults"})))')
+say "cargo test (unit, handler, store, events, logs)"
 cargo test --workspace --lib --bins "${other_targets[@]}"
+
+# Two checks that spend most of their time waiting run beside the end-to-end tests: the faults
+# tests (the SDK's retries against dead or throttled endpoints) and the dynalite replay. Their
+# binaries run directly: a second cargo would wait for the first one's lock on target/.
+faults_test="$(cargo test --workspace --test faults --no-run --message-format=json --quiet | python3 -c '
+import json, sys
+for line in sys.stdin:
+    message = json.loads(line)
+    if message.get("reason") == "compiler-artifact" and message["target"]["name"] == "faults" and message.get("executable"):
+        print(message["executable"])')"
+say "faults tests, beside the end-to-end tests (output: .local/faults.log)"
+cd "$ROOT/tests"  # where cargo would run it
+stack_service "$LOCAL/faults.log" "$faults_test"
+faults_pid="$SERVICE_PID"
+cd "$ROOT"
+
+# moto accepts some malformed expressions that DynamoDB refuses; dynalite refuses them as
+# DynamoDB does. Every request the store tests sent is replayed there.
+dynalite_port="$(free_port)"
+say "dynalite on 127.0.0.1:$dynalite_port: the store's requests, checked beside the end-to-end tests"
+stack_service "$LOCAL/dynalite.log" node "$TOOLS/dynalite/node_modules/dynalite/cli.js" --port "$dynalite_port"
+wait_for_http "http://127.0.0.1:$dynalite_port" 30
+stack_service "$LOCAL/check-expressions.log" python "$ROOT/tools/check_expressions.py" "$DYNAMODB_REQUEST_LOG" "$dynalite_port"
+expressions_pid="$SERVICE_PID"
 
 # The black-box end-to-end tests, exactly as `make smoke` runs them against a deployed stack,
 # then the white-box ones (they forge tokens with the stack's key or edit its table).
@@ -50,13 +75,19 @@ API_URL="$E2E_API_URL" "$ROOT/tools/smoke.sh"
 say "cargo test: the white-box end-to-end tests"
 cargo test --workspace --test e2e white_box
 
-# moto accepts some malformed expressions that DynamoDB refuses; dynalite refuses them as
-# DynamoDB does. Every request the store tests sent is replayed there.
-dynalite_port="$(free_port)"
-say "dynalite on 127.0.0.1:$dynalite_port: the store's requests, checked"
-stack_service "$LOCAL/dynalite.log" node "$TOOLS/dynalite/node_modules/dynalite/cli.js" --port "$dynalite_port"
-wait_for_http "http://127.0.0.1:$dynalite_port" 30
-python "$ROOT/tools/check_expressions.py" "$DYNAMODB_REQUEST_LOG" "$dynalite_port"
+# A check that ran beside: its output, and its status.
+collect() {
+    local name="$1" pid="$2" log="$3"
+    if ! wait "$pid"; then
+        cat "$log"
+        say "$name FAILED (output: ${log#"$ROOT"/})"
+        exit 1
+    fi
+}
+collect "faults tests" "$faults_pid" "$LOCAL/faults.log"
+grep -E '^test result' "$LOCAL/faults.log"
+collect "dynalite check" "$expressions_pid" "$LOCAL/check-expressions.log"
+cat "$LOCAL/check-expressions.log"
 
 # Every answer the API gives to generated requests must match openapi.yaml, and none may be a
 # server error; protected routes get live credentials (tools/schemathesis_hooks.py). A fixed
@@ -68,3 +99,4 @@ run_schemathesis "$E2E_API_URL" test --seed 20261126 --max-examples 10
 # Ctrl-C, TERM, HUP, TERM-then-KILL or KILL of the script alone (tools/stack.sh).
 say "make dev: busy ports refused, nothing left behind however it stops"
 python3 "$ROOT/tools/check_dev_stop.py"
+say "make test passed"
