@@ -91,9 +91,10 @@ cat "$LOCAL/check-expressions.log"
 
 # Every answer the API gives to generated requests must match openapi.yaml, and none may be a
 # server error; protected routes get live credentials (tools/schemathesis_hooks.py). A fixed
-# seed keeps runs comparable; the budget keeps it short (`make fuzz-api` is the long run).
+# seed and no example database (.hypothesis/ replays earlier examples) keep runs comparable, here
+# and in a fresh clone; the budget keeps it short (`make fuzz-api` is the long run).
 say "schemathesis: the running stack against openapi.yaml"
-run_schemathesis "$E2E_API_URL" test --seed 20261126 --max-examples 10
+run_schemathesis "$E2E_API_URL" test --seed 20261126 --max-examples 10 --generation-database none
 
 # `make dev` itself: it refuses a port another stack holds, and nothing it started survives
 # Ctrl-C, TERM, HUP, TERM-then-KILL or KILL of the script alone (tools/stack.sh).
