@@ -112,7 +112,12 @@ function form(fields, submitLabel, action, extra = []) {
   return node;
 }
 
+/** What a page shows; `render` puts it on screen. */
 function page(titleKey, leadKey, ...content) {
+  return { titleKey, leadKey, content };
+}
+
+function show({ titleKey, leadKey, content }) {
   document.title = `${t(titleKey)} · ${t("brand")}`;
   const header = el("div", { class: "page-header" }, el("h1", { text: t(titleKey) }), leadKey ? el("p", { class: "lead", text: t(leadKey) }) : null);
   const carried = notice ? el("div", { class: "alert alert-info", role: "status", text: notice }) : null;
@@ -135,7 +140,7 @@ function signedOut(message) {
 
 const PAGES = {
   login() {
-    page(
+    return page(
       "login.title",
       "login.lead",
       form(
@@ -151,7 +156,7 @@ const PAGES = {
   },
 
   join() {
-    page(
+    return page(
       "join.title",
       "join.lead",
       form(
@@ -180,7 +185,7 @@ const PAGES = {
 
   async mypage() {
     const [greeting, user] = await Promise.all([api.myPage(), api.user()]);
-    page("mypage.title", null, el("p", { class: "greeting", id: "greeting", text: greeting.message }), el("p", { class: "muted", text: t("mypage.signedIn", { email: user.email }) }));
+    return page("mypage.title", null, el("p", { class: "greeting", id: "greeting", text: greeting.message }), el("p", { class: "muted", text: t("mypage.signedIn", { email: user.email }) }));
   },
 
   async profile() {
@@ -209,11 +214,11 @@ const PAGES = {
     const email = node.elements.namedItem("email");
     email.readOnly = true;
     email.removeAttribute("name"); // read-only: never sent
-    page("profile.title", null, node, deleteSection());
+    return page("profile.title", null, node, deleteSection());
   },
 
   password() {
-    page(
+    return page(
       "password.title",
       "password.lead",
       form(
@@ -272,7 +277,7 @@ const PAGES = {
         render();
       },
     });
-    page("sessions.title", "sessions.lead", el("ul", { class: "sessions" }, items), list.length > 1 ? revoke : null);
+    return page("sessions.title", "sessions.lead", el("ul", { class: "sessions" }, items), list.length > 1 ? revoke : null);
   },
 };
 
@@ -296,32 +301,38 @@ function renderNav() {
     ? [["mypage", "nav.mypage"], ["profile", "nav.profile"], ["sessions", "nav.sessions"], ["password", "nav.password"]]
     : [["login", "nav.login"], ["join", "nav.join"]];
   const current = location.hash.slice(2);
+  const logout = api.isSignedIn()
+    ? [el("button", {
+        type: "button",
+        class: "link",
+        id: "logout",
+        text: t("nav.logout"),
+        onclick: async () => {
+          await api.logout();
+          signedOut(t("loggedOut"));
+        },
+      })]
+    : [];
   nav.replaceChildren(
     ...links.map(([route, key]) => el("a", { href: `#/${route}`, "aria-current": current === route ? "page" : null, text: t(key) })),
-    api.isSignedIn()
-      ? el("button", {
-          type: "button",
-          class: "link",
-          id: "logout",
-          text: t("nav.logout"),
-          onclick: async () => {
-            await api.logout();
-            signedOut(t("loggedOut"));
-          },
-        })
-      : null,
+    ...logout,
   );
 }
 
+let renders = 0; // a render whose calls end after a newer one started is dropped
+
 async function render() {
+  const id = ++renders;
   let route = location.hash.slice(2) || (api.isSignedIn() ? "mypage" : "login");
   if (!(route in PAGES)) route = "login";
   if (PROTECTED.has(route) && !api.isSignedIn()) route = "login";
   if (!PROTECTED.has(route) && api.isSignedIn() && (route === "login" || route === "join")) route = "mypage";
   renderNav();
   try {
-    await PAGES[route]();
+    const view = await PAGES[route]();
+    if (id === renders) show(view);
   } catch (error) {
+    if (id !== renders) return;
     if (error instanceof api.ApiError && error.status === 401) {
       signedOut(t("error.signedOut"));
       return;
