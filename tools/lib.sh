@@ -48,6 +48,28 @@ install_tools() {
     echo "$want" > "$stamp"
 }
 
+# Headless Chromium for the browser tests (tests/browser): Debian's package, driven by the pinned
+# Playwright (whose own browser download is never used). Installed with apt-get where this user
+# may; otherwise a clear stop, never a silent skip. Sets CHROMIUM.
+install_chromium() {
+    mkdir -p "$LOCAL"
+    CHROMIUM="${CHROMIUM:-$(command -v chromium || command -v chromium-browser || true)}"
+    if [ -z "$CHROMIUM" ] && command -v apt-get > /dev/null && [ "$(id -u)" = 0 ]; then
+        say "installing Debian's chromium (and fonts for Korean) with apt-get"
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium fonts-noto-cjk > "$LOCAL/apt-chromium.log" 2>&1 ||
+            { apt-get update -q > /dev/null 2>&1 &&
+                DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium fonts-noto-cjk > "$LOCAL/apt-chromium.log" 2>&1; } ||
+            true
+        CHROMIUM="$(command -v chromium || true)"
+    fi
+    if [ -z "$CHROMIUM" ]; then
+        say "the browser tests need Chromium: install Debian's package (sudo apt-get install chromium fonts-noto-cjk)"
+        say "or set CHROMIUM to a Chromium or Chrome binary; see the README's prerequisites"
+        exit 1
+    fi
+    export CHROMIUM
+}
+
 # A free TCP port on loopback.
 free_port() {
     python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
@@ -154,7 +176,7 @@ start_test_stack() {
     export JWT_SIGNING_KEY
     export RUST_LOG="${RUST_LOG:-warn}"
     # The browser origins the functions answer CORS for (the e2e tests check both sides of it).
-    export ALLOWED_ORIGINS="http://localhost:3000,http://localhost:9001"
+    export ALLOWED_ORIGINS="${STACK_ALLOWED_ORIGINS:-http://localhost:3000,http://localhost:9001}"
     api_port="$(free_port)"
     say "cargo lambda watch on 127.0.0.1:$api_port"
     # --disable-cors: the functions answer OPTIONS themselves (the emulator would answer it first);

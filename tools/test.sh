@@ -8,6 +8,7 @@ cd "$ROOT"
 
 install_tools
 install_dynalite
+install_chromium
 
 say "cargo fmt --check"
 cargo fmt --all --check
@@ -84,6 +85,12 @@ collect() {
         exit 1
     fi
 }
+# The front end in headless Chromium, against a stack of its own (short-lived access tokens),
+# beside schemathesis and the make dev check, which mostly wait.
+say "browser tests, beside what follows (output: .local/browser-test.log)"
+stack_service "$LOCAL/browser-test.log" "$ROOT/tools/browser-test.sh"
+browser_pid="$SERVICE_PID"
+
 collect "faults tests" "$faults_pid" "$LOCAL/faults.log"
 grep -E '^test result' "$LOCAL/faults.log"
 collect "dynalite check" "$expressions_pid" "$LOCAL/check-expressions.log"
@@ -100,4 +107,6 @@ run_schemathesis "$E2E_API_URL" test --seed 20261126 --max-examples 10 --generat
 # Ctrl-C, TERM, HUP, TERM-then-KILL or KILL of the script alone (tools/stack.sh).
 say "make dev: busy ports refused, nothing left behind however it stops"
 python3 "$ROOT/tools/check_dev_stop.py"
+collect "browser tests" "$browser_pid" "$LOCAL/browser-test.log"
+grep -E 'passed|failed|screenshots' "$LOCAL/browser-test.log"
 say "make test passed"
