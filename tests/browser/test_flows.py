@@ -159,6 +159,7 @@ def test_concurrent_401s_in_one_tab_share_a_single_refresh(context):
     assert traffic.count("token/refresh/", "POST") == 1
     assert traffic.count("mypage/", "GET") == 2
     assert traffic.count("user/", "GET") == 2
+    shot(page, "05-concurrent-401s-one-refresh")
 
 
 def test_logout_ends_the_session_and_my_page_is_refused(context):
@@ -167,7 +168,7 @@ def test_logout_ends_the_session_and_my_page_is_refused(context):
     join(page, email)
     page.click("#logout")
     expect(page.locator(".alert-info")).to_have_text("You have been logged out.")
-    shot(page, "05-logged-out")
+    shot(page, "06-logged-out")
     assert {cookie["name"] for cookie in context.cookies(API_URL)} == set()
     # My page now sends the visitor to log in; a reload finds no session.
     page.goto(WEB_URL + "#/mypage")
@@ -188,7 +189,7 @@ def test_a_wrong_password_shows_the_apis_message(context):
     expect(page.locator(".alert-info")).to_have_text("You have been logged out.")
     log_in(page, email, "Not-The-Password!1")
     expect(page.locator("form .alert-error")).to_have_text("Unable to log in with provided credentials.")
-    shot(page, "06-wrong-password")
+    shot(page, "07-wrong-password")
 
 
 def test_field_errors_land_under_their_fields(context):
@@ -201,7 +202,7 @@ def test_field_errors_land_under_their_fields(context):
     expect(page.locator("#field-password1-error")).to_have_text(
         "This password is too common. This password is entirely numeric."
     )
-    shot(page, "07-field-errors")
+    shot(page, "08-field-errors")
 
 
 def test_the_page_speaks_korean_to_a_korean_browser(browser):
@@ -209,7 +210,7 @@ def test_the_page_speaks_korean_to_a_korean_browser(browser):
     page = context.new_page()
     page.goto(WEB_URL + "#/login")
     expect(page.locator("h1")).to_have_text("로그인")
-    shot(page, "08-korean-login")
+    shot(page, "09-korean-login")
     page.select_option("#language", "en")
     expect(page.locator("h1")).to_have_text("Log in")
     context.close()
@@ -227,7 +228,7 @@ def test_devices_lists_the_sessions_and_ends_another(browser):
     phone_page.click("nav a[href='#/sessions']")
     expect(phone_page.locator(".session")).to_have_count(2)
     expect(phone_page.locator(".session.current strong")).to_have_text("Safari on iOS")
-    shot(phone_page, "09-devices")
+    shot(phone_page, "10-devices")
     phone_page.click(".session:not(.current) button")
     expect(phone_page.locator(".session")).to_have_count(1)
     # The laptop's session is over: its next load finds no session.
@@ -246,6 +247,7 @@ def test_a_page_asked_for_while_logging_out_ends_on_the_login_page(context):
     page.goto(WEB_URL + "#/login")
     expect(page.locator("#field-password")).to_be_visible()
     expect(page.locator("#greeting")).to_have_count(0)
+    shot(page, "12-login-after-a-racing-logout")
 
 
 def test_the_navigation_shows_only_links(context):
@@ -253,3 +255,19 @@ def test_the_navigation_shows_only_links(context):
     page = context.new_page()
     page.goto(WEB_URL + "#/login")
     expect(page.locator("#nav")).to_have_text("Log inCreate account")
+    shot(page, "13-signed-out-navigation")
+
+
+def test_a_wrong_old_password_shows_the_apis_message_under_its_field(context):
+    page = context.new_page()
+    join(page, new_email())
+    page.click("nav a[href='#/password']")
+    page.fill("#field-old_password", "Not-The-Password!1")
+    page.fill("#field-new_password1", "Another-Pw!5521")
+    page.fill("#field-new_password2", "Another-Pw!5521")
+    page.click("button[type=submit]")
+    expect(page.locator("#field-old_password-error")).to_have_text(
+        "Your old password was entered incorrectly. Please enter it again."
+    )
+    expect(page.locator(".field[data-field=old_password]")).to_have_class("field invalid")
+    shot(page, "11-wrong-old-password-under-its-field")
