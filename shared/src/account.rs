@@ -6,6 +6,7 @@ use serde_json::{Value, json};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
+use crate::error::{ApiError, FieldErrors};
 use crate::input::{Fields, normalise_email};
 use crate::password::{self, Attribute};
 use crate::store::{NewSession, NewUser, ProfileChanges, Registration, SessionOrigin, StoreError, User, UserStore};
@@ -114,6 +115,29 @@ pub fn personal_attributes<'a>(email: &'a str, first_name: &'a str, last_name: &
             value: email,
         },
     ]
+}
+
+/// Django's `SetPasswordForm` (password change, reset confirmation): the two new passwords must
+/// match (the form's typographic apostrophe, U+2019), then the validators in settings order,
+/// similarity to `user` first; every message under `new_password2`.
+pub const NEW_PASSWORDS_DIFFER: &str = "The two password fields didn\u{2019}t match.";
+
+pub fn check_new_password(new_password1: &str, new_password2: &str, user: &User) -> Result<(), ApiError> {
+    if new_password1 != new_password2 {
+        return Err(ApiError::Validation(FieldErrors::single(
+            "new_password2",
+            NEW_PASSWORDS_DIFFER,
+        )));
+    }
+    let mut problems = FieldErrors::new();
+    let attributes = personal_attributes(&user.email, &user.first_name, &user.last_name);
+    if let Some(problem) = password::similarity_problem(new_password2, &attributes) {
+        problems.add("new_password2", problem);
+    }
+    for problem in password::strength_problems(new_password2) {
+        problems.add("new_password2", problem);
+    }
+    problems.into_result()
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -248,6 +272,7 @@ mod tests {
             date_joined: String::new(),
             last_login: None,
             session_epoch: 0,
+            email_verified: false,
         };
         assert_eq!(
             user_json(&user).to_string(),

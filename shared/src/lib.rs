@@ -7,11 +7,14 @@ pub mod aws;
 pub mod config;
 pub mod cors;
 pub mod device;
+pub mod email_token;
 pub mod error;
 pub mod hs256;
 pub mod http;
 pub mod input;
 pub mod logging;
+pub mod mail;
+pub mod mailing;
 pub mod password;
 pub mod store;
 #[cfg(feature = "testing")]
@@ -32,6 +35,8 @@ use config::{Config, ConfigError};
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use lambda_http::{Body, Request, Response, service_fn};
+use email_token::EmailKeys;
+use mail::{Mailer, NoMailer};
 use store::DynamoStore;
 use token::TokenKeys;
 
@@ -39,13 +44,30 @@ use token::TokenKeys;
 pub struct App<S> {
     pub config: Config,
     pub tokens: TokenKeys,
+    /// The MAC keys of the mailed links (password reset, address confirmation).
+    pub email_keys: EmailKeys,
     pub store: S,
+    /// Where mail goes: [`NoMailer`] but in the functions that send mail.
+    pub mailer: Box<dyn Mailer>,
 }
 
 impl<S> App<S> {
     pub fn new(config: Config, store: S) -> Self {
         let tokens = TokenKeys::new(&config);
-        App { config, tokens, store }
+        let email_keys = EmailKeys::new(&config);
+        App {
+            config,
+            tokens,
+            email_keys,
+            store,
+            mailer: Box::new(NoMailer),
+        }
+    }
+
+    /// The same application, sending its mail through `mailer`.
+    pub fn with_mailer(mut self, mailer: Box<dyn Mailer>) -> Self {
+        self.mailer = mailer;
+        self
     }
 }
 
@@ -54,6 +76,12 @@ impl App<DynamoStore> {
     /// Manager when `JWT_SIGNING_KEY_SECRET_ARN` names it (and `JWT_SIGNING_KEY` is not set),
     /// one AWS configuration for both clients.
     pub async fn from_env() -> Result<Self, ConfigError> {
+        Self::from_env_sending(false).await
+    }
+
+    /// [`App::from_env`] with the mailer `EMAIL_BACKEND` chooses (SES or the local outbox):
+    /// only the functions that send mail build one.
+    pub async fn from_env_sending(mail: bool) -> Result<Self, ConfigError> {
         let sdk = aws::sdk_config().await;
         let secret_key = match (env::var("JWT_SIGNING_KEY"), env::var("JWT_SIGNING_KEY_SECRET_ARN")) {
             (Err(_), Ok(arn)) => Some(read_secret(&sdk, &arn).await?),
@@ -64,7 +92,11 @@ impl App<DynamoStore> {
             _ => env::var(name).ok(),
         })?;
         let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), config.table_name.clone());
-        Ok(App::new(config, store))
+        let mailer = match mail {
+            true => mail::mailer_from(&config.email, &sdk),
+            false => Box::new(NoMailer),
+        };
+        Ok(App::new(config, store).with_mailer(mailer))
     }
 }
 
@@ -87,8 +119,25 @@ where
     F: Fn(&'static App<DynamoStore>, Request) -> Fut + Sync,
     Fut: Future<Output = Response<Body>> + Send,
 {
+    run(handler, false).await
+}
+
+/// [`run_function`] for a function that sends mail (its mailer built at cold start too).
+pub async fn run_mailing_function<F, Fut>(handler: F) -> Result<(), lambda_http::Error>
+where
+    F: Fn(&'static App<DynamoStore>, Request) -> Fut + Sync,
+    Fut: Future<Output = Response<Body>> + Send,
+{
+    run(handler, true).await
+}
+
+async fn run<F, Fut>(handler: F, mail: bool) -> Result<(), lambda_http::Error>
+where
+    F: Fn(&'static App<DynamoStore>, Request) -> Fut + Sync,
+    Fut: Future<Output = Response<Body>> + Send,
+{
     init_logging();
-    let app = App::from_env()
+    let app = App::from_env_sending(mail)
         .await
         .inspect_err(|error| tracing::error!(%error, "refusing to start"))?;
     // The application lives as long as the process: leaking it lends it to every request.

@@ -33,6 +33,54 @@ pub fn app() -> App<MemoryStore> {
     app_with(&[])
 }
 
+/// A mailer that keeps what it is given (or refuses, as SES refusing an unverified sender).
+#[derive(Clone, Default)]
+pub struct RecordingMailer {
+    sent: std::sync::Arc<std::sync::Mutex<Vec<crate::mail::Email>>>,
+    refusing: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl RecordingMailer {
+    /// Every message sent so far, in order.
+    pub fn sent(&self) -> Vec<crate::mail::Email> {
+        self.sent.lock().map(|sent| sent.clone()).unwrap_or_default()
+    }
+
+    /// The messages sent to `to`.
+    pub fn sent_to(&self, to: &str) -> Vec<crate::mail::Email> {
+        self.sent().into_iter().filter(|email| email.to == to).collect()
+    }
+
+    /// Makes every following send fail as an unavailable service would (or stop failing).
+    pub fn set_refusing(&self, refusing: bool) {
+        self.refusing.store(refusing, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+impl crate::mail::Mailer for RecordingMailer {
+    fn send<'a>(&'a self, email: &'a crate::mail::Email) -> crate::mail::Sending<'a> {
+        Box::pin(async move {
+            if self.refusing.load(std::sync::atomic::Ordering::SeqCst) {
+                return Err(crate::mail::MailError::Unavailable("SES MessageRejected".into()));
+            }
+            if let Ok(mut sent) = self.sent.lock() {
+                sent.push(email.clone());
+            }
+            Ok(())
+        })
+    }
+}
+
+/// An application over a fresh memory store sending into a [`RecordingMailer`] (returned too),
+/// with the defaults, no answer floor, plus `overrides` (env names).
+pub fn mailing_app_with(overrides: &[(&str, &str)]) -> (App<MemoryStore>, RecordingMailer) {
+    let mut all = overrides.to_vec();
+    all.push(("EMAIL_ANSWER_FLOOR_MS", "0"));
+    let mailer = RecordingMailer::default();
+    let app = App::new(test_config(&all), MemoryStore::new()).with_mailer(Box::new(mailer.clone()));
+    (app, mailer)
+}
+
 /// An API Gateway REST API (payload 1.0) Lambda proxy event, as the deployed front door sends
 /// it (stage `api`, resource as the template declares it), parsed into a request by
 /// `lambda_http` itself. `cargo lambda watch` sends HTTP API (2.0) events: the end-to-end tests

@@ -5,7 +5,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, MutexGuard};
 
 use super::{
-    AccountStore, LoginThrottleStore, NewSession, NewUser, NextRefresh, ProfileChanges, Registration, Rotation,
+    AccountStore, EmailStore, LoginThrottleStore, MAIL_QUOTA_WINDOW_SECONDS, MailPurpose, NewSession, NewUser, NextRefresh, ProfileChanges, Registration, Rotation,
     Session, SessionListStore, SessionProblem, SessionStore, SessionView, StoreError, StoreResult,
     TOUCH_INTERVAL_SECONDS, ThrottleRecord, User, UserStore,
 };
@@ -16,6 +16,8 @@ struct State {
     emails: HashMap<String, u64>,
     sessions: HashMap<(u64, String), Session>,
     throttle: HashMap<String, ThrottleRecord>,
+    /// Per (email, purpose): mails counted and when the window ends.
+    mail_quota: HashMap<(String, &'static str), (u32, i64)>,
     last_user_id: u64,
 }
 
@@ -115,6 +117,7 @@ impl UserStore for MemoryStore {
             last_login: first_session.as_ref().map(|_| new.joined_at.clone()),
             date_joined: new.joined_at,
             session_epoch: 0,
+            email_verified: false,
         };
         state.emails.insert(user.email.clone(), user.id);
         state.users.insert(user.id, user.clone());
@@ -336,5 +339,64 @@ impl LoginThrottleStore for MemoryStore {
     async fn clear_throttle_record(&self, email: &str) -> StoreResult<()> {
         self.state()?.throttle.remove(email);
         Ok(())
+    }
+}
+
+impl EmailStore for MemoryStore {
+    async fn find_by_id(&self, user_id: u64) -> StoreResult<Option<User>> {
+        Ok(self.state()?.users.get(&user_id).cloned())
+    }
+
+    async fn reset_password(&self, user: &User, new_password_hash: &str) -> StoreResult<bool> {
+        let mut state = self.state()?;
+        match state.users.get_mut(&user.id) {
+            Some(stored)
+                if stored.is_active
+                    && stored.password_hash == user.password_hash
+                    && stored.session_epoch == user.session_epoch =>
+            {
+                stored.password_hash = new_password_hash.to_owned();
+                stored.session_epoch += 1;
+                stored.email_verified = true;
+            }
+            _ => return Ok(false),
+        }
+        state.throttle.remove(&user.email);
+        Ok(true)
+    }
+
+    async fn mark_email_verified(&self, user_id: u64, email: &str) -> StoreResult<bool> {
+        let mut state = self.state()?;
+        match state.users.get_mut(&user_id) {
+            Some(user) if user.email == email && !user.email_verified => {
+                user.email_verified = true;
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
+    }
+
+    async fn take_mail_quota(&self, email: &str, purpose: MailPurpose, limit: u32, now: i64) -> StoreResult<bool> {
+        let mut state = self.state()?;
+        let entry = state
+            .mail_quota
+            .entry((email.to_owned(), quota_sort_key(purpose)))
+            .or_insert((0, 0));
+        if entry.1 <= now {
+            *entry = (0, now + MAIL_QUOTA_WINDOW_SECONDS);
+        }
+        if entry.0 >= limit {
+            return Ok(false);
+        }
+        entry.0 += 1;
+        Ok(true)
+    }
+}
+
+/// The sort key of an address's quota item of this purpose (shared with the DynamoDB store).
+pub(super) fn quota_sort_key(purpose: MailPurpose) -> &'static str {
+    match purpose {
+        MailPurpose::PasswordReset => "RESET",
+        MailPurpose::EmailConfirmation => "CONFIRM",
     }
 }

@@ -35,6 +35,10 @@ pub struct User {
     pub last_login: Option<String>,
     /// Sessions started under an older epoch are revoked.
     pub session_epoch: u64,
+    /// Whether the owner of `email` followed a confirmation link (or a reset link) sent to it:
+    /// allauth's verified `EmailAddress`. False for users stored before it was recorded.
+    #[serde(default)]
+    pub email_verified: bool,
 }
 
 /// What join (or the admin tool) supplies for a new user; the store assigns the id.
@@ -425,9 +429,48 @@ pub trait LoginThrottleStore: Send + Sync {
     fn clear_throttle_record(&self, email: &str) -> impl Future<Output = StoreResult<()>> + Send;
 }
 
+/// The mails an address can be sent, each kind counted on its own (`EmailStore::take_mail_quota`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MailPurpose {
+    PasswordReset,
+    EmailConfirmation,
+}
+
+/// How long a mail quota's window lasts: the limits are per hour.
+pub const MAIL_QUOTA_WINDOW_SECONDS: i64 = 3600;
+
+/// Password reset and address verification.
+pub trait EmailStore: Send + Sync {
+    /// The user by id, read consistently.
+    fn find_by_id(&self, user_id: u64) -> impl Future<Output = StoreResult<Option<User>>> + Send;
+
+    /// A password reset, in one transaction: stores `new_password_hash`, moves the user to the
+    /// next epoch (every session ends), marks the address verified (the reset link reached it)
+    /// and forgets the email's wrong guesses — only if the user is still active with the hash
+    /// and epoch `user` was read with. So a reset token, which signs that hash, works once: of
+    /// two racing confirmations exactly one writes. `false` otherwise (a retry of this very
+    /// call whose first answer was lost is recognised, by its new hash, and is `true`).
+    fn reset_password(&self, user: &User, new_password_hash: &str) -> impl Future<Output = StoreResult<bool>> + Send;
+
+    /// Marks the address verified if the user still has `email` and it is not verified yet;
+    /// `false` when nothing was written (gone, another address, verified already).
+    fn mark_email_verified(&self, user_id: u64, email: &str) -> impl Future<Output = StoreResult<bool>> + Send;
+
+    /// Counts one more mail of `purpose` to `email` in the current hour if fewer than `limit`
+    /// were counted; `false` (nothing counted) when the limit is reached. Unknown addresses are
+    /// counted alike, so the count says nothing about accounts.
+    fn take_mail_quota(
+        &self,
+        email: &str,
+        purpose: MailPurpose,
+        limit: u32,
+        now: i64,
+    ) -> impl Future<Output = StoreResult<bool>> + Send;
+}
+
 /// Every trait: what the application holds.
-pub trait Store: UserStore + SessionStore + SessionListStore + AccountStore + LoginThrottleStore {}
-impl<T: UserStore + SessionStore + SessionListStore + AccountStore + LoginThrottleStore> Store for T {}
+pub trait Store: UserStore + SessionStore + SessionListStore + AccountStore + LoginThrottleStore + EmailStore {}
+impl<T: UserStore + SessionStore + SessionListStore + AccountStore + LoginThrottleStore + EmailStore> Store for T {}
 
 #[cfg(test)]
 mod tests {
@@ -449,6 +492,7 @@ mod tests {
                 date_joined: String::new(),
                 last_login: None,
                 session_epoch: user_epoch,
+                email_verified: false,
             }),
             session: Some(Session {
                 id: "s".into(),

@@ -1,0 +1,409 @@
+//! The mail the service sends (a password reset link, an address confirmation link), in English
+//! or Korean, and the seam that sends it: [`Mailer`], with Amazon SES v2 on AWS and a file per
+//! message locally (`EMAIL_BACKEND=ses|file`).
+//!
+//! Both backends send the same bytes: one RFC 5322 message (UTF-8, `multipart/alternative` with
+//! a text and an HTML part) built here with lettre. SES gets it as raw content, so what the
+//! local outbox shows is exactly what a user's mailbox would receive.
+
+use std::future::Future;
+use std::path::PathBuf;
+use std::pin::Pin;
+
+use aws_sdk_sesv2::error::ProvideErrorMetadata;
+use aws_sdk_sesv2::primitives::Blob;
+use aws_sdk_sesv2::types::{Destination, EmailContent, RawMessage};
+use lambda_http::Request;
+use lambda_http::http::header::ACCEPT_LANGUAGE;
+use lettre::message::{Mailbox, MultiPart};
+
+use crate::config::{EmailBackend, EmailSettings};
+use crate::error::ApiError;
+
+/// The languages of our mail: the tutorial's audience is Korean.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Language {
+    English,
+    Korean,
+}
+
+impl Language {
+    /// The request's choice by `Accept-Language` (RFC 9110 §12.5.4: the highest `q` among the
+    /// languages we have; the first listed wins a tie); English when it names neither.
+    pub fn of(request: &Request) -> Self {
+        let header = request
+            .headers()
+            .get(ACCEPT_LANGUAGE)
+            .and_then(|value| value.to_str().ok())
+            .unwrap_or_default();
+        Self::from_accept_language(header)
+    }
+
+    pub fn from_accept_language(header: &str) -> Self {
+        let mut best: Option<(f32, Language)> = None;
+        for item in header.split(',').take(32) {
+            let mut parts = item.split(';');
+            let tag = parts.next().unwrap_or_default().trim().to_ascii_lowercase();
+            let quality = parts
+                .find_map(|parameter| parameter.trim().strip_prefix("q="))
+                .map_or(Some(1.0), |q| q.trim().parse::<f32>().ok())
+                .filter(|q| (0.0..=1.0).contains(q) && *q > 0.0);
+            let primary = tag.split('-').next().unwrap_or_default();
+            let language = match primary {
+                "ko" => Language::Korean,
+                "en" => Language::English,
+                _ => continue,
+            };
+            if let Some(quality) = quality
+                && best.is_none_or(|(seen, _)| quality > seen)
+            {
+                best = Some((quality, language));
+            }
+        }
+        best.map_or(Language::English, |(_, language)| language)
+    }
+}
+
+/// One message to one address. `Debug` shows neither the address nor the link.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Email {
+    pub to: String,
+    pub subject: String,
+    pub text: String,
+    pub html: String,
+    /// The link the message carries: the file backend logs it for `make dev`.
+    pub link: String,
+}
+
+impl std::fmt::Debug for Email {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Email").field("subject", &self.subject).finish_non_exhaustive()
+    }
+}
+
+fn hours(seconds: i64) -> i64 {
+    (seconds + 3599) / 3600
+}
+
+fn html_escape(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+        .replace('\'', "&#x27;")
+}
+
+/// The two parts of a message: paragraphs, then the link on a line of its own.
+fn compose(to: &str, subject: &str, before: &[String], link: &str, after: &[String], language: Language) -> Email {
+    let mut text = String::new();
+    for paragraph in before {
+        text.push_str(paragraph);
+        text.push_str("\n\n");
+    }
+    text.push_str(link);
+    text.push_str("\n\n");
+    for paragraph in after {
+        text.push_str(paragraph);
+        text.push_str("\n\n");
+    }
+    let lang = match language {
+        Language::English => "en",
+        Language::Korean => "ko",
+    };
+    let paragraphs = |list: &[String]| {
+        list.iter()
+            .map(|paragraph| format!("<p>{}</p>\n", html_escape(paragraph)))
+            .collect::<String>()
+    };
+    let link_html = html_escape(link);
+    let html = format!(
+        "<!DOCTYPE html>\n<html lang=\"{lang}\">\n<head><meta charset=\"utf-8\"><title>{title}</title></head>\n<body>\n{before}<p><a href=\"{link_html}\">{link_html}</a></p>\n{after}</body>\n</html>\n",
+        title = html_escape(subject),
+        before = paragraphs(before),
+        after = paragraphs(after),
+    );
+    Email {
+        to: to.to_owned(),
+        subject: subject.to_owned(),
+        text: text.trim_end().to_owned() + "\n",
+        html,
+        link: link.to_owned(),
+    }
+}
+
+/// The password reset message: the link for `uid` and `token` on the front end's page.
+pub fn password_reset_email(settings: &EmailSettings, to: &str, uid: &str, token: &str, language: Language) -> Email {
+    let link = settings.password_reset_url.replace("{uid}", uid).replace("{token}", token);
+    let hours = hours(settings.password_reset_timeout);
+    let (subject, before, after) = match language {
+        Language::English => (
+            "Reset your password",
+            vec![
+                "Hello,".to_owned(),
+                "You are receiving this e-mail because you or someone else asked to reset the password of your account. If it was not you, ignore it: nothing changes.".to_owned(),
+                format!("To choose a new password, follow this link. It works once, within {hours} hours:"),
+            ],
+            vec!["Every device signed in to the account is signed out when the new password is set.".to_owned()],
+        ),
+        Language::Korean => (
+            "비밀번호 재설정",
+            vec![
+                "안녕하세요.".to_owned(),
+                "회원님 또는 다른 누군가가 이 계정의 비밀번호 재설정을 요청하여 이 메일을 보내 드립니다. 요청하지 않으셨다면 이 메일은 무시하셔도 됩니다. 아무것도 바뀌지 않습니다.".to_owned(),
+                format!("새 비밀번호를 정하려면 아래 링크를 여세요. 링크는 {hours}시간 안에 한 번만 쓸 수 있습니다:"),
+            ],
+            vec!["새 비밀번호가 설정되면 이 계정에 로그인된 모든 기기에서 로그아웃됩니다.".to_owned()],
+        ),
+    };
+    compose(to, subject, &before, &link, &after, language)
+}
+
+/// The address confirmation message: the link for `key` on the front end's page.
+pub fn confirmation_email(settings: &EmailSettings, to: &str, key: &str, language: Language) -> Email {
+    let link = settings.email_confirm_url.replace("{key}", key);
+    let hours = hours(settings.email_confirm_timeout);
+    let (subject, before, after) = match language {
+        Language::English => (
+            "Please confirm your e-mail address",
+            vec![
+                "Hello,".to_owned(),
+                "This address was given to register an account. To confirm it is yours, follow this link within {hours} hours:"
+                    .replace("{hours}", &hours.to_string()),
+            ],
+            vec!["If you did not register, ignore this e-mail.".to_owned()],
+        ),
+        Language::Korean => (
+            "이메일 주소를 확인해 주세요",
+            vec![
+                "안녕하세요.".to_owned(),
+                format!("이 주소로 계정이 등록되었습니다. 본인의 주소가 맞다면 {hours}시간 안에 아래 링크를 열어 확인해 주세요:"),
+            ],
+            vec!["가입하지 않으셨다면 이 메일은 무시하세요.".to_owned()],
+        ),
+    };
+    compose(to, subject, &before, &link, &after, language)
+}
+
+/// Why a message was not sent. The messages are for logs and never carry an address.
+#[derive(Debug, thiserror::Error)]
+pub enum MailError {
+    /// The sending service refused or could not be reached (SES: an unverified sender, a
+    /// paused account, throttling, a timeout): the request answers 503.
+    #[error("mail service unavailable ({0})")]
+    Unavailable(String),
+    /// The message could not be built for this recipient (an address lettre cannot write):
+    /// nothing can be sent to it, ever.
+    #[error("recipient cannot be mailed")]
+    Undeliverable,
+}
+
+impl From<MailError> for ApiError {
+    /// Logged here, once, by kind (never with the address, the link or the provider's text).
+    fn from(error: MailError) -> Self {
+        tracing::warn!(%error, "mail not sent");
+        ApiError::Unavailable
+    }
+}
+
+/// The whole message as RFC 5322 bytes, from `from`.
+pub fn rfc5322(email: &Email, from: &str) -> Result<Vec<u8>, MailError> {
+    let from: Mailbox = from.parse().map_err(|_| MailError::Unavailable("sender address unusable".into()))?;
+    let to: Mailbox = email.to.parse().map_err(|_| MailError::Undeliverable)?;
+    let message = lettre::Message::builder()
+        .from(from)
+        .to(to)
+        .subject(email.subject.clone())
+        .multipart(MultiPart::alternative_plain_html(email.text.clone(), email.html.clone()))
+        .map_err(|_| MailError::Undeliverable)?;
+    Ok(message.formatted())
+}
+
+/// What a send returns.
+pub type Sending<'a> = Pin<Box<dyn Future<Output = Result<(), MailError>> + Send + 'a>>;
+
+/// The seam: one message, sent or not.
+pub trait Mailer: Send + Sync {
+    fn send<'a>(&'a self, email: &'a Email) -> Sending<'a>;
+}
+
+/// No mailer configured (the functions that send none): every send is refused.
+pub struct NoMailer;
+
+impl Mailer for NoMailer {
+    fn send<'a>(&'a self, _email: &'a Email) -> Sending<'a> {
+        Box::pin(async { Err(MailError::Unavailable("this function sends no mail".into())) })
+    }
+}
+
+/// Amazon SES v2: `SendEmail` with raw content, from `EMAIL_FROM`, under the identity
+/// `SES_IDENTITY_ARN` when given (`FromEmailAddressIdentityArn`, for a sending authorisation).
+pub struct SesMailer {
+    client: aws_sdk_sesv2::Client,
+    from: String,
+    identity_arn: Option<String>,
+}
+
+impl SesMailer {
+    pub fn new(client: aws_sdk_sesv2::Client, from: impl Into<String>, identity_arn: Option<String>) -> Self {
+        SesMailer {
+            client,
+            from: from.into(),
+            identity_arn,
+        }
+    }
+}
+
+impl Mailer for SesMailer {
+    fn send<'a>(&'a self, email: &'a Email) -> Sending<'a> {
+        Box::pin(async move {
+            let data = rfc5322(email, &self.from)?;
+            let raw = RawMessage::builder()
+                .data(Blob::new(data))
+                .build()
+                .map_err(|_| MailError::Unavailable("raw message".into()))?;
+            let sent = self
+                .client
+                .send_email()
+                .from_email_address(&self.from)
+                .set_from_email_address_identity_arn(self.identity_arn.clone())
+                .destination(Destination::builder().to_addresses(&email.to).build())
+                .content(EmailContent::builder().raw(raw).build())
+                .send()
+                .await;
+            match sent {
+                Ok(_) => {
+                    tracing::info!("mail sent (SES)");
+                    Ok(())
+                }
+                // Only the error's code: SES's messages name addresses ("...failed the check:
+                // sender@example.com").
+                Err(error) => Err(MailError::Unavailable(format!(
+                    "SES {}",
+                    error.code().unwrap_or(match &error {
+                        aws_sdk_sesv2::error::SdkError::TimeoutError(_) => "timeout",
+                        aws_sdk_sesv2::error::SdkError::DispatchFailure(_) => "unreachable",
+                        _ => "error",
+                    })
+                ))),
+            }
+        })
+    }
+}
+
+/// Django's file-based backend: each message written whole, as one `.eml` file under the outbox
+/// (written beside it and renamed in, so a reader never sees half of one). Local only: it logs
+/// the path and the link of each message for `make dev`, which no production path does.
+pub struct FileMailer {
+    outbox: PathBuf,
+    from: String,
+}
+
+impl FileMailer {
+    pub fn new(outbox: impl Into<PathBuf>, from: impl Into<String>) -> Self {
+        FileMailer {
+            outbox: outbox.into(),
+            from: from.into(),
+        }
+    }
+}
+
+impl Mailer for FileMailer {
+    fn send<'a>(&'a self, email: &'a Email) -> Sending<'a> {
+        Box::pin(async move {
+            let data = rfc5322(email, &self.from)?;
+            let unavailable = |error: std::io::Error| MailError::Unavailable(format!("outbox: {}", error.kind()));
+            tokio::fs::create_dir_all(&self.outbox).await.map_err(unavailable)?;
+            let name = format!(
+                "{}-{}.eml",
+                time::OffsetDateTime::now_utc().unix_timestamp_nanos(),
+                crate::token::random_id()
+            );
+            let path = self.outbox.join(&name);
+            let partial = self.outbox.join(format!(".{name}.part"));
+            tokio::fs::write(&partial, &data).await.map_err(unavailable)?;
+            tokio::fs::rename(&partial, &path).await.map_err(unavailable)?;
+            tracing::info!(path = %path.display(), link = %email.link, "mail written to the local outbox");
+            Ok(())
+        })
+    }
+}
+
+/// The mailer `settings` choose; `sdk` is the AWS configuration for SES.
+pub fn mailer_from(settings: &EmailSettings, sdk: &aws_config::SdkConfig) -> Box<dyn Mailer> {
+    match &settings.backend {
+        EmailBackend::Ses { identity_arn } => Box::new(SesMailer::new(
+            aws_sdk_sesv2::Client::new(sdk),
+            settings.from.clone(),
+            identity_arn.clone(),
+        )),
+        EmailBackend::File { outbox } => Box::new(FileMailer::new(outbox.clone(), settings.from.clone())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings() -> EmailSettings {
+        crate::config::Config::from_lookup(|name| {
+            (name == "JWT_SIGNING_KEY").then(|| "0123456789abcdef0123456789abcdef".to_owned())
+        })
+        .expect("the defaults are valid")
+        .email
+    }
+
+    #[test]
+    fn the_language_is_the_best_we_have_by_accept_language() {
+        for (header, expected) in [
+            ("", Language::English),
+            ("ko", Language::Korean),
+            ("ko-KR,ko;q=0.9,en-US;q=0.8,en;q=0.7", Language::Korean),
+            ("en-US,en;q=0.9,ko;q=0.8", Language::English),
+            ("fr, ko;q=0.5", Language::Korean),
+            ("fr, de", Language::English),
+            ("en;q=0.2, ko;q=0.9", Language::Korean),
+            ("ko;q=0, en;q=0.1", Language::English),
+            ("KO-kr", Language::Korean),
+            ("ko;q=abc, en", Language::English),
+        ] {
+            assert_eq!(Language::from_accept_language(header), expected, "{header:?}");
+        }
+    }
+
+    #[test]
+    fn a_message_is_rfc5322_multipart_alternative_in_utf8_with_the_link_in_both_parts() {
+        let email = password_reset_email(&settings(), "user@example.com", "MQ", "abc-123", Language::Korean);
+        assert_eq!(email.link, "http://localhost:9001/#/reset/MQ/abc-123");
+        let bytes = rfc5322(&email, "webmaster@localhost").unwrap();
+        let text = String::from_utf8(bytes).unwrap();
+        for part in [
+            "From: webmaster@localhost\r\n",
+            "To: user@example.com\r\n",
+            "Subject: =?utf-8?",
+            "MIME-Version: 1.0\r\n",
+            "Date: ",
+            "Content-Type: multipart/alternative;",
+            "Content-Type: text/plain; charset=utf-8",
+            "Content-Type: text/html; charset=utf-8",
+        ] {
+            assert!(text.contains(part), "missing {part:?} in\n{text}");
+        }
+        assert!(email.text.contains("http://localhost:9001/#/reset/MQ/abc-123"));
+        assert!(email.html.contains("href=\"http://localhost:9001/#/reset/MQ/abc-123\""));
+        assert!(email.text.contains("비밀번호"));
+        assert!(email.html.contains("lang=\"ko\""));
+        assert!(!format!("{email:?}").contains("abc-123") && !format!("{email:?}").contains("user@"));
+    }
+
+    #[test]
+    fn links_are_escaped_in_html_and_an_unwritable_recipient_is_undeliverable() {
+        let mut settings = settings();
+        settings.email_confirm_url = "https://app.example.com/confirm?key={key}&x=\"<y>".into();
+        let email = confirmation_email(&settings, "user@example.com", "NDI:abc:def", Language::English);
+        assert!(email.html.contains("key=NDI:abc:def&amp;x=&quot;&lt;y&gt;"), "{}", email.html);
+        assert!(email.text.contains("within 72 hours"));
+        let mut bad = email.clone();
+        bad.to = "not an address".into();
+        assert!(matches!(rfc5322(&bad, "webmaster@localhost"), Err(MailError::Undeliverable)));
+    }
+}

@@ -1,0 +1,65 @@
+//! What the routes that send mail share: the per-address hourly limit, the confirmation mail
+//! (join and resend), and the answer floor that keeps known and unknown addresses alike in time.
+
+use std::time::{Duration, Instant};
+
+use crate::App;
+use crate::error::ApiError;
+use crate::mail::{Language, MailError, confirmation_email};
+use crate::store::{EmailStore, MailPurpose, User};
+
+/// Waits until `floor_ms` have passed since `started`: reset and resend answer no sooner, mail
+/// sent or not, so an answer's time does not tell a known address from an unknown one (a send
+/// slower than the floor still shows; docs/performance.md measures both).
+pub async fn answer_no_sooner(started: Instant, floor_ms: u64) {
+    let floor = Duration::from_millis(floor_ms);
+    if let Some(left) = floor.checked_sub(started.elapsed()) {
+        tokio::time::sleep(left).await;
+    }
+}
+
+/// Sends `user` the link that confirms their address, if the address is under its hourly limit
+/// of confirmation mails. `Ok(false)` when nothing was sent (the limit, or an address no mail can
+/// be written to); `Err` (503) when the mail service failed.
+pub async fn send_confirmation<S: EmailStore>(
+    app: &App<S>,
+    user: &User,
+    language: Language,
+    now: i64,
+) -> Result<bool, ApiError> {
+    let settings = &app.config.email;
+    let allowed = app
+        .store
+        .take_mail_quota(&user.email, MailPurpose::EmailConfirmation, settings.confirm_mails_per_hour, now)
+        .await?;
+    if !allowed {
+        tracing::info!(user_id = user.id, "confirmation mail withheld: hourly limit reached");
+        return Ok(false);
+    }
+    let key = app.email_keys.confirmation_key(user.id, &user.email, now);
+    let email = confirmation_email(settings, &user.email, &key, language);
+    deliver(app, user, &email, "confirmation mail sent").await
+}
+
+/// Sends one message to `user`: `Ok(true)` sent, `Ok(false)` undeliverable (logged), `Err` (503).
+pub async fn deliver<S>(app: &App<S>, user: &User, email: &crate::mail::Email, done: &str) -> Result<bool, ApiError> {
+    match app.mailer.send(email).await {
+        Ok(()) => {
+            tracing::info!(user_id = user.id, "{done}");
+            Ok(true)
+        }
+        Err(MailError::Undeliverable) => {
+            tracing::warn!(user_id = user.id, "no mail can be written to this user's address");
+            Ok(false)
+        }
+        Err(error) => Err(error.into()),
+    }
+}
+
+/// The purposes' limits, for the routes that read them.
+pub fn limit(app_settings: &crate::config::EmailSettings, purpose: MailPurpose) -> u32 {
+    match purpose {
+        MailPurpose::PasswordReset => app_settings.reset_mails_per_hour,
+        MailPurpose::EmailConfirmation => app_settings.confirm_mails_per_hour,
+    }
+}
