@@ -1,4 +1,7 @@
-//! POST /account/join/ — register a user and start their first session.
+//! POST /account/join/ — register a user and start their first session. With
+//! `EMAIL_VERIFICATION` `optional` or `mandatory` a confirmation link is mailed too; with
+//! `mandatory` no session starts: the answer says the mail was sent, and login waits for the
+//! address to be verified (allauth and dj-rest-auth's behaviour).
 
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, Response};
@@ -6,23 +9,28 @@ use secrecy::ExposeSecret;
 use serde_json::json;
 
 use shared::account::{new_session, personal_attributes, profile_fields, session_tokens, timestamp, user_json};
+use shared::config::EmailVerification;
 use shared::error::{ApiError, FieldErrors, NON_FIELD_ERRORS};
 use shared::http::{Endpoint, json_response, serve};
 use shared::input::{Fields, body_object, today_utc};
 use shared::password::{hash_password, similarity_problem, strength_problems};
-use shared::store::{NewUser, Registration, SessionOrigin, UserStore};
+use shared::mail::Language;
+use shared::mailing::send_confirmation;
+use shared::store::{EmailStore, NewUser, Registration, SessionOrigin, UserStore};
 use shared::{App, now_unix};
 
 pub const ENDPOINT: Endpoint = Endpoint::post("Register", "/account/join");
 
 pub const EMAIL_TAKEN: &str = "A user is already registered with this email address.";
 pub const PASSWORDS_DIFFER: &str = "The two password fields didn't match.";
+/// dj-rest-auth's answer to a join under mandatory verification.
+pub const VERIFICATION_SENT: &str = "Verification e-mail sent.";
 
-pub async fn handle<S: UserStore>(app: &App<S>, request: Request) -> Response<Body> {
+pub async fn handle<S: UserStore + EmailStore>(app: &App<S>, request: Request) -> Response<Body> {
     serve(&app.config.cors, &ENDPOINT, &request, |request| join(app, request)).await
 }
 
-async fn join<S: UserStore>(app: &App<S>, request: &Request) -> Result<Response<Body>, ApiError> {
+async fn join<S: UserStore + EmailStore>(app: &App<S>, request: &Request) -> Result<Response<Body>, ApiError> {
     let body = body_object(request)?;
     let mut fields = Fields::new(&body);
     // Field by field, in the reference's order, collecting every error before answering.
@@ -61,7 +69,9 @@ async fn join<S: UserStore>(app: &App<S>, request: &Request) -> Result<Response<
 
     let password_hash = hash_password(&password1).map_err(|_| ApiError::Internal)?;
     let now = now_unix();
+    let verification = app.config.email.verification;
     let session = new_session(&app.tokens, now, SessionOrigin::of(request));
+    let first_session = (verification != EmailVerification::Mandatory).then(|| session.clone());
     let new_user = NewUser {
         email,
         password_hash,
@@ -73,7 +83,7 @@ async fn join<S: UserStore>(app: &App<S>, request: &Request) -> Result<Response<
         is_superuser: false,
         joined_at: timestamp(time::OffsetDateTime::now_utc()),
     };
-    let user = match app.store.create_user(new_user, Some(session.clone())).await? {
+    let user = match app.store.create_user(new_user, first_session).await? {
         Registration::Created(user) => user,
         // Lost a race with another join of the same email.
         Registration::EmailTaken => {
@@ -82,6 +92,17 @@ async fn join<S: UserStore>(app: &App<S>, request: &Request) -> Result<Response<
     };
     shared::logging::record_user(user.id);
     tracing::info!("user joined");
+    if verification != EmailVerification::None {
+        // The user exists now: a mail service failing must not make the client join again
+        // (it would be told the address is taken). Logged; resend-email sends it later.
+        match send_confirmation(app, &user, Language::of(request), now).await {
+            Ok(_) => {}
+            Err(_) => tracing::warn!("join's confirmation mail not sent; the user can ask again"),
+        }
+    }
+    if verification == EmailVerification::Mandatory {
+        return Ok(json_response(StatusCode::CREATED, &json!({"detail": VERIFICATION_SENT})));
+    }
     let tokens = session_tokens(&app.tokens, user.id, &session, now)?;
     Ok(json_response(
         StatusCode::CREATED,

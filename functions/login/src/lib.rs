@@ -5,6 +5,7 @@ use lambda_http::{Body, Request, Response};
 use serde_json::json;
 
 use shared::account::{new_session, session_tokens, timestamp, user_json};
+use shared::config::EmailVerification;
 use shared::error::{ApiError, FieldErrors, NON_FIELD_ERRORS};
 use shared::http::{ACCESS_COOKIE, Endpoint, REFRESH_COOKIE, json_response, serve, token_cookie, with_cookies};
 use shared::input::{Fields, body_object};
@@ -17,6 +18,9 @@ pub const ENDPOINT: Endpoint = Endpoint::post("Login", "/account/login");
 
 pub const BAD_CREDENTIALS: &str = "Unable to log in with provided credentials.";
 pub const EMAIL_AND_PASSWORD_NEEDED: &str = "Must include \"email\" and \"password\".";
+/// dj-rest-auth's answer to the right password for an unverified address under mandatory
+/// verification.
+pub const EMAIL_NOT_VERIFIED: &str = "E-mail is not verified.";
 
 pub async fn handle<S: Store>(app: &App<S>, request: Request) -> Response<Body> {
     serve(&app.config.cors, &ENDPOINT, &request, |request| login(app, request)).await
@@ -60,6 +64,14 @@ async fn login<S: Store>(app: &App<S>, request: &Request) -> Result<Response<Bod
     let Some(user) = user.filter(|_| accepted) else {
         return Err(bad_credentials());
     };
+    if app.config.email.verification == EmailVerification::Mandatory && !user.email_verified {
+        // The right password: its guesses are forgotten, but no session starts.
+        forget_failures(&app.store, throttle, &email).await?;
+        return Err(ApiError::Validation(FieldErrors::single(
+            NON_FIELD_ERRORS,
+            EMAIL_NOT_VERIFIED,
+        )));
+    }
 
     let session = new_session(&app.tokens, now, SessionOrigin::of(request));
     let tokens = session_tokens(&app.tokens, user.id, &session, now)?;

@@ -6,12 +6,12 @@ use lambda_http::{Body, Request, Response};
 use secrecy::ExposeSecret;
 use serde_json::json;
 
-use shared::account::personal_attributes;
+use shared::account::check_new_password;
 use shared::auth::authenticate;
-use shared::error::{AccessDenied, ApiError, FieldErrors};
+use shared::error::{AccessDenied, ApiError};
 use shared::http::{Endpoint, json_response, serve};
 use shared::input::{Fields, body_object};
-use shared::password::{hash_password, similarity_problem, strength_problems, verify_password};
+use shared::password::{hash_password, verify_password};
 use shared::store::Store;
 use shared::throttle::{forget_failures, read_and_reserve_password_check};
 use shared::{App, now_unix};
@@ -20,7 +20,7 @@ pub const ENDPOINT: Endpoint = Endpoint::post("Password Change", "/account/passw
 
 pub const WRONG_OLD_PASSWORD: &str = "Your old password was entered incorrectly. Please enter it again.";
 /// Django's form says it with a typographic apostrophe (U+2019), unlike join.
-pub const PASSWORDS_DIFFER: &str = "The two password fields didn\u{2019}t match.";
+pub const PASSWORDS_DIFFER: &str = shared::account::NEW_PASSWORDS_DIFFER;
 const MAX_PASSWORD_CHARS: usize = 128;
 
 pub async fn handle<S: Store>(app: &App<S>, request: Request) -> Response<Body> {
@@ -55,23 +55,7 @@ async fn change_password<S: Store>(app: &App<S>, request: &Request) -> Result<Re
         return Err(ApiError::Internal);
     };
 
-    let new_password = new_password2.expose_secret();
-    if new_password1.expose_secret() != new_password {
-        return Err(ApiError::Validation(FieldErrors::single(
-            "new_password2",
-            PASSWORDS_DIFFER,
-        )));
-    }
-    // Django's validators in its settings order: similarity first, then the rest.
-    let mut problems = FieldErrors::new();
-    let attributes = personal_attributes(&user.email, &user.first_name, &user.last_name);
-    if let Some(problem) = similarity_problem(new_password, &attributes) {
-        problems.add("new_password2", problem);
-    }
-    for problem in strength_problems(new_password) {
-        problems.add("new_password2", problem);
-    }
-    problems.into_result()?;
+    check_new_password(new_password1.expose_secret(), new_password2.expose_secret(), user)?;
 
     let password_hash = hash_password(&new_password2).map_err(|_| ApiError::Internal)?;
     let changed = app

@@ -1,0 +1,68 @@
+//! POST /account/password/reset/ — mail a password reset link to an address, if a user has it.
+//!
+//! Every valid address gets the same answer in about the same time: the user and the address's
+//! hourly quota are read side by side whatever the address, and the answer waits out
+//! `EMAIL_ANSWER_FLOOR_MS` from the start, mail sent or not.
+
+use std::time::Instant;
+
+use lambda_http::http::StatusCode;
+use lambda_http::{Body, Request, Response};
+use serde_json::json;
+
+use shared::email_token::encode_uid;
+use shared::error::ApiError;
+use shared::http::{Endpoint, json_response, serve};
+use shared::input::{Fields, body_object};
+use shared::mail::{Language, password_reset_email};
+use shared::mailing::{answer_no_sooner, deliver};
+use shared::store::{EmailStore, MailPurpose, UserStore};
+use shared::{App, now_unix};
+
+pub const ENDPOINT: Endpoint = Endpoint::post("Password Reset", "/account/password/reset");
+
+pub const SENT: &str = "Password reset e-mail has been sent.";
+
+pub async fn handle<S: UserStore + EmailStore>(app: &App<S>, request: Request) -> Response<Body> {
+    serve(&app.config.cors, &ENDPOINT, &request, |request| reset(app, request)).await
+}
+
+async fn reset<S: UserStore + EmailStore>(app: &App<S>, request: &Request) -> Result<Response<Body>, ApiError> {
+    let started = Instant::now();
+    let body = body_object(request)?;
+    let mut fields = Fields::new(&body);
+    let email = fields.email("email", true, false);
+    fields.errors.into_result()?;
+    let Some(email) = email else {
+        return Err(ApiError::Internal);
+    };
+    let sent = send_link(app, &email, Language::of(request)).await;
+    answer_no_sooner(started, app.config.email.answer_floor_ms).await;
+    sent?;
+    Ok(json_response(StatusCode::OK, &json!({"detail": SENT})))
+}
+
+/// Mails the link if an active user has the address and the address is under its hourly limit.
+async fn send_link<S: UserStore + EmailStore>(app: &App<S>, email: &str, language: Language) -> Result<(), ApiError> {
+    let settings = &app.config.email;
+    let now = now_unix();
+    let (user, allowed) = tokio::try_join!(
+        app.store.find_by_email(email),
+        app.store
+            .take_mail_quota(email, MailPurpose::PasswordReset, settings.reset_mails_per_hour, now),
+    )?;
+    // Django's form mails active users only.
+    let Some(user) = user.filter(|user| user.is_active) else {
+        tracing::info!("no reset mail: no active user has the address");
+        return Ok(());
+    };
+    shared::logging::record_user(user.id);
+    if !allowed {
+        tracing::info!("reset mail withheld: hourly limit reached");
+        return Ok(());
+    }
+    let token = app.email_keys.reset_token(&user, now);
+    let message = password_reset_email(settings, &user.email, &encode_uid(user.id), &token, language);
+    deliver(app, &user, &message, "reset mail sent").await?;
+    Ok(())
+}

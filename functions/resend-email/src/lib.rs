@@ -1,0 +1,49 @@
+//! POST /account/join/resend-email/ — mail the confirmation link again to an address that a user
+//! has and has not verified. Every valid address gets the same answer in about the same time
+//! (as password reset), and each address gets at most `EMAIL_CONFIRM_MAX_PER_HOUR` mails an hour.
+
+use std::time::Instant;
+
+use lambda_http::http::StatusCode;
+use lambda_http::{Body, Request, Response};
+use serde_json::json;
+
+use shared::error::ApiError;
+use shared::http::{Endpoint, json_response, serve};
+use shared::input::{Fields, body_object};
+use shared::mail::Language;
+use shared::mailing::{answer_no_sooner, send_confirmation};
+use shared::store::{EmailStore, UserStore};
+use shared::{App, now_unix};
+
+pub const ENDPOINT: Endpoint = Endpoint::post("Resend Email Verification", "/account/join/resend-email");
+
+pub async fn handle<S: UserStore + EmailStore>(app: &App<S>, request: Request) -> Response<Body> {
+    serve(&app.config.cors, &ENDPOINT, &request, |request| resend(app, request)).await
+}
+
+async fn resend<S: UserStore + EmailStore>(app: &App<S>, request: &Request) -> Result<Response<Body>, ApiError> {
+    let started = Instant::now();
+    let body = body_object(request)?;
+    let mut fields = Fields::new(&body);
+    let email = fields.email("email", true, false);
+    fields.errors.into_result()?;
+    let Some(email) = email else {
+        return Err(ApiError::Internal);
+    };
+    let sent = async {
+        match app.store.find_by_email(&email).await? {
+            Some(user) if user.is_active && !user.email_verified => {
+                shared::logging::record_user(user.id);
+                send_confirmation(app, &user, Language::of(request), now_unix()).await?;
+            }
+            // Unknown, inactive or verified: nothing to send, the same answer.
+            _ => tracing::info!("no confirmation mail: no unverified active user has the address"),
+        }
+        Ok::<(), ApiError>(())
+    }
+    .await;
+    answer_no_sooner(started, app.config.email.answer_floor_ms).await;
+    sent?;
+    Ok(json_response(StatusCode::OK, &json!({"detail": "ok"})))
+}

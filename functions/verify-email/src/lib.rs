@@ -1,0 +1,42 @@
+//! POST /account/join/verify-email/ — the key of a confirmation link marks its address verified.
+//! A key that is malformed, forged, expired, for another address or already used: 404, as
+//! allauth answers.
+
+use lambda_http::http::StatusCode;
+use lambda_http::{Body, Request, Response};
+use serde_json::json;
+
+use shared::email_token::EmailKeys;
+use shared::error::ApiError;
+use shared::http::{Endpoint, json_response, serve};
+use shared::input::{Fields, body_object};
+use shared::store::EmailStore;
+use shared::{App, now_unix};
+
+pub const ENDPOINT: Endpoint = Endpoint::post("Verify Email", "/account/join/verify-email");
+
+pub async fn handle<S: EmailStore>(app: &App<S>, request: Request) -> Response<Body> {
+    serve(&app.config.cors, &ENDPOINT, &request, |request| verify(app, request)).await
+}
+
+async fn verify<S: EmailStore>(app: &App<S>, request: &Request) -> Result<Response<Body>, ApiError> {
+    let body = body_object(request)?;
+    let mut fields = Fields::new(&body);
+    let key = fields.string("key", true, false, None);
+    fields.errors.into_result()?;
+    let Some(key) = key else {
+        return Err(ApiError::Internal);
+    };
+    let (user_id, _) = EmailKeys::read_confirmation_key(&key).ok_or(ApiError::NotFound)?;
+    let user = app.store.find_by_id(user_id).await?.ok_or(ApiError::NotFound)?;
+    shared::logging::record_user(user.id);
+    let timeout = app.config.email.email_confirm_timeout;
+    if user.email_verified || !app.email_keys.check_confirmation_key(&key, user.id, &user.email, now_unix(), timeout) {
+        return Err(ApiError::NotFound);
+    }
+    if !app.store.mark_email_verified(user.id, &user.email).await? {
+        return Err(ApiError::NotFound);
+    }
+    tracing::info!("address verified");
+    Ok(json_response(StatusCode::OK, &json!({"detail": "ok"})))
+}
