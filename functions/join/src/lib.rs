@@ -13,9 +13,9 @@ use shared::config::EmailVerification;
 use shared::error::{ApiError, FieldErrors, NON_FIELD_ERRORS};
 use shared::http::{Endpoint, json_response, serve};
 use shared::input::{Fields, body_object, today_utc};
-use shared::password::{hash_password, similarity_problem, strength_problems};
 use shared::mail::Language;
 use shared::mailing::send_confirmation;
+use shared::password::{hash_password, similarity_problem, strength_problems};
 use shared::store::{EmailStore, NewUser, Registration, SessionOrigin, UserStore};
 use shared::{App, now_unix};
 
@@ -101,7 +101,10 @@ async fn join<S: UserStore + EmailStore>(app: &App<S>, request: &Request) -> Res
         }
     }
     if verification == EmailVerification::Mandatory {
-        return Ok(json_response(StatusCode::CREATED, &json!({"detail": VERIFICATION_SENT})));
+        return Ok(json_response(
+            StatusCode::CREATED,
+            &json!({"detail": VERIFICATION_SENT}),
+        ));
     }
     let tokens = session_tokens(&app.tokens, user.id, &session, now)?;
     Ok(json_response(

@@ -361,3 +361,55 @@ async fn join_follows_the_route_conventions() {
     let foreign = ["/account/login/", "/account/join/extra", "/account/", "/account/joinx"];
     assert_post_route_conventions(|request| handle(&app, request), PATH, "Register", &foreign).await;
 }
+
+// Address verification (allauth's ACCOUNT_EMAIL_VERIFICATION).
+
+#[tokio::test]
+async fn without_verification_join_mails_nothing() {
+    let (app, mailer) = shared::testing::mailing_app_with(&[]);
+    assert_eq!(join_with(&app, signup("none@example.com")).await.status(), 201);
+    assert!(mailer.sent().is_empty());
+}
+
+#[tokio::test]
+async fn optional_verification_mails_a_link_and_answers_as_ever() {
+    let (app, mailer) = shared::testing::mailing_app_with(&[("EMAIL_VERIFICATION", "optional")]);
+    let response = join_with(&app, signup("optional@example.com")).await;
+    assert_eq!(response.status(), 201);
+    let body = body_json(&response);
+    assert!(body["access"].is_string() && body["refresh"].is_string(), "{body}");
+    let mails = mailer.sent_to("optional@example.com");
+    assert_eq!(mails.len(), 1);
+    let user_id = body["user"]["pk"].as_u64().unwrap();
+    let key = mails[0].link.rsplit('/').next().unwrap();
+    assert!(
+        app.email_keys
+            .check_confirmation_key(key, user_id, "optional@example.com", shared::now_unix(), 259_200)
+    );
+}
+
+#[tokio::test]
+async fn mandatory_verification_answers_without_tokens_and_starts_no_session() {
+    let (app, mailer) = shared::testing::mailing_app_with(&[("EMAIL_VERIFICATION", "mandatory")]);
+    let response = join_with(&app, signup("mandatory@example.com")).await;
+    assert_eq!(response.status(), 201);
+    assert_security_headers(&response);
+    assert_eq!(body_json(&response), json!({"detail": join::VERIFICATION_SENT}));
+    assert_eq!(mailer.sent_to("mandatory@example.com").len(), 1);
+    let user = app.store.user(1).expect("the user exists");
+    assert!(!user.email_verified);
+    assert_eq!(user.last_login, None, "no session started");
+}
+
+#[tokio::test]
+async fn a_mail_service_down_does_not_undo_a_join() {
+    let (app, mailer) = shared::testing::mailing_app_with(&[("EMAIL_VERIFICATION", "mandatory")]);
+    mailer.set_refusing(true);
+    let response = join_with(&app, signup("down@example.com")).await;
+    assert_eq!(
+        response.status(),
+        201,
+        "the user exists: a retry would be told the address is taken"
+    );
+    assert!(app.store.user(1).is_some());
+}

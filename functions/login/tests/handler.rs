@@ -432,3 +432,46 @@ async fn a_login_records_its_device_and_the_gateways_source_address_not_a_forwar
     assert_eq!(sessions[0].ip.as_deref(), Some("127.0.0.1"));
     assert!(sessions[0].created_at > 0 && sessions[0].created_at == sessions[0].last_used_at);
 }
+
+#[tokio::test]
+async fn mandatory_verification_refuses_an_unverified_address_only_with_the_right_password() {
+    let app = app_with(&[("EMAIL_VERIFICATION", "mandatory")]);
+    let user = create_user(&app, "unverified@example.com", PASSWORD).await;
+    let wrong = login_with(&app, credentials("unverified@example.com", "Wrong-Pw!7319")).await;
+    assert_eq!(body_json(&wrong), json!({"non_field_errors": [BAD_CREDENTIALS]}));
+    let refused = login_with(&app, credentials("unverified@example.com", PASSWORD)).await;
+    assert_eq!(refused.status(), 400);
+    assert_security_headers(&refused);
+    assert_eq!(
+        body_json(&refused),
+        json!({"non_field_errors": [login::EMAIL_NOT_VERIFIED]})
+    );
+    assert!(set_cookies(&refused).is_empty());
+    assert_eq!(
+        app.store.throttle("unverified@example.com"),
+        None,
+        "the right password's guesses are forgotten"
+    );
+    use shared::store::EmailStore;
+    assert!(
+        app.store
+            .mark_email_verified(user.id, "unverified@example.com")
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        login_with(&app, credentials("unverified@example.com", PASSWORD))
+            .await
+            .status(),
+        200
+    );
+    // Optional verification never holds a login back.
+    let optional = app_with(&[("EMAIL_VERIFICATION", "optional")]);
+    create_user(&optional, "later@example.com", PASSWORD).await;
+    assert_eq!(
+        login_with(&optional, credentials("later@example.com", PASSWORD))
+            .await
+            .status(),
+        200
+    );
+}

@@ -31,7 +31,11 @@ async fn verify<S: EmailStore>(app: &App<S>, request: &Request) -> Result<Respon
     let user = app.store.find_by_id(user_id).await?.ok_or(ApiError::NotFound)?;
     shared::logging::record_user(user.id);
     let timeout = app.config.email.email_confirm_timeout;
-    if user.email_verified || !app.email_keys.check_confirmation_key(&key, user.id, &user.email, now_unix(), timeout) {
+    if user.email_verified
+        || !app
+            .email_keys
+            .check_confirmation_key(&key, user.id, &user.email, now_unix(), timeout)
+    {
         return Err(ApiError::NotFound);
     }
     if !app.store.mark_email_verified(user.id, &user.email).await? {
