@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# `make dev`: the whole API on loopback — DynamoDB (moto) and the eleven functions behind
+# `make dev`: the whole API on loopback — DynamoDB (moto) and the fifteen functions behind
 # cargo lambda's router, CONCURRENCY instances per function. It starts only when both ports are
 # free, and however it ends (Ctrl-C, TERM, HUP, KILL) nothing it started survives
 # (tools/stack.sh).
@@ -32,6 +32,12 @@ cargo run --quiet -p account-admin -- create-table
 
 export JWT_SIGNING_KEY="${JWT_SIGNING_KEY:-$(dev_signing_key)}"
 export RUST_LOG="${RUST_LOG:-info}"
+# Mail (password reset, address confirmation) is written to .local/outbox/, one .eml file per
+# message, like Django's file backend; the functions log each file's path and link (local only:
+# the SES backend logs neither). The links open the front end below.
+export EMAIL_BACKEND="${EMAIL_BACKEND:-file}" EMAIL_OUTBOX_DIR="${EMAIL_OUTBOX_DIR:-$LOCAL/outbox}"
+export PASSWORD_RESET_URL="${PASSWORD_RESET_URL:-http://localhost:$WEB_PORT/#/reset/{uid}/{token}}"
+export EMAIL_CONFIRM_URL="${EMAIL_CONFIRM_URL:-http://localhost:$WEB_PORT/#/verify/{key}}"
 # Browser origins allowed to call the API with credentials (the functions answer CORS
 # themselves, as behind the deployed REST API).
 # The front end of web/ (below) is one of them, on its own port: another origin, as deployed.
@@ -68,6 +74,7 @@ cat <<INFO
       -d '{"email":"you@example.com","password1":"Tutorial-Pw!7319","password2":"Tutorial-Pw!7319"}'
 
   The front end: http://localhost:$WEB_PORT/ (web/, calling this API with credentials)
+  Mail (password reset, EMAIL_VERIFICATION=${EMAIL_VERIFICATION:-none}): files in $EMAIL_OUTBOX_DIR/, each logged with its link
 
   Ctrl-C stops everything.
 

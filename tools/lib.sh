@@ -86,9 +86,11 @@ wait_for_http() {
     return 1
 }
 
-# Dummy credentials and the local endpoint: the SDK must never look for real AWS ones.
+# Dummy credentials and the local endpoint: the SDK must never look for real AWS ones. The same
+# moto server answers SES v2 too (moto dispatches by service): the SES mailer's tests use it.
 use_local_dynamodb() {
     export AWS_ENDPOINT_URL_DYNAMODB="http://127.0.0.1:$1"
+    export AWS_ENDPOINT_URL_SESV2="http://127.0.0.1:$1"
     export AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local AWS_REGION="${AWS_REGION:-us-east-1}"
     unset AWS_PROFILE AWS_SESSION_TOKEN
 }
@@ -177,6 +179,11 @@ start_test_stack() {
     export RUST_LOG="${RUST_LOG:-warn}"
     # The browser origins the functions answer CORS for (the e2e tests check both sides of it).
     export ALLOWED_ORIGINS="${STACK_ALLOWED_ORIGINS:-http://localhost:3000,http://localhost:9001}"
+    # Mail goes to an outbox of this run's own, which the white-box end-to-end tests read to
+    # follow the links; a short answer floor keeps schemathesis' many resets cheap (the floor
+    # itself is checked by the handler tests, and measured at its default by make bench).
+    export EMAIL_BACKEND=file EMAIL_OUTBOX_DIR="$LOCAL/outbox-$TABLE_NAME" EMAIL_ANSWER_FLOOR_MS=100
+    export E2E_OUTBOX_DIR="$EMAIL_OUTBOX_DIR"
     api_port="$(free_port)"
     say "cargo lambda watch on 127.0.0.1:$api_port"
     # --disable-cors: the functions answer OPTIONS themselves (the emulator would answer it first);
@@ -187,7 +194,8 @@ start_test_stack() {
     wait_for_http "http://127.0.0.1:$api_port/" 120
 
     # Wake each function once (the emulator starts a function on its first request).
-    for route in join login logout token/refresh token/verify password/change mypage user user/delete sessions sessions/revoke-others; do
+    for route in join login logout token/refresh token/verify password/change mypage user user/delete sessions sessions/revoke-others \
+        password/reset password/reset/confirm join/verify-email join/resend-email; do
         ok=""
         for _ in $(seq 1 600); do
             status="$(curl -s -o /dev/null -w '%{http_code}' -X OPTIONS "http://127.0.0.1:$api_port/account/$route/" || true)"

@@ -233,13 +233,19 @@ pub const DEFAULT_PASSWORD_RESET_URL: &str = "http://localhost:9001/#/reset/{uid
 pub const DEFAULT_EMAIL_CONFIRM_URL: &str = "http://localhost:9001/#/verify/{key}";
 
 fn email_settings(lookup: &impl Fn(&str) -> Option<String>) -> Result<EmailSettings, ConfigError> {
-    let text = |name: &str| lookup(name).map(|value| value.trim().to_owned()).filter(|value| !value.is_empty());
+    let text = |name: &str| {
+        lookup(name)
+            .map(|value| value.trim().to_owned())
+            .filter(|value| !value.is_empty())
+    };
     let backend = match text("EMAIL_BACKEND").as_deref().unwrap_or("file") {
         "ses" => EmailBackend::Ses {
             identity_arn: text("SES_IDENTITY_ARN"),
         },
         "file" => EmailBackend::File {
-            outbox: text("EMAIL_OUTBOX_DIR").unwrap_or_else(|| ".local/outbox".to_owned()).into(),
+            outbox: text("EMAIL_OUTBOX_DIR")
+                .unwrap_or_else(|| ".local/outbox".to_owned())
+                .into(),
         },
         _ => {
             return Err(ConfigError::Invalid {
@@ -491,7 +497,11 @@ mod tests {
             }
         );
         assert_eq!(
-            (email.password_reset_timeout, email.reset_mails_per_hour, email.from.as_str()),
+            (
+                email.password_reset_timeout,
+                email.reset_mails_per_hour,
+                email.from.as_str()
+            ),
             (259_200, 3, "webmaster@localhost")
         );
         let ses = config_from(&[

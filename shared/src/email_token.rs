@@ -188,7 +188,10 @@ fn to_base36(value: i64) -> String {
 }
 
 fn from_base36(text: &str) -> Option<i64> {
-    if text.is_empty() || text.len() > MAX_TIMESTAMP_DIGITS || !text.bytes().all(|b| b.is_ascii_digit() || b.is_ascii_lowercase()) {
+    if text.is_empty()
+        || text.len() > MAX_TIMESTAMP_DIGITS
+        || !text.bytes().all(|b| b.is_ascii_digit() || b.is_ascii_lowercase())
+    {
         return None;
     }
     i64::from_str_radix(text, 36).ok()
@@ -226,7 +229,17 @@ mod tests {
         assert_eq!(encode_uid(42), "NDI");
         assert_eq!(decode_uid("MQ"), Some(1));
         assert_eq!(decode_uid("MQ=="), Some(1));
-        for bad in ["", "zz", "MA", "LTE", "MDE", "eA", "%%", &"A".repeat(100), "MTg0NDY3NDQwNzM3MDk1NTE2MTY"] {
+        for bad in [
+            "",
+            "zz",
+            "MA",
+            "LTE",
+            "MDE",
+            "eA",
+            "%%",
+            &"A".repeat(100),
+            "MTg0NDY3NDQwNzM3MDk1NTE2MTY",
+        ] {
             assert_eq!(decode_uid(bad), None, "{bad}");
         }
         assert_eq!(decode_uid(&encode_uid(u64::MAX)), Some(u64::MAX));
@@ -239,14 +252,26 @@ mod tests {
         let token = keys.reset_token(&user, NOW);
         assert!(keys.check_reset_token(&user, &token, NOW, 3 * DAY));
         assert!(keys.check_reset_token(&user, &token, NOW + 3 * DAY, 3 * DAY));
-        assert!(!keys.check_reset_token(&user, &token, NOW + 3 * DAY + 1, 3 * DAY), "expired");
-        assert!(!keys.check_reset_token(&user, &token, NOW - FUTURE_SKEW_SECONDS - 1, 3 * DAY), "from the future");
+        assert!(
+            !keys.check_reset_token(&user, &token, NOW + 3 * DAY + 1, 3 * DAY),
+            "expired"
+        );
+        assert!(
+            !keys.check_reset_token(&user, &token, NOW - FUTURE_SKEW_SECONDS - 1, 3 * DAY),
+            "from the future"
+        );
         let mut changed = user.clone();
         changed.password_hash = "$argon2id$new".into();
-        assert!(!keys.check_reset_token(&changed, &token, NOW, 3 * DAY), "password changed");
+        assert!(
+            !keys.check_reset_token(&changed, &token, NOW, 3 * DAY),
+            "password changed"
+        );
         let mut logged_in = user.clone();
         logged_in.last_login = Some("2026-11-30T01:00:00Z".into());
-        assert!(!keys.check_reset_token(&logged_in, &token, NOW, 3 * DAY), "logged in since");
+        assert!(
+            !keys.check_reset_token(&logged_in, &token, NOW, 3 * DAY),
+            "logged in since"
+        );
         let other = EmailKeys::from_secret(b"another secret, 32 bytes or more...");
         assert!(!other.check_reset_token(&user, &token, NOW, 3 * DAY));
         let (timestamp, mac) = token.split_once('-').unwrap();
@@ -277,7 +302,10 @@ mod tests {
         let reset_made = keys.reset_token(&user(), NOW);
         assert!(!keys.check_confirmation_key(&reset_made, 42, "a@example.com", NOW, 3 * DAY));
         for bad in ["", "bad", "NDI:x:y:z", "NDI::", &format!("{key}x")] {
-            assert!(!keys.check_confirmation_key(bad, 42, "a@example.com", NOW, 3 * DAY), "{bad}");
+            assert!(
+                !keys.check_confirmation_key(bad, 42, "a@example.com", NOW, 3 * DAY),
+                "{bad}"
+            );
         }
     }
 }

@@ -34,8 +34,8 @@ use config::{Config, ConfigError};
 /// which cost ~1 ms and 6 MiB at each cold start (docs/performance.md).
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-use lambda_http::{Body, Request, Response, service_fn};
 use email_token::EmailKeys;
+use lambda_http::{Body, Request, Response, service_fn};
 use mail::{Mailer, NoMailer};
 use store::DynamoStore;
 use token::TokenKeys;

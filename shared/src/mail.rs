@@ -77,7 +77,9 @@ pub struct Email {
 
 impl std::fmt::Debug for Email {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Email").field("subject", &self.subject).finish_non_exhaustive()
+        f.debug_struct("Email")
+            .field("subject", &self.subject)
+            .finish_non_exhaustive()
     }
 }
 
@@ -133,7 +135,10 @@ fn compose(to: &str, subject: &str, before: &[String], link: &str, after: &[Stri
 
 /// The password reset message: the link for `uid` and `token` on the front end's page.
 pub fn password_reset_email(settings: &EmailSettings, to: &str, uid: &str, token: &str, language: Language) -> Email {
-    let link = settings.password_reset_url.replace("{uid}", uid).replace("{token}", token);
+    let link = settings
+        .password_reset_url
+        .replace("{uid}", uid)
+        .replace("{token}", token);
     let hours = hours(settings.password_reset_timeout);
     let (subject, before, after) = match language {
         Language::English => (
@@ -207,13 +212,18 @@ impl From<MailError> for ApiError {
 
 /// The whole message as RFC 5322 bytes, from `from`.
 pub fn rfc5322(email: &Email, from: &str) -> Result<Vec<u8>, MailError> {
-    let from: Mailbox = from.parse().map_err(|_| MailError::Unavailable("sender address unusable".into()))?;
+    let from: Mailbox = from
+        .parse()
+        .map_err(|_| MailError::Unavailable("sender address unusable".into()))?;
     let to: Mailbox = email.to.parse().map_err(|_| MailError::Undeliverable)?;
     let message = lettre::Message::builder()
         .from(from)
         .to(to)
         .subject(email.subject.clone())
-        .multipart(MultiPart::alternative_plain_html(email.text.clone(), email.html.clone()))
+        .multipart(MultiPart::alternative_plain_html(
+            email.text.clone(),
+            email.html.clone(),
+        ))
         .map_err(|_| MailError::Undeliverable)?;
     Ok(message.formatted())
 }
@@ -391,6 +401,7 @@ mod tests {
         assert!(email.text.contains("http://localhost:9001/#/reset/MQ/abc-123"));
         assert!(email.html.contains("href=\"http://localhost:9001/#/reset/MQ/abc-123\""));
         assert!(email.text.contains("비밀번호"));
+
         assert!(email.html.contains("lang=\"ko\""));
         assert!(!format!("{email:?}").contains("abc-123") && !format!("{email:?}").contains("user@"));
     }
@@ -400,10 +411,17 @@ mod tests {
         let mut settings = settings();
         settings.email_confirm_url = "https://app.example.com/confirm?key={key}&x=\"<y>".into();
         let email = confirmation_email(&settings, "user@example.com", "NDI:abc:def", Language::English);
-        assert!(email.html.contains("key=NDI:abc:def&amp;x=&quot;&lt;y&gt;"), "{}", email.html);
+        assert!(
+            email.html.contains("key=NDI:abc:def&amp;x=&quot;&lt;y&gt;"),
+            "{}",
+            email.html
+        );
         assert!(email.text.contains("within 72 hours"));
         let mut bad = email.clone();
         bad.to = "not an address".into();
-        assert!(matches!(rfc5322(&bad, "webmaster@localhost"), Err(MailError::Undeliverable)));
+        assert!(matches!(
+            rfc5322(&bad, "webmaster@localhost"),
+            Err(MailError::Undeliverable)
+        ));
     }
 }

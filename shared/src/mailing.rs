@@ -30,7 +30,12 @@ pub async fn send_confirmation<S: EmailStore>(
     let settings = &app.config.email;
     let allowed = app
         .store
-        .take_mail_quota(&user.email, MailPurpose::EmailConfirmation, settings.confirm_mails_per_hour, now)
+        .take_mail_quota(
+            &user.email,
+            MailPurpose::EmailConfirmation,
+            settings.confirm_mails_per_hour,
+            now,
+        )
         .await?;
     if !allowed {
         tracing::info!(user_id = user.id, "confirmation mail withheld: hourly limit reached");

@@ -14,7 +14,7 @@ use shared::account::{create_superuser, new_session};
 use shared::config::Config;
 use shared::error::ApiError;
 use shared::store::{
-    AccountStore, DynamoStore, LoginThrottleStore, NewSession, NewUser, NextRefresh, ProfileChanges, Registration,
+    AccountStore, DynamoStore, EmailStore, MailPurpose, LoginThrottleStore, NewSession, NewUser, NextRefresh, ProfileChanges, Registration,
     Rotation, SessionListStore, SessionOrigin, SessionProblem, SessionStore, StoreError, TableDefinition,
     ThrottleRecord, User, UserStore,
 };
@@ -1077,4 +1077,88 @@ async fn sessions_are_deleted_25_a_request() {
         item(&store, format!("USER#{}", user.id), "USER".into()).await.is_some(),
         "sessions only"
     );
+}
+
+// Password reset and address verification.
+
+#[tokio::test]
+async fn a_reset_writes_once_per_hash_ends_every_session_and_forgets_guesses() {
+    let store = fresh_store().await;
+    let (user, session) = joined(&store, "reset@example.com").await;
+    let guessed = ThrottleRecord {
+        failures: 2,
+        version: 1,
+        expires_at: shared::now_unix() + 3600,
+        ..ThrottleRecord::default()
+    };
+    assert!(store.replace_throttle_record(&user.email, 0, &guessed).await.unwrap().is_ok());
+    assert_eq!(store.find_by_id(user.id).await.unwrap(), Some(user.clone()));
+    assert!(store.reset_password(&user, "$argon2id$first").await.unwrap());
+    // A retry of that very write (its answer lost) is recognised by its hash; a rival is refused.
+    assert!(store.reset_password(&user, "$argon2id$first").await.unwrap());
+    assert!(!store.reset_password(&user, "$argon2id$second").await.unwrap());
+    let stored = store.find_by_id(user.id).await.unwrap().unwrap();
+    assert_eq!(stored.password_hash, "$argon2id$first");
+    assert_eq!(stored.session_epoch, user.session_epoch + 1);
+    assert!(stored.email_verified);
+    let view = store.load(user.id, &session.id).await.unwrap();
+    assert!(view.live(shared::now_unix()).is_err(), "the session ended with the reset");
+    assert_eq!(store.throttle_record(&user.email).await.unwrap(), ThrottleRecord::default());
+    assert_eq!(store.find_by_id(user.id + 1000).await.unwrap(), None);
+}
+
+#[tokio::test]
+async fn racing_resets_of_one_hash_have_exactly_one_winner() {
+    let store = Arc::new(fresh_store().await);
+    let (user, _) = joined(&store, "race-reset@example.com").await;
+    let attempts = (0..6).map(|i| {
+        let (store, user) = (store.clone(), user.clone());
+        tokio::spawn(async move { store.reset_password(&user, &format!("$argon2id$racer-{i}")).await.unwrap() })
+    });
+    let wins = futures::future::join_all(attempts).await.into_iter().filter(|won| *won.as_ref().unwrap()).count();
+    assert_eq!(wins, 1);
+}
+
+#[tokio::test]
+async fn an_address_is_verified_once_and_only_the_users_own() {
+    let store = fresh_store().await;
+    let (user, _) = joined(&store, "verify@example.com").await;
+    assert!(!store.find_by_id(user.id).await.unwrap().unwrap().email_verified);
+    assert!(!store.mark_email_verified(user.id, "other@example.com").await.unwrap());
+    assert!(!store.mark_email_verified(user.id + 1000, "verify@example.com").await.unwrap());
+    assert!(store.mark_email_verified(user.id, "verify@example.com").await.unwrap());
+    assert!(!store.mark_email_verified(user.id, "verify@example.com").await.unwrap());
+    assert!(store.find_by_id(user.id).await.unwrap().unwrap().email_verified);
+}
+
+#[tokio::test]
+async fn mail_quotas_count_per_address_and_purpose_and_start_again_after_the_hour() {
+    let store = fresh_store().await;
+    let now = shared::now_unix();
+    let take = |email: &'static str, purpose, at| {
+        let store = &store;
+        async move { store.take_mail_quota(email, purpose, 2, at).await.unwrap() }
+    };
+    assert!(take("q@example.com", MailPurpose::PasswordReset, now).await);
+    assert!(take("q@example.com", MailPurpose::PasswordReset, now + 1).await);
+    assert!(!take("q@example.com", MailPurpose::PasswordReset, now + 2).await);
+    assert!(take("q@example.com", MailPurpose::EmailConfirmation, now).await, "its own count");
+    assert!(take("r@example.com", MailPurpose::PasswordReset, now).await, "its own count");
+    // The window ends an hour after its first mail (TTL may not have removed it yet).
+    assert!(!take("q@example.com", MailPurpose::PasswordReset, now + 3599).await);
+    assert!(take("q@example.com", MailPurpose::PasswordReset, now + 3600).await);
+    assert!(take("q@example.com", MailPurpose::PasswordReset, now + 3601).await);
+    assert!(!take("q@example.com", MailPurpose::PasswordReset, now + 3602).await);
+}
+
+#[tokio::test]
+async fn racing_mails_to_one_address_never_pass_its_limit() {
+    let store = Arc::new(fresh_store().await);
+    let now = shared::now_unix();
+    let attempts = (0..8).map(|_| {
+        let store = store.clone();
+        tokio::spawn(async move { store.take_mail_quota("burst@example.com", MailPurpose::PasswordReset, 3, now).await.unwrap() })
+    });
+    let taken = futures::future::join_all(attempts).await.into_iter().filter(|taken| *taken.as_ref().unwrap()).count();
+    assert_eq!(taken, 3);
 }

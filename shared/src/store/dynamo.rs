@@ -30,9 +30,9 @@ use aws_sdk_dynamodb::types::{
 use serde::Serialize;
 
 use super::{
-    AccountStore, EmailStore, LoginThrottleStore, MAIL_QUOTA_WINDOW_SECONDS, MailPurpose, NewSession, NewUser, NextRefresh, ProfileChanges, Registration, Rotation,
-    Session, SessionListStore, SessionProblem, SessionStore, SessionView, StoreError, StoreResult,
-    TOUCH_INTERVAL_SECONDS, ThrottleRecord, User, UserStore,
+    AccountStore, EmailStore, LoginThrottleStore, MAIL_QUOTA_WINDOW_SECONDS, MailPurpose, NewSession, NewUser,
+    NextRefresh, ProfileChanges, Registration, Rotation, Session, SessionListStore, SessionProblem, SessionStore,
+    SessionView, StoreError, StoreResult, TOUCH_INTERVAL_SECONDS, ThrottleRecord, User, UserStore,
 };
 
 /// The table's shape: the one definition used to create it locally and checked against the
@@ -1012,12 +1012,8 @@ impl EmailStore for DynamoStore {
         let update = Update::builder()
             .table_name(&self.table)
             .set_key(Some(key(user_pk(user.id), USER_SK)))
-            .update_expression(
-                "SET #password_hash = :new_hash, #session_epoch = :next, #email_verified = :true",
-            )
-            .condition_expression(
-                "#password_hash = :old_hash AND #session_epoch = :epoch AND #is_active = :true",
-            )
+            .update_expression("SET #password_hash = :new_hash, #session_epoch = :next, #email_verified = :true")
+            .condition_expression("#password_hash = :old_hash AND #session_epoch = :epoch AND #is_active = :true")
             .expression_attribute_names("#password_hash", "password_hash")
             .expression_attribute_names("#session_epoch", "session_epoch")
             .expression_attribute_names("#email_verified", "email_verified")
@@ -1044,7 +1040,9 @@ impl EmailStore for DynamoStore {
             // Ours already when the user holds our new hash (Argon2 salts are random: no other
             // write stores the same one): an earlier attempt of this call landed unanswered.
             Err(TransactOutcome::ConditionFailed(failed)) => match failed.first() {
-                Some(Some(found)) => Ok(found_user(found)?.is_some_and(|found| found.password_hash == new_password_hash)),
+                Some(Some(found)) => {
+                    Ok(found_user(found)?.is_some_and(|found| found.password_hash == new_password_hash))
+                }
                 _ => Ok(false),
             },
             Err(TransactOutcome::Failed(error)) => Err(error),

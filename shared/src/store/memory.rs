@@ -5,9 +5,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, MutexGuard};
 
 use super::{
-    AccountStore, EmailStore, LoginThrottleStore, MAIL_QUOTA_WINDOW_SECONDS, MailPurpose, NewSession, NewUser, NextRefresh, ProfileChanges, Registration, Rotation,
-    Session, SessionListStore, SessionProblem, SessionStore, SessionView, StoreError, StoreResult,
-    TOUCH_INTERVAL_SECONDS, ThrottleRecord, User, UserStore,
+    AccountStore, EmailStore, LoginThrottleStore, MAIL_QUOTA_WINDOW_SECONDS, MailPurpose, NewSession, NewUser,
+    NextRefresh, ProfileChanges, Registration, Rotation, Session, SessionListStore, SessionProblem, SessionStore,
+    SessionView, StoreError, StoreResult, TOUCH_INTERVAL_SECONDS, ThrottleRecord, User, UserStore,
 };
 
 #[derive(Default)]
