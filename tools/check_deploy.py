@@ -66,13 +66,17 @@ ROUTES = {
     "/account/sessions": "sessions",
     "/account/sessions/{id}": "sessions",
     "/account/sessions/revoke-others": "sessions-revoke-others",
+    "/account/password/reset": "password-reset",
+    "/account/password/reset/confirm": "password-reset-confirm",
+    "/account/join/verify-email": "verify-email",
+    "/account/join/resend-email": "resend-email",
 }
 # What a request puts where a route has a `{name}` segment (a session id's shape).
 SAMPLE_ID = "0123456789abcdef0123456789abcdef"
 # Every other path under /account reaches this function, which answers the contract's JSON 404.
 CATCH_ALL_FUNCTION = "mypage"
 # The routes that run Argon2id: each gets its own, tighter throttle on the stage.
-HASHING_FUNCTIONS = ("join", "login", "password-change", "user-delete")
+HASHING_FUNCTIONS = ("join", "login", "password-change", "user-delete", "password-reset-confirm")
 # Requests that must reach the catch-all function, and requests that must reach nothing (then
 # API Gateway answers MISSING_AUTHENTICATION_TOKEN, which the template makes a JSON 404).
 UNKNOWN_PATHS = ("/account", "/account/", "/account/nope", "/account/nope/", "/account/a/b/c/")

@@ -14,9 +14,9 @@ use shared::account::{create_superuser, new_session};
 use shared::config::Config;
 use shared::error::ApiError;
 use shared::store::{
-    AccountStore, DynamoStore, EmailStore, MailPurpose, LoginThrottleStore, NewSession, NewUser, NextRefresh, ProfileChanges, Registration,
-    Rotation, SessionListStore, SessionOrigin, SessionProblem, SessionStore, StoreError, TableDefinition,
-    ThrottleRecord, User, UserStore,
+    AccountStore, DynamoStore, EmailStore, LoginThrottleStore, MailPurpose, NewSession, NewUser, NextRefresh,
+    ProfileChanges, Registration, Rotation, SessionListStore, SessionOrigin, SessionProblem, SessionStore, StoreError,
+    TableDefinition, ThrottleRecord, User, UserStore,
 };
 use shared::throttle::reserve_password_check;
 use shared::token::{TokenKeys, random_id};
@@ -1091,7 +1091,13 @@ async fn a_reset_writes_once_per_hash_ends_every_session_and_forgets_guesses() {
         expires_at: shared::now_unix() + 3600,
         ..ThrottleRecord::default()
     };
-    assert!(store.replace_throttle_record(&user.email, 0, &guessed).await.unwrap().is_ok());
+    assert!(
+        store
+            .replace_throttle_record(&user.email, 0, &guessed)
+            .await
+            .unwrap()
+            .is_ok()
+    );
     assert_eq!(store.find_by_id(user.id).await.unwrap(), Some(user.clone()));
     assert!(store.reset_password(&user, "$argon2id$first").await.unwrap());
     // A retry of that very write (its answer lost) is recognised by its hash; a rival is refused.
@@ -1102,8 +1108,14 @@ async fn a_reset_writes_once_per_hash_ends_every_session_and_forgets_guesses() {
     assert_eq!(stored.session_epoch, user.session_epoch + 1);
     assert!(stored.email_verified);
     let view = store.load(user.id, &session.id).await.unwrap();
-    assert!(view.live(shared::now_unix()).is_err(), "the session ended with the reset");
-    assert_eq!(store.throttle_record(&user.email).await.unwrap(), ThrottleRecord::default());
+    assert!(
+        view.live(shared::now_unix()).is_err(),
+        "the session ended with the reset"
+    );
+    assert_eq!(
+        store.throttle_record(&user.email).await.unwrap(),
+        ThrottleRecord::default()
+    );
     assert_eq!(store.find_by_id(user.id + 1000).await.unwrap(), None);
 }
 
@@ -1113,9 +1125,18 @@ async fn racing_resets_of_one_hash_have_exactly_one_winner() {
     let (user, _) = joined(&store, "race-reset@example.com").await;
     let attempts = (0..6).map(|i| {
         let (store, user) = (store.clone(), user.clone());
-        tokio::spawn(async move { store.reset_password(&user, &format!("$argon2id$racer-{i}")).await.unwrap() })
+        tokio::spawn(async move {
+            store
+                .reset_password(&user, &format!("$argon2id$racer-{i}"))
+                .await
+                .unwrap()
+        })
     });
-    let wins = futures::future::join_all(attempts).await.into_iter().filter(|won| *won.as_ref().unwrap()).count();
+    let wins = futures::future::join_all(attempts)
+        .await
+        .into_iter()
+        .filter(|won| *won.as_ref().unwrap())
+        .count();
     assert_eq!(wins, 1);
 }
 
@@ -1125,7 +1146,12 @@ async fn an_address_is_verified_once_and_only_the_users_own() {
     let (user, _) = joined(&store, "verify@example.com").await;
     assert!(!store.find_by_id(user.id).await.unwrap().unwrap().email_verified);
     assert!(!store.mark_email_verified(user.id, "other@example.com").await.unwrap());
-    assert!(!store.mark_email_verified(user.id + 1000, "verify@example.com").await.unwrap());
+    assert!(
+        !store
+            .mark_email_verified(user.id + 1000, "verify@example.com")
+            .await
+            .unwrap()
+    );
     assert!(store.mark_email_verified(user.id, "verify@example.com").await.unwrap());
     assert!(!store.mark_email_verified(user.id, "verify@example.com").await.unwrap());
     assert!(store.find_by_id(user.id).await.unwrap().unwrap().email_verified);
@@ -1142,8 +1168,14 @@ async fn mail_quotas_count_per_address_and_purpose_and_start_again_after_the_hou
     assert!(take("q@example.com", MailPurpose::PasswordReset, now).await);
     assert!(take("q@example.com", MailPurpose::PasswordReset, now + 1).await);
     assert!(!take("q@example.com", MailPurpose::PasswordReset, now + 2).await);
-    assert!(take("q@example.com", MailPurpose::EmailConfirmation, now).await, "its own count");
-    assert!(take("r@example.com", MailPurpose::PasswordReset, now).await, "its own count");
+    assert!(
+        take("q@example.com", MailPurpose::EmailConfirmation, now).await,
+        "its own count"
+    );
+    assert!(
+        take("r@example.com", MailPurpose::PasswordReset, now).await,
+        "its own count"
+    );
     // The window ends an hour after its first mail (TTL may not have removed it yet).
     assert!(!take("q@example.com", MailPurpose::PasswordReset, now + 3599).await);
     assert!(take("q@example.com", MailPurpose::PasswordReset, now + 3600).await);
@@ -1157,8 +1189,17 @@ async fn racing_mails_to_one_address_never_pass_its_limit() {
     let now = shared::now_unix();
     let attempts = (0..8).map(|_| {
         let store = store.clone();
-        tokio::spawn(async move { store.take_mail_quota("burst@example.com", MailPurpose::PasswordReset, 3, now).await.unwrap() })
+        tokio::spawn(async move {
+            store
+                .take_mail_quota("burst@example.com", MailPurpose::PasswordReset, 3, now)
+                .await
+                .unwrap()
+        })
     });
-    let taken = futures::future::join_all(attempts).await.into_iter().filter(|taken| *taken.as_ref().unwrap()).count();
+    let taken = futures::future::join_all(attempts)
+        .await
+        .into_iter()
+        .filter(|taken| *taken.as_ref().unwrap())
+        .count();
     assert_eq!(taken, 3);
 }

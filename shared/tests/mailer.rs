@@ -16,7 +16,10 @@ fn settings() -> shared::config::EmailSettings {
 async fn local_ses() -> (Client, String) {
     let endpoint = std::env::var("AWS_ENDPOINT_URL_SESV2")
         .expect("mailer tests need moto's SES server: run them with `make test`");
-    assert!(endpoint.starts_with("http://127.0.0.1:"), "mailer tests only run against a local server");
+    assert!(
+        endpoint.starts_with("http://127.0.0.1:"),
+        "mailer tests only run against a local server"
+    );
     (Client::new(&shared::aws::sdk_config().await), endpoint)
 }
 
@@ -93,7 +96,10 @@ async fn the_file_mailer_writes_each_message_whole_as_one_file() {
         let email = password_reset_email(&settings(), to, "MQ", "token-abc", Language::English);
         mailer.send(&email).await.expect("written");
     }
-    let mut files: Vec<_> = std::fs::read_dir(&outbox).unwrap().map(|entry| entry.unwrap().path()).collect();
+    let mut files: Vec<_> = std::fs::read_dir(&outbox)
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .collect();
     files.sort();
     assert_eq!(files.len(), 2, "{files:?}");
     for (file, to) in files.iter().zip(["a@example.com", "b@example.com"]) {
@@ -101,7 +107,10 @@ async fn the_file_mailer_writes_each_message_whole_as_one_file() {
         let text = std::fs::read_to_string(file).unwrap();
         assert!(text.contains(&format!("To: {to}\r\n")), "{text}");
         assert!(text.contains("http://localhost:9001/#/reset/MQ/token-abc"), "{text}");
-        assert!(text.trim_end().ends_with("--"), "the last MIME boundary closes the file: {text}");
+        assert!(
+            text.trim_end().ends_with("--"),
+            "the last MIME boundary closes the file: {text}"
+        );
     }
     std::fs::remove_dir_all(&outbox).unwrap();
 }

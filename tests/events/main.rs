@@ -50,6 +50,10 @@ async fn dispatch(app: &App<MemoryStore>, request: lambda_http::Request) -> Resp
         "/account/user" => user::handle(app, request).await,
         "/account/user/delete" => user_delete::handle(app, request).await,
         "/account/sessions/revoke-others" => sessions_revoke_others::handle(app, request).await,
+        "/account/password/reset" => password_reset::handle(app, request).await,
+        "/account/password/reset/confirm" => password_reset_confirm::handle(app, request).await,
+        "/account/join/verify-email" => verify_email::handle(app, request).await,
+        "/account/join/resend-email" => resend_email::handle(app, request).await,
         path if path == "/account/sessions" || path.starts_with("/account/sessions/") => {
             sessions::handle(app, request).await
         }
@@ -67,7 +71,7 @@ async fn send(app: &App<MemoryStore>, name: &str, tokens: (&str, &str)) -> (u16,
     }
 }
 
-const COVERED: [&str; 39] = [
+const COVERED: [&str; 51] = [
     "join.json",
     "join-no-slash.json",
     "login.json",
@@ -107,6 +111,18 @@ const COVERED: [&str; 39] = [
     "user-delete.json",
     "user-delete-no-slash.json",
     "user-delete-wrong-password.json",
+    "password-reset.json",
+    "password-reset-no-slash.json",
+    "password-reset-invalid-email.json",
+    "password-reset-confirm.json",
+    "password-reset-confirm-no-slash.json",
+    "password-reset-confirm-bad-token.json",
+    "verify-email.json",
+    "verify-email-no-slash.json",
+    "verify-email-bad-key.json",
+    "resend-email.json",
+    "resend-email-no-slash.json",
+    "resend-email-invalid-email.json",
 ];
 
 #[test]
@@ -400,4 +416,102 @@ async fn a_body_that_is_not_utf8_arrives_base64_encoded_and_gets_the_parse_error
     assert_eq!(response.status(), 400);
     let detail = body_json(&response)["detail"].as_str().expect("detail").to_owned();
     assert!(detail.starts_with("JSON parse error - "), "{detail}");
+}
+
+/// The event file with its mail placeholders (`REPLACE_WITH_UID`, `REPLACE_WITH_RESET_TOKEN`,
+/// `REPLACE_WITH_CONFIRM_KEY`) replaced as `replacements` say.
+async fn send_mail_event(app: &App<MemoryStore>, name: &str, replacements: &[(&str, &str)]) -> (u16, Value) {
+    let mut text = std::fs::read_to_string(events_dir().join(name)).expect("the event file exists");
+    for (placeholder, value) in replacements {
+        text = text.replace(placeholder, value);
+    }
+    let response = dispatch(app, lambda_http::request::from_str(&text).expect("a valid event")).await;
+    (response.status().as_u16(), body_json(&response))
+}
+
+#[tokio::test]
+async fn the_mail_events_reset_a_password_and_verify_an_address_in_both_spellings() {
+    for suffix in ["", "-no-slash"] {
+        let (app, mailer) = shared::testing::mailing_app_with(&[]);
+        let file = |route: &str| format!("{route}{suffix}.json");
+        let none = ("REPLACE_WITH_ACCESS_TOKEN", "REPLACE_WITH_REFRESH_TOKEN");
+        assert_eq!(send(&app, "join.json", none).await.0, 201);
+
+        let (status, body) = send_mail_event(&app, &file("password-reset"), &[]).await;
+        assert_eq!(
+            (status, body),
+            (200, json!({"detail": "Password reset e-mail has been sent."}))
+        );
+        let link = mailer.sent_to("ada@example.com").pop().expect("a reset mail").link;
+        let mut parts = link.rsplit('/');
+        let (token, uid) = (parts.next().expect("token"), parts.next().expect("uid"));
+        let (status, body) = send_mail_event(&app, &file("password-reset-confirm"), &[]).await;
+        assert_eq!(
+            (status, body),
+            (400, json!({"uid": ["Invalid value"]})),
+            "placeholders as they are"
+        );
+        let real = [("REPLACE_WITH_UID", uid), ("REPLACE_WITH_RESET_TOKEN", token)];
+        let (status, body) = send_mail_event(&app, &file("password-reset-confirm"), &real).await;
+        assert_eq!(
+            (status, body),
+            (200, json!({"detail": "Password has been reset with the new password."}))
+        );
+
+        let (status, body) = send_mail_event(&app, &file("resend-email"), &[]).await;
+        assert_eq!((status, body), (200, json!({"detail": "ok"})));
+        let (status, _) = send_mail_event(&app, &file("verify-email"), &[]).await;
+        assert_eq!(status, 404, "the placeholder is no key");
+        // The reset proved the address already: nothing was sent, and a fresh key finds it verified.
+        assert_eq!(mailer.sent_to("ada@example.com").len(), 1);
+        let key = app
+            .email_keys
+            .confirmation_key(1, "ada@example.com", shared::now_unix());
+        let (status, _) = send_mail_event(&app, &file("verify-email"), &[("REPLACE_WITH_CONFIRM_KEY", &key)]).await;
+        assert_eq!(status, 404, "verified already");
+    }
+}
+
+#[tokio::test]
+async fn a_confirmation_key_from_resend_email_verifies_through_the_verify_event() {
+    let (app, mailer) = shared::testing::mailing_app_with(&[]);
+    let none = ("REPLACE_WITH_ACCESS_TOKEN", "REPLACE_WITH_REFRESH_TOKEN");
+    assert_eq!(send(&app, "join.json", none).await.0, 201);
+    assert_eq!(send_mail_event(&app, "resend-email-no-slash.json", &[]).await.0, 200);
+    let link = mailer
+        .sent_to("ada@example.com")
+        .pop()
+        .expect("a confirmation mail")
+        .link;
+    let key = link.rsplit('/').next().expect("key");
+    let (status, body) = send_mail_event(&app, "verify-email.json", &[("REPLACE_WITH_CONFIRM_KEY", key)]).await;
+    assert_eq!((status, body), (200, json!({"detail": "ok"})));
+}
+
+#[tokio::test]
+async fn the_mail_error_events_get_the_references_answers() {
+    let (app, mailer) = shared::testing::mailing_app_with(&[]);
+    let none = ("REPLACE_WITH_ACCESS_TOKEN", "REPLACE_WITH_REFRESH_TOKEN");
+    assert_eq!(send(&app, "join.json", none).await.0, 201);
+    for (name, status, expected) in [
+        (
+            "password-reset-invalid-email.json",
+            400,
+            json!({"email": ["Enter a valid email address."]}),
+        ),
+        (
+            "resend-email-invalid-email.json",
+            400,
+            json!({"email": ["Enter a valid email address."]}),
+        ),
+        (
+            "password-reset-confirm-bad-token.json",
+            400,
+            json!({"token": ["Invalid value"]}),
+        ),
+        ("verify-email-bad-key.json", 404, json!({"detail": "Not found."})),
+    ] {
+        assert_eq!(send_mail_event(&app, name, &[]).await, (status, expected), "{name}");
+    }
+    assert!(mailer.sent().is_empty());
 }
