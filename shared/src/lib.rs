@@ -8,9 +8,11 @@ pub mod config;
 pub mod cors;
 pub mod device;
 pub mod error;
-pub mod hs256;
 pub mod http;
 pub mod input;
+pub mod jws;
+pub mod key_source;
+pub mod keys;
 pub mod logging;
 pub mod password;
 pub mod store;
@@ -31,7 +33,9 @@ use config::{Config, ConfigError};
 /// which cost ~1 ms and 6 MiB at each cold start (docs/performance.md).
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+use key_source::{KeyRefresh, KeySource};
 use lambda_http::{Body, Request, Response, service_fn};
+use secrecy::ExposeSecret;
 use store::DynamoStore;
 use token::TokenKeys;
 
@@ -40,44 +44,50 @@ pub struct App<S> {
     pub config: Config,
     pub tokens: TokenKeys,
     pub store: S,
+    /// Reads the signing keys again while warm (none in tests: their keys never change).
+    pub key_refresh: Option<KeyRefresh>,
 }
 
 impl<S> App<S> {
     pub fn new(config: Config, store: S) -> Self {
         let tokens = TokenKeys::new(&config);
-        App { config, tokens, store }
+        App {
+            config,
+            tokens,
+            store,
+            key_refresh: None,
+        }
+    }
+
+    /// Before a request: the keys read again if they are due (`JWT_KEY_REFRESH_SECONDS`).
+    pub async fn refresh_keys(&self) {
+        if let Some(refresh) = &self.key_refresh {
+            refresh.refresh_if_due(&self.tokens, now_unix()).await;
+        }
     }
 }
 
 impl App<DynamoStore> {
-    /// The production wiring: configuration from the environment, the signing key from Secrets
-    /// Manager when `JWT_SIGNING_KEY_SECRET_ARN` names it (and `JWT_SIGNING_KEY` is not set),
-    /// one AWS configuration for both clients.
+    /// The production wiring: configuration from the environment, the signing keys from where
+    /// the environment says (`key_source`), one AWS configuration for both clients.
     pub async fn from_env() -> Result<Self, ConfigError> {
         let sdk = aws::sdk_config().await;
-        let secret_key = match (env::var("JWT_SIGNING_KEY"), env::var("JWT_SIGNING_KEY_SECRET_ARN")) {
-            (Err(_), Ok(arn)) => Some(read_secret(&sdk, &arn).await?),
-            _ => None,
-        };
-        let config = Config::from_lookup(|name| match name {
-            "JWT_SIGNING_KEY" if secret_key.is_some() => secret_key.clone(),
+        let source = KeySource::from_env(&sdk);
+        let read_at = now_unix();
+        let material = source.read().await?;
+        let config = Config::from_lookup(|name| match (name, &material) {
+            ("JWT_SIGNING_KEY", Some(keys)) => Some(keys.current.expose_secret().to_owned()),
+            ("JWT_PREVIOUS_SIGNING_KEY", Some(keys)) => {
+                keys.previous.as_ref().map(|key| key.expose_secret().to_owned())
+            }
             _ => env::var(name).ok(),
         })?;
         let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), config.table_name.clone());
-        Ok(App::new(config, store))
+        let refresh = KeyRefresh::new(source, config.jwt_algorithm, config.key_refresh_interval, read_at);
+        let mut app = App::new(config, store);
+        app.key_refresh = Some(refresh);
+        Ok(app)
     }
-}
-
-async fn read_secret(sdk: &aws_config::SdkConfig, arn: &str) -> Result<String, ConfigError> {
-    let output = aws_sdk_secretsmanager::Client::new(sdk)
-        .get_secret_value()
-        .secret_id(arn)
-        .send()
-        .await
-        .map_err(|error| ConfigError::Secret(aws_sdk_secretsmanager::error::DisplayErrorContext(&error).to_string()))?;
-    output
-        .secret_string
-        .ok_or_else(|| ConfigError::Secret("the secret has no string value".to_owned()))
 }
 
 /// A function's whole life: logging, configuration, keys and the DynamoDB client built once at
@@ -95,7 +105,13 @@ where
     let app: &'static App<DynamoStore> = Box::leak(Box::new(app));
     let handler = &handler;
     lambda_http::run(service_fn(move |request| async move {
-        Ok::<_, Infallible>(logging::in_request_span(request, |request| handler(app, request)).await)
+        Ok::<_, Infallible>(
+            logging::in_request_span(request, |request| async move {
+                app.refresh_keys().await;
+                handler(app, request).await
+            })
+            .await,
+        )
     }))
     .await
 }
