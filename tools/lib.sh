@@ -80,14 +80,42 @@ start_dynamodb() {
     wait_for_http "http://127.0.0.1:$port" 30
 }
 
-# The development signing key: made once, kept in .local/ (ignored by git), never committed.
-dev_signing_key() {
-    local file="$LOCAL/jwt-signing-key"
-    mkdir -p "$LOCAL"
-    if [ ! -s "$file" ]; then
-        (umask 077 && python3 -c 'import secrets; print(secrets.token_urlsafe(48))' > "$file")
+# The signing key files of $1 (HS256 or ES256) in the folder $2, made on first use: the current
+# key and, after a rotation, the previous one. Exports JWT_SIGNING_KEY_FILE and
+# JWT_PREVIOUS_SIGNING_KEY_FILE, which the functions read (and read again while warm, every
+# JWT_KEY_REFRESH_SECONDS), and the tests too. Never committed (.local/ is ignored by git).
+use_signing_key_files() {
+    local algorithm="$1" dir="$2" current
+    case "$algorithm" in
+        HS256) current="$dir/jwt-signing-key" ;;
+        ES256) current="$dir/jwt-signing-key-es256.pem" ;;
+        *) say "JWT_ALGORITHM must be HS256 or ES256, not '$algorithm'"; return 2 ;;
+    esac
+    mkdir -p "$dir"
+    if [ ! -s "$current" ]; then
+        new_signing_key "$algorithm" "$current"
     fi
-    cat "$file"
+    export JWT_ALGORITHM="$algorithm"
+    export JWT_SIGNING_KEY_FILE="$current" JWT_PREVIOUS_SIGNING_KEY_FILE="$current.previous"
+    unset JWT_SIGNING_KEY
+}
+
+# Writes a new key of $1 to the file $2, readable by its owner only, in one rename (a function
+# reading it meanwhile sees the old key or the new one, never half of one).
+new_signing_key() {
+    local algorithm="$1" file="$2"
+    (umask 077 && "$ROOT/target/debug/account-admin" new-signing-key "$algorithm" > "$file.new")
+    mv -f "$file.new" "$file"
+}
+
+# Rotates the key files JWT_SIGNING_KEY_FILE and JWT_PREVIOUS_SIGNING_KEY_FILE name: the current
+# key becomes the previous one (tokens it signed keep working until they expire), a new key the
+# current one (new tokens carry its kid). The key it replaces as previous is gone.
+rotate_signing_key_files() {
+    local current="$JWT_SIGNING_KEY_FILE" previous="$JWT_PREVIOUS_SIGNING_KEY_FILE"
+    (umask 077 && cp "$current" "$previous.new")
+    mv -f "$previous.new" "$previous"
+    new_signing_key "$JWT_ALGORITHM" "$current"
 }
 
 # The Rust target Lambda's arm64 functions are built for (cargo lambda links it through zig).

@@ -201,6 +201,19 @@ pub fn pem_from_pkcs8(der: &[u8]) -> String {
     )
 }
 
+/// A new key of `algorithm` as it is stored: 48 random bytes in base64url for HS256 (384 bits,
+/// above the 256 the contract asks), a PEM private key for ES256.
+pub fn new_signing_key(algorithm: JwtAlgorithm) -> Option<String> {
+    match algorithm {
+        JwtAlgorithm::Hs256 => {
+            let mut secret = [0u8; 48];
+            ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut secret).ok()?;
+            Some(URL_SAFE_NO_PAD.encode(secret))
+        }
+        JwtAlgorithm::Es256 => new_es256_pem(),
+    }
+}
+
 /// A new ES256 private key, as PEM.
 pub fn new_es256_pem() -> Option<String> {
     crate::jws::generate_es256_pkcs8().ok().map(|der| pem_from_pkcs8(&der))

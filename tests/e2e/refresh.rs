@@ -259,7 +259,7 @@ mod white_box {
         claims["jti"] = e2e::claims(&session.refresh)["jti"].clone();
         claims["iat"] = json!(now() - 86_460);
         claims["exp"] = json!(now() - 60);
-        let forged = sign(&claims, &signing_key(), jsonwebtoken::Algorithm::HS256);
+        let forged = sign_as_stack(&claims);
         refresh(&forged)
             .await
             .expect_challenge(refresh_refused("Token is expired"));
