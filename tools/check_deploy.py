@@ -66,6 +66,8 @@ ROUTES = {
     "/account/sessions": "sessions",
     "/account/sessions/{id}": "sessions",
     "/account/sessions/revoke-others": "sessions-revoke-others",
+    "/account/.well-known/jwks.json": "well-known",
+    "/account/.well-known/openid-configuration": "well-known",
 }
 # What a request puts where a route has a `{name}` segment (a session id's shape).
 SAMPLE_ID = "0123456789abcdef0123456789abcdef"

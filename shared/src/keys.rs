@@ -96,9 +96,13 @@ impl KeyRing {
         let (signing, current) = parse(algorithm, material.current.expose_secret(), "current")?;
         let mut held = vec![current];
         if let Some(previous) = &material.previous {
-            let (_, previous) = parse(algorithm, previous.expose_secret(), "previous")?;
-            if previous.kid != held[0].kid {
-                held.push(previous);
+            match parse(algorithm, previous.expose_secret(), "previous") {
+                Ok((_, previous)) if previous.kid != held[0].kid => held.push(previous),
+                Ok(_) => {}
+                // Right after a switch of algorithm (an HS256 secret replaced by a P-256 key),
+                // the previous version is of the other kind: it could verify no token of this
+                // mode anyway, so it is left out rather than stopping the function.
+                Err(rejected) => tracing::warn!(%rejected, "the previous signing key is left out"),
             }
         }
         Ok(KeyRing {
@@ -288,14 +292,17 @@ mod tests {
             .unwrap();
         assert_eq!(short.which, "current");
         let pem = new_es256_pem().unwrap();
-        let hs_as_es = KeyRing::build(
+        let hs_as_es = KeyRing::build(JwtAlgorithm::Es256, &material("0123456789abcdef0123456789abcdef", None))
+            .err()
+            .unwrap();
+        assert_eq!(hs_as_es.which, "current");
+        assert!(!hs_as_es.to_string().contains("0123456789abcdef"));
+        // After a switch from HS256, the previous version is the old secret: left out, not fatal.
+        let switched = KeyRing::build(
             JwtAlgorithm::Es256,
             &material(&pem, Some("0123456789abcdef0123456789abcdef")),
-        )
-        .err()
-        .unwrap();
-        assert_eq!(hs_as_es.which, "previous");
-        assert!(!hs_as_es.to_string().contains("0123456789abcdef"));
+        );
+        assert_eq!(switched.map(|ring| ring.held.len()).ok(), Some(1));
         let truncated = format!("{}\n-----END PRIVATE KEY-----", &pem[..100]);
         assert!(KeyRing::build(JwtAlgorithm::Es256, &material(&truncated, None)).is_err());
         let rsa_shaped = "-----BEGIN PRIVATE KEY-----\nMIIBVQIBADANBgkqhkiG9w0BAQEFAASCAT8=\n-----END PRIVATE KEY-----";

@@ -50,6 +50,9 @@ async fn dispatch(app: &App<MemoryStore>, request: lambda_http::Request) -> Resp
         "/account/user" => user::handle(app, request).await,
         "/account/user/delete" => user_delete::handle(app, request).await,
         "/account/sessions/revoke-others" => sessions_revoke_others::handle(app, request).await,
+        "/account/.well-known/jwks.json" | "/account/.well-known/openid-configuration" => {
+            well_known::handle(app, request).await
+        }
         path if path == "/account/sessions" || path.starts_with("/account/sessions/") => {
             sessions::handle(app, request).await
         }
@@ -67,7 +70,7 @@ async fn send(app: &App<MemoryStore>, name: &str, tokens: (&str, &str)) -> (u16,
     }
 }
 
-const COVERED: [&str; 39] = [
+const COVERED: [&str; 43] = [
     "join.json",
     "join-no-slash.json",
     "login.json",
@@ -107,7 +110,49 @@ const COVERED: [&str; 39] = [
     "user-delete.json",
     "user-delete-no-slash.json",
     "user-delete-wrong-password.json",
+    "jwks.json",
+    "jwks-with-slash.json",
+    "openid-configuration.json",
+    "openid-configuration-with-slash.json",
 ];
+
+#[tokio::test]
+async fn the_published_key_events_answer_the_keys_under_es256_and_404_under_hs256() {
+    let pem = shared::keys::new_es256_pem().expect("a key");
+    let issuer = "https://abcdef1234.execute-api.eu-west-1.amazonaws.com/api/account";
+    let es256 = App::new(
+        shared::testing::test_config(&[
+            ("JWT_ALGORITHM", "ES256"),
+            ("JWT_SIGNING_KEY", &pem),
+            ("JWT_ISSUER", issuer),
+        ]),
+        MemoryStore::default(),
+    );
+    let none = ("REPLACE_WITH_ACCESS_TOKEN", "REPLACE_WITH_REFRESH_TOKEN");
+    for name in ["jwks.json", "jwks-with-slash.json"] {
+        let (status, body) = send(&es256, name, none).await;
+        assert_eq!(status, 200, "{name}");
+        assert_eq!(
+            body["keys"][0]["kid"],
+            es256.tokens.ring().signing_kid.as_str(),
+            "{name}"
+        );
+        assert_eq!(
+            send(&app(), name, none).await,
+            (404, json!({"detail": "Not found."})),
+            "{name}"
+        );
+    }
+    for name in ["openid-configuration.json", "openid-configuration-with-slash.json"] {
+        let (status, body) = send(&es256, name, none).await;
+        assert_eq!((status, body["issuer"].as_str()), (200, Some(issuer)), "{name}");
+        assert_eq!(
+            send(&app(), name, none).await,
+            (404, json!({"detail": "Not found."})),
+            "{name}"
+        );
+    }
+}
 
 #[test]
 fn every_event_file_is_exercised_here() {
