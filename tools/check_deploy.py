@@ -149,7 +149,7 @@ def expand(template):
     packaged = copy.deepcopy(template)
     for resource in packaged["Resources"].values():
         # What `sam package` does: local code becomes an uploaded artifact.
-        if resource["Type"] == "AWS::Serverless::Function":
+        if resource["Type"] == "AWS::Serverless::Function" and "CodeUri" in resource["Properties"]:
             resource["Properties"]["CodeUri"] = "s3://artifacts-bucket/" + resource["Properties"]["CodeUri"]
     return transform(packaged, pseudo, NoManagedPolicies())
 

@@ -16,10 +16,11 @@ cargo clippy --workspace --all-targets --quiet -- -D warnings
 say "building functions and tests"
 cargo build --workspace --bins --quiet
 cargo test --workspace --no-run --quiet
-say "deploy files: template expanded and linted, routes and table in step, OpenAPI valid"
+say "deploy files: template (and the example consumer's) expanded and linted, routes and table in step, OpenAPI valid"
 mkdir -p "$LOCAL"
 "$ROOT/target/debug/account-admin" table-definition > "$LOCAL/table-definition.json"
 python "$ROOT/tools/check_deploy.py" "$LOCAL/table-definition.json"
+python "$ROOT/tools/check_example.py"
 openapi-spec-validator openapi.yaml
 
 stack_begin

@@ -265,7 +265,9 @@ impl SetCookie {
 pub fn assert_conventions(answer: &Answer) {
     let context = format!("{} {} ({})", answer.method, answer.path, answer.status);
     // The published keys are public and cacheable; every other answer is personal.
-    let published = answer.status == 200 && answer.path.contains("/.well-known/");
+    let published = answer.status == 200
+        && (answer.method == "GET" || answer.method == "HEAD")
+        && answer.path.contains("/.well-known/");
     let cache_control = if published { "public, max-age=3600" } else { "no-store" };
     for (name, value) in [
         ("x-content-type-options", "nosniff"),
