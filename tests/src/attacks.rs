@@ -246,24 +246,20 @@ pub fn token_attacks(genuine: &str) -> Vec<Attack> {
         );
     }
     let hmac_header = json!({"alg": "HS256", "typ": "JWT", "kid": our_kid});
-    for (name, secret) in [
-        (
-            "HS256 under our kid, keyed with our HMAC secret (the public point under ES256)",
-            key.clone(),
-        ),
-        (
-            "HS256 under our kid, keyed with the kid itself",
-            our_kid.clone().into_bytes(),
-        ),
-        (
+    let mut hmac_secrets = vec![(
+        "HS256 under our kid, keyed with the kid itself",
+        our_kid.clone().into_bytes(),
+    )];
+    if let Some(jwk) = &ours.held[0].public_jwk {
+        // Under ES256 the public key is what everyone has: HMAC over its bytes (the classic
+        // confusion) or over its JWK. Under HS256 our HMAC secret is the real key.
+        hmac_secrets.push(("HS256 under our kid, keyed with our public point", key.clone()));
+        hmac_secrets.push((
             "HS256 under our kid, keyed with our public JWK's JSON",
-            ours.held[0]
-                .public_jwk
-                .as_ref()
-                .map(|jwk| jwk.to_string().into_bytes())
-                .unwrap_or_default(),
-        ),
-    ] {
+            jwk.to_string().into_bytes(),
+        ));
+    }
+    for (name, secret) in hmac_secrets {
         add(
             name.to_owned(),
             hmac_signed(&hmac_header, &genuine_claims, &secret),
