@@ -437,6 +437,55 @@ mod tests {
     }
 
     #[test]
+    fn the_algorithm_issuer_and_key_refresh_are_checked_by_name() {
+        let pem = crate::keys::new_es256_pem().unwrap();
+        let issuer = "https://abc.execute-api.eu-west-1.amazonaws.com/api/account";
+        let es256 = config_from(&[
+            ("JWT_ALGORITHM", "ES256"),
+            ("JWT_SIGNING_KEY", &pem),
+            ("JWT_ISSUER", issuer),
+        ])
+        .unwrap();
+        assert_eq!(es256.jwt_algorithm, JwtAlgorithm::Es256);
+        assert_eq!(es256.key_refresh_interval, 300, "five minutes by default");
+        assert!(
+            !format!("{es256:?}").contains(pem.lines().nth(1).unwrap()),
+            "the key never shows"
+        );
+        let err = config_from(&[("JWT_ALGORITHM", "ES256"), ("JWT_SIGNING_KEY", &pem)]).unwrap_err();
+        assert!(err.to_string().contains("JWT_ISSUER"), "ES256 names its issuer: {err}");
+        let err = config_from(&[
+            ("JWT_ALGORITHM", "ES256"),
+            ("JWT_SIGNING_KEY", KEY),
+            ("JWT_ISSUER", issuer),
+        ])
+        .unwrap_err();
+        assert!(
+            err.to_string().contains("JWT_SIGNING_KEY") && !err.to_string().contains(KEY),
+            "{err}"
+        );
+        for bad in ["RS256", "none", "hs256"] {
+            let err = config_from(&[("JWT_SIGNING_KEY", KEY), ("JWT_ALGORITHM", bad)]).unwrap_err();
+            assert!(err.to_string().contains("JWT_ALGORITHM"), "{bad}");
+        }
+        for bad in [
+            "https://api.example.com/account/",
+            "api.example.com/account",
+            "https://x/a?b",
+            "https://",
+        ] {
+            let err = config_from(&[("JWT_SIGNING_KEY", KEY), ("JWT_ISSUER", bad)]).unwrap_err();
+            assert!(err.to_string().contains("JWT_ISSUER"), "{bad}");
+        }
+        for bad in ["-1", "86401", "soon"] {
+            let err = config_from(&[("JWT_SIGNING_KEY", KEY), ("JWT_KEY_REFRESH_SECONDS", bad)]).unwrap_err();
+            assert!(err.to_string().contains("JWT_KEY_REFRESH_SECONDS"), "{bad}");
+        }
+        let every_request = config_from(&[("JWT_SIGNING_KEY", KEY), ("JWT_KEY_REFRESH_SECONDS", "0")]).unwrap();
+        assert_eq!(every_request.key_refresh_interval, 0);
+    }
+
+    #[test]
     fn bad_values_are_refused_by_name_and_the_key_never_shows() {
         let err = config_from(&[("JWT_SIGNING_KEY", KEY), ("ROTATE_REFRESH_TOKENS", "maybe")]).unwrap_err();
         assert!(err.to_string().contains("ROTATE_REFRESH_TOKENS"));
