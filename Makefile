@@ -1,7 +1,7 @@
 # The two commands: `make dev` runs the API locally, `make test` checks everything.
 # Both install what they need (pinned, into .tools/) on first use.
 
-.PHONY: dev test invoke sam-build deploy delete smoke bench fuzz tools clean rotate-key
+.PHONY: dev test test-browser fuzz-api invoke sam-build deploy delete smoke bench fuzz tools clean rotate-key
 
 # The samconfig.toml environment `make deploy` / `make delete` act on: dev (default) or prod.
 ENV ?= dev
@@ -14,6 +14,12 @@ test: ## fmt, clippy, unit, handler, store and end-to-end tests
 
 rotate-key: ## rotate the local signing key (.local/; JWT_ALGORITHM=HS256 or ES256): the previous one still verifies, a running make dev picks it up within 10 s
 	@tools/rotate-key.sh
+
+test-browser: ## the front end (web/) in headless Chromium against a stack of its own (also a step of make test)
+	@tools/browser-test.sh
+
+fuzz-api: ## schemathesis against the local stack, long: FUZZ_API_EXAMPLES (100) per operation, up to FUZZ_API_SECONDS (600)
+	@tools/fuzz-api.sh
 
 invoke: ## send every event in events/ to the running `make dev` stack (cargo lambda invoke)
 	@tools/invoke.sh

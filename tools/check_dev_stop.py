@@ -124,8 +124,10 @@ class Stack:
     def __init__(self, name, api_port=None):
         self.api_port = api_port or free_port()
         self.dynamodb_port = free_port()
+        self.web_port = free_port()
         self.log = LOCAL / f"dev-stop-{name}.log"
         env = dict(os.environ, API_PORT=str(self.api_port), DYNAMODB_PORT=str(self.dynamodb_port),
+                   WEB_PORT=str(self.web_port),
                    CONCURRENCY="2", TABLE_NAME=f"dev-stop-{name}", RUST_LOG="warn")
         self.output = open(self.log, "w")
         self.process = subprocess.Popen([str(ROOT / "tools/dev.sh")], cwd=ROOT, env=env, stdout=self.output,
@@ -144,7 +146,8 @@ class Stack:
     def members(self):
         """Every process of the stack, as (description, pid) and the process groups."""
         pids = {self.process.pid: "dev.sh"}
-        for port, what in ((self.api_port, "API listener"), (self.dynamodb_port, "DynamoDB listener")):
+        for port, what in ((self.api_port, "API listener"), (self.dynamodb_port, "DynamoDB listener"),
+                           (self.web_port, "web listener")):
             for pid in listener_pids(port):
                 pids[pid] = what
         for pid in function_pids(self.api_port):
@@ -158,7 +161,8 @@ class Stack:
         left = [f"{what} {pid}" for pid, what in pids.items() if alive(pid)]
         left += [f"a process of group {group}" for group in groups if group_alive(group)]
         left += [f"function {pid}" for pid in function_pids(self.api_port) if pid not in pids]
-        left += [f"port {port} still taken" for port in (self.api_port, self.dynamodb_port) if not port_is_free(port)]
+        left += [f"port {port} still taken" for port in (self.api_port, self.dynamodb_port, self.web_port)
+                 if not port_is_free(port)]
         return left
 
     def kill_everything(self):
@@ -192,7 +196,7 @@ def stop_and_check(name, stop):
             assert status == 200, f"OPTIONS {path}: {status}"
         pids, groups = stack.members()
         kinds = sorted(set(pids.values()))
-        assert kinds == ["API listener", "DynamoDB listener", "dev.sh", "function", "guard"], kinds
+        assert kinds == ["API listener", "DynamoDB listener", "dev.sh", "function", "guard", "web listener"], kinds
         started = time.monotonic()
         stop(stack.process)
         deadline = started + STOP_DEADLINE

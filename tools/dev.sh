@@ -8,6 +8,7 @@ source "$(dirname "$0")/lib.sh"
 
 DYNAMODB_PORT="${DYNAMODB_PORT:-8000}"
 API_PORT="${API_PORT:-9000}"
+WEB_PORT="${WEB_PORT:-9001}"
 PROFILE="${PROFILE:-dev}"
 # Instances per function, as Lambda runs one per request in flight (races show only then).
 CONCURRENCY="${CONCURRENCY:-4}"
@@ -16,6 +17,7 @@ install_tools
 # Both ports first: the API port answering is no proof that this stack answers there.
 require_free_port "$API_PORT" API_PORT
 require_free_port "$DYNAMODB_PORT" DYNAMODB_PORT
+require_free_port "$WEB_PORT" WEB_PORT
 stack_begin
 trap stack_end EXIT
 trap 'exit 130' INT
@@ -39,7 +41,8 @@ export JWT_KEY_REFRESH_SECONDS="${JWT_KEY_REFRESH_SECONDS:-10}"
 export RUST_LOG="${RUST_LOG:-info}"
 # Browser origins allowed to call the API with credentials (the functions answer CORS
 # themselves, as behind the deployed REST API).
-export ALLOWED_ORIGINS="${ALLOWED_ORIGINS:-http://localhost:3000,http://127.0.0.1:3000}"
+# The front end of web/ (below) is one of them, on its own port: another origin, as deployed.
+export ALLOWED_ORIGINS="${ALLOWED_ORIGINS:-http://localhost:$WEB_PORT,http://127.0.0.1:$WEB_PORT,http://localhost:3000,http://127.0.0.1:3000}"
 release=()
 [ "$PROFILE" = "release" ] && release=(--release)
 
@@ -57,6 +60,10 @@ if ! listener_in_group "$API_PORT" "$WATCH_PID"; then
     exit 1
 fi
 
+say "the front end (web/) on 127.0.0.1:$WEB_PORT"
+stack_service "$LOCAL/web.log" python "$ROOT/tools/web_server.py" 127.0.0.1 "$WEB_PORT" "$API_PORT"
+wait_for_http "http://127.0.0.1:$WEB_PORT/" 30
+
 cat <<INFO
 
   The account API is up at http://127.0.0.1:$API_PORT/account/ ($CONCURRENCY instances per function)
@@ -66,6 +73,8 @@ cat <<INFO
     curl -s -X POST http://127.0.0.1:$API_PORT/account/join/ \\
       -H 'Content-Type: application/json' \\
       -d '{"email":"you@example.com","password1":"Tutorial-Pw!7319","password2":"Tutorial-Pw!7319"}'
+
+  The front end: http://localhost:$WEB_PORT/ (web/, calling this API with credentials)
 
   Ctrl-C stops everything.
 

@@ -9,7 +9,8 @@ export PATH="$VENV/bin:$PATH"
 # Nothing here may phone home: this machine reaches package registries only.
 export SAM_CLI_TELEMETRY=0 SCHEMATHESIS_TELEMETRY=false
 
-say() { printf '==> %s\n' "$*" >&2; }
+# Each step with the seconds since the script started, so a slow step shows.
+say() { printf '==> [%4ss] %s\n' "$SECONDS" "$*" >&2; }
 
 source "$ROOT/tools/stack.sh"
 
@@ -45,6 +46,28 @@ install_tools() {
     "$VENV/bin/pip" install --quiet --disable-pip-version-check \
         -r "$ROOT/tools/requirements.txt" -c "$ROOT/tools/constraints.txt"
     echo "$want" > "$stamp"
+}
+
+# Headless Chromium for the browser tests (tests/browser): Debian's package, driven by the pinned
+# Playwright (whose own browser download is never used). Installed with apt-get where this user
+# may; otherwise a clear stop, never a silent skip. Sets CHROMIUM.
+install_chromium() {
+    mkdir -p "$LOCAL"
+    CHROMIUM="${CHROMIUM:-$(command -v chromium || command -v chromium-browser || true)}"
+    if [ -z "$CHROMIUM" ] && command -v apt-get > /dev/null && [ "$(id -u)" = 0 ]; then
+        say "installing Debian's chromium (and fonts for Korean) with apt-get"
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium fonts-noto-cjk > "$LOCAL/apt-chromium.log" 2>&1 ||
+            { apt-get update -q > /dev/null 2>&1 &&
+                DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium fonts-noto-cjk > "$LOCAL/apt-chromium.log" 2>&1; } ||
+            true
+        CHROMIUM="$(command -v chromium || true)"
+    fi
+    if [ -z "$CHROMIUM" ]; then
+        say "the browser tests need Chromium: install Debian's package (sudo apt-get install chromium fonts-noto-cjk)"
+        say "or set CHROMIUM to a Chromium or Chrome binary; see the README's prerequisites"
+        exit 1
+    fi
+    export CHROMIUM
 }
 
 # A free TCP port on loopback.
@@ -162,3 +185,80 @@ install_dynalite() {
     echo "$want" > "$dir/.installed"
 }
 
+
+# The stack `make test`, `make test-browser` and `make fuzz-api` test, on free ports, as services
+# of the stack (the caller has run stack_begin and set its traps, removing
+# "$LOCAL"/test-keys-$$-* on exit): DynamoDB (moto) with a fresh table, then the API.
+# $1 names the emulator's log in .local/, $2 is the token algorithm (HS256, the default, or ES256).
+start_test_stack() {
+    start_test_dynamodb
+    start_test_api "$1" "${2:-HS256}"
+}
+
+start_test_dynamodb() {
+    local dynamodb_port
+    dynamodb_port="$(free_port)"
+    say "DynamoDB (moto) on 127.0.0.1:$dynamodb_port"
+    start_dynamodb "$dynamodb_port"
+    use_local_dynamodb "$dynamodb_port"
+    export TABLE_NAME="e2e-$(date +%s)"
+    "$ROOT/target/debug/account-admin" create-table
+}
+
+# One route of each function (with its trailing slash), to wake them.
+WAKE_ROUTES="join/ login/ logout/ token/refresh/ token/verify/ password/change/ mypage/ user/ user/delete/ sessions/ sessions/revoke-others/ .well-known/jwks.json"
+
+# The API under cargo lambda watch (four instances per function), its tokens signed with $2 by
+# throwaway key files for this run only, read again before every request
+# (JWT_KEY_REFRESH_SECONDS=0), so a rotation reaches every instance at once. Returns once every
+# function has answered, with STACK_API_URL, STACK_API_PORT and STACK_API_PID set.
+start_test_api() {
+    local api_port route ok status
+    use_signing_key_files "$2" "$LOCAL/test-keys-$$-$2"
+    export RUST_LOG="${RUST_LOG:-warn}"
+    # The browser origins the functions answer CORS for (the e2e tests check both sides of it).
+    export ALLOWED_ORIGINS="${STACK_ALLOWED_ORIGINS:-http://localhost:3000,http://localhost:9001}"
+    api_port="$(free_port)"
+    export JWT_ISSUER="http://127.0.0.1:$api_port/account" JWT_KEY_REFRESH_SECONDS=0
+    say "cargo lambda watch on 127.0.0.1:$api_port ($2 tokens)"
+    # --disable-cors: the functions answer OPTIONS themselves (the emulator would answer it first);
+    # --concurrency 4: racing requests reach separate function instances, as on Lambda.
+    stack_functions_on "$api_port"
+    stack_service "$LOCAL/$1.log" \
+        cargo lambda watch -A 127.0.0.1 -P "$api_port" --ignore-changes --disable-cors --concurrency 4
+    STACK_API_PID="$SERVICE_PID"
+    wait_for_http "http://127.0.0.1:$api_port/" 120
+
+    # Wake each function once (the emulator starts a function on its first request).
+    for route in $WAKE_ROUTES; do
+        ok=""
+        for _ in $(seq 1 600); do
+            status="$(curl -s -o /dev/null -w '%{http_code}' -X OPTIONS "http://127.0.0.1:$api_port/account/$route" || true)"
+            if [ "$status" = "200" ]; then ok=1; break; fi
+            sleep 0.2
+        done
+        [ -n "$ok" ] || { say "the $route function did not start; see .local/$1.log"; exit 1; }
+    done
+    STACK_API_PORT="$api_port"
+    STACK_API_URL="http://127.0.0.1:$api_port"
+}
+
+# schemathesis (pinned in tools/requirements.txt) against the API at $1: openapi.yaml, with
+# tools/schemathesis.toml and the credentials of tools/schemathesis_hooks.py. $2 names the run
+# (its output goes to .local/schemathesis-$2.log, its JSON report beside it); the remaining
+# arguments are the budget. Fails on any failed check, and prints the run's counts.
+run_schemathesis() {
+    local url="$1" name="$2" log report
+    shift 2
+    log="$LOCAL/schemathesis-$name.log"
+    report="$LOCAL/schemathesis-$name.json"
+    if ! PYTHONPATH="$ROOT/tools" SCHEMATHESIS_HOOKS=schemathesis_hooks \
+        st --config-file "$ROOT/tools/schemathesis.toml" run "$ROOT/openapi.yaml" --url "$url" --no-color \
+        --checks not_a_server_error,status_code_conformance,content_type_conformance,response_headers_conformance,response_schema_conformance,ignored_auth \
+        --report json --report-json-path "$report" "$@" > "$log" 2>&1; then
+        tail -n 80 "$log"
+        say "schemathesis failed; its whole output: .local/schemathesis-$name.log"
+        return 1
+    fi
+    python "$ROOT/tools/schemathesis_summary.py" "$report" "$log" "$ROOT/openapi.yaml"
+}

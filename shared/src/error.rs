@@ -252,12 +252,13 @@ impl ApiError {
                 )
             }
             ApiError::Throttled(seconds) => {
-                // DRF's throttling answer, word for word.
+                // DRF's throttling answer, word for word (its `ngettext`: "1 second").
                 let seconds = seconds.max(1);
+                let unit = if seconds == 1 { "second" } else { "seconds" };
                 extra = Some((header::RETRY_AFTER, HeaderValue::from(seconds)));
                 (
                     StatusCode::TOO_MANY_REQUESTS,
-                    json!({"detail": format!("Request was throttled. Expected available in {seconds} seconds.")}),
+                    json!({"detail": format!("Request was throttled. Expected available in {seconds} {unit}.")}),
                 )
             }
             ApiError::Internal => (

@@ -284,6 +284,12 @@ async fn login_follows_the_route_conventions() {
 
 // --- The brute-force throttle ---------------------------------------------------------------
 
+/// DRF's `Throttled` detail: "1 second", "2 seconds".
+fn throttled_detail(seconds: i64) -> String {
+    let unit = if seconds == 1 { "second" } else { "seconds" };
+    format!("Request was throttled. Expected available in {seconds} {unit}.")
+}
+
 /// The status of each of `wrong` failed logins followed by one with `password`; every 429 is
 /// checked on the way: DRF's body, and a `Retry-After` of whole seconds left of `lockout`
 /// (one less if a second boundary passed since the lock).
@@ -298,7 +304,7 @@ async fn attempts(app: &App<MemoryStore>, email: &str, wrong: usize, password: &
                 .and_then(|value| value.parse().ok())
                 .expect("Retry-After");
             assert!((lockout - 1..=lockout).contains(&seconds), "Retry-After {seconds}");
-            let detail = format!("Request was throttled. Expected available in {seconds} seconds.");
+            let detail = throttled_detail(seconds);
             assert_eq!(body_json(&response), json!({"detail": detail}));
             assert_security_headers(&response);
             assert!(set_cookies(&response).is_empty(), "no tokens while throttled");
@@ -358,6 +364,22 @@ async fn the_email_is_throttled_whatever_its_case_and_the_numbers_are_configurab
         attempts(&off, "ada@example.com", 20, PASSWORD, 60).await.last(),
         Some(&200),
         "off means off"
+    );
+}
+
+#[tokio::test]
+async fn a_lockout_with_one_second_left_says_second_as_drf_does() {
+    let app = app_with(&[("LOGIN_THROTTLE_LOCKOUT_SECONDS", "1")]);
+    create_user(&app, "ada@example.com", PASSWORD).await;
+    for _ in 0..5 {
+        login_with(&app, credentials("ada@example.com", "Wrong-Guess!4402")).await;
+    }
+    let response = login_with(&app, credentials("ada@example.com", PASSWORD)).await;
+    assert_eq!(response.status(), 429);
+    assert_eq!(header(&response, "retry-after"), Some("1"));
+    assert_eq!(
+        body_json(&response),
+        json!({"detail": "Request was throttled. Expected available in 1 second."})
     );
 }
 

@@ -1,0 +1,273 @@
+"""The front end (web/) in a real, headless Chromium against the running stack.
+
+What these hold the API to is what a browser actually does with its answers: the token cookies
+set and sent across origins with credentials, CORS preflights, HttpOnly kept from scripts.
+Needs WEB_URL (tools/web_server.py) and API_URL (the stack, whose access tokens should be short
+lived: the expiry flow waits for one to expire). Each flow saves a screenshot in
+.local/screenshots/.
+"""
+
+import os
+import pathlib
+import secrets
+import time
+
+import pytest
+from playwright.sync_api import expect, sync_playwright
+
+WEB_URL = os.environ["WEB_URL"].rstrip("/") + "/"
+API_URL = os.environ["API_URL"].rstrip("/")
+ACCESS_LIFETIME = int(os.environ.get("ACCESS_TOKEN_LIFETIME_SECONDS", "3600"))
+SHOTS = pathlib.Path(__file__).resolve().parents[2] / ".local" / "screenshots"
+PASSWORD = "Tutorial-Pw!7319"
+CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+
+
+@pytest.fixture(scope="session")
+def browser():
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def context(browser):
+    context = browser.new_context(locale="en-US", viewport={"width": 1100, "height": 760})
+    yield context
+    context.close()
+
+
+class Traffic:
+    """The API requests a page sends, by path, and the page's script errors."""
+
+    def __init__(self, page):
+        self.requests = []
+        self.errors = []
+        page.on("request", lambda request: request.url.startswith(API_URL) and self.requests.append(request))
+        page.on("pageerror", lambda error: self.errors.append(str(error)))
+
+    def count(self, path, method=None):
+        return sum(
+            1
+            for request in self.requests
+            if request.url.split("/account/", 1)[-1] == path and (method is None or request.method == method)
+        )
+
+
+def shot(page, name):
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+
+
+def new_email():
+    return f"browser-{secrets.token_hex(5)}@example.com"
+
+
+def join(page, email):
+    page.goto(WEB_URL + "#/join")
+    page.fill("#field-email", email)
+    page.fill("#field-password1", PASSWORD)
+    page.fill("#field-password2", PASSWORD)
+    page.click("button[type=submit]")
+    expect(page.locator("#greeting")).to_have_text(f"반갑습니다, {email}님!")
+
+
+def log_in(page, email, password=PASSWORD):
+    page.goto(WEB_URL + "#/login")
+    page.fill("#field-email", email)
+    page.fill("#field-password", password)
+    page.click("button[type=submit]")
+
+
+def test_join_lands_on_the_greeting_and_no_token_is_readable_by_script(context):
+    page = context.new_page()
+    traffic = Traffic(page)
+    email = new_email()
+    join(page, email)
+    shot(page, "01-join-greeting")
+    # The refresh token is in the cookie jar, HttpOnly, and out of every script's reach.
+    cookies = {cookie["name"]: cookie for cookie in context.cookies(API_URL)}
+    assert cookies["my-refresh-token"]["httpOnly"] and cookies["my-refresh-token"]["secure"]
+    assert page.evaluate("document.cookie") == ""
+    stored = page.evaluate("JSON.stringify({...localStorage, ...sessionStorage})")
+    assert "eyJ" not in stored
+    assert traffic.errors == []
+
+
+def test_a_reload_stays_signed_in_by_a_silent_refresh(context):
+    page = context.new_page()
+    email = new_email()
+    join(page, email)
+    traffic = Traffic(page)
+    page.reload()
+    expect(page.locator("#greeting")).to_have_text(f"반갑습니다, {email}님!")
+    assert traffic.count("token/refresh/", "POST") == 1
+    shot(page, "02-reload-still-signed-in")
+
+
+def test_an_expired_access_token_is_refreshed_once_and_the_call_succeeds(context):
+    if ACCESS_LIFETIME > 30:
+        pytest.fail("the stack's access tokens must be short lived (ACCESS_TOKEN_LIFETIME_SECONDS)")
+    page = context.new_page()
+    email = new_email()
+    join(page, email)
+    traffic = Traffic(page)
+    # Expiry is the API's to decide, by its own clock: the test waits out the token's real
+    # (short) lifetime rather than faking the browser's clock, which the API never sees.
+    time.sleep(ACCESS_LIFETIME + 1)
+    page.click("nav a[href='#/profile']")
+    expect(page.locator("#field-email")).to_have_value(email)
+    # Profile reads the user once: one 401, one refresh, one retry.
+    assert traffic.count("user/", "GET") == 2
+    assert traffic.count("token/refresh/", "POST") == 1
+    shot(page, "03-expired-access-refreshed")
+
+
+def test_two_tabs_refreshing_at_once_both_stay_signed_in(context):
+    first = context.new_page()
+    email = new_email()
+    join(first, email)
+    second = context.new_page()
+    # Both tabs load at once, each with a silent refresh of the same cookie: the API's reuse
+    # interval lets the second converge on the first's rotation instead of revoking the session.
+    second.goto(WEB_URL + "#/mypage", wait_until="commit")
+    first.reload(wait_until="commit")
+    for page in (first, second):
+        expect(page.locator("#greeting")).to_have_text(f"반갑습니다, {email}님!")
+    # And both keep working afterwards.
+    for page in (first, second):
+        page.reload()
+        expect(page.locator("#greeting")).to_have_text(f"반갑습니다, {email}님!")
+    shot(second, "04-two-tabs-second")
+
+
+def test_concurrent_401s_in_one_tab_share_a_single_refresh(context):
+    if ACCESS_LIFETIME > 30:
+        pytest.fail("the stack's access tokens must be short lived (ACCESS_TOKEN_LIFETIME_SECONDS)")
+    page = context.new_page()
+    email = new_email()
+    join(page, email)
+    page.click("nav a[href='#/profile']")
+    expect(page.locator("#field-email")).to_have_value(email)
+    time.sleep(ACCESS_LIFETIME + 1)
+    traffic = Traffic(page)
+    # My page calls mypage and user together: both meet 401, and one refresh serves both (a
+    # second refresh would present the rotated-away cookie: the API's theft signal).
+    page.click("nav a[href='#/mypage']")
+    expect(page.locator("#greeting")).to_have_text(f"반갑습니다, {email}님!")
+    assert traffic.count("token/refresh/", "POST") == 1
+    assert traffic.count("mypage/", "GET") == 2
+    assert traffic.count("user/", "GET") == 2
+    shot(page, "05-concurrent-401s-one-refresh")
+
+
+def test_logout_ends_the_session_and_my_page_is_refused(context):
+    page = context.new_page()
+    email = new_email()
+    join(page, email)
+    page.click("#logout")
+    expect(page.locator(".alert-info")).to_have_text("You have been logged out.")
+    shot(page, "06-logged-out")
+    assert {cookie["name"] for cookie in context.cookies(API_URL)} == set()
+    # My page now sends the visitor to log in; a reload finds no session.
+    page.goto(WEB_URL + "#/mypage")
+    page.reload()
+    expect(page.locator("#field-password")).to_be_visible()
+    # The API itself refuses the call, from the page's origin, with its credentials.
+    status = page.evaluate(
+        "async (url) => (await fetch(url, {credentials: 'include'})).status", f"{API_URL}/account/mypage/"
+    )
+    assert status == 401
+
+
+def test_a_wrong_password_shows_the_apis_message(context):
+    page = context.new_page()
+    email = new_email()
+    join(page, email)
+    page.click("#logout")
+    expect(page.locator(".alert-info")).to_have_text("You have been logged out.")
+    log_in(page, email, "Not-The-Password!1")
+    expect(page.locator("form .alert-error")).to_have_text("Unable to log in with provided credentials.")
+    shot(page, "07-wrong-password")
+
+
+def test_field_errors_land_under_their_fields(context):
+    page = context.new_page()
+    page.goto(WEB_URL + "#/join")
+    page.fill("#field-email", new_email())
+    page.fill("#field-password1", "12345678")
+    page.fill("#field-password2", "12345678")
+    page.click("button[type=submit]")
+    expect(page.locator("#field-password1-error")).to_have_text(
+        "This password is too common. This password is entirely numeric."
+    )
+    shot(page, "08-field-errors")
+
+
+def test_the_page_speaks_korean_to_a_korean_browser(browser):
+    context = browser.new_context(locale="ko-KR")
+    page = context.new_page()
+    page.goto(WEB_URL + "#/login")
+    expect(page.locator("h1")).to_have_text("로그인")
+    shot(page, "09-korean-login")
+    page.select_option("#language", "en")
+    expect(page.locator("h1")).to_have_text("Log in")
+    context.close()
+
+
+def test_devices_lists_the_sessions_and_ends_another(browser):
+    email = new_email()
+    laptop = browser.new_context(locale="en-US")
+    phone = browser.new_context(locale="en-US", user_agent="Mozilla/5.0 (iPhone; CPU iPhone OS 18_0 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/18.0 Mobile/15E148 Safari/604.1")
+    laptop_page = laptop.new_page()
+    join(laptop_page, email)
+    phone_page = phone.new_page()
+    log_in(phone_page, email)
+    expect(phone_page.locator("#greeting")).to_be_visible()
+    phone_page.click("nav a[href='#/sessions']")
+    expect(phone_page.locator(".session")).to_have_count(2)
+    expect(phone_page.locator(".session.current strong")).to_have_text("Safari on iOS")
+    shot(phone_page, "10-devices")
+    phone_page.click(".session:not(.current) button")
+    expect(phone_page.locator(".session")).to_have_count(1)
+    # The laptop's session is over: its next load finds no session.
+    laptop_page.reload()
+    expect(laptop_page.locator("#field-password")).to_be_visible()
+    laptop.close()
+    phone.close()
+
+
+def test_a_page_asked_for_while_logging_out_ends_on_the_login_page(context):
+    # Found by these tests: a page whose calls ended after a newer page was asked for used to
+    # replace it (here my page, still signed in, drawn over the login page after the logout).
+    page = context.new_page()
+    join(page, new_email())
+    page.click("#logout")
+    page.goto(WEB_URL + "#/login")
+    expect(page.locator("#field-password")).to_be_visible()
+    expect(page.locator("#greeting")).to_have_count(0)
+    shot(page, "12-login-after-a-racing-logout")
+
+
+def test_the_navigation_shows_only_links(context):
+    # Found by these tests' screenshots: the signed-out navigation ended with the text "null".
+    page = context.new_page()
+    page.goto(WEB_URL + "#/login")
+    expect(page.locator("#nav")).to_have_text("Log inCreate account")
+    shot(page, "13-signed-out-navigation")
+
+
+def test_a_wrong_old_password_shows_the_apis_message_under_its_field(context):
+    page = context.new_page()
+    join(page, new_email())
+    page.click("nav a[href='#/password']")
+    page.fill("#field-old_password", "Not-The-Password!1")
+    page.fill("#field-new_password1", "Another-Pw!5521")
+    page.fill("#field-new_password2", "Another-Pw!5521")
+    page.click("button[type=submit]")
+    expect(page.locator("#field-old_password-error")).to_have_text(
+        "Your old password was entered incorrectly. Please enter it again."
+    )
+    expect(page.locator(".field[data-field=old_password]")).to_have_class("field invalid")
+    shot(page, "11-wrong-old-password-under-its-field")

@@ -1,0 +1,157 @@
+// The account API as a browser should use it.
+//
+// - The access token lives in this module's memory only: never in localStorage, sessionStorage
+//   or a readable cookie, so a script injected into the page later cannot find it at rest.
+// - The refresh token lives in the API's `my-refresh-token` cookie (HttpOnly, Secure,
+//   SameSite=Lax): every call sends `credentials: "include"`, and refresh and logout send no
+//   token at all, so the API falls back to the cookie. Refresh tokens the API also returns in
+//   bodies (login, join, rotation) are dropped on arrival.
+// - A 401 on a call made with the access token triggers one refresh and one retry. Calls that
+//   fail together share a single refresh: with rotation, a second refresh with the same cookie
+//   would present a spent token, which the API treats as theft once its reuse interval is over.
+
+import { API_BASE_URL } from "../config.js";
+
+const base = API_BASE_URL.replace(/\/+$/, "");
+
+let accessToken = null;
+let refreshing = null; // the refresh in flight, shared by every caller
+const listeners = new Set();
+
+/** An answer of the API that is not a success: its status and its JSON body. */
+export class ApiError extends Error {
+  constructor(status, body) {
+    super(`HTTP ${status}`);
+    this.status = status;
+    this.body = body && typeof body === "object" ? body : {};
+  }
+}
+
+/** Called with true or false whenever the page becomes signed in or out. */
+export function onSessionChange(listener) {
+  listeners.add(listener);
+  return () => listeners.delete(listener);
+}
+
+export function isSignedIn() {
+  return accessToken !== null;
+}
+
+function setAccess(token) {
+  const before = accessToken !== null;
+  accessToken = token;
+  if (before !== (token !== null)) {
+    for (const listener of listeners) listener(token !== null);
+  }
+}
+
+async function send(path, { method = "GET", body, bearer = false } = {}) {
+  const headers = { Accept: "application/json" };
+  if (body !== undefined) headers["Content-Type"] = "application/json";
+  if (bearer && accessToken) headers.Authorization = `Bearer ${accessToken}`;
+  let response;
+  try {
+    response = await fetch(`${base}/account/${path}`, {
+      method,
+      headers,
+      body: body === undefined ? undefined : JSON.stringify(body),
+      credentials: "include",
+      cache: "no-store",
+    });
+  } catch {
+    throw new ApiError(0, { detail: null });
+  }
+  const text = await response.text();
+  let data = {};
+  if (text) {
+    try {
+      data = JSON.parse(text);
+    } catch {
+      data = {};
+    }
+  }
+  if (!response.ok) throw new ApiError(response.status, data);
+  return data;
+}
+
+/**
+ * A new access token from the refresh cookie. Concurrent callers share one request; resolves
+ * true when signed in afterwards.
+ */
+export function refresh() {
+  if (!refreshing) {
+    refreshing = send("token/refresh/", { method: "POST", body: {} })
+      .then((data) => {
+        setAccess(data.access);
+        return true;
+      })
+      .catch((error) => {
+        if (error instanceof ApiError && error.status === 401) {
+          setAccess(null);
+          return false;
+        }
+        throw error;
+      })
+      .finally(() => {
+        refreshing = null;
+      });
+  }
+  return refreshing;
+}
+
+/** A call with the access token: one refresh and one retry after a 401. */
+async function authorized(path, options = {}) {
+  if (!accessToken && !(await refresh())) {
+    throw new ApiError(401, { detail: "Authentication credentials were not provided." });
+  }
+  const token = accessToken;
+  try {
+    return await send(path, { ...options, bearer: true });
+  } catch (error) {
+    if (!(error instanceof ApiError) || error.status !== 401) throw error;
+    // Another call may have refreshed already while this one was in flight.
+    if (accessToken === token && !(await refresh())) throw error;
+    return send(path, { ...options, bearer: true });
+  }
+}
+
+export async function join(fields) {
+  const data = await send("join/", { method: "POST", body: fields });
+  // Join sets no cookie: trade its refresh token for the cookie at once (a rotation sets it),
+  // and keep neither token from the join's body.
+  const rotated = await send("token/refresh/", { method: "POST", body: { refresh: data.refresh } });
+  setAccess(rotated.access);
+  return data.user;
+}
+
+export async function login(email, password) {
+  const data = await send("login/", { method: "POST", body: { email, password } });
+  setAccess(data.access);
+  return data.user;
+}
+
+export async function logout() {
+  try {
+    await send("logout/", { method: "POST", body: {} });
+  } catch (error) {
+    // Every answer of logout deletes the cookies; a 401 means the session had already ended.
+    if (!(error instanceof ApiError) || error.status !== 401) throw error;
+  } finally {
+    setAccess(null);
+  }
+}
+
+export const myPage = () => authorized("mypage/");
+export const user = () => authorized("user/");
+export const updateUser = (fields) => authorized("user/", { method: "PATCH", body: fields });
+export const changePassword = (fields) => authorized("password/change/", { method: "POST", body: fields });
+export const sessions = () => authorized("sessions/");
+export const endSession = (id) => authorized(`sessions/${encodeURIComponent(id)}/`, { method: "DELETE" });
+export const revokeOtherSessions = () => authorized("sessions/revoke-others/", { method: "POST", body: {} });
+
+/** Ends the session and forgets it here, after the account is deleted. */
+export async function deleteAccount(password) {
+  await authorized("user/delete/", { method: "POST", body: { password } });
+  setAccess(null);
+}
+

@@ -1,0 +1,181 @@
+// The page's words in English and Korean. The API's own messages (field errors, `detail`) are
+// shown as the API sends them: they are the contract's, in English, as the tutorial's are.
+
+const MESSAGES = {
+  en: {
+    brand: "Account",
+    language: "Language",
+    loading: "Loading…",
+    footer: "Tokens stay in this tab's memory; the refresh token lives in an HttpOnly cookie no script can read.",
+    "nav.login": "Log in",
+    "nav.join": "Create account",
+    "nav.mypage": "My page",
+    "nav.profile": "Profile",
+    "nav.sessions": "Devices",
+    "nav.password": "Password",
+    "nav.logout": "Log out",
+    "login.title": "Log in",
+    "login.lead": "Welcome back. Use the email you signed up with.",
+    "login.submit": "Log in",
+    "login.switch": "No account yet?",
+    "join.title": "Create your account",
+    "join.lead": "One email, one password. Everything else is optional.",
+    "join.submit": "Create account",
+    "join.switch": "Already have an account?",
+    "field.email": "Email",
+    "field.password": "Password",
+    "field.password1": "Password",
+    "field.password2": "Password again",
+    "field.first_name": "First name",
+    "field.last_name": "Last name",
+    "field.gender": "Gender",
+    "field.date_of_birth": "Date of birth",
+    "field.old_password": "Current password",
+    "field.new_password1": "New password",
+    "field.new_password2": "New password again",
+    "gender.none": "Prefer not to say",
+    "gender.female": "Female",
+    "gender.male": "Male",
+    "hint.password": "At least 8 characters, not only digits, not like your email.",
+    "mypage.title": "My page",
+    "mypage.signedIn": "You are signed in as {email}.",
+    "profile.title": "Profile",
+    "profile.submit": "Save",
+    "profile.saved": "Saved.",
+    "password.title": "Change password",
+    "password.lead": "Your other devices will be signed out; this one stays signed in.",
+    "password.submit": "Change password",
+    "password.saved": "Your new password has been saved.",
+    "sessions.title": "Devices",
+    "sessions.lead": "Where your account is signed in. End any session you do not recognise.",
+    "sessions.current": "This device",
+    "sessions.started": "Signed in {when}",
+    "sessions.lastUsed": "last active {when}",
+    "sessions.end": "Sign out",
+    "sessions.revokeOthers": "Sign out all other devices",
+    "sessions.revoked": "{count} other sessions ended.",
+    "sessions.unknownDevice": "Unknown device",
+    "delete.title": "Delete account",
+    "delete.lead": "This deletes your account and signs out every device. It cannot be undone.",
+    "delete.submit": "Delete my account",
+    "deleted": "Your account has been deleted.",
+    "loggedOut": "You have been logged out.",
+    "error.network": "The service cannot be reached. Check your connection and try again.",
+    "error.unexpected": "Something went wrong. Please try again.",
+    "error.signedOut": "Your session has ended. Please log in again.",
+  },
+  ko: {
+    brand: "계정",
+    language: "언어",
+    loading: "불러오는 중…",
+    footer: "토큰은 이 탭의 메모리에만 있고, 리프레시 토큰은 스크립트가 읽을 수 없는 HttpOnly 쿠키에 있습니다.",
+    "nav.login": "로그인",
+    "nav.join": "회원가입",
+    "nav.mypage": "마이페이지",
+    "nav.profile": "내 정보",
+    "nav.sessions": "기기",
+    "nav.password": "비밀번호",
+    "nav.logout": "로그아웃",
+    "login.title": "로그인",
+    "login.lead": "다시 오신 것을 환영합니다. 가입한 이메일을 입력하세요.",
+    "login.submit": "로그인",
+    "login.switch": "아직 계정이 없으신가요?",
+    "join.title": "계정 만들기",
+    "join.lead": "이메일과 비밀번호만 있으면 됩니다. 나머지는 선택입니다.",
+    "join.submit": "가입하기",
+    "join.switch": "이미 계정이 있으신가요?",
+    "field.email": "이메일",
+    "field.password": "비밀번호",
+    "field.password1": "비밀번호",
+    "field.password2": "비밀번호 확인",
+    "field.first_name": "이름",
+    "field.last_name": "성",
+    "field.gender": "성별",
+    "field.date_of_birth": "생년월일",
+    "field.old_password": "현재 비밀번호",
+    "field.new_password1": "새 비밀번호",
+    "field.new_password2": "새 비밀번호 확인",
+    "gender.none": "밝히지 않음",
+    "gender.female": "여성",
+    "gender.male": "남성",
+    "hint.password": "8자 이상, 숫자만으로는 안 되며 이메일과 비슷하지 않아야 합니다.",
+    "mypage.title": "마이페이지",
+    "mypage.signedIn": "{email} 계정으로 로그인되어 있습니다.",
+    "profile.title": "내 정보",
+    "profile.submit": "저장",
+    "profile.saved": "저장되었습니다.",
+    "password.title": "비밀번호 변경",
+    "password.lead": "다른 기기에서는 로그아웃되고, 이 기기는 로그인 상태로 유지됩니다.",
+    "password.submit": "비밀번호 변경",
+    "password.saved": "새 비밀번호가 저장되었습니다.",
+    "sessions.title": "기기",
+    "sessions.lead": "계정이 로그인된 곳입니다. 모르는 세션은 종료하세요.",
+    "sessions.current": "이 기기",
+    "sessions.started": "{when}에 로그인",
+    "sessions.lastUsed": "마지막 사용 {when}",
+    "sessions.end": "로그아웃",
+    "sessions.revokeOthers": "다른 모든 기기에서 로그아웃",
+    "sessions.revoked": "다른 세션 {count}개를 종료했습니다.",
+    "sessions.unknownDevice": "알 수 없는 기기",
+    "delete.title": "계정 삭제",
+    "delete.lead": "계정을 삭제하고 모든 기기에서 로그아웃합니다. 되돌릴 수 없습니다.",
+    "delete.submit": "계정 삭제",
+    "deleted": "계정이 삭제되었습니다.",
+    "loggedOut": "로그아웃되었습니다.",
+    "error.network": "서비스에 연결할 수 없습니다. 연결을 확인한 뒤 다시 시도하세요.",
+    "error.unexpected": "문제가 발생했습니다. 다시 시도하세요.",
+    "error.signedOut": "세션이 종료되었습니다. 다시 로그인하세요.",
+  },
+};
+
+export const LANGUAGES = Object.keys(MESSAGES);
+// Only the chosen language is remembered (no token or personal data is ever stored).
+const STORAGE_KEY = "account.language";
+
+function preferred() {
+  const saved = localStorage.getItem(STORAGE_KEY);
+  if (LANGUAGES.includes(saved)) return saved;
+  for (const tag of navigator.languages || [navigator.language]) {
+    const language = String(tag).toLowerCase().split("-")[0];
+    if (LANGUAGES.includes(language)) return language;
+  }
+  return "en";
+}
+
+let current = preferred();
+
+export function language() {
+  return current;
+}
+
+export function setLanguage(language) {
+  if (!LANGUAGES.includes(language)) return;
+  current = language;
+  localStorage.setItem(STORAGE_KEY, language);
+  document.documentElement.lang = language;
+}
+
+/** The message `key` in the current language, `{name}` placeholders filled from `values`. */
+export function t(key, values = {}) {
+  const text = MESSAGES[current][key] ?? MESSAGES.en[key] ?? key;
+  return text.replace(/\{(\w+)\}/g, (_, name) => String(values[name] ?? ""));
+}
+
+/** Dates as the reader's locale writes them. */
+export function formatDate(iso) {
+  if (!iso) return "—";
+  const date = new Date(iso);
+  if (Number.isNaN(date.getTime())) return "—";
+  return new Intl.DateTimeFormat(current === "ko" ? "ko-KR" : "en-GB", {
+    dateStyle: "medium",
+    timeStyle: "short",
+  }).format(date);
+}
+
+/** Fills every element marked `data-i18n` under `root`. */
+export function translate(root = document) {
+  document.documentElement.lang = current;
+  for (const element of root.querySelectorAll("[data-i18n]")) {
+    element.textContent = t(element.dataset.i18n);
+  }
+}
