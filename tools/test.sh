@@ -119,14 +119,19 @@ run_schemathesis "$E2E_API_URL" test --seed 20261126 --max-examples 10 --generat
 say "make dev: busy ports refused, nothing left behind however it stops"
 python3 "$ROOT/tools/check_dev_stop.py"
 
-# Every test of the contract again with ES256 tokens (published keys, kid, iss): the same
-# end-to-end suite against the API restarted in that mode. The unit and handler tests cover
-# both modes' token code; what changes here is only how tokens are signed and checked.
-say "the end-to-end suite again with JWT_ALGORITHM=ES256"
+# The end-to-end suites whose outcome depends on how tokens are signed and checked, again with
+# ES256 tokens (published keys, kid, iss), against the API restarted in that mode: every token
+# route (refresh, verify, logout, mypage's 401s), the flows, the racing refreshes (ES256
+# signatures are randomised), the published keys, the attack list (alg and kid confusion) and a
+# rotation. The other suites test what the mode does not touch (validation, the store, sessions,
+# CORS) on tokens of the same code path; the unit and handler tests cover both modes' token code.
+say "the token-dependent end-to-end suites again with JWT_ALGORITHM=ES256"
 stack_stop_service "$STACK_API_PID" "$STACK_API_PORT"
 start_test_api watch-test-es256 ES256
 export E2E_API_URL="$STACK_API_URL"
-end_to_end
+cargo test --workspace --test e2e -- flows:: refresh:: token_verify:: logout:: races:: mypage:: well_known:: white_box::attacks::
+say "cargo test: a key rotation over the running stack (ES256)"
+cargo test --workspace --test e2e rotation -- --ignored
 
 collect "browser tests" "$browser_pid" "$LOCAL/browser-test.log"
 grep -E 'passed|failed|screenshots' "$LOCAL/browser-test.log"
