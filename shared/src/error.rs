@@ -301,6 +301,21 @@ mod tests {
         assert_eq!(text, r#"{"password1":["a","c"],"email":["b"]}"#);
     }
 
+    // The wording is checked here, on the error itself: a handler test would need a lockout
+    // with exactly one second left, a real-time window a slow machine can miss.
+    #[test]
+    fn a_throttle_says_second_or_seconds_as_drf_does() {
+        for (seconds, said, retry_after) in [(1, "1 second", "1"), (0, "1 second", "1"), (2, "2 seconds", "2")] {
+            let response = ApiError::Throttled(seconds).into_response();
+            assert_eq!(response.status(), 429);
+            assert_eq!(response.headers()[header::RETRY_AFTER], retry_after);
+            assert_eq!(
+                body_of(&response),
+                json!({"detail": format!("Request was throttled. Expected available in {said}.")})
+            );
+        }
+    }
+
     #[test]
     fn access_errors_carry_the_bearer_challenge() {
         let response = ApiError::Access(AccessDenied::Expired).into_response();

@@ -136,6 +136,19 @@ function signedOut(message) {
   go("login");
 }
 
+/** The optional fields join and profile share: names, gender, date of birth. */
+function personalFields() {
+  return [
+    el("div", { class: "row" }, field("first_name", { autocomplete: "given-name" }), field("last_name", { autocomplete: "family-name" })),
+    el(
+      "div",
+      { class: "row" },
+      field("gender", { options: [["", "gender.none"], ["female", "gender.female"], ["male", "gender.male"]] }),
+      field("date_of_birth", { type: "date", autocomplete: "bday" }),
+    ),
+  ];
+}
+
 // --- pages -----------------------------------------------------------------------------------
 
 const PAGES = {
@@ -164,13 +177,7 @@ const PAGES = {
           field("email", { type: "email", autocomplete: "email", required: true }),
           field("password1", { type: "password", autocomplete: "new-password", required: true, hint: "hint.password" }),
           field("password2", { type: "password", autocomplete: "new-password", required: true }),
-          el("div", { class: "row" }, field("first_name", { autocomplete: "given-name" }), field("last_name", { autocomplete: "family-name" })),
-          el(
-            "div",
-            { class: "row" },
-            field("gender", { options: [["", "gender.none"], ["female", "gender.female"], ["male", "gender.male"]] }),
-            field("date_of_birth", { type: "date", autocomplete: "bday" }),
-          ),
+          ...personalFields(),
         ],
         "join.submit",
         async (fields) => {
@@ -193,13 +200,7 @@ const PAGES = {
     const node = form(
       [
         field("email", { type: "email" }),
-        el("div", { class: "row" }, field("first_name", { autocomplete: "given-name" }), field("last_name", { autocomplete: "family-name" })),
-        el(
-          "div",
-          { class: "row" },
-          field("gender", { options: [["", "gender.none"], ["female", "gender.female"], ["male", "gender.male"]] }),
-          field("date_of_birth", { type: "date", autocomplete: "bday" }),
-        ),
+        ...personalFields(),
       ],
       "profile.submit",
       async ({ first_name, last_name, gender, date_of_birth }, formNode) => {

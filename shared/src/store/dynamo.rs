@@ -19,8 +19,8 @@ use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
-use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder;
+use aws_sdk_dynamodb::operation::update_item::{UpdateItemError, UpdateItemOutput};
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, AttributeValue, BillingMode, Delete, DeleteRequest, KeySchemaElement, KeyType,
     KeysAndAttributes, Put, ReturnValuesOnConditionCheckFailure, ScalarAttributeType, TimeToLiveSpecification,
@@ -334,6 +334,20 @@ fn to_item<T: Serialize>(value: &T, pk: String, sk: &str) -> StoreResult<HashMap
 
 fn from_item<T: serde::de::DeserializeOwned>(item: HashMap<String, AttributeValue>) -> StoreResult<T> {
     serde_dynamo::from_item(item).map_err(|e| StoreError::Other(format!("malformed item: {e}")))
+}
+
+/// A conditional `UpdateItem` whose condition failing is an answer, not an error: true when it
+/// wrote, false when its condition held it back.
+fn written_unless_condition_failed<R: std::fmt::Debug>(
+    outcome: Result<UpdateItemOutput, SdkError<UpdateItemError, R>>,
+) -> StoreResult<bool> {
+    match outcome {
+        Ok(_) => Ok(true),
+        Err(error) if matches!(error.as_service_error(), Some(e) if e.is_conditional_check_failed_exception()) => {
+            Ok(false)
+        }
+        Err(error) => Err(classify(error)),
+    }
 }
 
 /// Throttling, timeouts and connection failures are worth a retry later (503); the rest is 500.
@@ -657,13 +671,7 @@ impl SessionStore for DynamoStore {
             .await;
         // Revoking is idempotent, so a retried or racing logout finds what it wanted; only a
         // session that is gone (expired and removed by TTL) fails the condition.
-        match outcome {
-            Ok(_) => Ok(true),
-            Err(error) if matches!(error.as_service_error(), Some(e) if e.is_conditional_check_failed_exception()) => {
-                Ok(false)
-            }
-            Err(error) => Err(classify(error)),
-        }
+        written_unless_condition_failed(outcome)
     }
 
     async fn change_password(
@@ -694,14 +702,8 @@ impl SessionStore for DynamoStore {
             .expression_attribute_values(":false", AttributeValue::Bool(false))
             .send()
             .await;
-        match outcome {
-            Ok(_) => Ok(true),
-            // Touched within the minute (a racing refresh did it), ended or gone: nothing to do.
-            Err(error) if matches!(error.as_service_error(), Some(e) if e.is_conditional_check_failed_exception()) => {
-                Ok(false)
-            }
-            Err(error) => Err(classify(error)),
-        }
+        // Touched within the minute (a racing refresh did it), ended or gone: nothing to do.
+        written_unless_condition_failed(outcome)
     }
 }
 
