@@ -115,9 +115,11 @@ say "schemathesis: the running stack against openapi.yaml"
 run_schemathesis "$E2E_API_URL" test --seed 20261126 --max-examples 10 --generation-database none
 
 # `make dev` itself: it refuses a port another stack holds, and nothing it started survives
-# Ctrl-C, TERM, HUP, TERM-then-KILL or KILL of the script alone (tools/stack.sh).
-say "make dev: busy ports refused, nothing left behind however it stops"
-python3 "$ROOT/tools/check_dev_stop.py"
+# Ctrl-C, TERM, HUP, TERM-then-KILL or KILL of the script alone (tools/stack.sh). It mostly
+# waits on processes starting and stopping, so it runs beside the ES256 round below.
+say "make dev: busy ports refused, nothing left behind however it stops (beside what follows; output: .local/dev-stop.log)"
+stack_service "$LOCAL/dev-stop.log" python3 "$ROOT/tools/check_dev_stop.py"
+dev_stop_pid="$SERVICE_PID"
 
 # The end-to-end suites whose outcome depends on how tokens are signed and checked, again with
 # ES256 tokens (published keys, kid, iss), against the API restarted in that mode: every token
@@ -133,6 +135,8 @@ cargo test --workspace --test e2e -- flows:: refresh:: token_verify:: logout:: r
 say "cargo test: a key rotation over the running stack (ES256)"
 cargo test --workspace --test e2e rotation -- --ignored
 
+collect "make dev check" "$dev_stop_pid" "$LOCAL/dev-stop.log"
+cat "$LOCAL/dev-stop.log"
 collect "browser tests" "$browser_pid" "$LOCAL/browser-test.log"
 grep -E 'passed|failed|screenshots' "$LOCAL/browser-test.log"
 say "make test passed"
