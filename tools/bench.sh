@@ -18,7 +18,7 @@ OUT="$ROOT/docs/bench-results.md"
 mkdir -p "$ROOT/docs" "$LOCAL"
 
 say "release builds"
-cargo build --release --quiet --bins -p join -p login -p logout -p refresh -p password-change -p mypage -p token-verify -p user -p user-delete -p sessions -p sessions-revoke-others -p bench -p account-admin
+cargo build --release --quiet --bins -p join -p login -p logout -p refresh -p password-change -p mypage -p token-verify -p user -p user-delete -p sessions -p sessions-revoke-others -p well-known -p bench -p account-admin
 
 stack_begin
 trap stack_end EXIT
@@ -51,7 +51,7 @@ target/release/cpu-per-request target/release "${CPU_REQUESTS:-2000}" "${CPU_HAS
 
 say "arm64 builds, as Lambda receives them"
 ensure_arm64_target
-cargo lambda build --release --arm64 --quiet -p join -p login -p logout -p refresh -p password-change -p mypage -p token-verify -p user -p user-delete -p sessions -p sessions-revoke-others
+cargo lambda build --release --arm64 --quiet -p join -p login -p logout -p refresh -p password-change -p mypage -p token-verify -p user -p user-delete -p sessions -p sessions-revoke-others -p well-known
 { echo; echo "## arm64 bootstrap sizes (cargo lambda build --release --arm64)"; echo; } >> "$OUT"
 python3 - >> "$OUT" <<'PY'
 import io, pathlib, zipfile

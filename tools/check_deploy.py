@@ -70,6 +70,8 @@ ROUTES = {
     "/account/password/reset/confirm": "password-reset-confirm",
     "/account/join/verify-email": "verify-email",
     "/account/join/resend-email": "resend-email",
+    "/account/.well-known/jwks.json": "well-known",
+    "/account/.well-known/openid-configuration": "well-known",
 }
 # What a request puts where a route has a `{name}` segment (a session id's shape).
 SAMPLE_ID = "0123456789abcdef0123456789abcdef"
@@ -151,7 +153,7 @@ def expand(template):
     packaged = copy.deepcopy(template)
     for resource in packaged["Resources"].values():
         # What `sam package` does: local code becomes an uploaded artifact.
-        if resource["Type"] == "AWS::Serverless::Function":
+        if resource["Type"] == "AWS::Serverless::Function" and "CodeUri" in resource["Properties"]:
             resource["Properties"]["CodeUri"] = "s3://artifacts-bucket/" + resource["Properties"]["CodeUri"]
     return transform(packaged, pseudo, NoManagedPolicies())
 

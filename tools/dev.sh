@@ -30,7 +30,14 @@ use_local_dynamodb "$DYNAMODB_PORT"
 export TABLE_NAME="${TABLE_NAME:-accounts}"
 cargo run --quiet -p account-admin -- create-table
 
-export JWT_SIGNING_KEY="${JWT_SIGNING_KEY:-$(dev_signing_key)}"
+# The signing keys live in .local/ (made on first run); `make rotate-key` rotates them and the
+# warm functions read them again within JWT_KEY_REFRESH_SECONDS.
+cargo build --quiet -p account-admin
+if [ -z "${JWT_SIGNING_KEY:-}" ]; then
+    use_signing_key_files "${JWT_ALGORITHM:-HS256}" "$LOCAL"
+fi
+export JWT_ISSUER="${JWT_ISSUER:-http://127.0.0.1:$API_PORT/account}"
+export JWT_KEY_REFRESH_SECONDS="${JWT_KEY_REFRESH_SECONDS:-10}"
 export RUST_LOG="${RUST_LOG:-info}"
 # Mail (password reset, address confirmation) is written to .local/outbox/, one .eml file per
 # message, like Django's file backend; the functions log each file's path and link (local only:

@@ -17,7 +17,8 @@ say "building functions"
 cargo build --workspace --bins --quiet
 
 stack_begin
-trap stack_end EXIT
+# The throwaway key files of this run go with it.
+trap 'stack_end; rm -rf "$LOCAL"/test-keys-$$-*' EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 trap 'exit 129' HUP

@@ -105,14 +105,42 @@ start_dynamodb() {
     wait_for_http "http://127.0.0.1:$port" 30
 }
 
-# The development signing key: made once, kept in .local/ (ignored by git), never committed.
-dev_signing_key() {
-    local file="$LOCAL/jwt-signing-key"
-    mkdir -p "$LOCAL"
-    if [ ! -s "$file" ]; then
-        (umask 077 && python3 -c 'import secrets; print(secrets.token_urlsafe(48))' > "$file")
+# The signing key files of $1 (HS256 or ES256) in the folder $2, made on first use: the current
+# key and, after a rotation, the previous one. Exports JWT_SIGNING_KEY_FILE and
+# JWT_PREVIOUS_SIGNING_KEY_FILE, which the functions read (and read again while warm, every
+# JWT_KEY_REFRESH_SECONDS), and the tests too. Never committed (.local/ is ignored by git).
+use_signing_key_files() {
+    local algorithm="$1" dir="$2" current
+    case "$algorithm" in
+        HS256) current="$dir/jwt-signing-key" ;;
+        ES256) current="$dir/jwt-signing-key-es256.pem" ;;
+        *) say "JWT_ALGORITHM must be HS256 or ES256, not '$algorithm'"; return 2 ;;
+    esac
+    mkdir -p "$dir"
+    if [ ! -s "$current" ]; then
+        new_signing_key "$algorithm" "$current"
     fi
-    cat "$file"
+    export JWT_ALGORITHM="$algorithm"
+    export JWT_SIGNING_KEY_FILE="$current" JWT_PREVIOUS_SIGNING_KEY_FILE="$current.previous"
+    unset JWT_SIGNING_KEY
+}
+
+# Writes a new key of $1 to the file $2, readable by its owner only, in one rename (a function
+# reading it meanwhile sees the old key or the new one, never half of one).
+new_signing_key() {
+    local algorithm="$1" file="$2"
+    (umask 077 && "$ROOT/target/debug/account-admin" new-signing-key "$algorithm" > "$file.new")
+    mv -f "$file.new" "$file"
+}
+
+# Rotates the key files JWT_SIGNING_KEY_FILE and JWT_PREVIOUS_SIGNING_KEY_FILE name: the current
+# key becomes the previous one (tokens it signed keep working until they expire), a new key the
+# current one (new tokens carry its kid). The key it replaces as previous is gone.
+rotate_signing_key_files() {
+    local current="$JWT_SIGNING_KEY_FILE" previous="$JWT_PREVIOUS_SIGNING_KEY_FILE"
+    (umask 077 && cp "$current" "$previous.new")
+    mv -f "$previous.new" "$previous"
+    new_signing_key "$JWT_ALGORITHM" "$current"
 }
 
 # The Rust target Lambda's arm64 functions are built for (cargo lambda links it through zig).
@@ -160,22 +188,36 @@ install_dynalite() {
 }
 
 
-# The stack `make test` and `make fuzz-api` test: DynamoDB (moto) with a fresh table, a throwaway
-# signing key and `cargo lambda watch` (four instances per function), on free ports, as services
-# of the stack (the caller has run stack_begin and set its traps); returns once every function
-# has answered, with STACK_API_URL set. $1 names the emulator's log in .local/.
+# The stack `make test`, `make test-browser` and `make fuzz-api` test, on free ports, as services
+# of the stack (the caller has run stack_begin and set its traps, removing
+# "$LOCAL"/test-keys-$$-* on exit): DynamoDB (moto) with a fresh table, then the API.
+# $1 names the emulator's log in .local/, $2 is the token algorithm (HS256, the default, or ES256).
 start_test_stack() {
-    local dynamodb_port api_port route ok status
+    start_test_dynamodb
+    start_test_api "$1" "${2:-HS256}"
+}
+
+start_test_dynamodb() {
+    local dynamodb_port
     dynamodb_port="$(free_port)"
     say "DynamoDB (moto) on 127.0.0.1:$dynamodb_port"
     start_dynamodb "$dynamodb_port"
     use_local_dynamodb "$dynamodb_port"
     export TABLE_NAME="e2e-$(date +%s)"
     "$ROOT/target/debug/account-admin" create-table
+}
 
-    # A throwaway key for this run only.
-    JWT_SIGNING_KEY="$(python3 -c 'import secrets; print(secrets.token_urlsafe(48))')"
-    export JWT_SIGNING_KEY
+# One route of each function (with its trailing slash), to wake them.
+WAKE_ROUTES="join/ login/ logout/ token/refresh/ token/verify/ password/change/ mypage/ user/ user/delete/ sessions/ sessions/revoke-others/ .well-known/jwks.json
+    password/reset/ password/reset/confirm/ join/verify-email/ join/resend-email/"
+
+# The API under cargo lambda watch (four instances per function), its tokens signed with $2 by
+# throwaway key files for this run only, read again before every request
+# (JWT_KEY_REFRESH_SECONDS=0), so a rotation reaches every instance at once. Returns once every
+# function has answered, with STACK_API_URL, STACK_API_PORT and STACK_API_PID set.
+start_test_api() {
+    local api_port route ok status
+    use_signing_key_files "$2" "$LOCAL/test-keys-$$-$2"
     export RUST_LOG="${RUST_LOG:-warn}"
     # The browser origins the functions answer CORS for (the e2e tests check both sides of it).
     export ALLOWED_ORIGINS="${STACK_ALLOWED_ORIGINS:-http://localhost:3000,http://localhost:9001}"
@@ -185,25 +227,32 @@ start_test_stack() {
     export EMAIL_BACKEND=file EMAIL_OUTBOX_DIR="$LOCAL/outbox-$TABLE_NAME" EMAIL_ANSWER_FLOOR_MS=100
     export E2E_OUTBOX_DIR="$EMAIL_OUTBOX_DIR"
     api_port="$(free_port)"
-    say "cargo lambda watch on 127.0.0.1:$api_port"
+    export JWT_ISSUER="http://127.0.0.1:$api_port/account" JWT_KEY_REFRESH_SECONDS=0
+    say "cargo lambda watch on 127.0.0.1:$api_port ($2 tokens)"
     # --disable-cors: the functions answer OPTIONS themselves (the emulator would answer it first);
     # --concurrency 4: racing requests reach separate function instances, as on Lambda.
+    # It runs in an empty folder: every function instance it starts sets up a file watcher over
+    # the folder it runs in (even with --ignore-changes), which over the project (target/, .tools/:
+    # ~13,000 folders) costs each instance about a second of CPU.
     stack_functions_on "$api_port"
-    stack_service "$LOCAL/$1.log" \
-        cargo lambda watch -A 127.0.0.1 -P "$api_port" --ignore-changes --disable-cors --concurrency 4
+    mkdir -p "$LOCAL/watch-root"
+    stack_service "$LOCAL/$1.log" env --chdir "$LOCAL/watch-root" \
+        cargo lambda watch --manifest-path "$ROOT/Cargo.toml" -A 127.0.0.1 -P "$api_port" \
+        --ignore-changes --disable-cors --concurrency 4
+    STACK_API_PID="$SERVICE_PID"
     wait_for_http "http://127.0.0.1:$api_port/" 120
 
     # Wake each function once (the emulator starts a function on its first request).
-    for route in join login logout token/refresh token/verify password/change mypage user user/delete sessions sessions/revoke-others \
-        password/reset password/reset/confirm join/verify-email join/resend-email; do
+    for route in $WAKE_ROUTES; do
         ok=""
         for _ in $(seq 1 600); do
-            status="$(curl -s -o /dev/null -w '%{http_code}' -X OPTIONS "http://127.0.0.1:$api_port/account/$route/" || true)"
+            status="$(curl -s -o /dev/null -w '%{http_code}' -X OPTIONS "http://127.0.0.1:$api_port/account/$route" || true)"
             if [ "$status" = "200" ]; then ok=1; break; fi
             sleep 0.2
         done
         [ -n "$ok" ] || { say "the $route function did not start; see .local/$1.log"; exit 1; }
     done
+    STACK_API_PORT="$api_port"
     STACK_API_URL="http://127.0.0.1:$api_port"
 }
 

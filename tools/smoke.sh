@@ -35,7 +35,7 @@ say "smoke: the black-box end-to-end tests against $API_URL (accounts $run_id-â€
 # --workspace keeps the features (and so the build) of `make test`'s; the white-box settings are
 # removed so that a test needing them fails rather than reaching for AWS credentials.
 status=0
-env -u JWT_SIGNING_KEY -u TABLE_NAME -u AWS_ENDPOINT_URL_DYNAMODB -u E2E_OUTBOX_DIR \
+env -u JWT_SIGNING_KEY -u JWT_SIGNING_KEY_FILE -u JWT_PREVIOUS_SIGNING_KEY_FILE -u TABLE_NAME -u AWS_ENDPOINT_URL_DYNAMODB -u E2E_OUTBOX_DIR \
     E2E_API_URL="$API_URL" E2E_EMAIL_PREFIX="$run_id" \
     cargo test --workspace --test e2e -- --skip white_box --test-threads "$threads" \
     > "$log" 2>&1 || status=$?

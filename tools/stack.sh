@@ -78,6 +78,16 @@ stack_functions_on() {
     echo "port $1" >> "$STACK_STATE"
 }
 
+# Stops one service of the stack now: the process group $1 and, if $2 is given, the function
+# processes of the Runtime API on port $2 (a restart of the API in another mode).
+stack_stop_service() {
+    local one
+    one="$(mktemp "$LOCAL/stack-one-XXXXXX")"
+    echo "group $1" > "$one"
+    [ -n "${2:-}" ] && echo "port $2" >> "$one"
+    stack_stop_from "$one"
+}
+
 # Stops everything this script started, and the guard. Meant for the EXIT trap.
 stack_end() {
     if [ -n "$STACK_GUARD_PID" ]; then

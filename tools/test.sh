@@ -17,20 +17,35 @@ cargo clippy --workspace --all-targets --quiet -- -D warnings
 say "building functions and tests"
 cargo build --workspace --bins --quiet
 cargo test --workspace --no-run --quiet
-say "deploy files: template expanded and linted, routes and table in step, OpenAPI valid"
+say "deploy files: template (and the example consumer's) expanded and linted, routes and table in step, OpenAPI valid"
 mkdir -p "$LOCAL"
 "$ROOT/target/debug/account-admin" table-definition > "$LOCAL/table-definition.json"
 python "$ROOT/tools/check_deploy.py" "$LOCAL/table-definition.json"
+python "$ROOT/tools/check_example.py"
 openapi-spec-validator openapi.yaml
 
 stack_begin
-trap stack_end EXIT
+# The throwaway key files of this run go with it.
+trap 'stack_end; rm -rf "$LOCAL"/test-keys-$$-*' EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 trap 'exit 129' HUP
 
-start_test_stack watch-test
+start_test_stack watch-test HS256
 export E2E_API_URL="$STACK_API_URL"
+
+# The end-to-end suite against the running API: the black-box tests exactly as `make smoke` runs
+# them against a deployed stack, then the white-box ones (they forge tokens with the stack's key
+# or edit its table), then the key rotation over the running stack (alone: it changes the key
+# every other test signs with).
+end_to_end() {
+    API_URL="$E2E_API_URL" "$ROOT/tools/smoke.sh"
+    say "cargo test: the white-box end-to-end tests ($JWT_ALGORITHM)"
+    cargo test --workspace --test e2e white_box
+    say "cargo test: a key rotation over the running stack ($JWT_ALGORITHM)"
+    cargo test --workspace --test e2e rotation -- --ignored
+}
+
 # The store tests log every request they send, for the dynalite check below.
 export DYNAMODB_REQUEST_LOG="$LOCAL/store-requests.jsonl"
 rm -f "$DYNAMODB_REQUEST_LOG"
@@ -70,11 +85,7 @@ wait_for_http "http://127.0.0.1:$dynalite_port" 30
 stack_service "$LOCAL/check-expressions.log" python "$ROOT/tools/check_expressions.py" "$DYNAMODB_REQUEST_LOG" "$dynalite_port"
 expressions_pid="$SERVICE_PID"
 
-# The black-box end-to-end tests, exactly as `make smoke` runs them against a deployed stack,
-# then the white-box ones (they forge tokens with the stack's key or edit its table).
-API_URL="$E2E_API_URL" "$ROOT/tools/smoke.sh"
-say "cargo test: the white-box end-to-end tests"
-cargo test --workspace --test e2e white_box
+end_to_end
 
 # A check that ran beside: its output, and its status.
 collect() {
@@ -104,9 +115,28 @@ say "schemathesis: the running stack against openapi.yaml"
 run_schemathesis "$E2E_API_URL" test --seed 20261126 --max-examples 10 --generation-database none
 
 # `make dev` itself: it refuses a port another stack holds, and nothing it started survives
-# Ctrl-C, TERM, HUP, TERM-then-KILL or KILL of the script alone (tools/stack.sh).
-say "make dev: busy ports refused, nothing left behind however it stops"
-python3 "$ROOT/tools/check_dev_stop.py"
+# Ctrl-C, TERM, HUP, TERM-then-KILL or KILL of the script alone (tools/stack.sh). It mostly
+# waits on processes starting and stopping, so it runs beside the ES256 round below.
+say "make dev: busy ports refused, nothing left behind however it stops (beside what follows; output: .local/dev-stop.log)"
+stack_service "$LOCAL/dev-stop.log" python3 "$ROOT/tools/check_dev_stop.py"
+dev_stop_pid="$SERVICE_PID"
+
+# The end-to-end suites whose outcome depends on how tokens are signed and checked, again with
+# ES256 tokens (published keys, kid, iss), against the API restarted in that mode: every token
+# route (refresh, verify, logout, mypage's 401s), the flows, the racing refreshes (ES256
+# signatures are randomised), the published keys, the attack list (alg and kid confusion) and a
+# rotation. The other suites test what the mode does not touch (validation, the store, sessions,
+# CORS) on tokens of the same code path; the unit and handler tests cover both modes' token code.
+say "the token-dependent end-to-end suites again with JWT_ALGORITHM=ES256"
+stack_stop_service "$STACK_API_PID" "$STACK_API_PORT"
+start_test_api watch-test-es256 ES256
+export E2E_API_URL="$STACK_API_URL"
+cargo test --workspace --test e2e -- flows:: refresh:: token_verify:: logout:: races:: mypage:: well_known:: white_box::attacks::
+say "cargo test: a key rotation over the running stack (ES256)"
+cargo test --workspace --test e2e rotation -- --ignored
+
+collect "make dev check" "$dev_stop_pid" "$LOCAL/dev-stop.log"
+cat "$LOCAL/dev-stop.log"
 collect "browser tests" "$browser_pid" "$LOCAL/browser-test.log"
 grep -E 'passed|failed|screenshots' "$LOCAL/browser-test.log"
 say "make test passed"

@@ -4,12 +4,18 @@ use std::env;
 use std::fmt;
 use std::str::FromStr;
 
-use secrecy::{ExposeSecret, SecretString};
+use std::sync::Arc;
+
+use secrecy::SecretString;
 
 use crate::cors::Cors;
+use crate::keys::{JwtAlgorithm, KeyMaterial, KeyRing};
 
 /// The shortest signing key we accept (contract §2): 256 bits for HS256.
-pub const MIN_SIGNING_KEY_BYTES: usize = 32;
+pub const MIN_SIGNING_KEY_BYTES: usize = crate::keys::MIN_HS256_KEY_BYTES;
+
+/// The longest time between two reads of the signing keys (`JWT_KEY_REFRESH_SECONDS`): a day.
+pub const MAX_KEY_REFRESH_SECONDS: i64 = 86400;
 
 /// The longest token lifetime (and throttle duration) we accept: ten years. Far beyond any
 /// sane setting, and far enough from `i64` and the calendar's ends that no sum of a time and
@@ -24,9 +30,23 @@ pub const MAX_LEEWAY_SECONDS: u64 = 3600;
 pub struct Config {
     /// `TABLE_NAME`: the DynamoDB table holding users and sessions.
     pub table_name: String,
-    /// `JWT_SIGNING_KEY`: HS256 key, at least 32 bytes. Required; on AWS it is read from the
-    /// Secrets Manager secret named by `JWT_SIGNING_KEY_SECRET_ARN` instead.
-    pub signing_key: SecretString,
+    /// `JWT_ALGORITHM` (default HS256; or ES256): what every token is signed with.
+    pub jwt_algorithm: JwtAlgorithm,
+    /// `JWT_SIGNING_KEY` (required) and `JWT_PREVIOUS_SIGNING_KEY`: the HS256 secret (at least
+    /// 32 bytes) or the ES256 private key (PKCS#8 PEM). On AWS they are read from the Secrets
+    /// Manager secret named by `JWT_SIGNING_KEY_SECRET_ARN` (`AWSCURRENT`, `AWSPREVIOUS`),
+    /// locally from the files `JWT_SIGNING_KEY_FILE` and `JWT_PREVIOUS_SIGNING_KEY_FILE` name.
+    pub signing_keys: KeyMaterial,
+    /// The keys built from `signing_keys` (checked here, so a bad key stops the start).
+    pub key_ring: Arc<KeyRing>,
+    /// `JWT_ISSUER` (required with ES256): the `iss` of every token and of the discovery
+    /// document, the API's public base URL followed by `/account`.
+    pub jwt_issuer: Option<String>,
+    /// `JWT_AUDIENCE` (optional): the `aud` of every token, required of every token presented.
+    pub jwt_audience: Option<String>,
+    /// `JWT_KEY_REFRESH_SECONDS` (default 300; 0: every request): the longest time a warm
+    /// function goes without reading its signing keys again, so a rotation reaches it.
+    pub key_refresh_interval: i64,
     /// `ACCESS_TOKEN_LIFETIME_SECONDS` (default 3600).
     pub access_token_lifetime: i64,
     /// `REFRESH_TOKEN_LIFETIME_SECONDS` (default 86400).
@@ -134,7 +154,11 @@ impl fmt::Debug for Config {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Config")
             .field("table_name", &self.table_name)
-            .field("signing_key", &"[redacted]")
+            .field("jwt_algorithm", &self.jwt_algorithm)
+            .field("signing_keys", &self.signing_keys)
+            .field("jwt_issuer", &self.jwt_issuer)
+            .field("jwt_audience", &self.jwt_audience)
+            .field("key_refresh_interval", &self.key_refresh_interval)
             .field("access_token_lifetime", &self.access_token_lifetime)
             .field("refresh_token_lifetime", &self.refresh_token_lifetime)
             .field("jwt_leeway", &self.jwt_leeway)
@@ -158,6 +182,8 @@ pub enum ConfigError {
     Invalid { name: &'static str, expected: &'static str },
     #[error("the signing key secret could not be read: {0}")]
     Secret(String),
+    #[error("{0}")]
+    Key(#[from] crate::keys::KeyRejected),
 }
 
 impl Config {
@@ -168,16 +194,67 @@ impl Config {
 
     /// Reads configuration through `lookup`, so tests need not touch the process environment.
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        let signing_key = lookup("JWT_SIGNING_KEY").ok_or(ConfigError::Missing("JWT_SIGNING_KEY"))?;
-        if signing_key.len() < MIN_SIGNING_KEY_BYTES {
+        let jwt_algorithm = match lookup("JWT_ALGORITHM") {
+            None => JwtAlgorithm::Hs256,
+            Some(name) => name.trim().parse().map_err(|_| ConfigError::Invalid {
+                name: "JWT_ALGORITHM",
+                expected: "HS256 or ES256",
+            })?,
+        };
+        let signing_keys = KeyMaterial {
+            current: SecretString::from(lookup("JWT_SIGNING_KEY").ok_or(ConfigError::Missing("JWT_SIGNING_KEY"))?),
+            previous: lookup("JWT_PREVIOUS_SIGNING_KEY")
+                .filter(|key| !key.trim().is_empty())
+                .map(SecretString::from),
+        };
+        let key_ring = Arc::new(KeyRing::build(jwt_algorithm, &signing_keys).map_err(
+            |rejected| match rejected.which {
+                "current" => ConfigError::Invalid {
+                    name: "JWT_SIGNING_KEY",
+                    expected: rejected.expected,
+                },
+                _ => ConfigError::Invalid {
+                    name: "JWT_PREVIOUS_SIGNING_KEY",
+                    expected: rejected.expected,
+                },
+            },
+        )?);
+        let jwt_issuer = lookup("JWT_ISSUER")
+            .map(|issuer| issuer.trim().to_owned())
+            .filter(|issuer| !issuer.is_empty());
+        if let Some(issuer) = &jwt_issuer
+            && !is_issuer(issuer)
+        {
             return Err(ConfigError::Invalid {
-                name: "JWT_SIGNING_KEY",
-                expected: "at least 32 bytes long",
+                name: "JWT_ISSUER",
+                expected: "an http(s) URL without query, fragment or trailing slash",
+            });
+        }
+        if jwt_algorithm == JwtAlgorithm::Es256 && jwt_issuer.is_none() {
+            return Err(ConfigError::Missing("JWT_ISSUER"));
+        }
+        let key_refresh_interval = parse_or(
+            &lookup,
+            "JWT_KEY_REFRESH_SECONDS",
+            300,
+            "a number of seconds up to a day",
+        )?;
+        if !(0..=MAX_KEY_REFRESH_SECONDS).contains(&key_refresh_interval) {
+            return Err(ConfigError::Invalid {
+                name: "JWT_KEY_REFRESH_SECONDS",
+                expected: "a number of seconds up to a day",
             });
         }
         let config = Config {
             table_name: lookup("TABLE_NAME").unwrap_or_else(|| "accounts".to_owned()),
-            signing_key: SecretString::from(signing_key),
+            jwt_algorithm,
+            signing_keys,
+            key_ring,
+            jwt_issuer,
+            jwt_audience: lookup("JWT_AUDIENCE")
+                .map(|audience| audience.trim().to_owned())
+                .filter(|audience| !audience.is_empty()),
+            key_refresh_interval,
             access_token_lifetime: parse_duration(&lookup, "ACCESS_TOKEN_LIFETIME_SECONDS", 3600)?,
             refresh_token_lifetime: parse_duration(&lookup, "REFRESH_TOKEN_LIFETIME_SECONDS", 86400)?,
             jwt_leeway: parse_or(&lookup, "JWT_LEEWAY_SECONDS", 0, "a number of seconds")?,
@@ -222,10 +299,17 @@ impl Config {
         }
         Ok(config)
     }
+}
 
-    pub(crate) fn signing_key_bytes(&self) -> &[u8] {
-        self.signing_key.expose_secret().as_bytes()
-    }
+/// An issuer API Gateway can trust: an absolute http(s) URL with no query or fragment; no
+/// trailing slash, since the discovery document's path is appended to it.
+fn is_issuer(issuer: &str) -> bool {
+    let rest = issuer
+        .strip_prefix("https://")
+        .or_else(|| issuer.strip_prefix("http://"));
+    rest.is_some_and(|rest| {
+        !rest.is_empty() && !rest.starts_with('/') && !issuer.ends_with('/') && !issuer.contains(['?', '#', ' '])
+    })
 }
 
 /// Where a local stack's front end (web/, `make dev`) shows the two links.
@@ -542,6 +626,55 @@ mod tests {
                 ..
             })
         ));
+    }
+
+    #[test]
+    fn the_algorithm_issuer_and_key_refresh_are_checked_by_name() {
+        let pem = crate::keys::new_es256_pem().unwrap();
+        let issuer = "https://abc.execute-api.eu-west-1.amazonaws.com/api/account";
+        let es256 = config_from(&[
+            ("JWT_ALGORITHM", "ES256"),
+            ("JWT_SIGNING_KEY", &pem),
+            ("JWT_ISSUER", issuer),
+        ])
+        .unwrap();
+        assert_eq!(es256.jwt_algorithm, JwtAlgorithm::Es256);
+        assert_eq!(es256.key_refresh_interval, 300, "five minutes by default");
+        assert!(
+            !format!("{es256:?}").contains(pem.lines().nth(1).unwrap()),
+            "the key never shows"
+        );
+        let err = config_from(&[("JWT_ALGORITHM", "ES256"), ("JWT_SIGNING_KEY", &pem)]).unwrap_err();
+        assert!(err.to_string().contains("JWT_ISSUER"), "ES256 names its issuer: {err}");
+        let err = config_from(&[
+            ("JWT_ALGORITHM", "ES256"),
+            ("JWT_SIGNING_KEY", KEY),
+            ("JWT_ISSUER", issuer),
+        ])
+        .unwrap_err();
+        assert!(
+            err.to_string().contains("JWT_SIGNING_KEY") && !err.to_string().contains(KEY),
+            "{err}"
+        );
+        for bad in ["RS256", "none", "hs256"] {
+            let err = config_from(&[("JWT_SIGNING_KEY", KEY), ("JWT_ALGORITHM", bad)]).unwrap_err();
+            assert!(err.to_string().contains("JWT_ALGORITHM"), "{bad}");
+        }
+        for bad in [
+            "https://api.example.com/account/",
+            "api.example.com/account",
+            "https://x/a?b",
+            "https://",
+        ] {
+            let err = config_from(&[("JWT_SIGNING_KEY", KEY), ("JWT_ISSUER", bad)]).unwrap_err();
+            assert!(err.to_string().contains("JWT_ISSUER"), "{bad}");
+        }
+        for bad in ["-1", "86401", "soon"] {
+            let err = config_from(&[("JWT_SIGNING_KEY", KEY), ("JWT_KEY_REFRESH_SECONDS", bad)]).unwrap_err();
+            assert!(err.to_string().contains("JWT_KEY_REFRESH_SECONDS"), "{bad}");
+        }
+        let every_request = config_from(&[("JWT_SIGNING_KEY", KEY), ("JWT_KEY_REFRESH_SECONDS", "0")]).unwrap();
+        assert_eq!(every_request.key_refresh_interval, 0);
     }
 
     #[test]

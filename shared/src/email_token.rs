@@ -11,15 +11,20 @@
 //!   allauth does).
 //!
 //! Both MACs are HMAC-SHA-256 under keys derived (HKDF-SHA-256) from the service's signing
-//! secret, each with its own label: no new secret to provision or rotate, and neither key can
+//! key, each with its own label: no new secret to provision or rotate, and neither key can
 //! stand in for the other or for the token signing key. They are compared in constant time.
+//! The keys are derived from every signing key held (`keys::KeyRing`): the current one makes
+//! links, the previous one still checks them, so a key rotation does not void a link mailed
+//! just before it, and a warm function's re-read of the keys renews these with them.
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use ring::{hkdf, hmac};
 use subtle::ConstantTimeEq;
 
-use crate::config::Config;
+use secrecy::ExposeSecret;
+
+use crate::keys::KeyMaterial;
 use crate::store::User;
 
 /// HKDF's labels: one key per purpose.
@@ -32,10 +37,10 @@ const FUTURE_SKEW_SECONDS: i64 = 300;
 /// The longest base36 timestamp read (13 digits cover every i64).
 const MAX_TIMESTAMP_DIGITS: usize = 13;
 
-/// The two MAC keys, derived once per cold start.
+/// The two MAC keys of each signing key held, the current one's first.
 pub struct EmailKeys {
-    reset: hmac::Key,
-    confirm: hmac::Key,
+    reset: Vec<hmac::Key>,
+    confirm: Vec<hmac::Key>,
 }
 
 struct HmacKeyLength;
@@ -57,21 +62,29 @@ fn derive(secret: &[u8], label: &[u8]) -> hmac::Key {
 }
 
 impl EmailKeys {
-    pub fn new(config: &Config) -> Self {
-        Self::from_secret(config.signing_key_bytes())
+    /// The keys of the signing keys in `material` (the current one, and the previous if any).
+    pub fn from_material(material: &KeyMaterial) -> Self {
+        let current = material.current.expose_secret().as_bytes();
+        let previous = material.previous.as_ref().map(|key| key.expose_secret().as_bytes());
+        Self::from_secrets(current, previous)
+    }
+
+    pub fn from_secrets(current: &[u8], previous: Option<&[u8]>) -> Self {
+        let secrets: Vec<&[u8]> = std::iter::once(current).chain(previous).collect();
+        EmailKeys {
+            reset: secrets.iter().map(|secret| derive(secret, RESET_LABEL)).collect(),
+            confirm: secrets.iter().map(|secret| derive(secret, CONFIRM_LABEL)).collect(),
+        }
     }
 
     pub fn from_secret(secret: &[u8]) -> Self {
-        EmailKeys {
-            reset: derive(secret, RESET_LABEL),
-            confirm: derive(secret, CONFIRM_LABEL),
-        }
+        Self::from_secrets(secret, None)
     }
 
     /// Django's reset token for `user`, made at `now`.
     pub fn reset_token(&self, user: &User, now: i64) -> String {
         let timestamp = to_base36(now);
-        format!("{timestamp}-{}", hex(&self.reset_mac(user, now)))
+        format!("{timestamp}-{}", hex(&reset_mac(&self.reset[0], user, now)))
     }
 
     /// Whether `token` is a reset token for `user` as the user is now, made at most `timeout`
@@ -83,27 +96,17 @@ impl EmailKeys {
         let Some(made) = from_base36(timestamp).filter(|made| fresh(*made, now, timeout)) else {
             return false;
         };
-        let expected = hex(&self.reset_mac(user, made));
         // The timestamp itself must be spelt as we spell it (no leading zeros): one token per MAC.
-        timestamp == to_base36(made) && bool::from(expected.as_bytes().ct_eq(mac.as_bytes()))
-    }
-
-    fn reset_mac(&self, user: &User, made: i64) -> [u8; MAC_BYTES] {
-        let last_login = user.last_login.as_deref().unwrap_or_default();
-        let message = [
-            user.id.to_string().as_str(),
-            &user.password_hash,
-            last_login,
-            &made.to_string(),
-            &user.email,
-        ]
-        .join("\u{0}");
-        truncate(hmac::sign(&self.reset, message.as_bytes()))
+        timestamp == to_base36(made)
+            && self.reset.iter().any(|mac_key| {
+                let expected = hex(&reset_mac(mac_key, user, made));
+                bool::from(expected.as_bytes().ct_eq(mac.as_bytes()))
+            })
     }
 
     /// allauth-style confirmation key for the user's current address, made at `now`.
     pub fn confirmation_key(&self, user_id: u64, email: &str, now: i64) -> String {
-        let mac = URL_SAFE_NO_PAD.encode(self.confirm_mac(user_id, email, now));
+        let mac = URL_SAFE_NO_PAD.encode(confirm_mac(&self.confirm[0], user_id, email, now));
         format!("{}:{}:{mac}", encode_uid(user_id), to_base36(now))
     }
 
@@ -127,14 +130,31 @@ impl EmailKeys {
         let Some(mac) = key.rsplit(':').next() else {
             return false;
         };
-        let expected = URL_SAFE_NO_PAD.encode(self.confirm_mac(user_id, email, made));
-        named == user_id && fresh(made, now, timeout) && bool::from(expected.as_bytes().ct_eq(mac.as_bytes()))
+        named == user_id
+            && fresh(made, now, timeout)
+            && self.confirm.iter().any(|mac_key| {
+                let expected = URL_SAFE_NO_PAD.encode(confirm_mac(mac_key, user_id, email, made));
+                bool::from(expected.as_bytes().ct_eq(mac.as_bytes()))
+            })
     }
+}
 
-    fn confirm_mac(&self, user_id: u64, email: &str, made: i64) -> [u8; MAC_BYTES] {
-        let message = [user_id.to_string().as_str(), email, &made.to_string()].join("\u{0}");
-        truncate(hmac::sign(&self.confirm, message.as_bytes()))
-    }
+fn reset_mac(key: &hmac::Key, user: &User, made: i64) -> [u8; MAC_BYTES] {
+    let last_login = user.last_login.as_deref().unwrap_or_default();
+    let message = [
+        user.id.to_string().as_str(),
+        &user.password_hash,
+        last_login,
+        &made.to_string(),
+        &user.email,
+    ]
+    .join("\u{0}");
+    truncate(hmac::sign(key, message.as_bytes()))
+}
+
+fn confirm_mac(key: &hmac::Key, user_id: u64, email: &str, made: i64) -> [u8; MAC_BYTES] {
+    let message = [user_id.to_string().as_str(), email, &made.to_string()].join("\u{0}");
+    truncate(hmac::sign(key, message.as_bytes()))
 }
 
 fn fresh(made: i64, now: i64, timeout: i64) -> bool {
@@ -243,6 +263,25 @@ mod tests {
             assert_eq!(decode_uid(bad), None, "{bad}");
         }
         assert_eq!(decode_uid(&encode_uid(u64::MAX)), Some(u64::MAX));
+    }
+
+    #[test]
+    fn links_made_before_a_key_rotation_still_hold_and_new_ones_use_the_new_key() {
+        let old_secret: &[u8] = b"0123456789abcdef0123456789abcdef";
+        let new_secret: &[u8] = b"a rotated secret, 32 bytes or more";
+        let before = EmailKeys::from_secret(old_secret);
+        let after = EmailKeys::from_secrets(new_secret, Some(old_secret));
+        let user = user();
+        let token = before.reset_token(&user, NOW);
+        let key = before.confirmation_key(user.id, &user.email, NOW);
+        assert!(after.check_reset_token(&user, &token, NOW, 3 * DAY));
+        assert!(after.check_confirmation_key(&key, user.id, &user.email, NOW, DAY));
+        let new_token = after.reset_token(&user, NOW);
+        assert_ne!(new_token, token, "the current key makes links");
+        assert!(!before.check_reset_token(&user, &new_token, NOW, 3 * DAY));
+        let gone = EmailKeys::from_secret(new_secret);
+        assert!(!gone.check_reset_token(&user, &token, NOW, 3 * DAY), "two rotations later");
+        assert!(!gone.check_confirmation_key(&key, user.id, &user.email, NOW, DAY));
     }
 
     #[test]

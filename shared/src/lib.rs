@@ -9,9 +9,11 @@ pub mod cors;
 pub mod device;
 pub mod email_token;
 pub mod error;
-pub mod hs256;
 pub mod http;
 pub mod input;
+pub mod jws;
+pub mod key_source;
+pub mod keys;
 pub mod logging;
 pub mod mail;
 pub mod mailing;
@@ -25,6 +27,7 @@ pub mod token;
 use std::convert::Infallible;
 use std::env;
 use std::future::Future;
+use std::sync::Arc;
 
 use config::{Config, ConfigError};
 
@@ -35,8 +38,10 @@ use config::{Config, ConfigError};
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use email_token::EmailKeys;
+use key_source::{KeyRefresh, KeySource};
 use lambda_http::{Body, Request, Response, service_fn};
 use mail::{Mailer, NoMailer};
+use secrecy::ExposeSecret;
 use store::DynamoStore;
 use token::TokenKeys;
 
@@ -44,24 +49,29 @@ use token::TokenKeys;
 pub struct App<S> {
     pub config: Config,
     pub tokens: TokenKeys,
-    /// The MAC keys of the mailed links (password reset, address confirmation).
-    pub email_keys: EmailKeys,
     pub store: S,
     /// Where mail goes: [`NoMailer`] but in the functions that send mail.
     pub mailer: Box<dyn Mailer>,
+    /// Reads the signing keys again while warm (none in tests: their keys never change).
+    pub key_refresh: Option<KeyRefresh>,
 }
 
 impl<S> App<S> {
     pub fn new(config: Config, store: S) -> Self {
         let tokens = TokenKeys::new(&config);
-        let email_keys = EmailKeys::new(&config);
         App {
             config,
             tokens,
-            email_keys,
             store,
             mailer: Box::new(NoMailer),
+            key_refresh: None,
         }
+    }
+
+    /// The MAC keys of the mailed links (password reset, address confirmation), derived from
+    /// the signing keys held now: they rotate, and are re-read while warm, with them.
+    pub fn email_keys(&self) -> Arc<EmailKeys> {
+        self.tokens.ring().email.clone()
     }
 
     /// The same application, sending its mail through `mailer`.
@@ -69,12 +79,18 @@ impl<S> App<S> {
         self.mailer = mailer;
         self
     }
+
+    /// Before a request: the keys read again if they are due (`JWT_KEY_REFRESH_SECONDS`).
+    pub async fn refresh_keys(&self) {
+        if let Some(refresh) = &self.key_refresh {
+            refresh.refresh_if_due(&self.tokens, now_unix()).await;
+        }
+    }
 }
 
 impl App<DynamoStore> {
-    /// The production wiring: configuration from the environment, the signing key from Secrets
-    /// Manager when `JWT_SIGNING_KEY_SECRET_ARN` names it (and `JWT_SIGNING_KEY` is not set),
-    /// one AWS configuration for both clients.
+    /// The production wiring: configuration from the environment, the signing keys from where
+    /// the environment says (`key_source`), one AWS configuration for both clients.
     pub async fn from_env() -> Result<Self, ConfigError> {
         Self::from_env_sending(false).await
     }
@@ -83,12 +99,14 @@ impl App<DynamoStore> {
     /// only the functions that send mail build one.
     pub async fn from_env_sending(mail: bool) -> Result<Self, ConfigError> {
         let sdk = aws::sdk_config().await;
-        let secret_key = match (env::var("JWT_SIGNING_KEY"), env::var("JWT_SIGNING_KEY_SECRET_ARN")) {
-            (Err(_), Ok(arn)) => Some(read_secret(&sdk, &arn).await?),
-            _ => None,
-        };
-        let config = Config::from_lookup(|name| match name {
-            "JWT_SIGNING_KEY" if secret_key.is_some() => secret_key.clone(),
+        let source = KeySource::from_env(&sdk);
+        let read_at = now_unix();
+        let material = source.read().await?;
+        let config = Config::from_lookup(|name| match (name, &material) {
+            ("JWT_SIGNING_KEY", Some(keys)) => Some(keys.current.expose_secret().to_owned()),
+            ("JWT_PREVIOUS_SIGNING_KEY", Some(keys)) => {
+                keys.previous.as_ref().map(|key| key.expose_secret().to_owned())
+            }
             _ => env::var(name).ok(),
         })?;
         let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), config.table_name.clone());
@@ -96,20 +114,11 @@ impl App<DynamoStore> {
             true => mail::mailer_from(&config.email, &sdk),
             false => Box::new(NoMailer),
         };
-        Ok(App::new(config, store).with_mailer(mailer))
+        let refresh = KeyRefresh::new(source, config.jwt_algorithm, config.key_refresh_interval, read_at);
+        let mut app = App::new(config, store).with_mailer(mailer);
+        app.key_refresh = Some(refresh);
+        Ok(app)
     }
-}
-
-async fn read_secret(sdk: &aws_config::SdkConfig, arn: &str) -> Result<String, ConfigError> {
-    let output = aws_sdk_secretsmanager::Client::new(sdk)
-        .get_secret_value()
-        .secret_id(arn)
-        .send()
-        .await
-        .map_err(|error| ConfigError::Secret(aws_sdk_secretsmanager::error::DisplayErrorContext(&error).to_string()))?;
-    output
-        .secret_string
-        .ok_or_else(|| ConfigError::Secret("the secret has no string value".to_owned()))
 }
 
 /// A function's whole life: logging, configuration, keys and the DynamoDB client built once at
@@ -144,7 +153,13 @@ where
     let app: &'static App<DynamoStore> = Box::leak(Box::new(app));
     let handler = &handler;
     lambda_http::run(service_fn(move |request| async move {
-        Ok::<_, Infallible>(logging::in_request_span(request, |request| handler(app, request)).await)
+        Ok::<_, Infallible>(
+            logging::in_request_span(request, |request| async move {
+                app.refresh_keys().await;
+                handler(app, request).await
+            })
+            .await,
+        )
     }))
     .await
 }

@@ -10,16 +10,18 @@ use crate::store::MemoryStore;
 
 pub const TEST_SIGNING_KEY: &str = "handler-test-signing-key-0123456789abcdef";
 
-/// The defaults, the test signing key, and `overrides` (environment names).
+/// The defaults, the test signing key, and `overrides` (environment names; an ES256 test
+/// passes its own `JWT_SIGNING_KEY`).
 pub fn test_config(overrides: &[(&str, &str)]) -> Config {
     Config::from_lookup(|name| {
-        if name == "JWT_SIGNING_KEY" {
-            return Some(TEST_SIGNING_KEY.to_owned());
-        }
-        overrides
+        let overridden = overrides
             .iter()
             .find(|(key, _)| *key == name)
-            .map(|(_, value)| (*value).to_owned())
+            .map(|(_, value)| (*value).to_owned());
+        match name {
+            "JWT_SIGNING_KEY" => overridden.or_else(|| Some(TEST_SIGNING_KEY.to_owned())),
+            _ => overridden,
+        }
     })
     .expect("test configuration is valid")
 }

@@ -1,10 +1,16 @@
-//! JWT access and refresh tokens: issued and verified with one HS256 key built at cold start.
+//! JWT access and refresh tokens: signed with the current key of the configured algorithm
+//! (HS256 or ES256, with its `kid`), verified with the key the token's `kid` names.
 
+use std::sync::{Arc, RwLock};
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::errors::ErrorKind;
-use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation, decode, encode};
+use jsonwebtoken::{Validation, decode, decode_header};
 use serde::{Deserialize, Serialize};
 
 use crate::config::Config;
+use crate::keys::KeyRing;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TokenKind {
@@ -31,6 +37,12 @@ pub struct Claims {
     pub jti: String,
     pub user_id: String,
     pub sid: String,
+    /// `JWT_ISSUER`, when set: the issuer other services trust.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub iss: Option<String>,
+    /// `JWT_AUDIENCE`, when set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub aud: Option<String>,
 }
 
 /// A verified token's claims, with the user id already parsed.
@@ -76,13 +88,23 @@ pub struct SigningFailed;
 /// How far in the future a token's `iat` may lie (clock differences between instances).
 const FUTURE_IAT_SLACK_SECONDS: i64 = 60;
 
-/// The keys and rules for tokens, built once per cold start.
+/// The keys and rules for tokens, built once per cold start; the keys are replaced when a
+/// re-read finds new ones (`crate::key_source`).
 pub struct TokenKeys {
-    encoding: EncodingKey,
-    decoding: DecodingKey,
+    ring: RwLock<Arc<KeyRing>>,
     validation: Validation,
+    issuer: Option<String>,
+    audience: Option<String>,
     pub access_lifetime: i64,
     pub refresh_lifetime: i64,
+}
+
+/// The JOSE header of our tokens, in this order.
+#[derive(Serialize)]
+struct OurHeader<'a> {
+    alg: &'static str,
+    typ: &'static str,
+    kid: &'a str,
 }
 
 /// A random 128-bit id as 32 lowercase hex digits (token ids, session ids).
@@ -97,20 +119,54 @@ pub fn is_id(text: &str) -> bool {
 
 impl TokenKeys {
     pub fn new(config: &Config) -> Self {
-        crate::hs256::install();
-        let key = config.signing_key_bytes();
-        let mut validation = Validation::new(Algorithm::HS256);
+        crate::jws::install();
+        // Pinned to the one algorithm of this deployment: a token naming another is invalid
+        // whatever its key, and each key verifies only its own algorithm (crate::jws).
+        let mut validation = Validation::new(config.jwt_algorithm.jose());
         validation.leeway = config.jwt_leeway;
         validation.validate_exp = true;
         validation.validate_nbf = false;
-        validation.validate_aud = false;
-        validation.set_required_spec_claims(&["exp"]);
+        let mut required = vec!["exp"];
+        if let Some(issuer) = &config.jwt_issuer {
+            validation.set_issuer(&[issuer]);
+            required.push("iss");
+        }
+        match &config.jwt_audience {
+            Some(audience) => {
+                validation.set_audience(&[audience]);
+                required.push("aud");
+            }
+            None => validation.validate_aud = false,
+        }
+        validation.set_required_spec_claims(&required);
         TokenKeys {
-            encoding: EncodingKey::from_secret(key),
-            decoding: DecodingKey::from_secret(key),
+            ring: RwLock::new(Arc::clone(&config.key_ring)),
             validation,
+            issuer: config.jwt_issuer.clone(),
+            audience: config.jwt_audience.clone(),
             access_lifetime: config.access_token_lifetime,
             refresh_lifetime: config.refresh_token_lifetime,
+        }
+    }
+
+    /// The keys in force (a cheap clone of a pointer: a request keeps the keys it started with).
+    pub fn ring(&self) -> Arc<KeyRing> {
+        match self.ring.read() {
+            Ok(ring) => Arc::clone(&ring),
+            // A writer never panics while holding the lock (it only swaps a pointer).
+            Err(poisoned) => Arc::clone(&poisoned.into_inner()),
+        }
+    }
+
+    /// Puts keys read again in force, if they are of this deployment's algorithm.
+    pub fn replace(&self, ring: KeyRing) {
+        if ring.algorithm != self.ring().algorithm {
+            return;
+        }
+        let ring = Arc::new(ring);
+        match self.ring.write() {
+            Ok(mut slot) => *slot = ring,
+            Err(poisoned) => *poisoned.into_inner() = ring,
         }
     }
 
@@ -138,10 +194,21 @@ impl TokenKeys {
             jti,
             user_id: user_id.to_string(),
             sid: session_id.to_owned(),
+            iss: self.issuer.clone(),
+            aud: self.audience.clone(),
         };
-        let token = encode(&Header::new(Algorithm::HS256), &claims, &self.encoding).map_err(|_| SigningFailed)?;
+        let ring = self.ring();
+        let header = OurHeader {
+            alg: ring.algorithm.name(),
+            typ: "JWT",
+            kid: &ring.signing_kid,
+        };
+        let header = serde_json::to_vec(&header).map_err(|_| SigningFailed)?;
+        let payload = serde_json::to_vec(&claims).map_err(|_| SigningFailed)?;
+        let message = format!("{}.{}", URL_SAFE_NO_PAD.encode(header), URL_SAFE_NO_PAD.encode(payload));
+        let signature = ring.signing.sign(message.as_bytes()).map_err(|_| SigningFailed)?;
         Ok(Issued {
-            token,
+            token: format!("{message}.{}", URL_SAFE_NO_PAD.encode(signature)),
             jti: claims.jti,
             expires_at: claims.exp,
         })
@@ -160,7 +227,25 @@ impl TokenKeys {
     }
 
     fn check(&self, token: &str, expected: Option<TokenKind>) -> Result<(TokenKind, Verified), TokenFault> {
-        let claims = decode::<Claims>(token, &self.decoding, &self.validation)
+        let header = decode_header(token).map_err(|_| TokenFault::Invalid)?;
+        // A token may not tell us where to find its key (RFC 8725 §3.10) nor ask for
+        // extensions we do not implement: such a header is refused whatever its signature.
+        if header.jku.is_some()
+            || header.jwk.is_some()
+            || header.x5u.is_some()
+            || header.x5c.is_some()
+            || header.crit.is_some()
+        {
+            return Err(TokenFault::Invalid);
+        }
+        // The key its `kid` names, only among the keys we hold; no `kid`, no key.
+        let ring = self.ring();
+        let key = header
+            .kid
+            .as_deref()
+            .and_then(|kid| ring.key(kid))
+            .ok_or(TokenFault::Invalid)?;
+        let claims = decode::<Claims>(token, &key.decoding, &self.validation)
             .map_err(|error| match error.kind() {
                 ErrorKind::ExpiredSignature => TokenFault::Expired,
                 _ => TokenFault::Invalid,
@@ -203,6 +288,200 @@ mod tests {
         TokenKeys::new(&config)
     }
 
+    const ISSUER: &str = "https://api.example.com/account";
+
+    fn config_with(pairs: &[(&str, &str)]) -> Config {
+        let pairs: Vec<(String, String)> = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        Config::from_lookup(|name| pairs.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone())).unwrap()
+    }
+
+    fn es256_keys(current: &str, previous: Option<&str>) -> TokenKeys {
+        let mut pairs = vec![
+            ("JWT_ALGORITHM", "ES256"),
+            ("JWT_SIGNING_KEY", current),
+            ("JWT_ISSUER", ISSUER),
+        ];
+        if let Some(previous) = previous {
+            pairs.push(("JWT_PREVIOUS_SIGNING_KEY", previous));
+        }
+        TokenKeys::new(&config_with(&pairs))
+    }
+
+    fn ring_of(current: &str, previous: Option<&str>) -> KeyRing {
+        let material = crate::keys::KeyMaterial {
+            current: secrecy::SecretString::from(current.to_owned()),
+            previous: previous.map(|key| secrecy::SecretString::from(key.to_owned())),
+        };
+        KeyRing::build(crate::keys::JwtAlgorithm::Es256, &material).unwrap()
+    }
+
+    fn part(token: &str, index: usize) -> serde_json::Value {
+        let part = token.split('.').nth(index).unwrap();
+        serde_json::from_slice(&base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(part).unwrap()).unwrap()
+    }
+
+    /// `header.payload` of our own claims signed with `key` under any header.
+    fn signed_with(key: &crate::jws::SigningKey, header: serde_json::Value, payload: &serde_json::Value) -> String {
+        let b64 =
+            |value: &serde_json::Value| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(value.to_string());
+        let message = format!("{}.{}", b64(&header), b64(payload));
+        let signature = key.sign(message.as_bytes()).unwrap();
+        format!(
+            "{message}.{}",
+            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(signature)
+        )
+    }
+
+    #[test]
+    fn es256_tokens_carry_kid_and_iss_and_verify() {
+        let pem = crate::keys::new_es256_pem().unwrap();
+        let keys = es256_keys(&pem, None);
+        let sid = random_id();
+        let issued = keys.issue(TokenKind::Access, 42, &sid, random_id(), now()).unwrap();
+        let header = part(&issued.token, 0);
+        assert_eq!(header["alg"], "ES256");
+        assert_eq!(header["kid"], keys.ring().signing_kid.as_str());
+        assert_eq!(part(&issued.token, 1)["iss"], ISSUER);
+        assert_eq!(keys.verify(&issued.token, TokenKind::Access).unwrap().user_id, 42);
+        // Another deployment's ES256 key, even under our kid, is invalid.
+        let foreign = es256_keys(&crate::keys::new_es256_pem().unwrap(), None);
+        let forged = signed_with(&foreign.ring().signing, header.clone(), &part(&issued.token, 1));
+        assert_eq!(keys.verify(&forged, TokenKind::Access), Err(TokenFault::Invalid));
+    }
+
+    #[test]
+    fn tokens_of_the_previous_key_verify_until_it_is_dropped() {
+        let (old, new) = (
+            crate::keys::new_es256_pem().unwrap(),
+            crate::keys::new_es256_pem().unwrap(),
+        );
+        let before = es256_keys(&old, None);
+        let sid = random_id();
+        let minted_before = before.issue(TokenKind::Refresh, 7, &sid, random_id(), now()).unwrap();
+        before.replace(ring_of(&new, Some(&old)));
+        assert!(
+            before.verify(&minted_before.token, TokenKind::Refresh).is_ok(),
+            "the previous key still verifies"
+        );
+        let minted_after = before.issue(TokenKind::Refresh, 7, &sid, random_id(), now()).unwrap();
+        assert_ne!(
+            part(&minted_after.token, 0)["kid"],
+            part(&minted_before.token, 0)["kid"]
+        );
+        let newest = crate::keys::new_es256_pem().unwrap();
+        before.replace(ring_of(&newest, Some(&new)));
+        assert_eq!(
+            before.verify(&minted_before.token, TokenKind::Refresh),
+            Err(TokenFault::Invalid)
+        );
+        assert!(before.verify(&minted_after.token, TokenKind::Refresh).is_ok());
+    }
+
+    #[test]
+    fn alg_and_kid_confusion_is_refused() {
+        let pem = crate::keys::new_es256_pem().unwrap();
+        let keys = es256_keys(&pem, None);
+        let genuine = keys
+            .issue(TokenKind::Access, 7, &random_id(), random_id(), now())
+            .unwrap()
+            .token;
+        let (header, payload) = (part(&genuine, 0), part(&genuine, 1));
+        let ring = keys.ring();
+        let kid = ring.signing_kid.clone();
+        let point = ring.signing.public_point().unwrap().to_vec();
+        let jwk = ring.held[0].public_jwk.clone().unwrap();
+        let mut forged = Vec::new();
+        // HS256 under the public key's bytes, in every form a verifier might take them.
+        for secret in [point.clone(), jwk.to_string().into_bytes(), kid.clone().into_bytes()] {
+            let hmac = crate::jws::SigningKey::hs256(&secret);
+            forged.push(signed_with(
+                &hmac,
+                serde_json::json!({"alg": "HS256", "typ": "JWT", "kid": kid}),
+                &payload,
+            ));
+        }
+        // Our own key and claims, with a header that is not ours.
+        let ours = &ring.signing;
+        for extra in [
+            serde_json::json!({"kid": "not-a-key-we-hold"}),
+            serde_json::json!({"kid": null}),
+            serde_json::json!({"jwk": jwk}),
+            serde_json::json!({"jku": "https://attacker.example/jwks.json"}),
+            serde_json::json!({"x5u": "https://attacker.example/cert.pem"}),
+            serde_json::json!({"crit": ["exp"]}),
+        ] {
+            let mut header = header.clone();
+            for (field, value) in extra.as_object().unwrap() {
+                if value.is_null() {
+                    header.as_object_mut().unwrap().remove(field);
+                } else {
+                    header[field] = value.clone();
+                }
+            }
+            forged.push(signed_with(ours, header, &payload));
+        }
+        // An attacker's key, announced in the header, with our kid.
+        let attacker = es256_keys(&crate::keys::new_es256_pem().unwrap(), None);
+        let attacker_jwk = attacker.ring().held[0].public_jwk.clone().unwrap();
+        forged.push(signed_with(
+            &attacker.ring().signing,
+            serde_json::json!({"alg": "ES256", "typ": "JWT", "kid": kid, "jwk": attacker_jwk}),
+            &payload,
+        ));
+        for token in &forged {
+            assert_eq!(
+                keys.verify(token, TokenKind::Access),
+                Err(TokenFault::Invalid),
+                "{}",
+                part(token, 0)
+            );
+        }
+        // And an HS256 deployment refuses a genuine ES256 token, and the other way round.
+        let hs = keys_with("test-signing-key-test-signing-key-0123");
+        assert_eq!(hs.verify(&genuine, TokenKind::Access), Err(TokenFault::Invalid));
+        let hs_token = hs
+            .issue(TokenKind::Access, 7, &random_id(), random_id(), now())
+            .unwrap()
+            .token;
+        assert_eq!(keys.verify(&hs_token, TokenKind::Access), Err(TokenFault::Invalid));
+    }
+
+    #[test]
+    fn issuer_and_audience_are_required_when_configured() {
+        let pem = crate::keys::new_es256_pem().unwrap();
+        let with_audience = TokenKeys::new(&config_with(&[
+            ("JWT_ALGORITHM", "ES256"),
+            ("JWT_SIGNING_KEY", &pem),
+            ("JWT_ISSUER", ISSUER),
+            ("JWT_AUDIENCE", "orders-api"),
+        ]));
+        let other_issuer = TokenKeys::new(&config_with(&[
+            ("JWT_ALGORITHM", "ES256"),
+            ("JWT_SIGNING_KEY", &pem),
+            ("JWT_ISSUER", "https://elsewhere.example.com/account"),
+        ]));
+        let plain = es256_keys(&pem, None);
+        let sid = random_id();
+        let token = with_audience
+            .issue(TokenKind::Access, 7, &sid, random_id(), now())
+            .unwrap()
+            .token;
+        assert_eq!(part(&token, 1)["aud"], "orders-api");
+        assert!(with_audience.verify(&token, TokenKind::Access).is_ok());
+        let without_audience = plain
+            .issue(TokenKind::Access, 7, &sid, random_id(), now())
+            .unwrap()
+            .token;
+        assert_eq!(
+            with_audience.verify(&without_audience, TokenKind::Access),
+            Err(TokenFault::Invalid)
+        );
+        assert_eq!(
+            other_issuer.verify(&without_audience, TokenKind::Access),
+            Err(TokenFault::Invalid)
+        );
+    }
+
     fn keys() -> TokenKeys {
         keys_with("test-signing-key-test-signing-key-0123")
     }
@@ -223,7 +502,8 @@ mod tests {
         let header = issued.token.split('.').next().unwrap();
         let header = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(header).unwrap();
         let header: serde_json::Value = serde_json::from_slice(&header).unwrap();
-        assert_eq!(header, serde_json::json!({"typ": "JWT", "alg": "HS256"}));
+        let kid = keys.ring().signing_kid.clone();
+        assert_eq!(header, serde_json::json!({"alg": "HS256", "typ": "JWT", "kid": kid}));
         let payload = issued.token.split('.').nth(1).unwrap();
         let payload = base64::engine::general_purpose::URL_SAFE_NO_PAD
             .decode(payload)

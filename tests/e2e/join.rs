@@ -48,8 +48,17 @@ async fn join_tokens_are_simplejwt_tokens_of_one_new_session() {
     let session = new_user().await;
     let pk = session.pk().to_string();
     for (token, kind, lifetime) in [(&session.access, "access", 3600), (&session.refresh, "refresh", 86400)] {
-        assert_eq!(jwt_header(token), json!({"alg": "HS256", "typ": "JWT"}));
+        let header = jwt_header(token);
+        assert!(header["alg"] == "HS256" || header["alg"] == "ES256", "{header}");
+        assert!(header["kid"].as_str().is_some_and(|kid| !kid.is_empty()), "{header}");
+        assert_eq!(
+            header.as_object().map(|h| h.len()),
+            Some(3),
+            "alg, typ and kid only: {header}"
+        );
+        assert_eq!(header["typ"], "JWT");
         let claims = claims(token);
+        assert_eq!(claims["iss"], json!(issuer()), "the issuer other services trust");
         assert_eq!(claims["token_type"], kind);
         assert_eq!(claims["user_id"], json!(pk), "user_id is the pk as a string");
         let (exp, iat) = (claims["exp"].as_i64().unwrap(), claims["iat"].as_i64().unwrap());

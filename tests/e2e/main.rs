@@ -3,6 +3,7 @@
 mod conventions;
 mod flows;
 mod join;
+mod key_rotation;
 mod login;
 mod logout;
 mod mypage;
@@ -13,6 +14,7 @@ mod sessions;
 mod token_verify;
 mod user;
 mod user_delete;
+mod well_known;
 
 /// Tests that need more than HTTP (the stack's signing key or its table): `make smoke` skips
 /// every test whose path has `white_box` in it. The attack list signs some tokens with the key;

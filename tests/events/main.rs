@@ -54,6 +54,9 @@ async fn dispatch(app: &App<MemoryStore>, request: lambda_http::Request) -> Resp
         "/account/password/reset/confirm" => password_reset_confirm::handle(app, request).await,
         "/account/join/verify-email" => verify_email::handle(app, request).await,
         "/account/join/resend-email" => resend_email::handle(app, request).await,
+        "/account/.well-known/jwks.json" | "/account/.well-known/openid-configuration" => {
+            well_known::handle(app, request).await
+        }
         path if path == "/account/sessions" || path.starts_with("/account/sessions/") => {
             sessions::handle(app, request).await
         }
@@ -71,7 +74,8 @@ async fn send(app: &App<MemoryStore>, name: &str, tokens: (&str, &str)) -> (u16,
     }
 }
 
-const COVERED: [&str; 51] = [
+
+const COVERED: [&str; 55] = [
     "join.json",
     "join-no-slash.json",
     "login.json",
@@ -123,7 +127,49 @@ const COVERED: [&str; 51] = [
     "resend-email.json",
     "resend-email-no-slash.json",
     "resend-email-invalid-email.json",
+    "jwks.json",
+    "jwks-with-slash.json",
+    "openid-configuration.json",
+    "openid-configuration-with-slash.json",
 ];
+
+#[tokio::test]
+async fn the_published_key_events_answer_the_keys_under_es256_and_404_under_hs256() {
+    let pem = shared::keys::new_es256_pem().expect("a key");
+    let issuer = "https://abcdef1234.execute-api.eu-west-1.amazonaws.com/api/account";
+    let es256 = App::new(
+        shared::testing::test_config(&[
+            ("JWT_ALGORITHM", "ES256"),
+            ("JWT_SIGNING_KEY", &pem),
+            ("JWT_ISSUER", issuer),
+        ]),
+        MemoryStore::default(),
+    );
+    let none = ("REPLACE_WITH_ACCESS_TOKEN", "REPLACE_WITH_REFRESH_TOKEN");
+    for name in ["jwks.json", "jwks-with-slash.json"] {
+        let (status, body) = send(&es256, name, none).await;
+        assert_eq!(status, 200, "{name}");
+        assert_eq!(
+            body["keys"][0]["kid"],
+            es256.tokens.ring().signing_kid.as_str(),
+            "{name}"
+        );
+        assert_eq!(
+            send(&app(), name, none).await,
+            (404, json!({"detail": "Not found."})),
+            "{name}"
+        );
+    }
+    for name in ["openid-configuration.json", "openid-configuration-with-slash.json"] {
+        let (status, body) = send(&es256, name, none).await;
+        assert_eq!((status, body["issuer"].as_str()), (200, Some(issuer)), "{name}");
+        assert_eq!(
+            send(&app(), name, none).await,
+            (404, json!({"detail": "Not found."})),
+            "{name}"
+        );
+    }
+}
 
 #[test]
 fn every_event_file_is_exercised_here() {
@@ -465,7 +511,7 @@ async fn the_mail_events_reset_a_password_and_verify_an_address_in_both_spelling
         // The reset proved the address already: nothing was sent, and a fresh key finds it verified.
         assert_eq!(mailer.sent_to("ada@example.com").len(), 1);
         let key = app
-            .email_keys
+            .email_keys()
             .confirmation_key(1, "ada@example.com", shared::now_unix());
         let (status, _) = send_mail_event(&app, &file("verify-email"), &[("REPLACE_WITH_CONFIRM_KEY", &key)]).await;
         assert_eq!(status, 404, "verified already");

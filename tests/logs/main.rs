@@ -240,7 +240,60 @@ async fn full_flows_at_trace_level_log_no_secret() {
         secrets.push(signature);
         secrets.push(token);
     }
+    // ES256: the private key (PEM and each of its base64 lines) never reaches the logs either,
+    // through a join, a login, a refresh, nor a re-read of the key files that replaces it.
+    let keys = std::env::temp_dir().join(format!("log-test-keys-{}", random_id()));
+    std::fs::create_dir_all(&keys).expect("a key folder");
+    let (first, second) = (
+        shared::keys::new_es256_pem().expect("key"),
+        shared::keys::new_es256_pem().expect("key"),
+    );
+    for pem in [&first, &second] {
+        secrets.push(pem.trim().to_owned());
+        secrets.extend(pem.lines().filter(|line| !line.starts_with("-----")).map(str::to_owned));
+    }
+    let es_store = DynamoStore::connect(e2e::fresh_local_table("log-test-es256").await).await;
+    let es_config = test_config(&[
+        ("JWT_ALGORITHM", "ES256"),
+        ("JWT_SIGNING_KEY", &first),
+        ("JWT_ISSUER", "https://api.example.com/account"),
+    ]);
+    let mut es_app: App<DynamoStore> = App::new(es_config, es_store);
+    std::fs::write(keys.join("current.pem"), &second).expect("key file");
+    std::fs::write(keys.join("previous.pem"), &first).expect("key file");
+    es_app.key_refresh = Some(shared::key_source::KeyRefresh::new(
+        shared::key_source::KeySource::Files {
+            current: keys.join("current.pem"),
+            previous: Some(keys.join("previous.pem")),
+        },
+        shared::keys::JwtAlgorithm::Es256,
+        0,
+        0,
+    ));
+    let es_app = &es_app;
+    let es_email = format!("logs-es-{}@example.com", random_id());
+    let signup = json!({"email": es_email, "password1": PASSWORD, "password2": PASSWORD});
+    let response = serve(|r| join::handle(es_app, r), post_json("/account/join/", &signup, &[])).await;
+    assert_eq!(response.status().as_u16(), 201);
+    let (es_access, es_refresh) = tokens_of(&response);
+    es_app.refresh_keys().await;
+    let kid = |token: &str| e2e::jwt_header(token)["kid"].clone();
+    let response = serve(
+        |r| refresh::handle(es_app, r),
+        post_json("/account/token/refresh/", &json!({"refresh": es_refresh}), &[]),
+    )
+    .await;
+    assert_eq!(response.status().as_u16(), 200, "the previous key still verifies");
+    let (es_rotated_access, es_rotated_refresh) = tokens_of(&response);
+    assert_ne!(kid(&es_rotated_access), kid(&es_access), "the re-read key signs");
+    std::fs::remove_dir_all(&keys).expect("key folder removed");
+    for token in [es_access, es_refresh, es_rotated_access, es_rotated_refresh] {
+        secrets.push(token.rsplit('.').next().expect("a JWT").to_owned());
+        secrets.push(token);
+    }
+
     let logs = captured.text();
+    assert!(logs.contains("signing keys replaced"), "the re-read is logged (by kid)");
     for secret in &secrets {
         assert!(
             !logs.contains(secret.as_str()),

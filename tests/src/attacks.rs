@@ -1,14 +1,16 @@
 //! The token attack list: RFC 8725's pitfalls and jwt_tool's attack modes, each made from a
 //! genuine token of a live session, so that only the attack can be what refuses it. None may
 //! be accepted; each must get the contract's 401 for an invalid (or, where it says so,
-//! expired) token.
+//! expired) token. The list holds in both modes (`JWT_ALGORITHM` HS256 or ES256): "our key" is
+//! the stack's signing key, and "our HMAC secret" what an attacker would try as one (the HS256
+//! secret, or under ES256 the public key's bytes, as in the alg-confusion attack).
 
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use jsonwebtoken::{Algorithm, EncodingKey};
 use serde_json::{Value, json};
 
-use crate::{FOREIGN_KEY, claims, now, signing_key};
+use crate::{FOREIGN_KEY, claims, now, our_hmac_secret, sign_as_stack, signed_by_stack, stack_header, stack_keys};
 
 /// How the service must refuse an attack.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -55,7 +57,7 @@ fn claims_changed(genuine: &str, changes: Value) -> Value {
 
 /// Every attack on `genuine` (an access or refresh token of a live session).
 pub fn token_attacks(genuine: &str) -> Vec<Attack> {
-    let key = signing_key();
+    let key = our_hmac_secret();
     let mut attacks = Vec::new();
     let mut add = |name: String, token: String, refusal: Refusal| attacks.push(Attack { name, token, refusal });
     let mut parts = genuine.split('.');
@@ -208,6 +210,92 @@ pub fn token_attacks(genuine: &str) -> Vec<Attack> {
         );
     }
 
+    // Key-id and algorithm confusion between the two modes: our own key and claims under a
+    // header that is not ours, HMAC over the public key's bytes under our kid, and another
+    // key (an attacker's P-256 key) under our kid, announced or not.
+    let ours = stack_keys();
+    let our_kid = ours.signing_kid.clone();
+    for (name, changes) in [
+        ("our key, a kid we do not hold", json!({"kid": "not-a-key-we-hold"})),
+        ("our key, no kid", json!({"kid": null})),
+        ("our key, kid as a number", json!({"kid": 1})),
+        ("our key, our kid padded", json!({"kid": format!("{our_kid} ")})),
+        (
+            "our key, our own public key as an embedded jwk",
+            json!({"jwk": ours.held[0].public_jwk.clone().unwrap_or(json!({"kty": "oct", "k": "AA"}))}),
+        ),
+        (
+            "our key, a jku to our own key set",
+            json!({"jku": "https://api.example.com/account/.well-known/jwks.json"}),
+        ),
+        ("our key, an x5u", json!({"x5u": "https://attacker.example/cert.pem"})),
+        ("our key, a crit extension", json!({"crit": ["exp"], "exp": 1})),
+    ] {
+        let mut header = stack_header();
+        for (field, value) in changes.as_object().expect("object") {
+            if value.is_null() {
+                header.as_object_mut().expect("object").remove(field);
+            } else {
+                header[field] = value.clone();
+            }
+        }
+        add(
+            name.to_owned(),
+            signed_by_stack(&header, &genuine_claims),
+            Refusal::Invalid,
+        );
+    }
+    let hmac_header = json!({"alg": "HS256", "typ": "JWT", "kid": our_kid});
+    let mut hmac_secrets = vec![(
+        "HS256 under our kid, keyed with the kid itself",
+        our_kid.clone().into_bytes(),
+    )];
+    if let Some(jwk) = &ours.held[0].public_jwk {
+        // Under ES256 the public key is what everyone has: HMAC over its bytes (the classic
+        // confusion) or over its JWK. Under HS256 our HMAC secret is the real key.
+        hmac_secrets.push(("HS256 under our kid, keyed with our public point", key.clone()));
+        hmac_secrets.push((
+            "HS256 under our kid, keyed with our public JWK's JSON",
+            jwk.to_string().into_bytes(),
+        ));
+    }
+    for (name, secret) in hmac_secrets {
+        add(
+            name.to_owned(),
+            hmac_signed(&hmac_header, &genuine_claims, &secret),
+            Refusal::Invalid,
+        );
+    }
+    let attacker_pem = shared::keys::new_es256_pem().expect("a P-256 key");
+    let attacker = shared::keys::KeyRing::build(
+        shared::keys::JwtAlgorithm::Es256,
+        &shared::keys::KeyMaterial {
+            current: attacker_pem.into(),
+            previous: None,
+        },
+    )
+    .expect("the attacker's key");
+    let attacker_signed = |header: Value| {
+        let message = format!("{}.{}", segment(&header), segment(&genuine_claims));
+        let signature = attacker.signing.sign(message.as_bytes()).expect("ES256 signing");
+        format!("{message}.{}", URL_SAFE_NO_PAD.encode(signature))
+    };
+    add(
+        "ES256 under our kid, signed with an attacker's P-256 key".into(),
+        attacker_signed(json!({"alg": "ES256", "typ": "JWT", "kid": our_kid})),
+        Refusal::Invalid,
+    );
+    add(
+        "ES256 under our kid, signed with an attacker's key announced as a jwk".into(),
+        attacker_signed(json!({"alg": "ES256", "typ": "JWT", "kid": our_kid, "jwk": attacker.held[0].public_jwk})),
+        Refusal::Invalid,
+    );
+    add(
+        "ES256 under the attacker's own kid".into(),
+        attacker_signed(json!({"alg": "ES256", "typ": "JWT", "kid": attacker.signing_kid})),
+        Refusal::Invalid,
+    );
+
     // Claims tampered with (each to a value other than the genuine one), genuine signature kept.
     let genuine_user: u64 = genuine_claims["user_id"]
         .as_str()
@@ -237,7 +325,7 @@ pub fn token_attacks(genuine: &str) -> Vec<Attack> {
     for claim in ["exp", "iat", "jti", "token_type", "user_id", "sid"] {
         add(
             format!("missing {claim}"),
-            crate::sign(&claims_changed(genuine, json!({claim: null})), &key, Algorithm::HS256),
+            sign_as_stack(&claims_changed(genuine, json!({claim: null}))),
             Refusal::Invalid,
         );
     }
@@ -267,7 +355,7 @@ pub fn token_attacks(genuine: &str) -> Vec<Attack> {
         let claims = claims_changed(genuine, change);
         add(
             format!("{name}, signed with our key"),
-            crate::sign(&claims, &key, Algorithm::HS256),
+            sign_as_stack(&claims),
             Refusal::Invalid,
         );
     }
@@ -275,11 +363,7 @@ pub fn token_attacks(genuine: &str) -> Vec<Attack> {
     // Time: expired (under our key and another's), issued far in the future.
     add(
         "expired, signed with our key".into(),
-        crate::sign(
-            &claims_changed(genuine, json!({"iat": now - 3660, "exp": now - 60})),
-            &key,
-            Algorithm::HS256,
-        ),
+        sign_as_stack(&claims_changed(genuine, json!({"iat": now - 3660, "exp": now - 60}))),
         Refusal::Expired,
     );
     add(
@@ -293,11 +377,7 @@ pub fn token_attacks(genuine: &str) -> Vec<Attack> {
     );
     add(
         "iat ten years ahead, signed with our key".into(),
-        crate::sign(
-            &claims_changed(genuine, json!({"iat": now + 10 * 365 * 86400})),
-            &key,
-            Algorithm::HS256,
-        ),
+        sign_as_stack(&claims_changed(genuine, json!({"iat": now + 10 * 365 * 86400}))),
         Refusal::Invalid,
     );
 
@@ -335,13 +415,10 @@ pub fn token_attacks(genuine: &str) -> Vec<Attack> {
         ("header not JSON", format!("{not_json}.{payload}.{signature}")),
         ("payload not JSON", format!("{header}.{not_json}.{signature}")),
         ("header a JSON list", format!("{list}.{payload}.{signature}")),
-        ("payload a JSON list, signed by us", {
-            let message = format!("{header}.{list}");
-            let signature =
-                jsonwebtoken::crypto::sign(message.as_bytes(), &EncodingKey::from_secret(&key), Algorithm::HS256)
-                    .expect("HMAC signing");
-            format!("{message}.{signature}")
-        }),
+        (
+            "payload a JSON list, signed by us",
+            crate::sign_message_by_stack(&format!("{header}.{list}")),
+        ),
     ] {
         add(name.to_owned(), token, Refusal::Invalid);
     }

@@ -1,6 +1,7 @@
 //! Helpers for the end-to-end tests. `make test` starts DynamoDB (moto) and `cargo lambda watch`
 //! on free ports and hands them over in the environment:
-//! `E2E_API_URL` (the router's base URL), `JWT_SIGNING_KEY` (to forge expired tokens),
+//! `E2E_API_URL` (the router's base URL), `JWT_ALGORITHM` and `JWT_SIGNING_KEY_FILE` (to forge
+//! expired tokens with the stack's key),
 //! `TABLE_NAME` and `AWS_ENDPOINT_URL_DYNAMODB` (to act as an admin would, e.g. deactivate a user).
 //!
 //! `make smoke API_URL=https://…` runs the black-box part (every test outside a `white_box`
@@ -37,6 +38,8 @@ pub const USER: &str = "/account/user/";
 pub const USER_DELETE: &str = "/account/user/delete/";
 pub const SESSIONS: &str = "/account/sessions/";
 pub const REVOKE_OTHERS: &str = "/account/sessions/revoke-others/";
+pub const JWKS: &str = "/account/.well-known/jwks.json";
+pub const OPENID_CONFIGURATION: &str = "/account/.well-known/openid-configuration";
 
 /// A route's path without its trailing slash.
 fn bare(path: &str) -> &str {
@@ -97,12 +100,23 @@ pub fn api_url() -> &'static str {
 /// A client for one request. Each `#[tokio::test]` has its own runtime, and pooled connections
 /// die with the runtime that opened them, so clients are not shared between tests.
 pub fn client() -> reqwest::Client {
-    // reqwest's TLS is built without a crypto provider of its own: use ring, as the functions do.
-    let _ = rustls::crypto::ring::default_provider().install_default();
     reqwest::Client::builder()
+        .tls_backend_preconfigured(tls_config().clone())
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .expect("http client")
+}
+
+/// The TLS settings every client shares: the system's roots, loaded once. A client of its own
+/// would load and parse them again (about 25 ms of CPU in a debug build, for every request).
+fn tls_config() -> &'static rustls::ClientConfig {
+    use rustls_platform_verifier::ConfigVerifierExt;
+    static CONFIG: OnceLock<rustls::ClientConfig> = OnceLock::new();
+    CONFIG.get_or_init(|| {
+        // reqwest's TLS is built without a crypto provider of its own: use ring, as the functions do.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        rustls::ClientConfig::with_platform_verifier().expect("the platform's TLS roots")
+    })
 }
 
 /// A white-box setting of the running stack (its key, its table); `make smoke` has none.
@@ -261,11 +275,16 @@ impl SetCookie {
 #[track_caller]
 pub fn assert_conventions(answer: &Answer) {
     let context = format!("{} {} ({})", answer.method, answer.path, answer.status);
+    // The published keys are public and cacheable; every other answer is personal.
+    let published = answer.status == 200
+        && (answer.method == "GET" || answer.method == "HEAD")
+        && answer.path.contains("/.well-known/");
+    let cache_control = if published { "public, max-age=3600" } else { "no-store" };
     for (name, value) in [
         ("x-content-type-options", "nosniff"),
         ("x-frame-options", "DENY"),
         ("referrer-policy", "same-origin"),
-        ("cache-control", "no-store"),
+        ("cache-control", cache_control),
     ] {
         assert_eq!(answer.header(name), Some(value), "{context}: header {name}");
     }
@@ -618,6 +637,12 @@ pub fn logout_refused(detail: &str) -> Value {
 
 // --- Tokens -------------------------------------------------------------------------------------
 
+/// The issuer of the stack's tokens: its base URL followed by `/account` (`JWT_ISSUER`, as
+/// `make test` and the template set it).
+pub fn issuer() -> String {
+    format!("{}/account", api_url())
+}
+
 /// The decoded payload of a JWT.
 pub fn claims(token: &str) -> Value {
     decode_part(token, 1)
@@ -638,9 +663,70 @@ fn encode_part(value: &Value) -> String {
     URL_SAFE_NO_PAD.encode(value.to_string())
 }
 
-/// The signing key of the running stack.
-pub fn signing_key() -> Vec<u8> {
-    white_box_setting("JWT_SIGNING_KEY").into_bytes()
+/// The running stack's keys, read as its functions read them (`JWT_ALGORITHM`, and
+/// `JWT_SIGNING_KEY` or the file `JWT_SIGNING_KEY_FILE` names, which `make rotate-key` rewrites:
+/// read at each call, so the tests sign with the key in force).
+pub fn stack_keys() -> shared::keys::KeyRing {
+    let algorithm = std::env::var("JWT_ALGORITHM")
+        .ok()
+        .and_then(|name| name.parse().ok())
+        .unwrap_or(shared::keys::JwtAlgorithm::Hs256);
+    let current = match std::env::var("JWT_SIGNING_KEY_FILE") {
+        Ok(path) => std::fs::read_to_string(path)
+            .expect("the stack's key file")
+            .trim()
+            .to_owned(),
+        Err(_) => white_box_setting("JWT_SIGNING_KEY"),
+    };
+    let material = shared::keys::KeyMaterial {
+        current: current.into(),
+        previous: None,
+    };
+    shared::keys::KeyRing::build(algorithm, &material).expect("the stack's key")
+}
+
+/// What an attacker could use as an HMAC secret against the stack: the HS256 secret itself
+/// (a leaked-key stand-in) or, under ES256, the public key's bytes as the JWKS publishes them.
+pub fn our_hmac_secret() -> Vec<u8> {
+    let keys = stack_keys();
+    match keys.signing.public_point() {
+        Some(point) => point.to_vec(),
+        None => white_box_hmac_secret(),
+    }
+}
+
+fn white_box_hmac_secret() -> Vec<u8> {
+    match std::env::var("JWT_SIGNING_KEY_FILE") {
+        Ok(path) => std::fs::read_to_string(path)
+            .expect("the stack's key file")
+            .trim()
+            .as_bytes()
+            .to_vec(),
+        Err(_) => white_box_setting("JWT_SIGNING_KEY").into_bytes(),
+    }
+}
+
+/// `header.payload` signed with the stack's current key, whatever the header says.
+pub fn signed_by_stack(header: &Value, payload: &Value) -> String {
+    let message = format!("{}.{}", encode_part(header), encode_part(payload));
+    sign_message_by_stack(&message)
+}
+
+/// `message` (`header.payload`, already encoded) with the stack's signature appended.
+pub fn sign_message_by_stack(message: &str) -> String {
+    let signature = stack_keys().signing.sign(message.as_bytes()).expect("signing");
+    format!("{message}.{}", URL_SAFE_NO_PAD.encode(signature))
+}
+
+/// The header the stack puts on its tokens: its algorithm and current key id.
+pub fn stack_header() -> Value {
+    let keys = stack_keys();
+    json!({"alg": keys.algorithm.name(), "typ": "JWT", "kid": keys.signing_kid})
+}
+
+/// `claims` signed as the stack signs its tokens (a forgery only the key holder can make).
+pub fn sign_as_stack(claims: &Value) -> String {
+    signed_by_stack(&stack_header(), claims)
 }
 
 /// A key the stack does not use.
@@ -670,7 +756,7 @@ pub fn claims_with(token: &str, changes: Value) -> Value {
 
 /// `token` re-signed with the stack's key after applying `changes` (fresh `jti`).
 pub fn forge(token: &str, changes: Value) -> String {
-    sign(&claims_with(token, changes), &signing_key(), Algorithm::HS256)
+    sign_as_stack(&claims_with(token, changes))
 }
 
 /// A token of the same kind, user and session as `token`, properly signed, that expired
@@ -685,9 +771,10 @@ pub fn foreign_signed(token: &str) -> String {
     sign(&claims_with(token, json!({})), FOREIGN_KEY, Algorithm::HS256)
 }
 
-/// The same claims (fresh `jti`), signed with the stack's key under HS512.
+/// The same claims (fresh `jti`), signed under HS512 with what an attacker would try as our
+/// key (the HS256 secret, or the ES256 public key's bytes).
 pub fn other_algorithm(token: &str) -> String {
-    sign(&claims_with(token, json!({})), &signing_key(), Algorithm::HS512)
+    sign(&claims_with(token, json!({})), &our_hmac_secret(), Algorithm::HS512)
 }
 
 /// The token's payload under `{"alg":"none"}`, unsigned.

@@ -56,7 +56,7 @@ fn place(dynamodb: &str) -> Place<'_> {
     }
 }
 
-static SUBJECTS: [Subject; 12] = [
+static SUBJECTS: [Subject; 13] = [
     Subject {
         binary: HELLO,
         path: "/",
@@ -158,6 +158,17 @@ static SUBJECTS: [Subject; 12] = [
             json_body: None,
             bearer: Some(foreign_jwt!()),
             status: 401,
+        },
+    },
+    Subject {
+        binary: "well-known",
+        path: "/account/.well-known/jwks.json",
+        // The bench signs HS256: no public key, the contract's 404 (the keys are still loaded).
+        probe: Probe {
+            method: "GET",
+            json_body: None,
+            bearer: None,
+            status: 404,
         },
     },
     Subject {
@@ -296,7 +307,7 @@ async fn bench() -> Result<(), String> {
     if !missing.is_empty() {
         return Err(format!(
             "missing in {}: {} (cargo build --release -p bench --bin hello-lambda; \
-             cargo build --release --bins -p join -p login -p logout -p refresh -p password-change -p mypage -p token-verify -p user -p user-delete -p sessions -p sessions-revoke-others)",
+             cargo build --release --bins -p join -p login -p logout -p refresh -p password-change -p mypage -p token-verify -p user -p user-delete -p sessions -p sessions-revoke-others -p well-known)",
             args.dir.display(),
             missing.join(", ")
         ));

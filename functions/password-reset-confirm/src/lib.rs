@@ -51,7 +51,7 @@ async fn confirm<S: EmailStore>(app: &App<S>, request: &Request) -> Result<Respo
     let user = app.store.find_by_id(user_id).await?.ok_or_else(|| invalid("uid"))?;
     shared::logging::record_user(user.id);
     let timeout = app.config.email.password_reset_timeout;
-    if !user.is_active || !app.email_keys.check_reset_token(&user, &token, now_unix(), timeout) {
+    if !user.is_active || !app.email_keys().check_reset_token(&user, &token, now_unix(), timeout) {
         return Err(invalid("token"));
     }
     check_new_password(new_password1.expose_secret(), new_password2.expose_secret(), &user)?;

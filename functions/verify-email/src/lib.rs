@@ -33,7 +33,7 @@ async fn verify<S: EmailStore>(app: &App<S>, request: &Request) -> Result<Respon
     let timeout = app.config.email.email_confirm_timeout;
     if user.email_verified
         || !app
-            .email_keys
+            .email_keys()
             .check_confirmation_key(&key, user.id, &user.email, now_unix(), timeout)
     {
         return Err(ApiError::NotFound);

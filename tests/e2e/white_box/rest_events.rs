@@ -170,3 +170,32 @@ async fn rest_api_session_and_deletion_events_walk_an_account_to_its_end_through
     assert_eq!(deleted["statusCode"], 204, "{deleted}");
     assert_eq!(mypage(&session.bearer()).await.status, 401);
 }
+
+#[tokio::test]
+async fn rest_api_events_of_the_published_keys_reach_the_real_binary() {
+    let es256 = stack_keys().algorithm == shared::keys::JwtAlgorithm::Es256;
+    for file in [
+        "jwks.json",
+        "jwks-with-slash.json",
+        "openid-configuration.json",
+        "openid-configuration-with-slash.json",
+    ] {
+        let answer = invoke("well-known", event(file, "", "", "")).await;
+        if !es256 {
+            assert_eq!(answer["statusCode"], 404, "{file}");
+            assert_eq!(body(&answer), json!({"detail": "Not found."}), "{file}");
+            continue;
+        }
+        assert_eq!(answer["statusCode"], 200, "{file}");
+        assert_eq!(
+            header_values(&answer, "cache-control"),
+            ["public, max-age=3600"],
+            "{file}"
+        );
+        let document = body(&answer);
+        match file.starts_with("jwks") {
+            true => assert_eq!(document["keys"][0]["kid"], json!(stack_keys().signing_kid), "{file}"),
+            false => assert_eq!(document["issuer"], json!(issuer()), "{file}"),
+        }
+    }
+}

@@ -3,7 +3,11 @@
 //! `account-admin create-superuser EMAIL` — reads the password from standard input (never from
 //! the command line, where other users and shell history would see it).
 //!
-//! Both use `TABLE_NAME` and the usual AWS environment (`AWS_ENDPOINT_URL_DYNAMODB` locally).
+//! `account-admin new-signing-key HS256|ES256` — prints a new signing key (a random secret, or a
+//! P-256 private key as PKCS#8 PEM) for a key file or a Secrets Manager version; redirect it
+//! into a file only you can read.
+//!
+//! The table commands use `TABLE_NAME` and the usual AWS environment (`AWS_ENDPOINT_URL_DYNAMODB` locally).
 
 use std::io::BufRead;
 use std::process::ExitCode;
@@ -12,12 +16,26 @@ use secrecy::SecretString;
 use shared::account::create_superuser;
 use shared::store::{DynamoStore, TableDefinition};
 
-const USAGE: &str =
-    "usage: account-admin create-table | table-definition | create-superuser EMAIL  (password on stdin)";
+const USAGE: &str = "usage: account-admin create-table | table-definition | create-superuser EMAIL  (password on stdin) | new-signing-key HS256|ES256";
 
 #[tokio::main]
 async fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
+    // Needs no table: answered before connecting.
+    if let [command, algorithm] = args.as_slice()
+        && command == "new-signing-key"
+    {
+        return match algorithm.parse().ok().and_then(shared::keys::new_signing_key) {
+            Some(key) => {
+                println!("{}", key.trim_end());
+                ExitCode::SUCCESS
+            }
+            None => {
+                eprintln!("account-admin: {USAGE}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     let table = std::env::var("TABLE_NAME").unwrap_or_else(|_| "accounts".to_owned());
     let store = DynamoStore::connect(table.clone()).await;
     let outcome = match args.iter().map(String::as_str).collect::<Vec<_>>().as_slice() {

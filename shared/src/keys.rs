@@ -1,0 +1,316 @@
+//! The signing keys a function holds: the current one, which signs, and the previous one, which
+//! still verifies what it signed before a rotation. Each has a key id (`kid`), and a token is
+//! checked only with the key its `kid` names. HS256 keys are shared secrets; ES256 keys are P-256
+//! private keys (PKCS#8 PEM) whose public halves are published (`/account/.well-known/jwks.json`).
+
+use std::fmt;
+use std::str::FromStr;
+use std::sync::Arc;
+
+use base64::Engine;
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use jsonwebtoken::{Algorithm, DecodingKey};
+use secrecy::{ExposeSecret, SecretString};
+use serde_json::{Value, json};
+
+use crate::email_token::EmailKeys;
+use crate::jws::{SigningKey, sha256};
+
+/// The shortest HS256 secret we accept (contract §2): 256 bits.
+pub const MIN_HS256_KEY_BYTES: usize = 32;
+
+/// The algorithm every token of a deployment is signed with (`JWT_ALGORITHM`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JwtAlgorithm {
+    Hs256,
+    Es256,
+}
+
+impl JwtAlgorithm {
+    pub fn jose(self) -> Algorithm {
+        match self {
+            JwtAlgorithm::Hs256 => Algorithm::HS256,
+            JwtAlgorithm::Es256 => Algorithm::ES256,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            JwtAlgorithm::Hs256 => "HS256",
+            JwtAlgorithm::Es256 => "ES256",
+        }
+    }
+}
+
+impl FromStr for JwtAlgorithm {
+    type Err = ();
+
+    fn from_str(text: &str) -> Result<Self, ()> {
+        match text {
+            "HS256" => Ok(JwtAlgorithm::Hs256),
+            "ES256" => Ok(JwtAlgorithm::Es256),
+            _ => Err(()),
+        }
+    }
+}
+
+/// The stored form of the keys: the HS256 secret or the ES256 PEM, as the environment, a file
+/// or a Secrets Manager version holds it.
+#[derive(Clone)]
+pub struct KeyMaterial {
+    pub current: SecretString,
+    pub previous: Option<SecretString>,
+}
+
+impl fmt::Debug for KeyMaterial {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("KeyMaterial([redacted])")
+    }
+}
+
+/// Why keys were refused. Names which key, never its value.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("the {which} signing key must be {expected}")]
+pub struct KeyRejected {
+    pub which: &'static str,
+    pub expected: &'static str,
+}
+
+/// A key that verifies, with its id.
+pub struct HeldKey {
+    pub kid: String,
+    pub decoding: DecodingKey,
+    /// The public key as a JWK (ES256 only: an HS256 key is never published).
+    pub public_jwk: Option<Value>,
+}
+
+/// The keys built from [`KeyMaterial`]: one that signs, one or two that verify.
+pub struct KeyRing {
+    pub algorithm: JwtAlgorithm,
+    pub signing_kid: String,
+    pub signing: SigningKey,
+    /// The current key first, then the previous one (if any, and not the same key).
+    pub held: Vec<HeldKey>,
+    /// The MAC keys of the mailed links, derived from the same keys (`email_token`).
+    pub email: Arc<EmailKeys>,
+}
+
+impl KeyRing {
+    pub fn build(algorithm: JwtAlgorithm, material: &KeyMaterial) -> Result<Self, KeyRejected> {
+        let (signing, current) = parse(algorithm, material.current.expose_secret(), "current")?;
+        let mut held = vec![current];
+        if let Some(previous) = &material.previous {
+            match parse(algorithm, previous.expose_secret(), "previous") {
+                Ok((_, previous)) if previous.kid != held[0].kid => held.push(previous),
+                Ok(_) => {}
+                // Right after a switch of algorithm (an HS256 secret replaced by a P-256 key),
+                // the previous version is of the other kind: it could verify no token of this
+                // mode anyway, so it is left out rather than stopping the function.
+                Err(rejected) => tracing::warn!(%rejected, "the previous signing key is left out"),
+            }
+        }
+        Ok(KeyRing {
+            algorithm,
+            signing_kid: held[0].kid.clone(),
+            signing,
+            held,
+            email: Arc::new(EmailKeys::from_material(material)),
+        })
+    }
+
+    /// The key a token's `kid` names, if we hold it.
+    pub fn key(&self, kid: &str) -> Option<&HeldKey> {
+        self.held.iter().find(|key| key.kid == kid)
+    }
+
+    /// The JWK Set of the public keys (RFC 7517 §5), current first; `None` for HS256.
+    pub fn jwks(&self) -> Option<Value> {
+        let keys: Option<Vec<Value>> = self.held.iter().map(|key| key.public_jwk.clone()).collect();
+        keys.map(|keys| json!({ "keys": keys }))
+    }
+}
+
+fn parse(algorithm: JwtAlgorithm, stored: &str, which: &'static str) -> Result<(SigningKey, HeldKey), KeyRejected> {
+    match algorithm {
+        JwtAlgorithm::Hs256 => {
+            if stored.len() < MIN_HS256_KEY_BYTES {
+                return Err(KeyRejected {
+                    which,
+                    expected: "at least 32 bytes long",
+                });
+            }
+            let secret = stored.as_bytes();
+            let held = HeldKey {
+                kid: hs256_kid(secret),
+                decoding: DecodingKey::from_secret(secret),
+                public_jwk: None,
+            };
+            Ok((SigningKey::hs256(secret), held))
+        }
+        JwtAlgorithm::Es256 => {
+            let expected = "a P-256 private key in PKCS#8 PEM (-----BEGIN PRIVATE KEY-----)";
+            let der = pem_private_key(stored).ok_or(KeyRejected { which, expected })?;
+            let signing = SigningKey::es256(&der).map_err(|_| KeyRejected { which, expected })?;
+            let point = signing.public_point().ok_or(KeyRejected { which, expected })?.to_vec();
+            let (x, y) = (
+                URL_SAFE_NO_PAD.encode(&point[1..33]),
+                URL_SAFE_NO_PAD.encode(&point[33..]),
+            );
+            let kid = jwk_thumbprint(&x, &y);
+            let public_jwk = json!({
+                "kty": "EC", "crv": "P-256", "x": x, "y": y,
+                "kid": kid, "use": "sig", "alg": "ES256",
+            });
+            let held = HeldKey {
+                kid,
+                decoding: DecodingKey::from_ec_der(&point),
+                public_jwk: Some(public_jwk),
+            };
+            Ok((signing, held))
+        }
+    }
+}
+
+/// The RFC 7638 thumbprint of a P-256 public key: SHA-256 of its required members in
+/// lexicographic order, base64url. Anyone holding the JWK can recompute it.
+fn jwk_thumbprint(x: &str, y: &str) -> String {
+    let canonical = format!(r#"{{"crv":"P-256","kty":"EC","x":"{x}","y":"{y}"}}"#);
+    URL_SAFE_NO_PAD.encode(sha256(canonical.as_bytes()))
+}
+
+/// An HS256 key's id: 96 bits of a labelled SHA-256 of the secret. A hash of a random
+/// 256-bit secret tells nothing about it, and the label keeps it apart from any other use.
+fn hs256_kid(secret: &[u8]) -> String {
+    let mut labelled = b"account-api HS256 kid\0".to_vec();
+    labelled.extend_from_slice(secret);
+    URL_SAFE_NO_PAD.encode(&sha256(&labelled)[..12])
+}
+
+/// The DER inside a `PRIVATE KEY` PEM block (RFC 7468), whitespace tolerated.
+fn pem_private_key(pem: &str) -> Option<Vec<u8>> {
+    let body = pem
+        .trim()
+        .strip_prefix("-----BEGIN PRIVATE KEY-----")?
+        .strip_suffix("-----END PRIVATE KEY-----")?;
+    let base64: String = body.chars().filter(|c| !c.is_ascii_whitespace()).collect();
+    STANDARD.decode(base64).ok()
+}
+
+/// A PKCS#8 document as PEM (what `make dev` and `make rotate-key` write).
+pub fn pem_from_pkcs8(der: &[u8]) -> String {
+    let base64 = STANDARD.encode(der);
+    let lines: Vec<&str> = base64
+        .as_bytes()
+        .chunks(64)
+        .map(|line| std::str::from_utf8(line).unwrap_or_default())
+        .collect();
+    format!(
+        "-----BEGIN PRIVATE KEY-----\n{}\n-----END PRIVATE KEY-----\n",
+        lines.join("\n")
+    )
+}
+
+/// A new key of `algorithm` as it is stored: 48 random bytes in base64url for HS256 (384 bits,
+/// above the 256 the contract asks), a PEM private key for ES256.
+pub fn new_signing_key(algorithm: JwtAlgorithm) -> Option<String> {
+    match algorithm {
+        JwtAlgorithm::Hs256 => {
+            let mut secret = [0u8; 48];
+            ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut secret).ok()?;
+            Some(URL_SAFE_NO_PAD.encode(secret))
+        }
+        JwtAlgorithm::Es256 => new_es256_pem(),
+    }
+}
+
+/// A new ES256 private key, as PEM.
+pub fn new_es256_pem() -> Option<String> {
+    crate::jws::generate_es256_pkcs8().ok().map(|der| pem_from_pkcs8(&der))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // Made by `openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256` (OpenSSL 3.0):
+    // a test key, used nowhere else.
+    const OPENSSL_PEM: &str = include_str!("../tests/data/openssl-p256.pem");
+
+    fn material(current: &str, previous: Option<&str>) -> KeyMaterial {
+        KeyMaterial {
+            current: SecretString::from(current.to_owned()),
+            previous: previous.map(|key| SecretString::from(key.to_owned())),
+        }
+    }
+
+    #[test]
+    fn an_openssl_key_loads_and_its_kid_is_its_rfc_7638_thumbprint() {
+        let ring = KeyRing::build(JwtAlgorithm::Es256, &material(OPENSSL_PEM, None)).unwrap();
+        let jwk = ring.held[0].public_jwk.clone().unwrap();
+        let canonical =
+            serde_json::to_string(&json!({"crv": "P-256", "kty": "EC", "x": jwk["x"], "y": jwk["y"]})).unwrap();
+        assert_eq!(ring.signing_kid, URL_SAFE_NO_PAD.encode(sha256(canonical.as_bytes())));
+        assert_eq!(jwk["kid"], ring.signing_kid.as_str());
+        assert_eq!((jwk["use"].as_str(), jwk["alg"].as_str()), (Some("sig"), Some("ES256")));
+        assert!(jwk.get("d").is_none(), "no private part is published");
+        assert_eq!(URL_SAFE_NO_PAD.decode(jwk["x"].as_str().unwrap()).unwrap().len(), 32);
+    }
+
+    #[test]
+    fn the_previous_key_is_held_and_published_after_the_current_one() {
+        let (old, new) = (new_es256_pem().unwrap(), new_es256_pem().unwrap());
+        let ring = KeyRing::build(JwtAlgorithm::Es256, &material(&new, Some(&old))).unwrap();
+        let only_old = KeyRing::build(JwtAlgorithm::Es256, &material(&old, None)).unwrap();
+        assert_eq!(ring.held.len(), 2);
+        assert_eq!(ring.held[1].kid, only_old.signing_kid);
+        assert_ne!(ring.signing_kid, only_old.signing_kid);
+        let jwks = ring.jwks().unwrap();
+        let kids: Vec<&str> = jwks["keys"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|k| k["kid"].as_str().unwrap())
+            .collect();
+        assert_eq!(kids, [ring.signing_kid.as_str(), only_old.signing_kid.as_str()]);
+        let same = KeyRing::build(JwtAlgorithm::Es256, &material(&new, Some(&new))).unwrap();
+        assert_eq!(same.held.len(), 1, "a key is held once");
+    }
+
+    #[test]
+    fn hs256_keys_have_ids_and_are_never_published() {
+        let key = "0123456789abcdef0123456789abcdef";
+        let ring = KeyRing::build(
+            JwtAlgorithm::Hs256,
+            &material(key, Some("another-key-0123456789abcdefghijkl")),
+        )
+        .unwrap();
+        assert_eq!(ring.held.len(), 2);
+        assert_eq!(ring.signing_kid.len(), 16);
+        assert!(!ring.signing_kid.contains(key));
+        assert_eq!(ring.jwks(), None);
+    }
+
+    #[test]
+    fn bad_keys_are_refused_by_role_without_their_value() {
+        let short = KeyRing::build(JwtAlgorithm::Hs256, &material("too-short", None))
+            .err()
+            .unwrap();
+        assert_eq!(short.which, "current");
+        let pem = new_es256_pem().unwrap();
+        let hs_as_es = KeyRing::build(JwtAlgorithm::Es256, &material("0123456789abcdef0123456789abcdef", None))
+            .err()
+            .unwrap();
+        assert_eq!(hs_as_es.which, "current");
+        assert!(!hs_as_es.to_string().contains("0123456789abcdef"));
+        // After a switch from HS256, the previous version is the old secret: left out, not fatal.
+        let switched = KeyRing::build(
+            JwtAlgorithm::Es256,
+            &material(&pem, Some("0123456789abcdef0123456789abcdef")),
+        );
+        assert_eq!(switched.map(|ring| ring.held.len()).ok(), Some(1));
+        let truncated = format!("{}\n-----END PRIVATE KEY-----", &pem[..100]);
+        assert!(KeyRing::build(JwtAlgorithm::Es256, &material(&truncated, None)).is_err());
+        let rsa_shaped = "-----BEGIN PRIVATE KEY-----\nMIIBVQIBADANBgkqhkiG9w0BAQEFAASCAT8=\n-----END PRIVATE KEY-----";
+        assert!(KeyRing::build(JwtAlgorithm::Es256, &material(rsa_shaped, None)).is_err());
+    }
+}
