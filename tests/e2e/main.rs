@@ -1,6 +1,7 @@
 //! End-to-end: every route over real HTTP through cargo lambda's router and real DynamoDB.
 
 mod conventions;
+mod email;
 mod flows;
 mod join;
 mod login;
@@ -19,5 +20,6 @@ mod user_delete;
 /// the REST API events go to the functions through the emulator's Lambda Invoke API.
 mod white_box {
     mod attacks;
+    mod mail;
     mod rest_events;
 }
