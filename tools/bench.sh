@@ -18,7 +18,8 @@ OUT="$ROOT/docs/bench-results.md"
 mkdir -p "$ROOT/docs" "$LOCAL"
 
 say "release builds"
-cargo build --release --quiet --bins -p join -p login -p logout -p refresh -p password-change -p mypage -p token-verify -p user -p user-delete -p sessions -p sessions-revoke-others -p well-known -p bench -p account-admin
+cargo build --release --quiet --bins -p join -p login -p logout -p refresh -p password-change -p mypage -p token-verify -p user -p user-delete -p sessions -p sessions-revoke-others \
+    -p password-reset -p password-reset-confirm -p verify-email -p resend-email -p well-known -p bench -p account-admin
 
 stack_begin
 trap stack_end EXIT
@@ -51,7 +52,8 @@ target/release/cpu-per-request target/release "${CPU_REQUESTS:-2000}" "${CPU_HAS
 
 say "arm64 builds, as Lambda receives them"
 ensure_arm64_target
-cargo lambda build --release --arm64 --quiet -p join -p login -p logout -p refresh -p password-change -p mypage -p token-verify -p user -p user-delete -p sessions -p sessions-revoke-others -p well-known
+cargo lambda build --release --arm64 --quiet -p join -p login -p logout -p refresh -p password-change -p mypage -p token-verify -p user -p user-delete -p sessions -p sessions-revoke-others \
+    -p password-reset -p password-reset-confirm -p verify-email -p resend-email -p well-known
 { echo; echo "## arm64 bootstrap sizes (cargo lambda build --release --arm64)"; echo; } >> "$OUT"
 python3 - >> "$OUT" <<'PY'
 import io, pathlib, zipfile
@@ -70,6 +72,9 @@ target/release/account-admin create-table > /dev/null
 export JWT_SIGNING_KEY="$(python3 -c 'import secrets; print(secrets.token_urlsafe(48))')"
 # Rotation off for this run only: wrk repeats one request, and a rotated token is spent.
 export ROTATE_REFRESH_TOKENS=false RUST_LOG=error
+# Password reset timed for a known and an unknown address (below): mail to a local outbox, the
+# default answer floor, and an hourly limit high enough that every known request sends.
+export EMAIL_BACKEND=file EMAIL_OUTBOX_DIR="$LOCAL/outbox-bench" PASSWORD_RESET_MAX_PER_HOUR=100
 api_port="$(free_port)"
 stack_functions_on "$api_port"
 stack_service "$LOCAL/watch-bench.log" \
@@ -121,6 +126,9 @@ note = f" ({errors.group(1)} non-2xx)" if errors else ""
 print(f"| {route}{note} | {float(rps):.0f} | {ms('50%'):.2f} | {ms('99%'):.2f} |")
 PY
 done
+say "password reset: a known and an unknown address, timed alike"
+{ echo; echo "## Password reset: known and unknown address (through cargo lambda watch)"; echo; } >> "$OUT"
+python3 "$ROOT/tools/reset_timing.py" "$api" bench@example.com "${RESET_REQUESTS:-40}" >> "$OUT"
 if [ "${PROFILES:-1}" != 0 ]; then
     say "release profiles compared (PROFILES=0 skips this part)"
     { echo; echo "## Release profiles compared (x86_64 builds, Argon2: ${ARGON2_ROUNDS:-7} interleaved rounds of ${ARGON2_RUNS:-15} runs each)"; echo; } >> "$OUT"

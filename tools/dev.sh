@@ -43,8 +43,11 @@ export RUST_LOG="${RUST_LOG:-info}"
 # message, like Django's file backend; the functions log each file's path and link (local only:
 # the SES backend logs neither). The links open the front end below.
 export EMAIL_BACKEND="${EMAIL_BACKEND:-file}" EMAIL_OUTBOX_DIR="${EMAIL_OUTBOX_DIR:-$LOCAL/outbox}"
-export PASSWORD_RESET_URL="${PASSWORD_RESET_URL:-http://localhost:$WEB_PORT/#/reset/{uid}/{token}}"
-export EMAIL_CONFIRM_URL="${EMAIL_CONFIRM_URL:-http://localhost:$WEB_PORT/#/verify/{key}}"
+# (Braces inside ${…:-…} would end it early: the defaults are spelt out first.)
+reset_url="http://localhost:$WEB_PORT/#/reset/{uid}/{token}"
+confirm_url="http://localhost:$WEB_PORT/#/verify/{key}"
+export PASSWORD_RESET_URL="${PASSWORD_RESET_URL:-$reset_url}"
+export EMAIL_CONFIRM_URL="${EMAIL_CONFIRM_URL:-$confirm_url}"
 # Browser origins allowed to call the API with credentials (the functions answer CORS
 # themselves, as behind the deployed REST API).
 # The front end of web/ (below) is one of them, on its own port: another origin, as deployed.

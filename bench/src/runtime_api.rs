@@ -257,6 +257,10 @@ fn command(binary: &Path, function_name: &str, runtime_api: &str, place: &Place<
         .env("AWS_ENDPOINT_URL_DYNAMODB", place.dynamodb)
         .env("TABLE_NAME", place.table)
         .env("JWT_SIGNING_KEY", SIGNING_KEY)
+        // The mailing functions build their SES client at cold start, as deployed.
+        .env("EMAIL_BACKEND", "ses")
+        .env("EMAIL_FROM", "no-reply@example.com")
+        .env("AWS_ENDPOINT_URL_SESV2", place.dynamodb)
         .env("RUST_LOG", place.log_level)
         .env("AWS_LAMBDA_LOG_FORMAT", if place.json_logs { "JSON" } else { "Text" })
         .stdin(Stdio::null())

@@ -280,7 +280,10 @@ mod tests {
         assert_ne!(new_token, token, "the current key makes links");
         assert!(!before.check_reset_token(&user, &new_token, NOW, 3 * DAY));
         let gone = EmailKeys::from_secret(new_secret);
-        assert!(!gone.check_reset_token(&user, &token, NOW, 3 * DAY), "two rotations later");
+        assert!(
+            !gone.check_reset_token(&user, &token, NOW, 3 * DAY),
+            "two rotations later"
+        );
         assert!(!gone.check_confirmation_key(&key, user.id, &user.email, NOW, DAY));
     }
 

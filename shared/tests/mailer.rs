@@ -23,14 +23,22 @@ async fn local_ses() -> (Client, String) {
     (Client::new(&shared::aws::sdk_config().await), endpoint)
 }
 
-/// The raw messages moto's SES has accepted so far.
+/// The raw messages moto's SES has accepted so far (moto's own state API, over plain HTTP/1.0:
+/// no client library, whose TLS features the workspace decides).
 async fn received(endpoint: &str) -> Vec<String> {
-    let data: serde_json::Value = reqwest::get(format!("{endpoint}/moto-api/data.json"))
-        .await
-        .expect("moto answers")
-        .json()
-        .await
-        .expect("JSON");
+    use std::io::{Read, Write};
+    let address = endpoint.trim_start_matches("http://").trim_end_matches('/').to_owned();
+    let text = tokio::task::spawn_blocking(move || {
+        let mut stream = std::net::TcpStream::connect(&address).expect("moto answers");
+        write!(stream, "GET /moto-api/data.json HTTP/1.0\r\nHost: {address}\r\n\r\n").expect("request sent");
+        let mut text = String::new();
+        stream.read_to_string(&mut text).expect("answer read");
+        text
+    })
+    .await
+    .expect("joined");
+    let body = text.split_once("\r\n\r\n").expect("headers and body").1;
+    let data: serde_json::Value = serde_json::from_str(body).expect("JSON");
     data["ses"]["RawMessage"]
         .as_array()
         .map(|messages| {

@@ -1,6 +1,7 @@
 //! End-to-end: every route over real HTTP through cargo lambda's router and real DynamoDB.
 
 mod conventions;
+mod email;
 mod flows;
 mod join;
 mod key_rotation;
@@ -21,5 +22,6 @@ mod well_known;
 /// the REST API events go to the functions through the emulator's Lambda Invoke API.
 mod white_box {
     mod attacks;
+    mod mail;
     mod rest_events;
 }

@@ -74,7 +74,6 @@ async fn send(app: &App<MemoryStore>, name: &str, tokens: (&str, &str)) -> (u16,
     }
 }
 
-
 const COVERED: [&str; 55] = [
     "join.json",
     "join-no-slash.json",

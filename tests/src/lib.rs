@@ -40,6 +40,10 @@ pub const SESSIONS: &str = "/account/sessions/";
 pub const REVOKE_OTHERS: &str = "/account/sessions/revoke-others/";
 pub const JWKS: &str = "/account/.well-known/jwks.json";
 pub const OPENID_CONFIGURATION: &str = "/account/.well-known/openid-configuration";
+pub const PASSWORD_RESET: &str = "/account/password/reset/";
+pub const PASSWORD_RESET_CONFIRM: &str = "/account/password/reset/confirm/";
+pub const VERIFY_EMAIL: &str = "/account/join/verify-email/";
+pub const RESEND_EMAIL: &str = "/account/join/resend-email/";
 
 /// A route's path without its trailing slash.
 fn bare(path: &str) -> &str {
@@ -53,7 +57,7 @@ pub fn session_path(id: &str) -> String {
 
 /// The routes with a fixed path (with the trailing slash; one session's route, by id, is
 /// `session_path`), the method each serves, and its `Allow` header.
-pub const ROUTES: [(&str, &str, &str); 11] = [
+pub const ROUTES: [(&str, &str, &str); 15] = [
     (JOIN, "POST", "POST, OPTIONS"),
     (LOGIN, "POST", "POST, OPTIONS"),
     (LOGOUT, "POST", "POST, OPTIONS"),
@@ -65,10 +69,14 @@ pub const ROUTES: [(&str, &str, &str); 11] = [
     (USER_DELETE, "POST", "POST, OPTIONS"),
     (SESSIONS, "GET", "GET, HEAD, OPTIONS"),
     (REVOKE_OTHERS, "POST", "POST, OPTIONS"),
+    (PASSWORD_RESET, "POST", "POST, OPTIONS"),
+    (PASSWORD_RESET_CONFIRM, "POST", "POST, OPTIONS"),
+    (VERIFY_EMAIL, "POST", "POST, OPTIONS"),
+    (RESEND_EMAIL, "POST", "POST, OPTIONS"),
 ];
 
 /// The POST routes.
-pub const POST_ROUTES: [&str; 8] = [
+pub const POST_ROUTES: [&str; 12] = [
     JOIN,
     LOGIN,
     LOGOUT,
@@ -77,6 +85,10 @@ pub const POST_ROUTES: [&str; 8] = [
     PASSWORD_CHANGE,
     USER_DELETE,
     REVOKE_OTHERS,
+    PASSWORD_RESET,
+    PASSWORD_RESET_CONFIRM,
+    VERIFY_EMAIL,
+    RESEND_EMAIL,
 ];
 
 /// The POST routes that authenticate the bearer before they read the body.
@@ -1215,4 +1227,69 @@ macro_rules! protected_route_401s {
             }
         }
     };
+}
+
+/// The messages the stack's file mailer wrote to `to` (`E2E_OUTBOX_DIR`, white-box: a deployed
+/// stack mails for real), oldest first, each whole as written.
+pub fn mails_to(to: &str) -> Vec<String> {
+    let outbox = white_box_setting("E2E_OUTBOX_DIR");
+    let mut files: Vec<std::path::PathBuf> = match std::fs::read_dir(&outbox) {
+        Ok(entries) => entries
+            .filter_map(|entry| entry.ok().map(|entry| entry.path()))
+            .filter(|path| path.extension().is_some_and(|extension| extension == "eml"))
+            .collect(),
+        Err(_) => Vec::new(), // nothing mailed yet
+    };
+    files.sort();
+    let header = format!("\r\nTo: {to}\r\n");
+    files
+        .into_iter()
+        .filter_map(|path| std::fs::read_to_string(path).ok())
+        .filter(|text| text.contains(&header))
+        .collect()
+}
+
+/// The link of a message: the first `http` line of its text part, quoted-printable decoded.
+pub fn link_in(message: &str) -> String {
+    let text_part = message
+        .split("Content-Type: text/plain")
+        .nth(1)
+        .expect("a text/plain part");
+    let body = text_part.split("\r\n\r\n").nth(1).expect("a part body");
+    let body = body.split("\r\n--").next().unwrap_or(body);
+    quoted_printable_decode(body)
+        .lines()
+        .find(|line| line.starts_with("http"))
+        .expect("a link")
+        .trim()
+        .to_owned()
+}
+
+/// RFC 2045 §6.7 decoding: soft line breaks removed, `=XX` turned back into its byte.
+fn quoted_printable_decode(text: &str) -> String {
+    let joined = text.replace("=\r\n", "");
+    let bytes = joined.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let escaped = joined
+            .get(i + 1..i + 3)
+            .and_then(|hex| u8::from_str_radix(hex, 16).ok());
+        if bytes[i] == b'='
+            && let Some(byte) = escaped
+        {
+            out.push(byte);
+            i += 3;
+            continue;
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).replace("\r\n", "\n")
+}
+
+/// The stack's store, for white-box checks (its table, the local server).
+pub async fn store() -> shared::store::DynamoStore {
+    dynamodb().await;
+    shared::store::DynamoStore::connect(table_name()).await
 }

@@ -56,7 +56,7 @@ fn place(dynamodb: &str) -> Place<'_> {
     }
 }
 
-static SUBJECTS: [Subject; 13] = [
+static SUBJECTS: [Subject; 17] = [
     Subject {
         binary: HELLO,
         path: "/",
@@ -179,6 +179,50 @@ static SUBJECTS: [Subject; 13] = [
             json_body: Some("{}"),
             bearer: Some(foreign_jwt!()),
             status: 401,
+        },
+    },
+    Subject {
+        binary: "password-reset",
+        path: "/account/password/reset/",
+        // Every required field missing: 400 before any lookup.
+        probe: Probe {
+            method: "POST",
+            json_body: Some("{}"),
+            bearer: None,
+            status: 400,
+        },
+    },
+    Subject {
+        binary: "password-reset-confirm",
+        path: "/account/password/reset/confirm/",
+        // Every required field missing: 400 before any lookup.
+        probe: Probe {
+            method: "POST",
+            json_body: Some("{}"),
+            bearer: None,
+            status: 400,
+        },
+    },
+    Subject {
+        binary: "verify-email",
+        path: "/account/join/verify-email/",
+        // Every required field missing: 400 before any lookup.
+        probe: Probe {
+            method: "POST",
+            json_body: Some("{}"),
+            bearer: None,
+            status: 400,
+        },
+    },
+    Subject {
+        binary: "resend-email",
+        path: "/account/join/resend-email/",
+        // Every required field missing: 400 before any lookup.
+        probe: Probe {
+            method: "POST",
+            json_body: Some("{}"),
+            bearer: None,
+            status: 400,
         },
     },
     Subject {
@@ -307,7 +351,7 @@ async fn bench() -> Result<(), String> {
     if !missing.is_empty() {
         return Err(format!(
             "missing in {}: {} (cargo build --release -p bench --bin hello-lambda; \
-             cargo build --release --bins -p join -p login -p logout -p refresh -p password-change -p mypage -p token-verify -p user -p user-delete -p sessions -p sessions-revoke-others -p well-known)",
+             cargo build --release --bins -p join -p login -p logout -p refresh -p password-change -p mypage -p token-verify -p user -p user-delete -p sessions -p sessions-revoke-others -p password-reset -p password-reset-confirm -p verify-email -p resend-email -p well-known)",
             args.dir.display(),
             missing.join(", ")
         ));
