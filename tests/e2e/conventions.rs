@@ -203,7 +203,7 @@ async fn unknown_paths_under_account_are_json_404s() {
         "/account/token/verify/x",
         "/account/token/verify/x/",
         "/account/password",
-        "/account/password/reset/",
+        "/account/password/reset/confirm/extra/",
         "/account/login/extra",
         "/account/login/extra/",
         "/account/join/x/",

@@ -1255,7 +1255,7 @@ pub fn link_in(message: &str) -> String {
         .split("Content-Type: text/plain")
         .nth(1)
         .expect("a text/plain part");
-    let body = text_part.split("\r\n\r\n").nth(1).expect("a part body");
+    let (_, body) = text_part.split_once("\r\n\r\n").expect("a part body after its headers");
     let body = body.split("\r\n--").next().unwrap_or(body);
     quoted_printable_decode(body)
         .lines()
