@@ -73,8 +73,17 @@ def alive(pid):
     return state != "Z"
 
 
+def group_of(pid):
+    """The process group of `pid`, or None if it ended since it was listed (any process of the
+    machine may, between the listing and this call)."""
+    try:
+        return os.getpgid(pid)
+    except ProcessLookupError:
+        return None
+
+
 def group_alive(pgid):
-    return any(alive(int(p.name)) and os.getpgid(int(p.name)) == pgid for p in processes())
+    return any(alive(int(p.name)) and group_of(int(p.name)) == pgid for p in processes())
 
 
 def processes():
@@ -145,7 +154,7 @@ class Stack:
             pids[pid] = "function"
         for pid in guard_pids(self.process.pid):
             pids[pid] = "guard"
-        groups = {os.getpgid(pid) for pid in pids if alive(pid)}
+        groups = {group_of(pid) for pid in pids if alive(pid)} - {None}
         return pids, groups
 
     def leftovers(self, pids, groups):
