@@ -73,17 +73,17 @@ def alive(pid):
     return state != "Z"
 
 
-def group_alive(pgid):
-    return any(alive(int(p.name)) and group_of(int(p.name)) == pgid for p in processes())
-
-
 def group_of(pid):
-    """The process group of `pid`; None if it ended since it was seen alive (any process on a
-    busy machine may, between the two looks)."""
+    """The process group of `pid`, or None if it ended since it was listed (any process of the
+    machine may, between the listing and this call)."""
     try:
         return os.getpgid(pid)
     except ProcessLookupError:
         return None
+
+
+def group_alive(pgid):
+    return any(alive(int(p.name)) and group_of(int(p.name)) == pgid for p in processes())
 
 
 def processes():

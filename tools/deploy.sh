@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# `make deploy ENV=dev|prod` (default dev): the template checked (`sam validate --lint`), the eleven
+# `make deploy ENV=dev|prod` (default dev): the template checked (`sam validate --lint`), the sixteen
 # functions built for arm64 Lambda (`sam build`, cargo lambda through zig, no Docker), then
 # `sam deploy` with that environment's settings from samconfig.toml (stack name, parameters;
 # prod shows the change set and waits for a yes). Uses the pinned SAM CLI in .tools/venv and

@@ -1249,16 +1249,24 @@ pub fn mails_to(to: &str) -> Vec<String> {
         .collect()
 }
 
-/// The link of a message: the first `http` line of its text part, quoted-printable decoded.
+/// The link of a message: the first `http` line of its text part, decoded as its
+/// `Content-Transfer-Encoding` says (quoted-printable for mostly ASCII text, base64 for Korean).
 pub fn link_in(message: &str) -> String {
     let text_part = message
         .split("Content-Type: text/plain")
         .nth(1)
         .expect("a text/plain part");
-    let (_, body) = text_part.split_once("\r\n\r\n").expect("a part body after its headers");
+    let (headers, body) = text_part.split_once("\r\n\r\n").expect("a part body after its headers");
     let body = body.split("\r\n--").next().unwrap_or(body);
-    quoted_printable_decode(body)
-        .lines()
+    let text = if headers.contains("Content-Transfer-Encoding: base64") {
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(body.replace("\r\n", ""))
+            .expect("base64");
+        String::from_utf8(bytes).expect("UTF-8")
+    } else {
+        quoted_printable_decode(body)
+    };
+    text.lines()
         .find(|line| line.starts_with("http"))
         .expect("a link")
         .trim()

@@ -45,8 +45,10 @@ function setAccess(token) {
   }
 }
 
-async function send(path, { method = "GET", body, bearer = false } = {}) {
+async function send(path, { method = "GET", body, bearer = false, language } = {}) {
   const headers = { Accept: "application/json" };
+  // The language of any mail the call sends (a CORS-safelisted header).
+  if (language) headers["Accept-Language"] = language;
   if (body !== undefined) headers["Content-Type"] = "application/json";
   if (bearer && accessToken) headers.Authorization = `Bearer ${accessToken}`;
   let response;
@@ -115,8 +117,10 @@ async function authorized(path, options = {}) {
   }
 }
 
-export async function join(fields) {
-  const data = await send("join/", { method: "POST", body: fields });
+export async function join(fields, language) {
+  const data = await send("join/", { method: "POST", body: fields, language });
+  // EMAIL_VERIFICATION=mandatory: no tokens until the address is verified.
+  if (!data.refresh) return null;
   // Join sets no cookie: trade its refresh token for the cookie at once (a rotation sets it),
   // and keep neither token from the join's body.
   const rotated = await send("token/refresh/", { method: "POST", body: { refresh: data.refresh } });
@@ -155,3 +159,9 @@ export async function deleteAccount(password) {
   setAccess(null);
 }
 
+
+// Password reset and address verification: the mail is written in `language`.
+export const requestPasswordReset = (email, language) => send("password/reset/", { method: "POST", body: { email }, language });
+export const confirmPasswordReset = (fields) => send("password/reset/confirm/", { method: "POST", body: fields });
+export const verifyEmail = (key) => send("join/verify-email/", { method: "POST", body: { key } });
+export const resendConfirmation = (email, language) => send("join/resend-email/", { method: "POST", body: { email }, language });

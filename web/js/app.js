@@ -163,8 +163,76 @@ const PAGES = {
           await api.login(email, password);
           go("mypage");
         },
-        el("p", { class: "switch" }, `${t("login.switch")} `, el("a", { href: "#/join", text: t("nav.join") })),
+        [
+          el("p", { class: "switch" }, el("a", { href: "#/forgot", text: t("login.forgot") })),
+          el("p", { class: "switch" }, `${t("login.switch")} `, el("a", { href: "#/join", text: t("nav.join") })),
+        ],
       ),
+    );
+  },
+
+  // Asks for a reset link; the answer is the same whether a user has the address or not.
+  forgot() {
+    return page(
+      "forgot.title",
+      "forgot.lead",
+      form([field("email", { type: "email", autocomplete: "email", required: true })], "forgot.submit", async ({ email }, formNode) => {
+        await api.requestPasswordReset(email, language());
+        showAlert(formNode, t("forgot.sent"), "success");
+      }),
+    );
+  },
+
+  // The page a reset link opens: #/reset/<uid>/<token>.
+  reset([uid = "", token = ""] = []) {
+    return page(
+      "reset.title",
+      "reset.lead",
+      form(
+        [
+          field("new_password1", { type: "password", autocomplete: "new-password", required: true, hint: "hint.password" }),
+          field("new_password2", { type: "password", autocomplete: "new-password", required: true }),
+        ],
+        "reset.submit",
+        async (fields, formNode) => {
+          try {
+            await api.confirmPasswordReset({ ...fields, uid, token });
+          } catch (error) {
+            // A link that does not hold (used, expired, mistyped): say so, not "Invalid value".
+            if (error instanceof api.ApiError && (error.body?.uid || error.body?.token)) {
+              showAlert(formNode, t("reset.badLink"));
+              return;
+            }
+            throw error;
+          }
+          notice = t("reset.done");
+          go("login");
+        },
+      ),
+    );
+  },
+
+  // The page a confirmation link opens: #/verify/<key>.
+  async verify([key = ""] = []) {
+    let message;
+    try {
+      await api.verifyEmail(key);
+      message = el("div", { class: "alert alert-success", role: "status", text: t("verify.done") });
+    } catch (error) {
+      if (!(error instanceof api.ApiError) || error.status !== 404) throw error;
+      message = el("div", { class: "alert alert-error", role: "alert", text: t("verify.badLink") });
+    }
+    return page("verify.title", null, message, el("p", { class: "switch" }, el("a", { href: "#/login", text: t("nav.login") }), " · ", el("a", { href: "#/resend", text: t("resend.title") })));
+  },
+
+  resend() {
+    return page(
+      "resend.title",
+      "resend.lead",
+      form([field("email", { type: "email", autocomplete: "email", required: true })], "resend.submit", async ({ email }, formNode) => {
+        await api.resendConfirmation(email, language());
+        showAlert(formNode, t("resend.sent"), "success");
+      }),
     );
   },
 
@@ -182,7 +250,13 @@ const PAGES = {
         "join.submit",
         async (fields) => {
           if (!fields.date_of_birth) delete fields.date_of_birth;
-          await api.join(fields);
+          const user = await api.join(fields, language());
+          if (!user) {
+            // EMAIL_VERIFICATION=mandatory: the address first.
+            notice = t("join.checkMail");
+            go("login");
+            return;
+          }
           go("mypage");
         },
         el("p", { class: "switch" }, `${t("join.switch")} `, el("a", { href: "#/login", text: t("nav.login") })),
@@ -324,13 +398,21 @@ let renders = 0; // a render whose calls end after a newer one started is droppe
 
 async function render() {
   const id = ++renders;
-  let route = location.hash.slice(2) || (api.isSignedIn() ? "mypage" : "login");
-  if (!(route in PAGES)) route = "login";
+  // A route may carry parameters after its name: #/reset/<uid>/<token>, #/verify/<key>.
+  let [route, ...params] = (location.hash.slice(2) || (api.isSignedIn() ? "mypage" : "login")).split("/");
+  params = params.map((param) => {
+    try {
+      return decodeURIComponent(param);
+    } catch {
+      return param;
+    }
+  });
+  if (!Object.hasOwn(PAGES, route)) route = "login";
   if (PROTECTED.has(route) && !api.isSignedIn()) route = "login";
   if (!PROTECTED.has(route) && api.isSignedIn() && (route === "login" || route === "join")) route = "mypage";
   renderNav();
   try {
-    const view = await PAGES[route]();
+    const view = await PAGES[route](params);
     if (id === renders) show(view);
   } catch (error) {
     if (id !== renders) return;
