@@ -124,14 +124,16 @@ dev_stop_pid="$SERVICE_PID"
 # The end-to-end suites whose outcome depends on how tokens are signed and checked, again with
 # ES256 tokens (published keys, kid, iss), against the API restarted in that mode: every token
 # route (refresh, verify, logout, mypage's 401s), the flows, the racing refreshes (ES256
-# signatures are randomised), the published keys, the attack list (alg and kid confusion) and a
+# signatures are randomised), the published keys, the attack list (alg and kid confusion), a
+# reset link forged with the stack's ES256 key (the mailed links' keys derive from it) and a
 # rotation. The other suites test what the mode does not touch (validation, the store, sessions,
 # CORS) on tokens of the same code path; the unit and handler tests cover both modes' token code.
 say "the token-dependent end-to-end suites again with JWT_ALGORITHM=ES256"
 stack_stop_service "$STACK_API_PID" "$STACK_API_PORT"
 start_test_api watch-test-es256 ES256
 export E2E_API_URL="$STACK_API_URL"
-cargo test --workspace --test e2e -- flows:: refresh:: token_verify:: logout:: races:: mypage:: well_known:: white_box::attacks::
+cargo test --workspace --test e2e -- flows:: refresh:: token_verify:: logout:: races:: mypage:: well_known:: white_box::attacks:: \
+    white_box::mail::an_expired_token
 say "cargo test: a key rotation over the running stack (ES256)"
 cargo test --workspace --test e2e rotation -- --ignored
 
