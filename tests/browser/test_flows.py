@@ -273,3 +273,68 @@ def test_a_wrong_old_password_shows_the_apis_message_under_its_field(context):
     )
     expect(page.locator(".field[data-field=old_password]")).to_have_class("field invalid")
     shot(page, "11-wrong-old-password-under-its-field")
+
+
+def mailed_link(email):
+    """The link of the last message the stack mailed to `email` (its outbox, E2E_OUTBOX_DIR), as a
+    page of this front end: the stack's links name the default front end's origin."""
+    import email as mail
+    from email import policy
+
+    outbox = pathlib.Path(os.environ["E2E_OUTBOX_DIR"])
+    messages = [mail.message_from_bytes(path.read_bytes(), policy=policy.default) for path in sorted(outbox.glob("*.eml"))]
+    ours = [message for message in messages if message["To"] == email]
+    assert ours, f"no mail to {email} in {outbox}"
+    text = ours[-1].get_body(preferencelist=("plain",)).get_content()
+    link = next(line.strip() for line in text.splitlines() if line.startswith("http"))
+    return WEB_URL + link[link.index("#/"):]
+
+
+def test_a_mailed_reset_link_sets_a_new_password_once(context):
+    page = context.new_page()
+    email = new_email()
+    join(page, email)
+    page.click("#logout")
+    expect(page.locator(".alert-info")).to_have_text("You have been logged out.")
+    page.click("a[href='#/forgot']")
+    page.fill("#field-email", email)
+    page.click("button[type=submit]")
+    expect(page.locator("form .alert-success")).to_contain_text("a link is on its way")
+    link = mailed_link(email)
+    page.goto(link)
+    expect(page.locator("h1")).to_have_text("Choose a new password")
+    page.fill("#field-new_password1", "Brand-New-Pw!4242")
+    page.fill("#field-new_password2", "Brand-New-Pw!4242")
+    page.click("button[type=submit]")
+    expect(page.locator(".alert-info")).to_have_text("Your new password is set. Log in with it.")
+    shot(page, "14-password-reset")
+    log_in(page, email, "Brand-New-Pw!4242")
+    expect(page.locator("#greeting")).to_have_text(f"반갑습니다, {email}님!")
+    page.click("#logout")
+    expect(page.locator(".alert-info")).to_have_text("You have been logged out.")
+    # The same link again: spent.
+    page.goto(link)
+    expect(page.locator("h1")).to_have_text("Choose a new password")
+    page.fill("#field-new_password1", "Third-Pw!4242")
+    page.fill("#field-new_password2", "Third-Pw!4242")
+    page.click("button[type=submit]")
+    expect(page.locator("form .alert-error")).to_contain_text("does not work any more")
+
+
+def test_a_mailed_confirmation_link_confirms_the_address_once(context):
+    page = context.new_page()
+    email = new_email()
+    join(page, email)
+    page.click("#logout")
+    expect(page.locator(".alert-info")).to_have_text("You have been logged out.")
+    page.goto(WEB_URL + "#/resend")
+    page.fill("#field-email", email)
+    page.click("button[type=submit]")
+    expect(page.locator("form .alert-success")).to_contain_text("a link is on its way")
+    link = mailed_link(email)
+    page.goto(link)
+    expect(page.locator(".alert-success")).to_have_text("Your email address is confirmed.")
+    shot(page, "15-email-confirmed")
+    page.goto(WEB_URL + "#/login")
+    page.goto(link)
+    expect(page.locator(".alert-error")).to_contain_text("This link does not work")
