@@ -17,19 +17,33 @@ cargo clippy --workspace --all-targets --quiet -- -D warnings
 say "building functions and tests"
 cargo build --workspace --bins --quiet
 cargo test --workspace --no-run --quiet
-say "deploy files: template (and the example consumer's) expanded and linted, routes and table in step, OpenAPI valid"
-mkdir -p "$LOCAL"
-"$ROOT/target/debug/account-admin" table-definition > "$LOCAL/table-definition.json"
-python "$ROOT/tools/check_deploy.py" "$LOCAL/table-definition.json"
-python "$ROOT/tools/check_example.py"
-openapi-spec-validator openapi.yaml
-
 stack_begin
 # The throwaway key files of this run go with it.
 trap 'stack_end; rm -rf "$LOCAL"/test-keys-$$-*' EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 trap 'exit 129' HUP
+
+# A check that ran beside: its output, and its status.
+collect() {
+    local name="$1" pid="$2" log="$3"
+    if ! wait "$pid"; then
+        cat "$log"
+        say "$name FAILED (output: ${log#"$ROOT"/})"
+        exit 1
+    fi
+}
+
+# The deploy files' checks are single-threaded Python (cfn-lint, samtranslator): they run beside
+# the stack's start and the unit, handler and store tests.
+say "deploy files: template (and the example consumer's) expanded and linted, routes and table in step, OpenAPI valid (beside what follows; output: .local/deploy-checks.log)"
+mkdir -p "$LOCAL"
+"$ROOT/target/debug/account-admin" table-definition > "$LOCAL/table-definition.json"
+stack_service "$LOCAL/deploy-checks.log" bash -c 'set -e
+python "$1/tools/check_deploy.py" "$2/table-definition.json"
+python "$1/tools/check_example.py"
+openapi-spec-validator "$1/openapi.yaml"' deploy-checks "$ROOT" "$LOCAL"
+deploy_checks_pid="$SERVICE_PID"
 
 start_test_stack watch-test HS256
 export E2E_API_URL="$STACK_API_URL"
@@ -87,25 +101,25 @@ expressions_pid="$SERVICE_PID"
 
 end_to_end
 
-# A check that ran beside: its output, and its status.
-collect() {
-    local name="$1" pid="$2" log="$3"
-    if ! wait "$pid"; then
-        cat "$log"
-        say "$name FAILED (output: ${log#"$ROOT"/})"
-        exit 1
-    fi
-}
 # The front end in headless Chromium, against a stack of its own (short-lived access tokens),
-# beside schemathesis and the make dev check, which mostly wait.
+# beside schemathesis, the make dev check and the ES256 round.
 say "browser tests, beside what follows (output: .local/browser-test.log)"
 stack_service "$LOCAL/browser-test.log" "$ROOT/tools/browser-test.sh"
 browser_pid="$SERVICE_PID"
 
+collect "deploy checks" "$deploy_checks_pid" "$LOCAL/deploy-checks.log"
+cat "$LOCAL/deploy-checks.log"
 collect "faults tests" "$faults_pid" "$LOCAL/faults.log"
 grep -E '^test result' "$LOCAL/faults.log"
 collect "dynalite check" "$expressions_pid" "$LOCAL/check-expressions.log"
 cat "$LOCAL/check-expressions.log"
+
+# `make dev` itself: it refuses a port another stack holds, and nothing it started survives
+# Ctrl-C, TERM, HUP, TERM-then-KILL or KILL of the script alone (tools/stack.sh). It mostly
+# waits on processes starting and stopping, so it runs beside schemathesis and the ES256 round.
+say "make dev: busy ports refused, nothing left behind however it stops (beside what follows; output: .local/dev-stop.log)"
+stack_service "$LOCAL/dev-stop.log" python3 "$ROOT/tools/check_dev_stop.py"
+dev_stop_pid="$SERVICE_PID"
 
 # Every answer the API gives to generated requests must match openapi.yaml, and none may be a
 # server error; protected routes get live credentials (tools/schemathesis_hooks.py). A fixed
@@ -113,13 +127,6 @@ cat "$LOCAL/check-expressions.log"
 # and in a fresh clone; the budget keeps it short (`make fuzz-api` is the long run).
 say "schemathesis: the running stack against openapi.yaml"
 run_schemathesis "$E2E_API_URL" test --seed 20261126 --max-examples 10 --generation-database none
-
-# `make dev` itself: it refuses a port another stack holds, and nothing it started survives
-# Ctrl-C, TERM, HUP, TERM-then-KILL or KILL of the script alone (tools/stack.sh). It mostly
-# waits on processes starting and stopping, so it runs beside the ES256 round below.
-say "make dev: busy ports refused, nothing left behind however it stops (beside what follows; output: .local/dev-stop.log)"
-stack_service "$LOCAL/dev-stop.log" python3 "$ROOT/tools/check_dev_stop.py"
-dev_stop_pid="$SERVICE_PID"
 
 # The end-to-end suites whose outcome depends on how tokens are signed and checked, again with
 # ES256 tokens (published keys, kid, iss), against the API restarted in that mode: every token
