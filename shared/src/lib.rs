@@ -92,12 +92,12 @@ impl App<DynamoStore> {
     /// The production wiring: configuration from the environment, the signing keys from where
     /// the environment says (`key_source`), one AWS configuration for both clients.
     pub async fn from_env() -> Result<Self, ConfigError> {
-        Self::from_env_sending(false).await
+        Self::from_env_with(no_mailer).await
     }
 
-    /// [`App::from_env`] with the mailer `EMAIL_BACKEND` chooses (SES or the local outbox):
-    /// only the functions that send mail build one.
-    pub async fn from_env_sending(mail: bool) -> Result<Self, ConfigError> {
+    /// [`App::from_env`] with the mailer `make_mailer` builds: the one `EMAIL_BACKEND` chooses
+    /// (SES or the local outbox, [`mail::mailer_from`]) in the functions that send mail.
+    pub async fn from_env_with(make_mailer: MailerFactory) -> Result<Self, ConfigError> {
         let sdk = aws::sdk_config().await;
         let source = KeySource::from_env(&sdk);
         let read_at = now_unix();
@@ -110,15 +110,20 @@ impl App<DynamoStore> {
             _ => env::var(name).ok(),
         })?;
         let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), config.table_name.clone());
-        let mailer = match mail {
-            true => mail::mailer_from(&config.email, &sdk),
-            false => Box::new(NoMailer),
-        };
+        let mailer = make_mailer(&config.email, &sdk);
         let refresh = KeyRefresh::new(source, config.jwt_algorithm, config.key_refresh_interval, read_at);
         let mut app = App::new(config, store).with_mailer(mailer);
         app.key_refresh = Some(refresh);
         Ok(app)
     }
+}
+
+/// How a function gets its mailer at cold start. Only the functions that send mail pass
+/// [`mail::mailer_from`]; the others pass [`no_mailer`], so their binaries link no SES client.
+pub type MailerFactory = fn(&config::EmailSettings, &aws_config::SdkConfig) -> Box<dyn Mailer>;
+
+fn no_mailer(_: &config::EmailSettings, _: &aws_config::SdkConfig) -> Box<dyn Mailer> {
+    Box::new(NoMailer)
 }
 
 /// A function's whole life: logging, configuration, keys and the DynamoDB client built once at
@@ -128,7 +133,7 @@ where
     F: Fn(&'static App<DynamoStore>, Request) -> Fut + Sync,
     Fut: Future<Output = Response<Body>> + Send,
 {
-    run(handler, false).await
+    run(handler, no_mailer).await
 }
 
 /// [`run_function`] for a function that sends mail (its mailer built at cold start too).
@@ -137,16 +142,16 @@ where
     F: Fn(&'static App<DynamoStore>, Request) -> Fut + Sync,
     Fut: Future<Output = Response<Body>> + Send,
 {
-    run(handler, true).await
+    run(handler, mail::mailer_from).await
 }
 
-async fn run<F, Fut>(handler: F, mail: bool) -> Result<(), lambda_http::Error>
+async fn run<F, Fut>(handler: F, make_mailer: MailerFactory) -> Result<(), lambda_http::Error>
 where
     F: Fn(&'static App<DynamoStore>, Request) -> Fut + Sync,
     Fut: Future<Output = Response<Body>> + Send,
 {
     init_logging();
-    let app = App::from_env_sending(mail)
+    let app = App::from_env_with(make_mailer)
         .await
         .inspect_err(|error| tracing::error!(%error, "refusing to start"))?;
     // The application lives as long as the process: leaking it lends it to every request.
