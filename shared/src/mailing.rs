@@ -5,6 +5,7 @@ use std::time::{Duration, Instant};
 
 use crate::App;
 use crate::error::ApiError;
+use crate::input::{Fields, body_object};
 use crate::mail::{Language, MailError, confirmation_email};
 use crate::store::{EmailStore, MailPurpose, User};
 
@@ -16,6 +17,16 @@ pub async fn answer_no_sooner(started: Instant, floor_ms: u64) {
     if let Some(left) = floor.checked_sub(started.elapsed()) {
         tokio::time::sleep(left).await;
     }
+}
+
+/// The address a mail route (reset, resend) is asked about: the body's `email`, refused as the
+/// reference refuses it (missing, blank, not an address).
+pub fn requested_email(request: &lambda_http::Request) -> Result<String, ApiError> {
+    let body = body_object(request)?;
+    let mut fields = Fields::new(&body);
+    let email = fields.email("email", true, false);
+    fields.errors.into_result()?;
+    email.ok_or(ApiError::Internal)
 }
 
 /// Sends `user` the link that confirms their address, if the address is under its hourly limit

@@ -13,9 +13,8 @@ use serde_json::json;
 use shared::email_token::encode_uid;
 use shared::error::ApiError;
 use shared::http::{Endpoint, json_response, serve};
-use shared::input::{Fields, body_object};
 use shared::mail::{Language, password_reset_email};
-use shared::mailing::{answer_no_sooner, deliver};
+use shared::mailing::{answer_no_sooner, deliver, requested_email};
 use shared::store::{EmailStore, MailPurpose, UserStore};
 use shared::{App, now_unix};
 
@@ -29,13 +28,7 @@ pub async fn handle<S: UserStore + EmailStore>(app: &App<S>, request: Request) -
 
 async fn reset<S: UserStore + EmailStore>(app: &App<S>, request: &Request) -> Result<Response<Body>, ApiError> {
     let started = Instant::now();
-    let body = body_object(request)?;
-    let mut fields = Fields::new(&body);
-    let email = fields.email("email", true, false);
-    fields.errors.into_result()?;
-    let Some(email) = email else {
-        return Err(ApiError::Internal);
-    };
+    let email = requested_email(request)?;
     let sent = send_link(app, &email, Language::of(request)).await;
     answer_no_sooner(started, app.config.email.answer_floor_ms).await;
     sent?;

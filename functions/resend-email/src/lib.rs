@@ -10,9 +10,8 @@ use serde_json::json;
 
 use shared::error::ApiError;
 use shared::http::{Endpoint, json_response, serve};
-use shared::input::{Fields, body_object};
 use shared::mail::Language;
-use shared::mailing::{answer_no_sooner, send_confirmation};
+use shared::mailing::{answer_no_sooner, requested_email, send_confirmation};
 use shared::store::{EmailStore, UserStore};
 use shared::{App, now_unix};
 
@@ -24,13 +23,7 @@ pub async fn handle<S: UserStore + EmailStore>(app: &App<S>, request: Request) -
 
 async fn resend<S: UserStore + EmailStore>(app: &App<S>, request: &Request) -> Result<Response<Body>, ApiError> {
     let started = Instant::now();
-    let body = body_object(request)?;
-    let mut fields = Fields::new(&body);
-    let email = fields.email("email", true, false);
-    fields.errors.into_result()?;
-    let Some(email) = email else {
-        return Err(ApiError::Internal);
-    };
+    let email = requested_email(request)?;
     let sent = async {
         match app.store.find_by_email(&email).await? {
             Some(user) if user.is_active && !user.email_verified => {
