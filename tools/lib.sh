@@ -175,14 +175,24 @@ build_functions_for_lambda() {
 
 # dynalite (npm), pinned by tools/dynalite/package-lock.json, into .tools/dynalite.
 install_dynalite() {
-    local dir="$TOOLS/dynalite" want
-    want="$(sha256sum "$ROOT/tools/dynalite/package-lock.json" | cut -d' ' -f1)"
+    install_npm_tool dynalite "dynalite"
+}
+
+# jose, the Node.js JWT library tools/check_consumers.py verifies the stack's tokens with.
+install_consumers() {
+    install_npm_tool consumers "jose"
+}
+
+# Installs the pinned packages of tools/$1/package-lock.json into .tools/$1 (once per lock file).
+install_npm_tool() {
+    local dir="$TOOLS/$1" want
+    want="$(sha256sum "$ROOT/tools/$1/package-lock.json" | cut -d' ' -f1)"
     if [ "$(cat "$dir/.installed" 2>/dev/null)" = "$want" ]; then
         return 0
     fi
-    say "installing dynalite into .tools/dynalite (pinned)"
+    say "installing $2 into .tools/$1 (pinned)"
     mkdir -p "$dir"
-    cp "$ROOT/tools/dynalite/package.json" "$ROOT/tools/dynalite/package-lock.json" "$dir/"
+    cp "$ROOT/tools/$1/package.json" "$ROOT/tools/$1/package-lock.json" "$dir/"
     (cd "$dir" && npm ci --silent --no-audit --no-fund)
     echo "$want" > "$dir/.installed"
 }

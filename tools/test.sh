@@ -8,6 +8,7 @@ cd "$ROOT"
 
 install_tools
 install_dynalite
+install_consumers
 install_chromium
 
 say "cargo fmt --check"
@@ -137,10 +138,15 @@ run_schemathesis "$E2E_API_URL" test --seed 20261126 --max-examples 10 --generat
 # CORS) on tokens of the same code path; the unit and handler tests cover both modes' token code.
 say "the token-dependent end-to-end suites again with JWT_ALGORITHM=ES256"
 stack_stop_service "$STACK_API_PID" "$STACK_API_PORT"
+# An audience, as the documented set-up for other services has it: access tokens carry it and
+# the `at+jwt` type, refresh tokens neither.
+export JWT_AUDIENCE=orders-api
 start_test_api watch-test-es256 ES256
 export E2E_API_URL="$STACK_API_URL"
 cargo test --workspace --test e2e -- flows:: refresh:: token_verify:: logout:: races:: mypage:: well_known:: white_box::attacks:: \
     white_box::mail::an_expired_token
+say "standard verifiers of other services (PyJWT, jose) take access tokens and refuse refresh tokens"
+python "$ROOT/tools/check_consumers.py" "$E2E_API_URL" "$JWT_AUDIENCE"
 say "cargo test: a key rotation over the running stack (ES256)"
 cargo test --workspace --test e2e rotation -- --ignored
 

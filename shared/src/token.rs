@@ -25,7 +25,24 @@ impl TokenKind {
             TokenKind::Refresh => "refresh",
         }
     }
+
+    /// The header's `typ` when an audience is configured (RFC 8725 §3.11): access tokens are
+    /// RFC 9068's `at+jwt`, refresh tokens a type no access-token verifier expects. A consumer
+    /// that checks `typ` refuses a refresh token even if it ignores `aud`.
+    pub fn explicit_type(self) -> &'static str {
+        match self {
+            TokenKind::Access => ACCESS_TOKEN_TYPE,
+            TokenKind::Refresh => REFRESH_TOKEN_TYPE,
+        }
+    }
 }
+
+/// The `typ` of access tokens when an audience is configured (RFC 9068 §2.1).
+pub const ACCESS_TOKEN_TYPE: &str = "at+jwt";
+/// The `typ` of refresh tokens when an audience is configured: only the account API reads them.
+pub const REFRESH_TOKEN_TYPE: &str = "refresh+jwt";
+/// The `typ` of both kinds without an audience: the tutorial's header.
+pub const PLAIN_TOKEN_TYPE: &str = "JWT";
 
 /// The claims of both token kinds: simplejwt's five, plus `sid`, the session the token
 /// belongs to, so revocation can be checked with one read.
@@ -40,7 +57,8 @@ pub struct Claims {
     /// `JWT_ISSUER`, when set: the issuer other services trust.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub iss: Option<String>,
-    /// `JWT_AUDIENCE`, when set.
+    /// `JWT_AUDIENCE`, when set: on access tokens only, so that no verifier configured with
+    /// the audience (an API Gateway JWT authorizer, PyJWT, jose) accepts a refresh token.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub aud: Option<String>,
 }
@@ -131,13 +149,8 @@ impl TokenKeys {
             validation.set_issuer(&[issuer]);
             required.push("iss");
         }
-        match &config.jwt_audience {
-            Some(audience) => {
-                validation.set_audience(&[audience]);
-                required.push("aud");
-            }
-            None => validation.validate_aud = false,
-        }
+        // The audience belongs to access tokens alone: it is checked once the kind is known.
+        validation.validate_aud = false;
         validation.set_required_spec_claims(&required);
         TokenKeys {
             ring: RwLock::new(Arc::clone(&config.key_ring)),
@@ -195,12 +208,15 @@ impl TokenKeys {
             user_id: user_id.to_string(),
             sid: session_id.to_owned(),
             iss: self.issuer.clone(),
-            aud: self.audience.clone(),
+            aud: match kind {
+                TokenKind::Access => self.audience.clone(),
+                TokenKind::Refresh => None,
+            },
         };
         let ring = self.ring();
         let header = OurHeader {
             alg: ring.algorithm.name(),
-            typ: "JWT",
+            typ: self.header_type(kind),
             kid: &ring.signing_kid,
         };
         let header = serde_json::to_vec(&header).map_err(|_| SigningFailed)?;
@@ -212,6 +228,15 @@ impl TokenKeys {
             jti: claims.jti,
             expires_at: claims.exp,
         })
+    }
+
+    /// The `typ` this deployment gives tokens of `kind`: explicit types once an audience is
+    /// configured (other services verify access tokens then), the tutorial's `JWT` otherwise.
+    fn header_type(&self, kind: TokenKind) -> &'static str {
+        match self.audience {
+            Some(_) => kind.explicit_type(),
+            None => PLAIN_TOKEN_TYPE,
+        }
     }
 
     /// Checks signature, algorithm, expiry, claims and kind — in simplejwt's order: a bad
@@ -255,6 +280,18 @@ impl TokenKeys {
             .into_iter()
             .find(|kind| claims.token_type == kind.claim())
             .ok_or(TokenFault::Invalid)?;
+        // The header's type agrees with the claim: the kind's own type, or the tutorial's `JWT`
+        // (every token minted without an audience, and those minted before types were explicit).
+        let typ = header.typ.as_deref().unwrap_or(PLAIN_TOKEN_TYPE);
+        if typ != PLAIN_TOKEN_TYPE && typ != kind.explicit_type() {
+            return Err(TokenFault::Invalid);
+        }
+        // An access token names the configured audience exactly as other services require it.
+        if let (TokenKind::Access, Some(audience)) = (kind, &self.audience)
+            && claims.aud.as_deref() != Some(audience.as_str())
+        {
+            return Err(TokenFault::Invalid);
+        }
         if expected.is_some_and(|expected| expected != kind) {
             return Err(TokenFault::WrongType);
         }
@@ -480,6 +517,48 @@ mod tests {
             other_issuer.verify(&without_audience, TokenKind::Access),
             Err(TokenFault::Invalid)
         );
+    }
+
+    /// RFC 8725 §3.11–3.12: with an audience configured, no verifier that checks `aud` or `typ`
+    /// can take a refresh token for an access token.
+    #[test]
+    fn with_an_audience_only_access_tokens_carry_it_and_the_kinds_differ_in_typ() {
+        let pem = crate::keys::new_es256_pem().unwrap();
+        let keys = TokenKeys::new(&config_with(&[
+            ("JWT_ALGORITHM", "ES256"),
+            ("JWT_SIGNING_KEY", &pem),
+            ("JWT_ISSUER", ISSUER),
+            ("JWT_AUDIENCE", "orders-api"),
+        ]));
+        let sid = random_id();
+        let access = keys.issue(TokenKind::Access, 7, &sid, random_id(), now()).unwrap().token;
+        let refresh = keys.issue(TokenKind::Refresh, 7, &sid, random_id(), now()).unwrap().token;
+        assert_eq!(part(&access, 0)["typ"], ACCESS_TOKEN_TYPE);
+        assert_eq!(part(&access, 1)["aud"], "orders-api");
+        assert_eq!(part(&refresh, 0)["typ"], REFRESH_TOKEN_TYPE);
+        assert!(part(&refresh, 1).get("aud").is_none(), "{}", part(&refresh, 1));
+        assert_eq!(part(&refresh, 1)["iss"], ISSUER);
+        assert!(keys.verify(&access, TokenKind::Access).is_ok());
+        assert!(keys.verify(&refresh, TokenKind::Refresh).is_ok());
+        assert_eq!(keys.verify(&refresh, TokenKind::Access), Err(TokenFault::WrongType));
+        // A header whose type contradicts the claim is not ours, even under our signature.
+        let ring = keys.ring();
+        let mut header = part(&refresh, 0);
+        header["typ"] = ACCESS_TOKEN_TYPE.into();
+        let relabelled = signed_with(&ring.signing, header, &part(&refresh, 1));
+        assert_eq!(keys.verify_any(&relabelled), Err(TokenFault::Invalid));
+        // An access token without the audience (or with another) is refused.
+        let mut claims = part(&access, 1);
+        claims["aud"] = "another-api".into();
+        let elsewhere = signed_with(&ring.signing, part(&access, 0), &claims);
+        assert_eq!(keys.verify(&elsewhere, TokenKind::Access), Err(TokenFault::Invalid));
+        // Without an audience both kinds keep the tutorial's header.
+        let plain = es256_keys(&pem, None);
+        for kind in [TokenKind::Access, TokenKind::Refresh] {
+            let token = plain.issue(kind, 7, &sid, random_id(), now()).unwrap().token;
+            assert_eq!(part(&token, 0)["typ"], PLAIN_TOKEN_TYPE);
+            assert!(part(&token, 1).get("aud").is_none());
+        }
     }
 
     fn keys() -> TokenKeys {
