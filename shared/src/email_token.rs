@@ -22,9 +22,6 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use ring::{hkdf, hmac};
 use subtle::ConstantTimeEq;
 
-use secrecy::ExposeSecret;
-
-use crate::keys::KeyMaterial;
 use crate::store::User;
 
 /// HKDF's labels: one key per purpose.
@@ -43,41 +40,54 @@ pub struct EmailKeys {
     confirm: Vec<hmac::Key>,
 }
 
-struct HmacKeyLength;
+/// The MAC keys could not be derived: only a broken crypto backend can cause it, and then the
+/// keys are refused (the function does not start) rather than replaced by any fixed key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("the mailed links' keys could not be derived")]
+pub struct DerivationFailed;
 
-impl hkdf::KeyType for HmacKeyLength {
+/// The length of the derived HMAC-SHA-256 keys.
+const MAC_KEY_BYTES: usize = 32;
+
+struct OutputLength(usize);
+
+impl hkdf::KeyType for OutputLength {
     fn len(&self) -> usize {
-        32
+        self.0
     }
 }
 
-fn derive(secret: &[u8], label: &[u8]) -> hmac::Key {
+/// HKDF-SHA-256 of `secret` for `label`, `length` bytes; an error, never a default, if it fails.
+fn derive_bytes(secret: &[u8], label: &[u8], length: usize) -> Result<Vec<u8>, DerivationFailed> {
     let prk = hkdf::Salt::new(hkdf::HKDF_SHA256, b"account-api/email").extract(secret);
-    let mut bytes = [0u8; 32];
-    // HKDF-Expand of 32 bytes cannot fail (the limit is 255 times the hash length).
-    if let Ok(okm) = prk.expand(&[label], HmacKeyLength) {
-        let _ = okm.fill(&mut bytes);
-    }
-    hmac::Key::new(hmac::HMAC_SHA256, &bytes)
+    let info = [label];
+    let okm = prk.expand(&info, OutputLength(length)).map_err(|_| DerivationFailed)?;
+    let mut bytes = vec![0u8; length];
+    okm.fill(&mut bytes).map_err(|_| DerivationFailed)?;
+    Ok(bytes)
+}
+
+fn derive(secret: &[u8], label: &[u8]) -> Result<hmac::Key, DerivationFailed> {
+    derive_bytes(secret, label, MAC_KEY_BYTES).map(|bytes| hmac::Key::new(hmac::HMAC_SHA256, &bytes))
 }
 
 impl EmailKeys {
-    /// The keys of the signing keys in `material` (the current one, and the previous if any).
-    pub fn from_material(material: &KeyMaterial) -> Self {
-        let current = material.current.expose_secret().as_bytes();
-        let previous = material.previous.as_ref().map(|key| key.expose_secret().as_bytes());
-        Self::from_secrets(current, previous)
-    }
-
-    pub fn from_secrets(current: &[u8], previous: Option<&[u8]>) -> Self {
+    /// The keys of the current signing key's secret and, if any, the previous one's.
+    pub fn from_secrets(current: &[u8], previous: Option<&[u8]>) -> Result<Self, DerivationFailed> {
         let secrets: Vec<&[u8]> = std::iter::once(current).chain(previous).collect();
-        EmailKeys {
-            reset: secrets.iter().map(|secret| derive(secret, RESET_LABEL)).collect(),
-            confirm: secrets.iter().map(|secret| derive(secret, CONFIRM_LABEL)).collect(),
-        }
+        Ok(EmailKeys {
+            reset: secrets
+                .iter()
+                .map(|secret| derive(secret, RESET_LABEL))
+                .collect::<Result<_, _>>()?,
+            confirm: secrets
+                .iter()
+                .map(|secret| derive(secret, CONFIRM_LABEL))
+                .collect::<Result<_, _>>()?,
+        })
     }
 
-    pub fn from_secret(secret: &[u8]) -> Self {
+    pub fn from_secret(secret: &[u8]) -> Result<Self, DerivationFailed> {
         Self::from_secrets(secret, None)
     }
 
@@ -243,6 +253,20 @@ mod tests {
     const NOW: i64 = 1_796_000_000;
     const DAY: i64 = 86_400;
 
+    /// A derivation that cannot be made is an error: before, it silently left an all-zero key,
+    /// under which anyone could make a valid link.
+    #[test]
+    fn a_derivation_that_fails_is_an_error_never_a_fixed_key() {
+        // HKDF-Expand gives at most 255 blocks of its hash.
+        assert_eq!(
+            derive_bytes(b"secret", RESET_LABEL, 255 * 32 + 1),
+            Err(DerivationFailed)
+        );
+        let derived = derive_bytes(b"secret", RESET_LABEL, MAC_KEY_BYTES).unwrap();
+        assert_ne!(derived, vec![0u8; MAC_KEY_BYTES]);
+        assert_ne!(derived, derive_bytes(b"secret", CONFIRM_LABEL, MAC_KEY_BYTES).unwrap());
+    }
+
     #[test]
     fn uids_are_djangos_and_read_back_only_as_written() {
         assert_eq!(encode_uid(1), "MQ");
@@ -269,8 +293,8 @@ mod tests {
     fn links_made_before_a_key_rotation_still_hold_and_new_ones_use_the_new_key() {
         let old_secret: &[u8] = b"0123456789abcdef0123456789abcdef";
         let new_secret: &[u8] = b"a rotated secret, 32 bytes or more";
-        let before = EmailKeys::from_secret(old_secret);
-        let after = EmailKeys::from_secrets(new_secret, Some(old_secret));
+        let before = EmailKeys::from_secret(old_secret).unwrap();
+        let after = EmailKeys::from_secrets(new_secret, Some(old_secret)).unwrap();
         let user = user();
         let token = before.reset_token(&user, NOW);
         let key = before.confirmation_key(user.id, &user.email, NOW);
@@ -279,7 +303,7 @@ mod tests {
         let new_token = after.reset_token(&user, NOW);
         assert_ne!(new_token, token, "the current key makes links");
         assert!(!before.check_reset_token(&user, &new_token, NOW, 3 * DAY));
-        let gone = EmailKeys::from_secret(new_secret);
+        let gone = EmailKeys::from_secret(new_secret).unwrap();
         assert!(
             !gone.check_reset_token(&user, &token, NOW, 3 * DAY),
             "two rotations later"
@@ -289,7 +313,7 @@ mod tests {
 
     #[test]
     fn a_reset_token_dies_with_the_password_a_login_the_clock_or_another_key() {
-        let keys = EmailKeys::from_secret(b"0123456789abcdef0123456789abcdef");
+        let keys = EmailKeys::from_secret(b"0123456789abcdef0123456789abcdef").unwrap();
         let user = user();
         let token = keys.reset_token(&user, NOW);
         assert!(keys.check_reset_token(&user, &token, NOW, 3 * DAY));
@@ -314,7 +338,7 @@ mod tests {
             !keys.check_reset_token(&logged_in, &token, NOW, 3 * DAY),
             "logged in since"
         );
-        let other = EmailKeys::from_secret(b"another secret, 32 bytes or more...");
+        let other = EmailKeys::from_secret(b"another secret, 32 bytes or more...").unwrap();
         assert!(!other.check_reset_token(&user, &token, NOW, 3 * DAY));
         let (timestamp, mac) = token.split_once('-').unwrap();
         for forged in [
@@ -332,7 +356,7 @@ mod tests {
 
     #[test]
     fn a_confirmation_key_names_its_user_and_holds_only_for_their_address() {
-        let keys = EmailKeys::from_secret(b"0123456789abcdef0123456789abcdef");
+        let keys = EmailKeys::from_secret(b"0123456789abcdef0123456789abcdef").unwrap();
         let key = keys.confirmation_key(42, "a@example.com", NOW);
         assert!(key.starts_with("NDI:"), "{key}");
         assert_eq!(EmailKeys::read_confirmation_key(&key), Some((42, NOW)));

@@ -114,7 +114,7 @@ impl KeyRing {
             signing_kid: held[0].kid.clone(),
             signing,
             held,
-            email: Arc::new(EmailKeys::from_material(material)),
+            email: Arc::new(email_keys(material)?),
         })
     }
 
@@ -169,6 +169,16 @@ fn parse(algorithm: JwtAlgorithm, stored: &str, which: &'static str) -> Result<(
             Ok((signing, held))
         }
     }
+}
+
+/// The mailed links' MAC keys, derived from the current key's stored form and the previous one's.
+fn email_keys(material: &KeyMaterial) -> Result<EmailKeys, KeyRejected> {
+    let current = material.current.expose_secret().as_bytes();
+    let previous = material.previous.as_ref().map(|key| key.expose_secret().as_bytes());
+    EmailKeys::from_secrets(current, previous).map_err(|_| KeyRejected {
+        which: "current",
+        expected: "usable to derive the mailed links' keys",
+    })
 }
 
 /// The RFC 7638 thumbprint of a P-256 public key: SHA-256 of its required members in

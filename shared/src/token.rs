@@ -531,8 +531,14 @@ mod tests {
             ("JWT_AUDIENCE", "orders-api"),
         ]));
         let sid = random_id();
-        let access = keys.issue(TokenKind::Access, 7, &sid, random_id(), now()).unwrap().token;
-        let refresh = keys.issue(TokenKind::Refresh, 7, &sid, random_id(), now()).unwrap().token;
+        let access = keys
+            .issue(TokenKind::Access, 7, &sid, random_id(), now())
+            .unwrap()
+            .token;
+        let refresh = keys
+            .issue(TokenKind::Refresh, 7, &sid, random_id(), now())
+            .unwrap()
+            .token;
         assert_eq!(part(&access, 0)["typ"], ACCESS_TOKEN_TYPE);
         assert_eq!(part(&access, 1)["aud"], "orders-api");
         assert_eq!(part(&refresh, 0)["typ"], REFRESH_TOKEN_TYPE);
