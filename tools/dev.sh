@@ -43,6 +43,9 @@ export RUST_LOG="${RUST_LOG:-info}"
 # message, like Django's file backend; the functions log each file's path and link (local only:
 # the SES backend logs neither). The links open the front end below.
 export EMAIL_BACKEND="${EMAIL_BACKEND:-file}" EMAIL_OUTBOX_DIR="${EMAIL_OUTBOX_DIR:-$LOCAL/outbox}"
+# Addresses are verified (optional: join mails a link, nothing waits for it), so the front end's
+# confirmation pages have something to show; the deployed default is the tutorial's `none`.
+export EMAIL_VERIFICATION="${EMAIL_VERIFICATION:-optional}"
 # (Braces inside ${…:-…} would end it early: the defaults are spelt out first.)
 reset_url="http://localhost:$WEB_PORT/#/reset/{uid}/{token}"
 confirm_url="http://localhost:$WEB_PORT/#/verify/{key}"
@@ -84,7 +87,7 @@ cat <<INFO
       -d '{"email":"you@example.com","password1":"Tutorial-Pw!7319","password2":"Tutorial-Pw!7319"}'
 
   The front end: http://localhost:$WEB_PORT/ (web/, calling this API with credentials)
-  Mail (password reset, EMAIL_VERIFICATION=${EMAIL_VERIFICATION:-none}): files in $EMAIL_OUTBOX_DIR/, each logged with its link
+  Mail (password reset, EMAIL_VERIFICATION=$EMAIL_VERIFICATION): files in $EMAIL_OUTBOX_DIR/, each logged with its link
 
   Ctrl-C stops everything.
 

@@ -169,6 +169,12 @@ pub async fn create_superuser<S: UserStore>(
     if secret.trim() != secret {
         return Err(AdminError::PaddedPassword);
     }
+    if secret.chars().count() > password::MAX_PASSWORD_CHARS {
+        return Err(AdminError::WeakPassword(format!(
+            "Ensure this field has no more than {} characters.",
+            password::MAX_PASSWORD_CHARS
+        )));
+    }
     let mut problems: Vec<String> = password::strength_problems(secret)
         .into_iter()
         .map(str::to_owned)

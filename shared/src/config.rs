@@ -58,7 +58,8 @@ pub struct Config {
     /// `REFRESH_REUSE_INTERVAL_SECONDS` (default 30; 0: strict): how long after a rotation the
     /// family's previous refresh token still answers with the family's current state.
     pub refresh_reuse_interval: i64,
-    /// `PASSWORD_CHANGE_REQUIRES_OLD_PASSWORD` (default false).
+    /// `PASSWORD_CHANGE_REQUIRES_OLD_PASSWORD` (default true; false is the tutorial's weaker
+    /// behaviour, where a bearer token alone sets a new password).
     pub old_password_required: bool,
     /// `COOKIE_SECURE` (default true): the `Secure` attribute on the token cookies.
     pub cookie_secure: bool,
@@ -265,7 +266,7 @@ impl Config {
                 30,
                 "a number of seconds (0: strict reuse detection)",
             )?,
-            old_password_required: parse_bool_or(&lookup, "PASSWORD_CHANGE_REQUIRES_OLD_PASSWORD", false)?,
+            old_password_required: parse_bool_or(&lookup, "PASSWORD_CHANGE_REQUIRES_OLD_PASSWORD", true)?,
             cookie_secure: parse_bool_or(&lookup, "COOKIE_SECURE", true)?,
             login_throttle: LoginThrottle {
                 failures: parse_or(&lookup, "LOGIN_THROTTLE_FAILURES", 5, "a number of failures (0: off)")?,
@@ -565,7 +566,10 @@ mod tests {
         assert_eq!(config.refresh_token_lifetime, 86400);
         assert_eq!(config.jwt_leeway, 0);
         assert!(config.rotate_refresh_tokens);
-        assert!(!config.old_password_required);
+        assert!(
+            config.old_password_required,
+            "ASVS 5.0 §6.2: the current password is asked"
+        );
         assert!(config.cookie_secure);
         assert_eq!(config.cors, Cors::default(), "no cross-origin access unless configured");
     }

@@ -12,6 +12,16 @@ use tracing_subscriber::filter::{EnvFilter, LevelFilter, filter_fn};
 use tracing_subscriber::fmt::MakeWriter;
 use tracing_subscriber::prelude::*;
 
+/// The `alert` field of a log line an operator must hear about: the template turns each into a
+/// CloudWatch metric (a metric filter on `$.fields.alert`) with an alarm.
+///
+/// SES refused a message (reset, resend, join's confirmation): the client was answered as if it
+/// had gone, so only this line tells that nobody gets their mail.
+pub const MAIL_SEND_FAILED: &str = "mail_send_failed";
+/// An AWS service refused a call for want of permission: the deploy's IAM policy lacks an action
+/// the code needs, and the request was answered 500.
+pub const AWS_ACCESS_DENIED: &str = "aws_access_denied";
+
 /// Libraries whose TRACE events carry request or response data: lambda_runtime logs each raw
 /// event (passwords, tokens, cookies) and each answer's headers (`Set-Cookie`); the SDK (every
 /// `aws_*` crate) and the HTTP stack log what they send and receive (the signing key, read from

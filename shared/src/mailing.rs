@@ -30,8 +30,8 @@ pub fn requested_email(request: &lambda_http::Request) -> Result<String, ApiErro
 }
 
 /// Sends `user` the link that confirms their address, if the address is under its hourly limit
-/// of confirmation mails. `Ok(false)` when nothing was sent (the limit, or an address no mail can
-/// be written to); `Err` (503) when the mail service failed.
+/// of confirmation mails. `Ok(false)` when nothing was sent (the limit, an address no mail can be
+/// written to, or the mail service failing: see [`deliver`]); `Err` (503) when the store failed.
 pub async fn send_confirmation<S: EmailStore>(
     app: &App<S>,
     user: &User,
@@ -54,21 +54,33 @@ pub async fn send_confirmation<S: EmailStore>(
     }
     let key = app.email_keys().confirmation_key(user.id, &user.email, now);
     let email = confirmation_email(settings, &user.email, &key, language);
-    deliver(app, user, &email, "confirmation mail sent").await
+    Ok(deliver(app, user, &email, "confirmation mail sent").await)
 }
 
-/// Sends one message to `user`: `Ok(true)` sent, `Ok(false)` undeliverable (logged), `Err` (503).
-pub async fn deliver<S>(app: &App<S>, user: &User, email: &crate::mail::Email, done: &str) -> Result<bool, ApiError> {
+/// Sends one message to `user`: whether it was sent. A mail service that refuses (SES in its
+/// sandbox, an unverified sender, a paused account, a quota) changes nothing in the answer: only
+/// a known address ever reaches it, so a 503 there would tell registered addresses from others.
+/// It is logged instead, as an alert line the operators' alarm counts
+/// ([`crate::logging::MAIL_SEND_FAILED`]), with SES's error code and never the address.
+pub async fn deliver<S>(app: &App<S>, user: &User, email: &crate::mail::Email, done: &str) -> bool {
     match app.mailer.send(email).await {
         Ok(()) => {
             tracing::info!(user_id = user.id, "{done}");
-            Ok(true)
+            true
         }
         Err(MailError::Undeliverable) => {
             tracing::warn!(user_id = user.id, "no mail can be written to this user's address");
-            Ok(false)
+            false
         }
-        Err(error) => Err(error.into()),
+        Err(error) => {
+            tracing::error!(
+                alert = crate::logging::MAIL_SEND_FAILED,
+                %error,
+                user_id = user.id,
+                "mail not sent"
+            );
+            false
+        }
     }
 }
 

@@ -9,6 +9,11 @@ use icu_properties::CodePointMapData;
 use icu_properties::props::NumericType;
 use secrecy::{ExposeSecret, SecretString};
 
+/// The longest password any route sets (Django's `max_length` of its password fields): join,
+/// password change, reset confirmation and the admin tool alike, so a password set anywhere
+/// can be given back everywhere it is asked for again (password change, account deletion).
+pub const MAX_PASSWORD_CHARS: usize = 128;
+
 /// Argon2id at the OWASP floor the contract requires: 19 MiB, two passes, one lane.
 const MEMORY_KIB: u32 = 19_456;
 const ITERATIONS: u32 = 2;

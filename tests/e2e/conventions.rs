@@ -450,11 +450,11 @@ async fn logout_answers_with_and_without_the_trailing_slash() {
 #[tokio::test]
 async fn password_change_answers_with_and_without_the_trailing_slash() {
     let session = new_user().await;
-    for (path, password) in spellings(PASSWORD_CHANGE)
-        .into_iter()
-        .zip(["First-New-Pw!8812", "Second-New-Pw!4471"])
-    {
-        let body = json!({"new_password1": password, "new_password2": password});
+    for (path, (old, new)) in spellings(PASSWORD_CHANGE).into_iter().zip([
+        (PASSWORD, "First-New-Pw!8812"),
+        ("First-New-Pw!8812", "Second-New-Pw!4471"),
+    ]) {
+        let body = password_change_body(old, new);
         post_json_with(path, body, &[("authorization", &session.bearer())])
             .await
             .expect(200, json!({"detail": "New password has been saved."}));

@@ -21,7 +21,7 @@ async fn join_login_mypage_refresh_change_logout() {
     let new_password = "Another-Pw!5521";
     let changed = post_json_with(
         "/account/password/change/",
-        json!({"new_password1": new_password, "new_password2": new_password}),
+        password_change_body(PASSWORD, new_password),
         &[("authorization", &session.bearer())],
     )
     .await;

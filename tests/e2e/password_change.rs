@@ -18,8 +18,9 @@ const TOO_SHORT: &str = "This password is too short. It must contain at least 8 
 const TOO_COMMON: &str = "This password is too common.";
 const NUMERIC: &str = "This password is entirely numeric.";
 
+/// The standard password changed to `password`.
 fn both(password: &str) -> Value {
-    json!({"new_password1": password, "new_password2": password})
+    password_change_body(PASSWORD, password)
 }
 
 #[tokio::test]
@@ -86,9 +87,12 @@ async fn the_same_session_can_change_the_password_again() {
     change_password(&session.bearer(), new_password_body())
         .await
         .expect(200, saved());
-    change_password(&session.bearer(), both("Third-Pw!two-7730"))
-        .await
-        .expect(200, saved());
+    change_password(
+        &session.bearer(),
+        password_change_body(NEW_PASSWORD, "Third-Pw!two-7730"),
+    )
+    .await
+    .expect(200, saved());
     login_with(&session.email, "Third-Pw!two-7730").await;
     mypage(&other.bearer()).await.expect_challenge(access_invalid());
 }
@@ -108,7 +112,11 @@ async fn the_right_old_password_is_accepted() {
 #[tokio::test]
 async fn an_html_form_changes_the_password() {
     let session = new_user().await;
-    let form = format!("new_password1={pw}&new_password2={pw}", pw = form_value(NEW_PASSWORD));
+    let form = format!(
+        "old_password={old}&new_password1={pw}&new_password2={pw}",
+        old = form_value(PASSWORD),
+        pw = form_value(NEW_PASSWORD)
+    );
     post_form(PASSWORD_CHANGE, &form, &[("authorization", &session.bearer())])
         .await
         .expect(200, saved());
@@ -128,10 +136,11 @@ async fn refused(body: Value, expected: Value) {
 }
 
 #[tokio::test]
-async fn an_empty_object_names_both_new_passwords() {
+async fn an_empty_object_names_the_old_and_both_new_passwords() {
     refused(
         json!({}),
         json!({
+            "old_password": ["This field is required."],
             "new_password1": ["This field is required."],
             "new_password2": ["This field is required."],
         }),
@@ -142,7 +151,7 @@ async fn an_empty_object_names_both_new_passwords() {
 #[tokio::test]
 async fn new_passwords_that_differ_are_refused_with_a_typographic_apostrophe() {
     let session = new_user().await;
-    let body = json!({"new_password1": NEW_PASSWORD, "new_password2": "Different-Pw!4410"});
+    let body = json!({"old_password": PASSWORD, "new_password1": NEW_PASSWORD, "new_password2": "Different-Pw!4410"});
     let answer = change_password(&session.bearer(), body).await;
     answer.expect(
         400,
@@ -185,6 +194,16 @@ async fn a_password_like_the_email_is_refused() {
         json!({"new_password2": ["The password is too similar to the email."]}),
     );
     login(&email).await;
+}
+
+/// The deployed default (ASVS 5.0 §6.2): an access token alone does not set a new password.
+#[tokio::test]
+async fn without_the_old_password_nothing_changes() {
+    refused(
+        json!({"new_password1": NEW_PASSWORD, "new_password2": NEW_PASSWORD}),
+        json!({"old_password": ["This field is required."]}),
+    )
+    .await;
 }
 
 #[tokio::test]

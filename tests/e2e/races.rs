@@ -132,14 +132,8 @@ async fn racing_password_changes_from_two_sessions_have_one_winner() {
     let passwords = ["Racer-One-Pw!5813", "Racer-Two-Pw!2290"];
     let (first_bearer, second_bearer) = (first.bearer(), second.bearer());
     let (a, b) = tokio::join!(
-        change_password(
-            &first_bearer,
-            json!({"new_password1": passwords[0], "new_password2": passwords[0]})
-        ),
-        change_password(
-            &second_bearer,
-            json!({"new_password1": passwords[1], "new_password2": passwords[1]})
-        ),
+        change_password(&first_bearer, password_change_body(PASSWORD, passwords[0])),
+        change_password(&second_bearer, password_change_body(PASSWORD, passwords[1])),
     );
     let (winner, lost_session, loser, password) = match (a.status, b.status) {
         (200, 401) => (&first, &second, &b, passwords[0]),

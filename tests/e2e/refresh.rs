@@ -114,17 +114,17 @@ async fn reuse_revokes_only_the_session_it_belongs_to() {
 async fn without_the_key_the_cookie_is_used() {
     let session = new_user().await;
     let answer = refresh_with_cookie(&session.refresh, Some("{}")).await;
-    let (access, next) = rotated(&answer);
+    let (access, next) = rotated_by_cookie(&answer);
     assert_greeted(&mypage(&bearer(&access)).await, &session.email);
     let answer = refresh_with_cookie(&next, None).await;
-    let (_, next) = rotated(&answer);
+    let (_, next) = rotated_by_cookie(&answer);
     let form_answer = post_form(
         REFRESH,
         "unrelated=1",
         &[("cookie", &format!("my-refresh-token={next}"))],
     )
     .await;
-    rotated(&form_answer);
+    rotated_by_cookie(&form_answer);
     refresh_with_cookie(&session.refresh, None)
         .await
         .expect_challenge(blacklisted());
@@ -137,7 +137,7 @@ async fn the_key_wins_over_the_cookie() {
     refresh_with_cookie(&session.refresh, Some(&body))
         .await
         .expect_challenge(refresh_refused("Token is invalid"));
-    rotated(&refresh_with_cookie(&session.refresh, None).await);
+    rotated_by_cookie(&refresh_with_cookie(&session.refresh, None).await);
 }
 
 #[tokio::test]

@@ -249,7 +249,7 @@ fn logout_request(refresh: &str) -> Request {
 fn password_change_request(access: &str) -> Request {
     post_json(
         "/account/password/change/",
-        &json!({"new_password1": NEW_PASSWORD, "new_password2": NEW_PASSWORD}),
+        &json!({"old_password": PASSWORD, "new_password1": NEW_PASSWORD, "new_password2": NEW_PASSWORD}),
         &[("authorization", &bearer(access))],
     )
 }

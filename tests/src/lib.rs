@@ -575,12 +575,30 @@ pub async fn change_password(bearer: &str, body: Value) -> Answer {
     post_json_with(PASSWORD_CHANGE, body, &[("authorization", bearer)]).await
 }
 
-/// The body that sets [`NEW_PASSWORD`].
+/// The body that sets [`NEW_PASSWORD`] for a user of the standard password (the current password
+/// is required by default: `PASSWORD_CHANGE_REQUIRES_OLD_PASSWORD`).
 pub fn new_password_body() -> Value {
-    json!({"new_password1": NEW_PASSWORD, "new_password2": NEW_PASSWORD})
+    password_change_body(PASSWORD, NEW_PASSWORD)
+}
+
+/// The body that changes the password `old` to `new`.
+pub fn password_change_body(old: &str, new: &str) -> Value {
+    json!({"old_password": old, "new_password1": new, "new_password2": new})
 }
 
 /// The new tokens of a successful refresh.
+/// The access token and the rotated refresh token of a refresh by cookie: the new refresh token
+/// is in the cookie alone, never in the body (scripts read bodies, not HttpOnly cookies).
+pub fn rotated_by_cookie(answer: &Answer) -> (String, String) {
+    assert_eq!(answer.status, 200, "refresh: {}", answer.text);
+    let body = answer.json();
+    assert!(body.get("refresh").is_none(), "a refresh token in the body: {body}");
+    (
+        body["access"].as_str().expect("access").to_owned(),
+        answer.parsed_cookie("my-refresh-token").value,
+    )
+}
+
 pub fn rotated(answer: &Answer) -> (String, String) {
     assert_eq!(answer.status, 200, "refresh: {}", answer.text);
     let body = answer.json();
@@ -1229,9 +1247,33 @@ macro_rules! protected_route_401s {
     };
 }
 
-/// The messages the stack's file mailer wrote to `to` (`E2E_OUTBOX_DIR`, white-box: a deployed
-/// stack mails for real), oldest first, each whole as written.
-pub fn mails_to(to: &str) -> Vec<String> {
+/// Which of the two links a message carries (the stack's link templates are the defaults).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mailed {
+    Reset,
+    Confirmation,
+}
+
+impl Mailed {
+    fn page(self) -> &'static str {
+        match self {
+            Mailed::Reset => "#/reset/",
+            Mailed::Confirmation => "#/verify/",
+        }
+    }
+}
+
+/// The messages of one kind the stack's file mailer wrote to `to` (`E2E_OUTBOX_DIR`, white-box:
+/// a deployed stack mails for real), oldest first, each whole as written. The stack verifies
+/// addresses (optional): every join mails a confirmation too.
+pub fn mails_to(to: &str, kind: Mailed) -> Vec<String> {
+    all_mails_to(to)
+        .into_iter()
+        .filter(|message| link_in(message).contains(kind.page()))
+        .collect()
+}
+
+fn all_mails_to(to: &str) -> Vec<String> {
     let outbox = white_box_setting("E2E_OUTBOX_DIR");
     let mut files: Vec<std::path::PathBuf> = match std::fs::read_dir(&outbox) {
         Ok(entries) => entries

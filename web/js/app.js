@@ -212,17 +212,31 @@ const PAGES = {
     );
   },
 
-  // The page a confirmation link opens: #/verify/<key>.
-  async verify([key = ""] = []) {
-    let message;
-    try {
-      await api.verifyEmail(key);
-      message = el("div", { class: "alert alert-success", role: "status", text: t("verify.done") });
-    } catch (error) {
-      if (!(error instanceof api.ApiError) || error.status !== 404) throw error;
-      message = el("div", { class: "alert alert-error", role: "alert", text: t("verify.badLink") });
-    }
-    return page("verify.title", null, message, el("p", { class: "switch" }, el("a", { href: "#/login", text: t("nav.login") }), " · ", el("a", { href: "#/resend", text: t("resend.title") })));
+  // The page a confirmation link opens: #/verify/<key>. It confirms only when its button is
+  // pressed, as allauth confirms on POST: a mail gateway that opens every link it scans must not
+  // confirm an address for whoever registered it.
+  verify([key = ""] = []) {
+    const links = el("p", { class: "switch" }, el("a", { href: "#/login", text: t("nav.login") }), " · ", el("a", { href: "#/resend", text: t("resend.title") }));
+    return page(
+      "verify.title",
+      "verify.lead",
+      form(
+        [],
+        "verify.submit",
+        async (_, formNode) => {
+          try {
+            await api.verifyEmail(key);
+          } catch (error) {
+            if (!(error instanceof api.ApiError) || error.status !== 404) throw error;
+            showAlert(formNode, t("verify.badLink"));
+            return;
+          }
+          formNode.querySelector("button[type=submit]").hidden = true;
+          showAlert(formNode, t("verify.done"), "success");
+        },
+        links,
+      ),
+    );
   },
 
   resend() {
@@ -298,7 +312,7 @@ const PAGES = {
       "password.lead",
       form(
         [
-          field("old_password", { type: "password", autocomplete: "current-password" }),
+          field("old_password", { type: "password", autocomplete: "current-password", required: true }),
           field("new_password1", { type: "password", autocomplete: "new-password", required: true, hint: "hint.password" }),
           field("new_password2", { type: "password", autocomplete: "new-password", required: true }),
         ],

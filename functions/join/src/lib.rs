@@ -15,7 +15,7 @@ use shared::http::{Endpoint, json_response, serve};
 use shared::input::{Fields, body_object, today_utc};
 use shared::mail::Language;
 use shared::mailing::send_confirmation;
-use shared::password::{hash_password, similarity_problem, strength_problems};
+use shared::password::{MAX_PASSWORD_CHARS, hash_password, similarity_problem, strength_problems};
 use shared::store::{EmailStore, NewUser, Registration, SessionOrigin, UserStore};
 use shared::{App, now_unix};
 
@@ -40,13 +40,13 @@ async fn join<S: UserStore + EmailStore>(app: &App<S>, request: &Request) -> Res
     {
         fields.errors.add("email", EMAIL_TAKEN);
     }
-    let password1 = fields.password("password1", None);
+    let password1 = fields.password("password1", Some(MAX_PASSWORD_CHARS));
     if let Some(password) = &password1 {
         for problem in strength_problems(password.expose_secret()) {
             fields.errors.add("password1", problem);
         }
     }
-    let password2 = fields.password("password2", None);
+    let password2 = fields.password("password2", Some(MAX_PASSWORD_CHARS));
     let profile = profile_fields(&mut fields, today_utc());
     fields.errors.into_result()?;
     let first_name = profile.first_name.unwrap_or_default();

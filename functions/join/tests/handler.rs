@@ -204,6 +204,23 @@ async fn join_lists_every_weak_password_rule_in_order() {
     assert_400(&app(), body, json!({"password1": ["This password is too common."]})).await;
 }
 
+/// One maximum everywhere: join took any length that password change and account deletion
+/// then refused, so such a user could neither change nor delete their account.
+#[tokio::test]
+async fn join_refuses_passwords_longer_than_every_other_route_takes() {
+    let app = app();
+    let longest = format!("Long-Pw!{}", "x".repeat(shared::password::MAX_PASSWORD_CHARS - 8));
+    let too_long = format!("{longest}y");
+    let expected = json!({
+        "password1": ["Ensure this field has no more than 128 characters."],
+        "password2": ["Ensure this field has no more than 128 characters."],
+    });
+    let body = json!({"email": "long@example.com", "password1": too_long, "password2": too_long});
+    assert_400(&app, body, expected).await;
+    let body = json!({"email": "long@example.com", "password1": longest, "password2": longest});
+    assert_eq!(join_with(&app, body).await.status(), 201);
+}
+
 #[tokio::test]
 async fn join_reports_similarity_to_the_email_under_non_field_errors() {
     let app = app();

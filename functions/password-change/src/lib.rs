@@ -11,7 +11,7 @@ use shared::auth::authenticate;
 use shared::error::{AccessDenied, ApiError};
 use shared::http::{Endpoint, json_response, serve};
 use shared::input::{Fields, body_object};
-use shared::password::{hash_password, verify_password};
+use shared::password::{MAX_PASSWORD_CHARS, hash_password, verify_password};
 use shared::store::Store;
 use shared::throttle::{forget_failures, read_and_reserve_password_check};
 use shared::{App, now_unix};
@@ -21,7 +21,6 @@ pub const ENDPOINT: Endpoint = Endpoint::post("Password Change", "/account/passw
 pub const WRONG_OLD_PASSWORD: &str = "Your old password was entered incorrectly. Please enter it again.";
 /// Django's form says it with a typographic apostrophe (U+2019), unlike join.
 pub const PASSWORDS_DIFFER: &str = shared::account::NEW_PASSWORDS_DIFFER;
-const MAX_PASSWORD_CHARS: usize = 128;
 
 pub async fn handle<S: Store>(app: &App<S>, request: Request) -> Response<Body> {
     serve(&app.config.cors, &ENDPOINT, &request, |request| {

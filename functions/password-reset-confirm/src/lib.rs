@@ -13,7 +13,7 @@ use shared::email_token::decode_uid;
 use shared::error::{ApiError, FieldErrors};
 use shared::http::{Endpoint, json_response, serve};
 use shared::input::{Fields, body_object};
-use shared::password::hash_password;
+use shared::password::{MAX_PASSWORD_CHARS, hash_password};
 use shared::store::EmailStore;
 use shared::{App, now_unix};
 
@@ -22,7 +22,6 @@ pub const ENDPOINT: Endpoint = Endpoint::post("Password Reset Confirm", "/accoun
 pub const RESET_DONE: &str = "Password has been reset with the new password.";
 /// dj-rest-auth's answer for a `uid` or a `token` that does not hold.
 pub const INVALID_VALUE: &str = "Invalid value";
-const MAX_PASSWORD_CHARS: usize = 128;
 
 pub async fn handle<S: EmailStore>(app: &App<S>, request: Request) -> Response<Body> {
     serve(&app.config.cors, &ENDPOINT, &request, |request| confirm(app, request)).await

@@ -35,7 +35,8 @@ fn expiration(unix_seconds: i64) -> String {
 async fn refresh<S: SessionStore>(app: &App<S>, request: &Request) -> Result<Response<Body>, ApiError> {
     let body = body_object(request)?;
     // The body's key wins over the cookie.
-    let token = if body.contains_key("refresh") {
+    let by_cookie = !body.contains_key("refresh");
+    let token = if !by_cookie {
         let mut fields = Fields::new(&body);
         let token = fields.string("refresh", true, false, None);
         fields.errors.into_result()?;
@@ -63,12 +64,21 @@ async fn refresh<S: SessionStore>(app: &App<S>, request: &Request) -> Result<Res
         // A second tab or a retry, within the reuse interval: the family's current token.
         Standing::Previous => current_refresh_token(app, &live.session)?,
     };
-    let body = json!({
+    let mut body = json!({
         "access": access.token,
         "refresh": refresh.token,
         "access_expiration": expiration(access.expires_at),
         "refresh_expiration": expiration(refresh.expires_at),
     });
+    if by_cookie {
+        // The cookie brought the token, so only the cookie takes the next one (its expiry is
+        // the cookie's): in the body any script of the page could read a long-lived token the
+        // HttpOnly cookie keeps from it.
+        if let Some(body) = body.as_object_mut() {
+            body.remove("refresh");
+            body.remove("refresh_expiration");
+        }
+    }
     Ok(with_cookies(
         json_response(StatusCode::OK, &body),
         [

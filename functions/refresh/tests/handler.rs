@@ -261,10 +261,19 @@ async fn refresh_reads_the_cookie_when_the_body_has_no_key() {
             .user_id,
         user_id
     );
+    // The cookie brought the token: the next one goes to the cookie alone, out of scripts' reach.
+    assert!(body.get("refresh").is_none(), "{body}");
+    assert!(body.get("refresh_expiration").is_none(), "{body}");
+    let next = set_cookie(&response, "my-refresh-token")
+        .and_then(|cookie| cookie.strip_prefix("my-refresh-token=").map(str::to_owned))
+        .and_then(|rest| rest.split(';').next().map(str::to_owned))
+        .expect("the rotated token in its cookie");
     // An empty JSON object with the cookie works the same way.
-    let cookie = format!("other=1; my-refresh-token={}", text(&body, "refresh"));
+    let cookie = format!("other=1; my-refresh-token={next}");
     let request = post_json(PATH, &json!({}), &[("cookie", &cookie)]);
-    assert_eq!(send(&app, request).await.status(), 200);
+    let response = send(&app, request).await;
+    assert_eq!(response.status(), 200);
+    assert!(body_json(&response).get("refresh").is_none());
 }
 
 #[tokio::test]

@@ -20,7 +20,7 @@ use shared::auth::authenticate;
 use shared::error::{AccessDenied, ApiError, FieldErrors};
 use shared::http::{Endpoint, no_content, serve};
 use shared::input::{Fields, body_object};
-use shared::password::verify_password;
+use shared::password::{MAX_PASSWORD_CHARS, verify_password};
 use shared::store::{SessionProblem, Store};
 use shared::throttle::{forget_failures, read_and_reserve_password_check};
 use shared::{App, now_unix};
@@ -29,7 +29,6 @@ pub const ENDPOINT: Endpoint = Endpoint::post("User Delete", "/account/user/dele
 
 /// Worded as password change's wrong `old_password` (the reference has no delete route).
 pub const WRONG_PASSWORD: &str = "Your password was entered incorrectly. Please enter it again.";
-const MAX_PASSWORD_CHARS: usize = 128;
 
 pub async fn handle<S: Store>(app: &App<S>, request: Request) -> Response<Body> {
     serve(&app.config.cors, &ENDPOINT, &request, |request| {
