@@ -49,6 +49,9 @@ import tomllib
 import yaml
 from samtranslator.translator.transform import transform
 
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
+import deploy_verify  # noqa: E402  (make deploy's check that Lambda runs the bootstraps just built)
+
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 
 # The contract's routes (../shared/contract.md §4) and the function (functions/<name>) that
@@ -829,6 +832,8 @@ def main(argv):
             problems += run_checks(inputs_with_table, lint_it=True)
     if not problems:
         problems += [f"self-test: {failure}" for failure in self_test(inputs)]
+        # The deploy scripts' own logic, on data made in memory (no AWS call).
+        problems += [f"self-test: {failure}" for failure in deploy_verify.self_test()]
     for problem in problems:
         print(f"check_deploy: {problem}", file=sys.stderr)
     if problems:
