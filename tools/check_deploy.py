@@ -51,6 +51,7 @@ from samtranslator.translator.transform import transform
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
 import deploy_verify  # noqa: E402  (make deploy's check that Lambda runs the bootstraps just built)
+import predeploy_check  # noqa: E402  (make deploy's parameter checks)
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 
@@ -117,7 +118,8 @@ class CloudFormationLoader(yaml.SafeLoader):
 
 
 def _intrinsic(loader, tag_suffix, node):
-    name = "Ref" if tag_suffix == "Ref" else f"Fn::{tag_suffix}"
+    # !Ref and !Condition have no Fn:: prefix in their long forms.
+    name = tag_suffix if tag_suffix in ("Ref", "Condition") else f"Fn::{tag_suffix}"
     if isinstance(node, yaml.ScalarNode):
         value = loader.construct_scalar(node)
         if tag_suffix == "GetAtt":
@@ -834,6 +836,7 @@ def main(argv):
         problems += [f"self-test: {failure}" for failure in self_test(inputs)]
         # The deploy scripts' own logic, on data made in memory (no AWS call).
         problems += [f"self-test: {failure}" for failure in deploy_verify.self_test()]
+        problems += [f"self-test: {failure}" for failure in predeploy_check.self_test()]
     for problem in problems:
         print(f"check_deploy: {problem}", file=sys.stderr)
     if problems:

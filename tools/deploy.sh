@@ -14,6 +14,15 @@ set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
 ENV="$(sam_environment "${ENV:-dev}")"
+# PARAMS='Key=Value ...' (make deploy PARAMS=...) overrides samconfig.toml's parameters one by one.
+PARAMS="${PARAMS:-}"
+say "checking the $ENV parameters (tools/predeploy_check.py)"
+python tools/predeploy_check.py "$ENV" "$PARAMS"
+OVERRIDES=()
+if [ -n "$PARAMS" ]; then
+    # `sam deploy --parameter-overrides` replaces samconfig's whole list: pass the merged one.
+    OVERRIDES=(--parameter-overrides "$(python tools/predeploy_check.py --merged "$ENV" "$PARAMS")")
+fi
 STACK_NAME="$(python - "$ENV" <<'PY'
 import sys, tomllib
 config = tomllib.load(open("samconfig.toml", "rb"))[sys.argv[1]]
@@ -35,7 +44,7 @@ say "sam build ($ENV: arm64, release: copies the functions built above; no build
 sam build --config-env "$ENV"
 python tools/deploy_verify.py record "$BUILD_STARTED" .aws-sam/build
 say "sam deploy ($ENV, stack $STACK_NAME)"
-sam deploy --config-env "$ENV"
+sam deploy --config-env "$ENV" ${OVERRIDES[@]+"${OVERRIDES[@]}"}
 say "checking that stack $STACK_NAME runs the bootstraps just built (Lambda GetFunction, each function)"
 python tools/deploy_verify.py verify "$STACK_NAME" .aws-sam/bootstrap-sha256.json
 say "deployed: clients call <ApiUrl>account/login/ (ApiUrl above); check it with: make smoke API_URL=<ApiUrl>"
