@@ -81,8 +81,10 @@ ROUTES = {
 SAMPLE_ID = "0123456789abcdef0123456789abcdef"
 # Every other path under /account reaches this function, which answers the contract's JSON 404.
 CATCH_ALL_FUNCTION = "mypage"
-# The routes that run Argon2id: each gets its own, tighter throttle on the stage.
-HASHING_FUNCTIONS = ("join", "login", "password-change", "user-delete", "password-reset-confirm")
+# The routes that run Argon2id or mail anyone who asks: each gets its own, tighter throttle on the
+# stage, for the method it declares (ANY) and for POST (template.yaml says why both).
+HASHING_FUNCTIONS = ("join", "login", "password-change", "user-delete", "password-reset-confirm", "password-reset", "resend-email")
+ROUTE_THROTTLE_METHODS = ("ANY", "POST")
 # Requests that must reach the catch-all function, and requests that must reach nothing (then
 # API Gateway answers MISSING_AUTHENTICATION_TOKEN, which the template makes a JSON 404).
 UNKNOWN_PATHS = ("/account", "/account/", "/account/nope", "/account/nope/", "/account/a/b/c/")
@@ -98,9 +100,11 @@ SECURITY_HEADERS = {
     "X-Frame-Options": "'DENY'",
     "Referrer-Policy": "'same-origin'",
     "Cache-Control": "'no-store'",
-    "Access-Control-Allow-Credentials": "'true'",
     "Vary": "'Origin'",
 }
+# Headers no gateway response may carry: with the request's Origin reflected, credentials would
+# let any site read these answers on a logged-in user's behalf (security review #9).
+FORBIDDEN_GATEWAY_HEADERS = ("Access-Control-Allow-Credentials",)
 # The keys API Gateway puts in a REST API (payload 1.0) Lambda proxy event.
 V1_EVENT_KEYS = (
     "resource", "path", "httpMethod", "headers", "multiValueHeaders", "queryStringParameters",
@@ -374,6 +378,9 @@ def check_gateway_responses(body, problems):
         for name, value in SECURITY_HEADERS.items():
             if headers.get(name) != value:
                 problems.append(f"gateway response {kind}: header {name} is {headers.get(name)!r}, expected {value!r}")
+        for name in FORBIDDEN_GATEWAY_HEADERS:
+            if name in headers:
+                problems.append(f"gateway response {kind}: {name} is set; with the Origin reflected any site could read it with the user's cookies")
         if "Access-Control-Allow-Origin" not in headers:
             problems.append(f"gateway response {kind}: no Access-Control-Allow-Origin (browsers would hide the answer)")
         if "Retry-After" not in headers.get("Access-Control-Expose-Headers", ""):
@@ -446,9 +453,14 @@ def check_stage(expanded, resources, problems):
             if function not in HASHING_FUNCTIONS:
                 continue
             encoded = "/" + route.replace("/", "~1")
-            own = [s for s in settings if s.get("ResourcePath") == encoded and "ThrottlingRateLimit" in s and "ThrottlingBurstLimit" in s]
-            if not own:
-                problems.append(f"{name}: the Argon2id route {route} has no throttle of its own (ResourcePath {encoded})")
+            for method in ROUTE_THROTTLE_METHODS:
+                own = [s for s in settings if s.get("ResourcePath") == encoded and s.get("HttpMethod") == method
+                       and "ThrottlingRateLimit" in s and "ThrottlingBurstLimit" in s]
+                if not own:
+                    problems.append(f"{name}: the route {route} has no throttle of its own for {method} (ResourcePath {encoded}, HttpMethod {method})")
+        for setting in settings:
+            if setting.get("HttpMethod") == "*" and setting.get("ResourcePath") != "/*":
+                problems.append(f"{name}: MethodSettings {setting.get('ResourcePath')} with HttpMethod '*': CloudFormation documents '*' only with ResourcePath '/*'")
         access = properties.get("AccessLogSetting")
         if not access:
             problems.append(f"{name}: no access log")
@@ -761,8 +773,17 @@ BREAKS = [
      lambda i: _set(i["template"]["Resources"]["AccountApi"]["Properties"]["MethodSettings"][1], "ResourcePath", "/account/login"),
      "each '/' encoded as '~1'"),
     ("an Argon2id route without its throttle",
+     lambda i: [i["template"]["Resources"]["AccountApi"]["Properties"]["MethodSettings"].pop(1) for _ in range(2)],
+     "/account/login has no throttle of its own for POST"),
+    ("a route throttle for POST only",
      lambda i: i["template"]["Resources"]["AccountApi"]["Properties"]["MethodSettings"].pop(1),
-     "/account/login has no throttle of its own"),
+     "/account/login has no throttle of its own for ANY"),
+    ("a route throttle with the '*' method",
+     lambda i: _set(i["template"]["Resources"]["AccountApi"]["Properties"]["MethodSettings"][1], "HttpMethod", "*"),
+     "CloudFormation documents '*' only with ResourcePath '/*'"),
+    ("a gateway response with credentials",
+     lambda i: _gateway_responses(i["template"])["THROTTLED"]["ResponseParameters"]["Headers"].update({"Access-Control-Allow-Credentials": "'true'"}),
+     "Access-Control-Allow-Credentials is set"),
     ("the router missing a spelling",
      lambda i: i["router"].pop("/account/login/"),
      "/account/login/ does not go to login"),
