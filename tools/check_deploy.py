@@ -85,6 +85,10 @@ CATCH_ALL_FUNCTION = "mypage"
 # stage, for the method it declares (ANY) and for POST (template.yaml says why both).
 HASHING_FUNCTIONS = ("join", "login", "password-change", "user-delete", "password-reset-confirm", "password-reset", "resend-email")
 ROUTE_THROTTLE_METHODS = ("ANY", "POST")
+# Security review #17: the functions that sign tokens or make/check the mailed links' keys read
+# the private signing key; every other one only verifies, and under ES256 may read only the
+# public keys (under HS256 the shared secret is what verifies).
+SIGNING_FUNCTIONS = ("join", "login", "refresh", "password-reset", "password-reset-confirm", "verify-email", "resend-email")
 # Requests that must reach the catch-all function, and requests that must reach nothing (then
 # API Gateway answers MISSING_AUTHENTICATION_TOKEN, which the template makes a JSON 404).
 UNKNOWN_PATHS = ("/account", "/account/", "/account/nope", "/account/nope/", "/account/a/b/c/")
@@ -487,7 +491,8 @@ def references(value):
                 found.add(inner[0])
             elif key == "Fn::Sub":
                 text = inner[0] if isinstance(inner, list) else inner
-                found |= {m.split(".")[0] for m in re.findall(r"\$\{([A-Za-z0-9.]+)\}", text)}
+                variables = set(inner[1]) if isinstance(inner, list) else set()
+                found |= {m.split(".")[0] for m in re.findall(r"\$\{([A-Za-z0-9.]+)\}", text)} - variables
                 found |= references(inner[1]) if isinstance(inner, list) else set()
             else:
                 found |= references(inner)
@@ -507,6 +512,54 @@ def check_ordering(expanded, problems):
     for name, association in resources_of_type(expanded, "AWS::WAFv2::WebACLAssociation").items():
         if not references(association["Properties"].get("ResourceArn")) & set(stages):
             problems.append(f"{name}: its ResourceArn does not refer to the stage resource, so it may be created before the stage exists")
+
+
+def resolve_conditions(value, conditions):
+    """`value` with every Fn::If decided by `conditions` ({name: bool}) and AWS::NoValue dropped."""
+    if isinstance(value, dict):
+        if set(value) == {"Fn::If"}:
+            name, yes, no = value["Fn::If"]
+            return resolve_conditions(yes if conditions[name] else no, conditions)
+        resolved = {k: resolve_conditions(v, conditions) for k, v in value.items()}
+        return {k: v for k, v in resolved.items() if v != {"Ref": "AWS::NoValue"}}
+    if isinstance(value, list):
+        return [resolve_conditions(v, conditions) for v in value if resolve_conditions(v, conditions) != {"Ref": "AWS::NoValue"}]
+    return value
+
+
+def secrets_readable(expanded, function, conditions):
+    """Logical ids of the secrets `function`'s role may GetSecretValue on, with `conditions`."""
+    role = function["Properties"].get("Role", {})
+    role_name = role.get("Fn::GetAtt", [None])[0] if isinstance(role, dict) else None
+    readable = set()
+    for policy in expanded["Resources"].get(role_name, {}).get("Properties", {}).get("Policies", []):
+        for statement in resolve_conditions(policy["PolicyDocument"], conditions).get("Statement", []):
+            actions = statement.get("Action", [])
+            actions = [actions] if isinstance(actions, str) else actions
+            if statement.get("Effect") == "Allow" and any(a in ("secretsmanager:GetSecretValue", "secretsmanager:*", "*") for a in actions):
+                readable |= references(statement.get("Resource")) or {"*"}
+    return readable
+
+
+def check_secret_access(expanded, template, problems):
+    """Signers read the signing key; verifiers read the public keys under ES256, the shared secret under HS256."""
+    code = {
+        logical: pathlib.PurePath(r["Properties"]["CodeUri"]).name
+        for logical, r in template["Resources"].items()
+        if r["Type"] == "AWS::Serverless::Function"
+    }
+    for mode, es256 in (("HS256", False), ("ES256", True)):
+        conditions = {name: False for name in expanded.get("Conditions", {})}
+        conditions["UsesEs256"] = es256
+        for name, function in resources_of_type(expanded, "AWS::Lambda::Function").items():
+            logical = name if name in code else next((l for l in code if name.startswith(l)), name)
+            readable = secrets_readable(expanded, function, conditions)
+            if code.get(logical) in SIGNING_FUNCTIONS or not es256:
+                wanted = {"SigningKeySecret"}
+            else:
+                wanted = {"PublicKeysSecret"}
+            if readable != wanted:
+                problems.append(f"{name} ({mode}): may read the secrets {sorted(readable) or 'none'}, expected exactly {sorted(wanted)}")
 
 
 def check_function_logs(expanded, problems):
@@ -672,6 +725,7 @@ def run_checks(inputs, lint_it=False):
     check_stage(expanded, resources, problems)
     check_ordering(expanded, problems)
     check_function_logs(expanded, problems)
+    check_secret_access(expanded, template, problems)
     check_alarms(expanded, problems)
     check_router(inputs["router"], resources, problems)
     stage_name = template["Parameters"]["StageName"]["Default"]
@@ -818,6 +872,12 @@ BREAKS = [
      lambda i: i["template"]["Resources"]["LambdaThrottlesAlarm"]["Properties"]["Metrics"].extend(
          copy.deepcopy(i["template"]["Resources"]["BearerLambdaThrottlesAlarm"]["Properties"]["Metrics"][:6])),
      "over CloudWatch's limit of 10"),
+    ("a verify-only function reading the private key under ES256",
+     lambda i: _set(i["template"]["Resources"]["MyPageFunction"]["Properties"]["Policies"][0]["AWSSecretsManagerGetSecretValuePolicy"], "SecretArn", {"Ref": "SigningKeySecret"}),
+     "MyPageFunction (ES256): may read the secrets ['SigningKeySecret'], expected exactly ['PublicKeysSecret']"),
+    ("a signing function given only the public keys",
+     lambda i: _set(i["template"]["Resources"]["LoginFunction"]["Properties"]["Policies"][0]["AWSSecretsManagerGetSecretValuePolicy"], "SecretArn", {"Ref": "PublicKeysSecret"}),
+     "LoginFunction (HS256): may read the secrets ['PublicKeysSecret'], expected exactly ['SigningKeySecret']"),
     ("an event missing from events/README.md",
      lambda i: _set(i, "events_readme", i["events_readme"].replace("join-no-slash.json", "")),
      "does not list join-no-slash.json"),
