@@ -88,6 +88,12 @@ ROUTE_THROTTLE_METHODS = ("ANY", "POST")
 # Security review #17: the functions that sign tokens or make/check the mailed links' keys read
 # the private signing key; every other one only verifies, and under ES256 may read only the
 # public keys (under HS256 the shared secret is what verifies).
+MAILING_FUNCTIONS = ("join", "password-reset", "resend-email")
+# The log-line alarms (security review #2): the JSON filter on each function's log group.
+ALERT_FILTERS = {
+    "AccessDenied": '{ $.fields.alert = "aws_access_denied" }',
+    "MailSendFailures": '{ $.fields.alert = "mail_send_failed" }',
+}
 SIGNING_FUNCTIONS = ("join", "login", "refresh", "password-reset", "password-reset-confirm", "verify-email", "resend-email")
 # Requests that must reach the catch-all function, and requests that must reach nothing (then
 # API Gateway answers MISSING_AUTHENTICATION_TOKEN, which the template makes a JSON 404).
@@ -541,6 +547,35 @@ def secrets_readable(expanded, function, conditions):
     return readable
 
 
+def check_log_alerts(expanded, template, problems):
+    """Every function's log group feeds AccessDenied, the mailing ones MailSendFailures too; each
+    metric has an alarm to the topic."""
+    code = {
+        logical: pathlib.PurePath(r["Properties"]["CodeUri"]).name
+        for logical, r in template["Resources"].items()
+        if r["Type"] == "AWS::Serverless::Function"
+    }
+    filters = {}
+    for name, resource in resources_of_type(expanded, "AWS::Logs::MetricFilter").items():
+        properties = resource["Properties"]
+        for transformation in properties.get("MetricTransformations", []):
+            metric = transformation.get("MetricName")
+            if ALERT_FILTERS.get(metric) != properties.get("FilterPattern"):
+                problems.append(f"{name}: metric {metric} with pattern {properties.get('FilterPattern')!r}")
+            filters.setdefault(metric, set()).update(references(properties.get("LogGroupName")))
+    for name, function in resources_of_type(expanded, "AWS::Lambda::Function").items():
+        group = references(function["Properties"].get("LoggingConfig", {}).get("LogGroup"))
+        logical = name if name in code else next((l for l in code if name.startswith(l)), name)
+        wanted = ["AccessDenied"] + (["MailSendFailures"] if code.get(logical) in MAILING_FUNCTIONS else [])
+        for metric in wanted:
+            if not group & filters.get(metric, set()):
+                problems.append(f"{name}: its log group {sorted(group)} has no {metric} metric filter ({ALERT_FILTERS[metric]})")
+    alarmed = {a["Properties"].get("MetricName") for a in resources_of_type(expanded, "AWS::CloudWatch::Alarm").values()}
+    for metric in ALERT_FILTERS:
+        if metric not in alarmed:
+            problems.append(f"alarms: nothing alarms on {metric}")
+
+
 def check_secret_access(expanded, template, problems):
     """Signers read the signing key; verifiers read the public keys under ES256, the shared secret under HS256."""
     code = {
@@ -726,6 +761,7 @@ def run_checks(inputs, lint_it=False):
     check_ordering(expanded, problems)
     check_function_logs(expanded, problems)
     check_secret_access(expanded, template, problems)
+    check_log_alerts(expanded, template, problems)
     check_alarms(expanded, problems)
     check_router(inputs["router"], resources, problems)
     stage_name = template["Parameters"]["StageName"]["Default"]
@@ -878,6 +914,15 @@ BREAKS = [
     ("a signing function given only the public keys",
      lambda i: _set(i["template"]["Resources"]["LoginFunction"]["Properties"]["Policies"][0]["AWSSecretsManagerGetSecretValuePolicy"], "SecretArn", {"Ref": "PublicKeysSecret"}),
      "LoginFunction (HS256): may read the secrets ['PublicKeysSecret'], expected exactly ['SigningKeySecret']"),
+    ("a function's log group without the access-denied filter",
+     lambda i: i["template"]["Resources"].pop("SessionsAccessDeniedFilter"),
+     "SessionsFunction: its log group ['SessionsLogGroup'] has no AccessDenied metric filter"),
+    ("a mailing function without the mail filter",
+     lambda i: i["template"]["Resources"].pop("ResendEmailMailSendFailedFilter"),
+     "ResendEmailFunction: its log group ['ResendEmailLogGroup'] has no MailSendFailures metric filter"),
+    ("the access-denied alarm removed",
+     lambda i: i["template"]["Resources"].pop("AccessDeniedAlarm"),
+     "nothing alarms on AccessDenied"),
     ("an event missing from events/README.md",
      lambda i: _set(i, "events_readme", i["events_readme"].replace("join-no-slash.json", "")),
      "does not list join-no-slash.json"),
