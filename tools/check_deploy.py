@@ -576,6 +576,91 @@ def check_log_alerts(expanded, template, problems):
             problems.append(f"alarms: nothing alarms on {metric}")
 
 
+# Security review #4: the routes the web ACL's per-IP rate rule covers (passwords and mail), the
+# managed group's rules that read the body (a password may hold anything) and must only count.
+WAF_RATE_ROUTES = (
+    "/account/login", "/account/join", "/account/password/change", "/account/password/reset",
+    "/account/password/reset/confirm", "/account/join/resend-email", "/account/user/delete",
+)
+WAF_COUNTED_RULES = ("SizeRestrictions_BODY", "CrossSiteScripting_BODY", "GenericLFI_BODY", "GenericRFI_BODY", "EC2MetaDataSSRF_BODY")
+
+
+def condition_value(template, name, parameters):
+    """A template condition's value with `parameters` ({name: value}, defaults filled in)."""
+
+    def evaluate(node):
+        if isinstance(node, dict) and len(node) == 1:
+            (key, value), = node.items()
+            if key == "Ref":
+                return parameters[value]
+            if key == "Condition":
+                return evaluate(template["Conditions"][value])
+            if key == "Fn::Equals":
+                return str(evaluate(value[0])) == str(evaluate(value[1]))
+            if key == "Fn::Not":
+                return not evaluate(value[0])
+            if key == "Fn::And":
+                return all(evaluate(v) for v in value)
+            if key == "Fn::Or":
+                return any(evaluate(v) for v in value)
+            if key == "Fn::Join":
+                return value[0].join(evaluate(value[1]) if isinstance(value[1], dict) else value[1])
+        return node
+
+    return evaluate(template["Conditions"][name])
+
+
+def check_waf(template, problems):
+    """With the defaults the stack's own web ACL guards the stage, rate-limits the password and
+    mail routes per IP (with and without the stage in the path) and only counts body rules."""
+    resources = template["Resources"]
+    defaults = {n: (p.get("Default", "") if not isinstance(p.get("Default"), list) else p["Default"]) for n, p in template["Parameters"].items()}
+    association = resources.get("WebAclAssociation", {})
+    if not association or not condition_value(template, association.get("Condition"), defaults):
+        problems.append("WAF: with the default parameters no web ACL is associated with the stage")
+    elif references(resolve_conditions(association["Properties"]["WebACLArn"], {
+            n: condition_value(template, n, defaults) for n in template["Conditions"]})) != {"AccountWebAcl"}:
+        problems.append("WAF: with the default parameters the association does not name the stack's own web ACL")
+    acl = resources.get("AccountWebAcl", {}).get("Properties", {})
+    if acl.get("Scope") != "REGIONAL":
+        problems.append("WAF: the stack's web ACL is not REGIONAL (an API Gateway stage takes a REGIONAL web ACL)")
+    rate = [r for r in acl.get("Rules", []) if "RateBasedStatement" in r.get("Statement", {})]
+    if not rate:
+        problems.append("WAF: no rate-based rule")
+    for rule in rate:
+        statement = rule["Statement"]["RateBasedStatement"]
+        if statement.get("AggregateKeyType") != "IP":
+            problems.append(f"WAF rule {rule['Name']}: not aggregated per source IP")
+        custom = rule.get("Action", {}).get("Block", {}).get("CustomResponse", {})
+        if custom.get("ResponseCode") != 429 or not any(h.get("Name") == "Retry-After" for h in custom.get("ResponseHeaders", [])):
+            problems.append(f"WAF rule {rule['Name']}: a blocked request does not get 429 with Retry-After")
+        body = acl.get("CustomResponseBodies", {}).get(custom.get("CustomResponseBodyKey"), {})
+        content = body.get("Content", "")
+        content = content.get("Fn::Sub", "") if isinstance(content, dict) else content
+        try:
+            detail = json.loads(re.sub(r"\$\{[A-Za-z0-9]+\}", "300", content)).get("detail")
+        except ValueError:
+            detail = None
+        if body.get("ContentType") != "APPLICATION_JSON" or not isinstance(detail, str):
+            problems.append(f"WAF rule {rule['Name']}: the 429 body is not the contract's JSON {{\"detail\": ...}}")
+        regex = statement.get("ScopeDownStatement", {}).get("RegexMatchStatement", {}).get("RegexString", "")
+        for route in WAF_RATE_ROUTES:
+            for path in (route, route + "/", "/api" + route, "/api" + route + "/"):
+                if not re.search(regex, path):
+                    problems.append(f"WAF rule {rule['Name']}: the rate limit does not cover {path}")
+        for path in ("/account/mypage/", "/api/account/token/refresh/", "/api/account/sessions/", "/account/join/verify-email/"):
+            if re.search(regex, path):
+                problems.append(f"WAF rule {rule['Name']}: the rate limit also covers {path}")
+    groups = [r["Statement"]["ManagedRuleGroupStatement"] for r in acl.get("Rules", []) if "ManagedRuleGroupStatement" in r.get("Statement", {})]
+    if not any(g.get("Name") == "AWSManagedRulesCommonRuleSet" for g in groups):
+        problems.append("WAF: AWSManagedRulesCommonRuleSet is not in the web ACL")
+    for group in groups:
+        counted = {o["Name"] for o in group.get("RuleActionOverrides", []) if "Count" in o.get("ActionToUse", {})}
+        for name in WAF_COUNTED_RULES if group.get("Name") == "AWSManagedRulesCommonRuleSet" else ():
+            if name not in counted:
+                problems.append(f"WAF: {name} blocks; a password holding what it looks for would lock its user out (override it to Count)")
+
+
 def check_secret_access(expanded, template, problems):
     """Signers read the signing key; verifiers read the public keys under ES256, the shared secret under HS256."""
     code = {
@@ -762,6 +847,7 @@ def run_checks(inputs, lint_it=False):
     check_function_logs(expanded, problems)
     check_secret_access(expanded, template, problems)
     check_log_alerts(expanded, template, problems)
+    check_waf(template, problems)
     check_alarms(expanded, problems)
     check_router(inputs["router"], resources, problems)
     stage_name = template["Parameters"]["StageName"]["Default"]
@@ -923,6 +1009,18 @@ BREAKS = [
     ("the access-denied alarm removed",
      lambda i: i["template"]["Resources"].pop("AccessDeniedAlarm"),
      "nothing alarms on AccessDenied"),
+    ("no web ACL by default",
+     lambda i: _set(i["template"]["Parameters"]["WebAcl"], "Default", "none"),
+     "with the default parameters no web ACL is associated"),
+    ("a body rule of the core rule set left blocking",
+     lambda i: i["template"]["Resources"]["AccountWebAcl"]["Properties"]["Rules"][1]["Statement"]["ManagedRuleGroupStatement"]["RuleActionOverrides"].pop(1),
+     "CrossSiteScripting_BODY blocks"),
+    ("the rate limit's regex missing the stage prefix",
+     lambda i: _set(i["template"]["Resources"]["AccountWebAcl"]["Properties"]["Rules"][0]["Statement"]["RateBasedStatement"]["ScopeDownStatement"]["RegexMatchStatement"], "RegexString", "^/account/(login|join|join/resend-email|password/change|password/reset|password/reset/confirm|user/delete)/?$"),
+     "the rate limit does not cover /api/account/login"),
+    ("the rate limit answering 403",
+     lambda i: _set(i["template"]["Resources"]["AccountWebAcl"]["Properties"]["Rules"][0]["Action"]["Block"]["CustomResponse"], "ResponseCode", 403),
+     "does not get 429 with Retry-After"),
     ("an event missing from events/README.md",
      lambda i: _set(i, "events_readme", i["events_readme"].replace("join-no-slash.json", "")),
      "does not list join-no-slash.json"),
