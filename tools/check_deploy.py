@@ -242,7 +242,13 @@ def api_resources(body, template, problems):
             uri = method.get("x-amazon-apigateway-integration", {}).get("uri", {})
             text = uri.get("Fn::Sub", "") if isinstance(uri, dict) else str(uri)
             text = text[0] if isinstance(text, list) else text
-            targets |= {functions.get(m, m) for m in re.findall(r"\$\{(\w+)\.Arn\}", text)}
+            # With AutoPublishAlias the integration names the alias (${JoinFunctionAliaslive}), the
+            # version CodeDeploy shifts; a bare ${JoinFunction.Arn} would invoke $LATEST and skip
+            # the gradual deployment (deploy review M8).
+            for bare in re.findall(r"\$\{(\w+)\.Arn\}", text):
+                problems.append(f"REST API resource {path} invokes {bare}'s $LATEST, not its alias `live` (the gradual deployment would be skipped)")
+                targets.add(functions.get(bare, bare))
+            targets |= {functions.get(m, m) for m in re.findall(r"\$\{(\w+?)Alias\w+\}", text)}
         if len(targets) != 1:
             problems.append(f"REST API resource {path} integrates {sorted(targets) or 'no function'}, expected one function")
         resources[path] = next(iter(targets)) if targets else None
@@ -1021,6 +1027,9 @@ BREAKS = [
     ("the rate limit answering 403",
      lambda i: _set(i["template"]["Resources"]["AccountWebAcl"]["Properties"]["Rules"][0]["Action"]["Block"]["CustomResponse"], "ResponseCode", 403),
      "does not get 429 with Retry-After"),
+    ("functions without the alias the API should invoke",
+     lambda i: i["template"]["Globals"]["Function"].pop("AutoPublishAlias") and i["template"]["Globals"]["Function"].pop("DeploymentPreference"),
+     "invokes JoinFunction's $LATEST"),
     ("an event missing from events/README.md",
      lambda i: _set(i, "events_readme", i["events_readme"].replace("join-no-slash.json", "")),
      "does not list join-no-slash.json"),

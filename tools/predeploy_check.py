@@ -134,7 +134,7 @@ def check(environment, params_text=""):
     configured = parse_overrides(samconfig_overrides(environment))
     given = parse_overrides(params_text)
     unknown = sorted((set(configured) | set(given)) - set(defaults))
-    values = dict(defaults, **configured, **given)
+    values = {**defaults, **configured, **given}
     problems = [f"{name} is not a parameter of template.yaml" for name in unknown]
     return problems + problems_of(environment, values, set(configured) | set(given))
 
@@ -185,6 +185,10 @@ def self_test():
         failures.append(f"predeploy_check: samconfig.toml's dev environment is refused: {check('dev')}")
     if not check("prod"):
         failures.append("predeploy_check: samconfig.toml's prod environment (placeholders) is accepted")
+    # PARAMS replaces samconfig's values one by one (here every placeholder of prod).
+    given = " ".join(f'{k}="{v}"' for k, v in real.items())
+    if check("prod", given):
+        failures.append(f"predeploy_check: prod with real PARAMS over samconfig's placeholders is refused: {check('prod', given)}")
     return failures
 
 
@@ -195,7 +199,7 @@ def main(argv):
             print(failure, file=sys.stderr)
         return 1 if failures else 0
     if len(argv) in (2, 3) and argv[0] == "--merged":
-        merged = dict(parse_overrides(samconfig_overrides(argv[1])), **parse_overrides(argv[2] if len(argv) == 3 else ""))
+        merged = {**parse_overrides(samconfig_overrides(argv[1])), **parse_overrides(argv[2] if len(argv) == 3 else "")}
         print(format_overrides(merged))
         return 0
     if len(argv) not in (1, 2):
