@@ -21,12 +21,25 @@
      access log (a JSON format without headers, query strings or bodies);
    - every function is in one Lambda Errors alarm and one Throttles alarm, and no metric-math
      alarm references more than CloudWatch's limit of 10 metrics;
+   - every function's log group feeds the AccessDenied metric filter (the mailing functions'
+     also MailSendFailures) and each metric has its alarm (security review #2);
+   - each function may read exactly the secret it should, under HS256 and under ES256 (the
+     verify-only functions only the public keys under ES256; security review #17);
+   - with the default parameters the stack's own REGIONAL web ACL guards the stage, rate-limits
+     the password and mail routes per IP with and without the stage in the path (429 with
+     Retry-After and the contract's JSON) and only counts the core rule set's body rules (#4);
+   - the API invokes each function's `live` alias (AutoPublishAlias, deploy review M8); the
+     per-route throttles name ANY and POST, never '*' outside '/*' (M2/M3); no gateway response
+     carries Access-Control-Allow-Credentials (#9);
 3. the routes kept in step across the template (above), the local router in Cargo.toml (it must
    send each path where the template's API would), the sample events in events/ (REST API v1
    events, one per route and spelling, shaped as API Gateway sends them, each listed in
    events/README.md) and openapi.yaml;
 4. the template's table has the key schema, billing and TTL the code gives the local table
    (argument: a file holding `account-admin table-definition`'s output).
+
+The self-test also runs the deploy scripts' own self-tests (tools/deploy_verify.py's comparison of
+deployed and built bootstraps on zips made in memory; tools/predeploy_check.py's parameter rules).
 
 Then a self-test breaks a copy of the inputs in ways these checks exist for (a route with a
 trailing slash, a gateway response missing, a log group without retention, a route removed, ...)
