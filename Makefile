@@ -5,6 +5,9 @@
 
 # The samconfig.toml environment `make deploy` / `make delete` act on: dev (default) or prod.
 ENV ?= dev
+# `make deploy PARAMS='Key=Value Key2="a,b"'`: parameters over samconfig.toml's, for one deploy.
+# Passed through the environment (never pasted into a command line, so quotes survive).
+export PARAMS
 
 dev: ## run the API on http://127.0.0.1:$(API_PORT) (default 9000) with DynamoDB on $(DYNAMODB_PORT) (8000)
 	@tools/dev.sh
@@ -27,7 +30,7 @@ invoke: ## send every event in events/ to the running `make dev` stack (cargo la
 sam-build: ## build the sixteen functions for arm64 Lambda with SAM (.aws-sam/), and report zipped sizes
 	@tools/sam-build.sh
 
-deploy: ## sam validate --lint, sam build (arm64) and sam deploy --config-env $(ENV) (ENV=dev, default, or prod; samconfig.toml)
+deploy: ## parameter checks, sam validate --lint, sam build (arm64), sam deploy --config-env $(ENV) (ENV=dev or prod; PARAMS='K=V ...' overrides samconfig.toml), then the deployed code checked against the build
 	@ENV=$(ENV) tools/deploy.sh
 
 delete: ## sam delete --config-env $(ENV): removes the stack but its table, secret (and logging role); asks first

@@ -21,12 +21,25 @@
      access log (a JSON format without headers, query strings or bodies);
    - every function is in one Lambda Errors alarm and one Throttles alarm, and no metric-math
      alarm references more than CloudWatch's limit of 10 metrics;
+   - every function's log group feeds the AccessDenied metric filter (the mailing functions'
+     also MailSendFailures) and each metric has its alarm (security review #2);
+   - each function may read exactly the secret it should, under HS256 and under ES256 (the
+     verify-only functions only the public keys under ES256; security review #17);
+   - with the default parameters the stack's own REGIONAL web ACL guards the stage, rate-limits
+     the password and mail routes per IP with and without the stage in the path (429 with
+     Retry-After and the contract's JSON) and only counts the core rule set's body rules (#4);
+   - the API invokes each function's `live` alias (AutoPublishAlias, deploy review M8); the
+     per-route throttles name ANY and POST, never '*' outside '/*' (M2/M3); no gateway response
+     carries Access-Control-Allow-Credentials (#9);
 3. the routes kept in step across the template (above), the local router in Cargo.toml (it must
    send each path where the template's API would), the sample events in events/ (REST API v1
    events, one per route and spelling, shaped as API Gateway sends them, each listed in
    events/README.md) and openapi.yaml;
 4. the template's table has the key schema, billing and TTL the code gives the local table
    (argument: a file holding `account-admin table-definition`'s output).
+
+The self-test also runs the deploy scripts' own self-tests (tools/deploy_verify.py's comparison of
+deployed and built bootstraps on zips made in memory; tools/predeploy_check.py's parameter rules).
 
 Then a self-test breaks a copy of the inputs in ways these checks exist for (a route with a
 trailing slash, a gateway response missing, a log group without retention, a route removed, ...)
@@ -48,6 +61,10 @@ import tomllib
 
 import yaml
 from samtranslator.translator.transform import transform
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
+import deploy_verify  # noqa: E402  (make deploy's check that Lambda runs the bootstraps just built)
+import predeploy_check  # noqa: E402  (make deploy's parameter checks)
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 
@@ -77,8 +94,20 @@ ROUTES = {
 SAMPLE_ID = "0123456789abcdef0123456789abcdef"
 # Every other path under /account reaches this function, which answers the contract's JSON 404.
 CATCH_ALL_FUNCTION = "mypage"
-# The routes that run Argon2id: each gets its own, tighter throttle on the stage.
-HASHING_FUNCTIONS = ("join", "login", "password-change", "user-delete", "password-reset-confirm")
+# The routes that run Argon2id or mail anyone who asks: each gets its own, tighter throttle on the
+# stage, for the method it declares (ANY) and for POST (template.yaml says why both).
+HASHING_FUNCTIONS = ("join", "login", "password-change", "user-delete", "password-reset-confirm", "password-reset", "resend-email")
+ROUTE_THROTTLE_METHODS = ("ANY", "POST")
+# Security review #17: the functions that sign tokens or make/check the mailed links' keys read
+# the private signing key; every other one only verifies, and under ES256 may read only the
+# public keys (under HS256 the shared secret is what verifies).
+MAILING_FUNCTIONS = ("join", "password-reset", "resend-email")
+# The log-line alarms (security review #2): the JSON filter on each function's log group.
+ALERT_FILTERS = {
+    "AccessDenied": '{ $.fields.alert = "aws_access_denied" }',
+    "MailSendFailures": '{ $.fields.alert = "mail_send_failed" }',
+}
+SIGNING_FUNCTIONS = ("join", "login", "refresh", "password-reset", "password-reset-confirm", "verify-email", "resend-email")
 # Requests that must reach the catch-all function, and requests that must reach nothing (then
 # API Gateway answers MISSING_AUTHENTICATION_TOKEN, which the template makes a JSON 404).
 UNKNOWN_PATHS = ("/account", "/account/", "/account/nope", "/account/nope/", "/account/a/b/c/")
@@ -94,9 +123,11 @@ SECURITY_HEADERS = {
     "X-Frame-Options": "'DENY'",
     "Referrer-Policy": "'same-origin'",
     "Cache-Control": "'no-store'",
-    "Access-Control-Allow-Credentials": "'true'",
     "Vary": "'Origin'",
 }
+# Headers no gateway response may carry: with the request's Origin reflected, credentials would
+# let any site read these answers on a logged-in user's behalf (security review #9).
+FORBIDDEN_GATEWAY_HEADERS = ("Access-Control-Allow-Credentials",)
 # The keys API Gateway puts in a REST API (payload 1.0) Lambda proxy event.
 V1_EVENT_KEYS = (
     "resource", "path", "httpMethod", "headers", "multiValueHeaders", "queryStringParameters",
@@ -114,7 +145,8 @@ class CloudFormationLoader(yaml.SafeLoader):
 
 
 def _intrinsic(loader, tag_suffix, node):
-    name = "Ref" if tag_suffix == "Ref" else f"Fn::{tag_suffix}"
+    # !Ref and !Condition have no Fn:: prefix in their long forms.
+    name = tag_suffix if tag_suffix in ("Ref", "Condition") else f"Fn::{tag_suffix}"
     if isinstance(node, yaml.ScalarNode):
         value = loader.construct_scalar(node)
         if tag_suffix == "GetAtt":
@@ -223,7 +255,13 @@ def api_resources(body, template, problems):
             uri = method.get("x-amazon-apigateway-integration", {}).get("uri", {})
             text = uri.get("Fn::Sub", "") if isinstance(uri, dict) else str(uri)
             text = text[0] if isinstance(text, list) else text
-            targets |= {functions.get(m, m) for m in re.findall(r"\$\{(\w+)\.Arn\}", text)}
+            # With AutoPublishAlias the integration names the alias (${JoinFunctionAliaslive}), the
+            # version CodeDeploy shifts; a bare ${JoinFunction.Arn} would invoke $LATEST and skip
+            # the gradual deployment (deploy review M8).
+            for bare in re.findall(r"\$\{(\w+)\.Arn\}", text):
+                problems.append(f"REST API resource {path} invokes {bare}'s $LATEST, not its alias `live` (the gradual deployment would be skipped)")
+                targets.add(functions.get(bare, bare))
+            targets |= {functions.get(m, m) for m in re.findall(r"\$\{(\w+?)Alias\w+\}", text)}
         if len(targets) != 1:
             problems.append(f"REST API resource {path} integrates {sorted(targets) or 'no function'}, expected one function")
         resources[path] = next(iter(targets)) if targets else None
@@ -369,6 +407,9 @@ def check_gateway_responses(body, problems):
         for name, value in SECURITY_HEADERS.items():
             if headers.get(name) != value:
                 problems.append(f"gateway response {kind}: header {name} is {headers.get(name)!r}, expected {value!r}")
+        for name in FORBIDDEN_GATEWAY_HEADERS:
+            if name in headers:
+                problems.append(f"gateway response {kind}: {name} is set; with the Origin reflected any site could read it with the user's cookies")
         if "Access-Control-Allow-Origin" not in headers:
             problems.append(f"gateway response {kind}: no Access-Control-Allow-Origin (browsers would hide the answer)")
         if "Retry-After" not in headers.get("Access-Control-Expose-Headers", ""):
@@ -441,9 +482,14 @@ def check_stage(expanded, resources, problems):
             if function not in HASHING_FUNCTIONS:
                 continue
             encoded = "/" + route.replace("/", "~1")
-            own = [s for s in settings if s.get("ResourcePath") == encoded and "ThrottlingRateLimit" in s and "ThrottlingBurstLimit" in s]
-            if not own:
-                problems.append(f"{name}: the Argon2id route {route} has no throttle of its own (ResourcePath {encoded})")
+            for method in ROUTE_THROTTLE_METHODS:
+                own = [s for s in settings if s.get("ResourcePath") == encoded and s.get("HttpMethod") == method
+                       and "ThrottlingRateLimit" in s and "ThrottlingBurstLimit" in s]
+                if not own:
+                    problems.append(f"{name}: the route {route} has no throttle of its own for {method} (ResourcePath {encoded}, HttpMethod {method})")
+        for setting in settings:
+            if setting.get("HttpMethod") == "*" and setting.get("ResourcePath") != "/*":
+                problems.append(f"{name}: MethodSettings {setting.get('ResourcePath')} with HttpMethod '*': CloudFormation documents '*' only with ResourcePath '/*'")
         access = properties.get("AccessLogSetting")
         if not access:
             problems.append(f"{name}: no access log")
@@ -470,7 +516,8 @@ def references(value):
                 found.add(inner[0])
             elif key == "Fn::Sub":
                 text = inner[0] if isinstance(inner, list) else inner
-                found |= {m.split(".")[0] for m in re.findall(r"\$\{([A-Za-z0-9.]+)\}", text)}
+                variables = set(inner[1]) if isinstance(inner, list) else set()
+                found |= {m.split(".")[0] for m in re.findall(r"\$\{([A-Za-z0-9.]+)\}", text)} - variables
                 found |= references(inner[1]) if isinstance(inner, list) else set()
             else:
                 found |= references(inner)
@@ -490,6 +537,168 @@ def check_ordering(expanded, problems):
     for name, association in resources_of_type(expanded, "AWS::WAFv2::WebACLAssociation").items():
         if not references(association["Properties"].get("ResourceArn")) & set(stages):
             problems.append(f"{name}: its ResourceArn does not refer to the stage resource, so it may be created before the stage exists")
+
+
+def resolve_conditions(value, conditions):
+    """`value` with every Fn::If decided by `conditions` ({name: bool}) and AWS::NoValue dropped."""
+    if isinstance(value, dict):
+        if set(value) == {"Fn::If"}:
+            name, yes, no = value["Fn::If"]
+            return resolve_conditions(yes if conditions[name] else no, conditions)
+        resolved = {k: resolve_conditions(v, conditions) for k, v in value.items()}
+        return {k: v for k, v in resolved.items() if v != {"Ref": "AWS::NoValue"}}
+    if isinstance(value, list):
+        return [resolve_conditions(v, conditions) for v in value if resolve_conditions(v, conditions) != {"Ref": "AWS::NoValue"}]
+    return value
+
+
+def secrets_readable(expanded, function, conditions):
+    """Logical ids of the secrets `function`'s role may GetSecretValue on, with `conditions`."""
+    role = function["Properties"].get("Role", {})
+    role_name = role.get("Fn::GetAtt", [None])[0] if isinstance(role, dict) else None
+    readable = set()
+    for policy in expanded["Resources"].get(role_name, {}).get("Properties", {}).get("Policies", []):
+        for statement in resolve_conditions(policy["PolicyDocument"], conditions).get("Statement", []):
+            actions = statement.get("Action", [])
+            actions = [actions] if isinstance(actions, str) else actions
+            if statement.get("Effect") == "Allow" and any(a in ("secretsmanager:GetSecretValue", "secretsmanager:*", "*") for a in actions):
+                readable |= references(statement.get("Resource")) or {"*"}
+    return readable
+
+
+def check_log_alerts(expanded, template, problems):
+    """Every function's log group feeds AccessDenied, the mailing ones MailSendFailures too; each
+    metric has an alarm to the topic."""
+    code = {
+        logical: pathlib.PurePath(r["Properties"]["CodeUri"]).name
+        for logical, r in template["Resources"].items()
+        if r["Type"] == "AWS::Serverless::Function"
+    }
+    filters = {}
+    for name, resource in resources_of_type(expanded, "AWS::Logs::MetricFilter").items():
+        properties = resource["Properties"]
+        for transformation in properties.get("MetricTransformations", []):
+            metric = transformation.get("MetricName")
+            if ALERT_FILTERS.get(metric) != properties.get("FilterPattern"):
+                problems.append(f"{name}: metric {metric} with pattern {properties.get('FilterPattern')!r}")
+            filters.setdefault(metric, set()).update(references(properties.get("LogGroupName")))
+    for name, function in resources_of_type(expanded, "AWS::Lambda::Function").items():
+        group = references(function["Properties"].get("LoggingConfig", {}).get("LogGroup"))
+        logical = name if name in code else next((l for l in code if name.startswith(l)), name)
+        wanted = ["AccessDenied"] + (["MailSendFailures"] if code.get(logical) in MAILING_FUNCTIONS else [])
+        for metric in wanted:
+            if not group & filters.get(metric, set()):
+                problems.append(f"{name}: its log group {sorted(group)} has no {metric} metric filter ({ALERT_FILTERS[metric]})")
+    alarmed = {a["Properties"].get("MetricName") for a in resources_of_type(expanded, "AWS::CloudWatch::Alarm").values()}
+    for metric in ALERT_FILTERS:
+        if metric not in alarmed:
+            problems.append(f"alarms: nothing alarms on {metric}")
+
+
+# Security review #4: the routes the web ACL's per-IP rate rule covers (passwords and mail), the
+# managed group's rules that read the body (a password may hold anything) and must only count.
+WAF_RATE_ROUTES = (
+    "/account/login", "/account/join", "/account/password/change", "/account/password/reset",
+    "/account/password/reset/confirm", "/account/join/resend-email", "/account/user/delete",
+)
+WAF_COUNTED_RULES = ("SizeRestrictions_BODY", "CrossSiteScripting_BODY", "GenericLFI_BODY", "GenericRFI_BODY", "EC2MetaDataSSRF_BODY")
+
+
+def condition_value(template, name, parameters):
+    """A template condition's value with `parameters` ({name: value}, defaults filled in)."""
+
+    def evaluate(node):
+        if isinstance(node, dict) and len(node) == 1:
+            (key, value), = node.items()
+            if key == "Ref":
+                return parameters[value]
+            if key == "Condition":
+                return evaluate(template["Conditions"][value])
+            if key == "Fn::Equals":
+                return str(evaluate(value[0])) == str(evaluate(value[1]))
+            if key == "Fn::Not":
+                return not evaluate(value[0])
+            if key == "Fn::And":
+                return all(evaluate(v) for v in value)
+            if key == "Fn::Or":
+                return any(evaluate(v) for v in value)
+            if key == "Fn::Join":
+                return value[0].join(evaluate(value[1]) if isinstance(value[1], dict) else value[1])
+        return node
+
+    return evaluate(template["Conditions"][name])
+
+
+def check_waf(template, problems):
+    """With the defaults the stack's own web ACL guards the stage, rate-limits the password and
+    mail routes per IP (with and without the stage in the path) and only counts body rules."""
+    resources = template["Resources"]
+    defaults = {n: (p.get("Default", "") if not isinstance(p.get("Default"), list) else p["Default"]) for n, p in template["Parameters"].items()}
+    association = resources.get("WebAclAssociation", {})
+    if not association or not condition_value(template, association.get("Condition"), defaults):
+        problems.append("WAF: with the default parameters no web ACL is associated with the stage")
+    elif references(resolve_conditions(association["Properties"]["WebACLArn"], {
+            n: condition_value(template, n, defaults) for n in template["Conditions"]})) != {"AccountWebAcl"}:
+        problems.append("WAF: with the default parameters the association does not name the stack's own web ACL")
+    acl = resources.get("AccountWebAcl", {}).get("Properties", {})
+    if acl.get("Scope") != "REGIONAL":
+        problems.append("WAF: the stack's web ACL is not REGIONAL (an API Gateway stage takes a REGIONAL web ACL)")
+    rate = [r for r in acl.get("Rules", []) if "RateBasedStatement" in r.get("Statement", {})]
+    if not rate:
+        problems.append("WAF: no rate-based rule")
+    for rule in rate:
+        statement = rule["Statement"]["RateBasedStatement"]
+        if statement.get("AggregateKeyType") != "IP":
+            problems.append(f"WAF rule {rule['Name']}: not aggregated per source IP")
+        custom = rule.get("Action", {}).get("Block", {}).get("CustomResponse", {})
+        if custom.get("ResponseCode") != 429 or not any(h.get("Name") == "Retry-After" for h in custom.get("ResponseHeaders", [])):
+            problems.append(f"WAF rule {rule['Name']}: a blocked request does not get 429 with Retry-After")
+        body = acl.get("CustomResponseBodies", {}).get(custom.get("CustomResponseBodyKey"), {})
+        content = body.get("Content", "")
+        content = content.get("Fn::Sub", "") if isinstance(content, dict) else content
+        try:
+            detail = json.loads(re.sub(r"\$\{[A-Za-z0-9]+\}", "300", content)).get("detail")
+        except ValueError:
+            detail = None
+        if body.get("ContentType") != "APPLICATION_JSON" or not isinstance(detail, str):
+            problems.append(f"WAF rule {rule['Name']}: the 429 body is not the contract's JSON {{\"detail\": ...}}")
+        regex = statement.get("ScopeDownStatement", {}).get("RegexMatchStatement", {}).get("RegexString", "")
+        for route in WAF_RATE_ROUTES:
+            for path in (route, route + "/", "/api" + route, "/api" + route + "/"):
+                if not re.search(regex, path):
+                    problems.append(f"WAF rule {rule['Name']}: the rate limit does not cover {path}")
+        for path in ("/account/mypage/", "/api/account/token/refresh/", "/api/account/sessions/", "/account/join/verify-email/"):
+            if re.search(regex, path):
+                problems.append(f"WAF rule {rule['Name']}: the rate limit also covers {path}")
+    groups = [r["Statement"]["ManagedRuleGroupStatement"] for r in acl.get("Rules", []) if "ManagedRuleGroupStatement" in r.get("Statement", {})]
+    if not any(g.get("Name") == "AWSManagedRulesCommonRuleSet" for g in groups):
+        problems.append("WAF: AWSManagedRulesCommonRuleSet is not in the web ACL")
+    for group in groups:
+        counted = {o["Name"] for o in group.get("RuleActionOverrides", []) if "Count" in o.get("ActionToUse", {})}
+        for name in WAF_COUNTED_RULES if group.get("Name") == "AWSManagedRulesCommonRuleSet" else ():
+            if name not in counted:
+                problems.append(f"WAF: {name} blocks; a password holding what it looks for would lock its user out (override it to Count)")
+
+
+def check_secret_access(expanded, template, problems):
+    """Signers read the signing key; verifiers read the public keys under ES256, the shared secret under HS256."""
+    code = {
+        logical: pathlib.PurePath(r["Properties"]["CodeUri"]).name
+        for logical, r in template["Resources"].items()
+        if r["Type"] == "AWS::Serverless::Function"
+    }
+    for mode, es256 in (("HS256", False), ("ES256", True)):
+        conditions = {name: False for name in expanded.get("Conditions", {})}
+        conditions["UsesEs256"] = es256
+        for name, function in resources_of_type(expanded, "AWS::Lambda::Function").items():
+            logical = name if name in code else next((l for l in code if name.startswith(l)), name)
+            readable = secrets_readable(expanded, function, conditions)
+            if code.get(logical) in SIGNING_FUNCTIONS or not es256:
+                wanted = {"SigningKeySecret"}
+            else:
+                wanted = {"PublicKeysSecret"}
+            if readable != wanted:
+                problems.append(f"{name} ({mode}): may read the secrets {sorted(readable) or 'none'}, expected exactly {sorted(wanted)}")
 
 
 def check_function_logs(expanded, problems):
@@ -655,6 +864,9 @@ def run_checks(inputs, lint_it=False):
     check_stage(expanded, resources, problems)
     check_ordering(expanded, problems)
     check_function_logs(expanded, problems)
+    check_secret_access(expanded, template, problems)
+    check_log_alerts(expanded, template, problems)
+    check_waf(template, problems)
     check_alarms(expanded, problems)
     check_router(inputs["router"], resources, problems)
     stage_name = template["Parameters"]["StageName"]["Default"]
@@ -756,8 +968,17 @@ BREAKS = [
      lambda i: _set(i["template"]["Resources"]["AccountApi"]["Properties"]["MethodSettings"][1], "ResourcePath", "/account/login"),
      "each '/' encoded as '~1'"),
     ("an Argon2id route without its throttle",
+     lambda i: [i["template"]["Resources"]["AccountApi"]["Properties"]["MethodSettings"].pop(1) for _ in range(2)],
+     "/account/login has no throttle of its own for POST"),
+    ("a route throttle for POST only",
      lambda i: i["template"]["Resources"]["AccountApi"]["Properties"]["MethodSettings"].pop(1),
-     "/account/login has no throttle of its own"),
+     "/account/login has no throttle of its own for ANY"),
+    ("a route throttle with the '*' method",
+     lambda i: _set(i["template"]["Resources"]["AccountApi"]["Properties"]["MethodSettings"][1], "HttpMethod", "*"),
+     "CloudFormation documents '*' only with ResourcePath '/*'"),
+    ("a gateway response with credentials",
+     lambda i: _gateway_responses(i["template"])["THROTTLED"]["ResponseParameters"]["Headers"].update({"Access-Control-Allow-Credentials": "'true'"}),
+     "Access-Control-Allow-Credentials is set"),
     ("the router missing a spelling",
      lambda i: i["router"].pop("/account/login/"),
      "/account/login/ does not go to login"),
@@ -792,6 +1013,36 @@ BREAKS = [
      lambda i: i["template"]["Resources"]["LambdaThrottlesAlarm"]["Properties"]["Metrics"].extend(
          copy.deepcopy(i["template"]["Resources"]["BearerLambdaThrottlesAlarm"]["Properties"]["Metrics"][:6])),
      "over CloudWatch's limit of 10"),
+    ("a verify-only function reading the private key under ES256",
+     lambda i: _set(i["template"]["Resources"]["MyPageFunction"]["Properties"]["Policies"][0]["AWSSecretsManagerGetSecretValuePolicy"], "SecretArn", {"Ref": "SigningKeySecret"}),
+     "MyPageFunction (ES256): may read the secrets ['SigningKeySecret'], expected exactly ['PublicKeysSecret']"),
+    ("a signing function given only the public keys",
+     lambda i: _set(i["template"]["Resources"]["LoginFunction"]["Properties"]["Policies"][0]["AWSSecretsManagerGetSecretValuePolicy"], "SecretArn", {"Ref": "PublicKeysSecret"}),
+     "LoginFunction (HS256): may read the secrets ['PublicKeysSecret'], expected exactly ['SigningKeySecret']"),
+    ("a function's log group without the access-denied filter",
+     lambda i: i["template"]["Resources"].pop("SessionsAccessDeniedFilter"),
+     "SessionsFunction: its log group ['SessionsLogGroup'] has no AccessDenied metric filter"),
+    ("a mailing function without the mail filter",
+     lambda i: i["template"]["Resources"].pop("ResendEmailMailSendFailedFilter"),
+     "ResendEmailFunction: its log group ['ResendEmailLogGroup'] has no MailSendFailures metric filter"),
+    ("the access-denied alarm removed",
+     lambda i: i["template"]["Resources"].pop("AccessDeniedAlarm"),
+     "nothing alarms on AccessDenied"),
+    ("no web ACL by default",
+     lambda i: _set(i["template"]["Parameters"]["WebAcl"], "Default", "none"),
+     "with the default parameters no web ACL is associated"),
+    ("a body rule of the core rule set left blocking",
+     lambda i: i["template"]["Resources"]["AccountWebAcl"]["Properties"]["Rules"][1]["Statement"]["ManagedRuleGroupStatement"]["RuleActionOverrides"].pop(1),
+     "CrossSiteScripting_BODY blocks"),
+    ("the rate limit's regex missing the stage prefix",
+     lambda i: _set(i["template"]["Resources"]["AccountWebAcl"]["Properties"]["Rules"][0]["Statement"]["RateBasedStatement"]["ScopeDownStatement"]["RegexMatchStatement"], "RegexString", "^/account/(login|join|join/resend-email|password/change|password/reset|password/reset/confirm|user/delete)/?$"),
+     "the rate limit does not cover /api/account/login"),
+    ("the rate limit answering 403",
+     lambda i: _set(i["template"]["Resources"]["AccountWebAcl"]["Properties"]["Rules"][0]["Action"]["Block"]["CustomResponse"], "ResponseCode", 403),
+     "does not get 429 with Retry-After"),
+    ("functions without the alias the API should invoke",
+     lambda i: i["template"]["Globals"]["Function"].pop("AutoPublishAlias") and i["template"]["Globals"]["Function"].pop("DeploymentPreference"),
+     "invokes JoinFunction's $LATEST"),
     ("an event missing from events/README.md",
      lambda i: _set(i, "events_readme", i["events_readme"].replace("join-no-slash.json", "")),
      "does not list join-no-slash.json"),
@@ -829,6 +1080,9 @@ def main(argv):
             problems += run_checks(inputs_with_table, lint_it=True)
     if not problems:
         problems += [f"self-test: {failure}" for failure in self_test(inputs)]
+        # The deploy scripts' own logic, on data made in memory (no AWS call).
+        problems += [f"self-test: {failure}" for failure in deploy_verify.self_test()]
+        problems += [f"self-test: {failure}" for failure in predeploy_check.self_test()]
     for problem in problems:
         print(f"check_deploy: {problem}", file=sys.stderr)
     if problems:
