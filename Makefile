@@ -1,7 +1,7 @@
 # The two commands: `make dev` runs the API locally, `make test` checks everything.
 # Both install what they need (pinned, into .tools/) on first use.
 
-.PHONY: dev test test-browser fuzz-api invoke sam-build deploy delete smoke bench fuzz tools clean rotate-key
+.PHONY: dev test docs test-browser fuzz-api invoke sam-build deploy delete smoke bench fuzz tools clean rotate-key
 
 # The samconfig.toml environment `make deploy` / `make delete` act on: dev (default) or prod.
 ENV ?= dev
@@ -14,6 +14,9 @@ dev: ## run the API on http://127.0.0.1:$(API_PORT) (default 9000) with DynamoDB
 
 test: ## fmt, clippy, unit, handler, store and end-to-end tests
 	@tools/test.sh
+
+docs: ## build the book (docs/) into target/book/ with the pinned mdBook (installed into .tools/ on first use); make test checks its links
+	@tools/check-docs.sh --build-only
 
 rotate-key: ## rotate the local signing key (.local/; JWT_ALGORITHM=HS256 or ES256): the previous one still verifies, a running make dev picks it up within 10 s
 	@tools/rotate-key.sh

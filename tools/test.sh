@@ -45,6 +45,8 @@ python "$1/tools/check_deploy.py" "$2/table-definition.json"
 python "$1/tools/check_example.py"
 openapi-spec-validator "$1/openapi.yaml"' deploy-checks "$ROOT" "$LOCAL"
 deploy_checks_pid="$SERVICE_PID"
+# The book (docs/): built, every link and anchor checked, every route and variable documented.
+"$ROOT/tools/check-docs.sh"
 
 start_test_stack watch-test HS256
 export E2E_API_URL="$STACK_API_URL"

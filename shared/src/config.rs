@@ -25,10 +25,11 @@ pub const MAX_DURATION_SECONDS: i64 = 10 * 366 * 24 * 3600;
 /// The most clock skew we tolerate on `exp`: an hour is already generous.
 pub const MAX_LEEWAY_SECONDS: u64 = 3600;
 
+// ANCHOR: variables
 /// Everything the functions read from their environment. Field docs name the variable.
 #[derive(Clone)]
 pub struct Config {
-    /// `TABLE_NAME`: the DynamoDB table holding users and sessions.
+    /// `TABLE_NAME` (default `accounts`): the DynamoDB table holding users and sessions.
     pub table_name: String,
     /// `JWT_ALGORITHM` (default HS256; or ES256): what every token is signed with.
     pub jwt_algorithm: JwtAlgorithm,
@@ -134,6 +135,7 @@ pub struct LoginThrottle {
     /// `LOGIN_THROTTLE_MAX_LOCKOUT_SECONDS` (default 3600).
     pub max_lockout: i64,
 }
+// ANCHOR_END: variables
 
 impl LoginThrottle {
     pub fn enabled(&self) -> bool {

@@ -27,6 +27,7 @@ pub enum KeySource {
 }
 
 impl KeySource {
+    // ANCHOR: variables
     /// The source the environment names: the value itself wins, then files, then the secret.
     pub fn from_env(sdk: &aws_config::SdkConfig) -> Self {
         let var = |name: &str| std::env::var(name).ok().filter(|value| !value.trim().is_empty());
@@ -47,6 +48,7 @@ impl KeySource {
             None => KeySource::Environment,
         }
     }
+    // ANCHOR_END: variables
 
     /// The keys as stored now; `None` for the environment, which never changes.
     pub async fn read(&self) -> Result<Option<KeyMaterial>, ConfigError> {

@@ -69,6 +69,7 @@ where
     tracing_subscriber::registry().with(filter).with(no_data).with(format)
 }
 
+// ANCHOR: variables
 /// Installs [`subscriber`] on stdout, configured from the environment as Lambda sets it.
 pub fn init() {
     let level_name = std::env::var("AWS_LAMBDA_LOG_LEVEL")
@@ -80,6 +81,7 @@ pub fn init() {
     // A second init (a test binary) keeps the first subscriber.
     let _ = tracing::subscriber::set_global_default(subscriber(std::io::stdout, level, &directives, json));
 }
+// ANCHOR_END: variables
 
 /// Runs `handler` inside the request's span: every line it logs carries the Lambda request id
 /// and, once a token or password has identified the user, the user id.
