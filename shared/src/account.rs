@@ -69,8 +69,9 @@ pub fn new_session(tokens: &TokenKeys, now: i64, origin: SessionOrigin) -> NewSe
         id: random_id(),
         refresh_jti: random_id(),
         refresh_issued_at: now,
-        // Covers the refresh token and any access token minted from it before it expires.
-        expires_at: now + tokens.refresh_lifetime + tokens.access_lifetime,
+        // Covers the refresh token and any access token minted from it before it expires; no
+        // token outlives the session's end.
+        expires_at: (now + tokens.refresh_lifetime + tokens.access_lifetime).min(tokens.session_end(now)),
         origin,
     }
 }
@@ -87,14 +88,16 @@ pub fn session_tokens(
     session: &NewSession,
     now: i64,
 ) -> Result<TokenPair, SigningFailed> {
+    let end = tokens.session_end(session.refresh_issued_at);
     Ok(TokenPair {
-        access: tokens.issue(TokenKind::Access, user_id, &session.id, random_id(), now)?,
-        refresh: tokens.issue(
+        access: tokens.issue_until(TokenKind::Access, user_id, &session.id, random_id(), now, end)?,
+        refresh: tokens.issue_until(
             TokenKind::Refresh,
             user_id,
             &session.id,
             session.refresh_jti.clone(),
             now,
+            end,
         )?,
     })
 }

@@ -30,7 +30,12 @@ pub async fn authenticate<S: SessionStore>(app: &App<S>, request: &Request) -> R
     })?;
     crate::logging::record_user(verified.user_id);
     let view = app.store.load(verified.user_id, &verified.session_id).await?;
-    match view.live(now_unix()) {
+    let now = now_unix();
+    match view.live(now) {
+        // Tokens minted before sessions had an absolute end may outlive it: the session decides.
+        Ok((_, session)) if now >= app.tokens.session_end(session.started_at()) => {
+            Err(ApiError::Access(AccessDenied::Expired))
+        }
         Ok((user, session)) => Ok(Authenticated {
             user: user.clone(),
             session: session.clone(),
@@ -113,6 +118,11 @@ pub async fn check_refresh<S: SessionStore>(
         Err(SessionProblem::Revoked) => return Err(purpose.denied(RefreshDenied::Blacklisted)),
         Err(SessionProblem::NoActiveUser) => return Err(purpose.denied(RefreshDenied::NoActiveAccount)),
     };
+    // The session's absolute end (`MAX_SESSION_SECONDS` from its login): no refresh past it,
+    // whatever the token's own expiry (tokens minted before the end existed may say later).
+    if now >= app.tokens.session_end(session.started_at()) {
+        return Err(purpose.denied(RefreshDenied::Expired));
+    }
     let Some(standing) = standing(session, &verified.jti, now, app.config.refresh_reuse_interval) else {
         tracing::warn!(
             user_id = verified.user_id,

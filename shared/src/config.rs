@@ -52,6 +52,9 @@ pub struct Config {
     pub access_token_lifetime: i64,
     /// `REFRESH_TOKEN_LIFETIME_SECONDS` (default 86400).
     pub refresh_token_lifetime: i64,
+    /// `MAX_SESSION_SECONDS` (default 2592000, 30 days; ASVS 5.0 §7.3): the longest a session
+    /// lives from its login, however often it is refreshed. No token of it outlives that.
+    pub max_session_seconds: i64,
     /// `JWT_LEEWAY_SECONDS` (default 0): clock skew tolerated on `exp`.
     pub jwt_leeway: u64,
     /// `ROTATE_REFRESH_TOKENS` (default true): each refresh spends the presented token.
@@ -164,6 +167,7 @@ impl fmt::Debug for Config {
             .field("key_refresh_interval", &self.key_refresh_interval)
             .field("access_token_lifetime", &self.access_token_lifetime)
             .field("refresh_token_lifetime", &self.refresh_token_lifetime)
+            .field("max_session_seconds", &self.max_session_seconds)
             .field("jwt_leeway", &self.jwt_leeway)
             .field("rotate_refresh_tokens", &self.rotate_refresh_tokens)
             .field("refresh_reuse_interval", &self.refresh_reuse_interval)
@@ -260,6 +264,7 @@ impl Config {
             key_refresh_interval,
             access_token_lifetime: parse_duration(&lookup, "ACCESS_TOKEN_LIFETIME_SECONDS", 3600)?,
             refresh_token_lifetime: parse_duration(&lookup, "REFRESH_TOKEN_LIFETIME_SECONDS", 86400)?,
+            max_session_seconds: parse_duration(&lookup, "MAX_SESSION_SECONDS", 2_592_000)?,
             jwt_leeway: parse_or(&lookup, "JWT_LEEWAY_SECONDS", 0, "a number of seconds")?,
             rotate_refresh_tokens: parse_bool_or(&lookup, "ROTATE_REFRESH_TOKENS", true)?,
             refresh_reuse_interval: parse_or(
@@ -514,6 +519,7 @@ mod tests {
         for name in [
             "ACCESS_TOKEN_LIFETIME_SECONDS",
             "REFRESH_TOKEN_LIFETIME_SECONDS",
+            "MAX_SESSION_SECONDS",
             "LOGIN_THROTTLE_WINDOW_SECONDS",
             "LOGIN_THROTTLE_LOCKOUT_SECONDS",
             "LOGIN_THROTTLE_MAX_LOCKOUT_SECONDS",
@@ -566,6 +572,7 @@ mod tests {
         assert_eq!(config.table_name, "accounts");
         assert_eq!(config.access_token_lifetime, 3600);
         assert_eq!(config.refresh_token_lifetime, 86400);
+        assert_eq!(config.max_session_seconds, 30 * 86400, "ASVS 5.0 §7.3's 30 days");
         assert_eq!(config.jwt_leeway, 0);
         assert!(config.rotate_refresh_tokens);
         assert!(

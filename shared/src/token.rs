@@ -115,6 +115,8 @@ pub struct TokenKeys {
     audience: Option<String>,
     pub access_lifetime: i64,
     pub refresh_lifetime: i64,
+    /// `MAX_SESSION_SECONDS`: a session's longest life from its login.
+    pub max_session: i64,
 }
 
 /// The JOSE header of our tokens, in this order.
@@ -159,6 +161,7 @@ impl TokenKeys {
             audience: config.jwt_audience.clone(),
             access_lifetime: config.access_token_lifetime,
             refresh_lifetime: config.refresh_token_lifetime,
+            max_session: config.max_session_seconds,
         }
     }
 
@@ -190,6 +193,11 @@ impl TokenKeys {
         }
     }
 
+    /// When a session started at `started_at` ends at the latest, however often it is refreshed.
+    pub fn session_end(&self, started_at: i64) -> i64 {
+        started_at.saturating_add(self.max_session)
+    }
+
     /// Signs a token of `kind` with id `jti` for the user's session, issued at `now` (Unix
     /// seconds). Refresh tokens get the id their session recorded; access tokens a fresh one.
     pub fn issue(
@@ -200,9 +208,23 @@ impl TokenKeys {
         jti: String,
         now: i64,
     ) -> Result<Issued, SigningFailed> {
+        self.issue_until(kind, user_id, session_id, jti, now, i64::MAX)
+    }
+
+    /// [`TokenKeys::issue`] for a session that ends at `session_end`: the token expires then at
+    /// the latest, so that nothing of the session outlives it (`MAX_SESSION_SECONDS`).
+    pub fn issue_until(
+        &self,
+        kind: TokenKind,
+        user_id: u64,
+        session_id: &str,
+        jti: String,
+        now: i64,
+        session_end: i64,
+    ) -> Result<Issued, SigningFailed> {
         let claims = Claims {
             token_type: kind.claim().to_owned(),
-            exp: now + self.lifetime(kind),
+            exp: now.saturating_add(self.lifetime(kind)).min(session_end),
             iat: now,
             jti,
             user_id: user_id.to_string(),

@@ -398,7 +398,7 @@ async fn refresh_tokens_rotate_once_and_sessions_end() {
         let (store, session_id) = (&store, session.id.clone());
         async move {
             store
-                .rotate_refresh(user.id, &session_id, &presented, &next)
+                .rotate_refresh(user.id, &session_id, &presented, 0, &next)
                 .await
                 .unwrap()
         }
@@ -445,6 +445,61 @@ async fn refresh_tokens_rotate_once_and_sessions_end() {
     assert_eq!(view.live(shared::now_unix()).unwrap_err(), SessionProblem::Revoked);
 }
 
+/// A refresh reads the user, then rotates: a password change (epoch moved), a deactivation or a
+/// deletion landing in between must stop the rotation, or its fresh tokens would outlive them at
+/// other services. One transaction: the session's write and a condition on the user.
+#[tokio::test]
+async fn a_rotation_writes_only_while_the_user_is_as_the_refresh_read_them() {
+    let store = fresh_store().await;
+    let (user, session) = joined(&store, "changed@example.com").await;
+    let other = a_session();
+    assert!(
+        store
+            .start_session(&user, other.clone(), "2026-11-27T08:00:00Z")
+            .await
+            .unwrap()
+    );
+    assert!(store.change_password(user.id, &other.id, 0, "new-hash").await.unwrap());
+    let refused = store
+        .rotate_refresh(user.id, &session.id, &session.refresh_jti, 0, &next_refresh())
+        .await
+        .unwrap();
+    assert_eq!(refused, Rotation::UserChanged(SessionProblem::Revoked));
+    let stored = store.load(user.id, &session.id).await.unwrap().session.unwrap();
+    assert_eq!(stored.refresh_jti, session.refresh_jti, "nothing was written");
+
+    let (user, session) = joined(&store, "deactivated@example.com").await;
+    set_active(&store, user.id, false).await;
+    let refused = store
+        .rotate_refresh(user.id, &session.id, &session.refresh_jti, 0, &next_refresh())
+        .await
+        .unwrap();
+    assert_eq!(refused, Rotation::UserChanged(SessionProblem::NoActiveUser));
+
+    let (user, session) = joined(&store, "deleted@example.com").await;
+    let caller = a_session();
+    assert!(
+        store
+            .start_session(&user, caller.clone(), "2026-11-27T08:00:00Z")
+            .await
+            .unwrap()
+    );
+    assert_eq!(store.delete_account(&user, &caller.id).await.unwrap(), Ok(()));
+    let refused = store
+        .rotate_refresh(user.id, &session.id, &session.refresh_jti, 0, &next_refresh())
+        .await
+        .unwrap();
+    assert_eq!(refused, Rotation::UserChanged(SessionProblem::NoActiveUser));
+
+    // And the same rotation of a user as read goes through.
+    let (user, session) = joined(&store, "unchanged@example.com").await;
+    let rotated = store
+        .rotate_refresh(user.id, &session.id, &session.refresh_jti, 0, &next_refresh())
+        .await
+        .unwrap();
+    assert_eq!(rotated, Rotation::Rotated);
+}
+
 #[tokio::test]
 async fn racing_rotations_of_one_token_have_exactly_one_winner_and_the_losers_see_it() {
     let store = Arc::new(fresh_store().await);
@@ -455,7 +510,7 @@ async fn racing_rotations_of_one_token_have_exactly_one_winner_and_the_losers_se
         tokio::spawn(async move {
             let next = next_refresh();
             let rotation = store
-                .rotate_refresh(user.id, &session.id, &session.refresh_jti, &next)
+                .rotate_refresh(user.id, &session.id, &session.refresh_jti, 0, &next)
                 .await;
             (next.jti, rotation.unwrap())
         })
@@ -640,7 +695,7 @@ async fn operations_cost_a_fixed_number_of_round_trips() {
 
     let before = store.round_trips();
     store
-        .rotate_refresh(user.id, &session.id, &session.refresh_jti, &next_refresh())
+        .rotate_refresh(user.id, &session.id, &session.refresh_jti, 0, &next_refresh())
         .await
         .unwrap();
     store.change_password(user.id, &session.id, 0, "h").await.unwrap();

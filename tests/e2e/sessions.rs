@@ -85,7 +85,10 @@ async fn two_logins_with_different_user_agents_are_listed_newest_first() {
             .keys()
             .map(String::as_str)
             .collect();
-        assert_eq!(keys, ["id", "created", "last_used", "device", "ip", "current"]);
+        assert_eq!(
+            keys,
+            ["id", "created", "last_used", "expires", "device", "ip", "current"]
+        );
         let created = entry["created"].as_str().expect("created");
         assert!(created.ends_with('Z') && created.len() == 20, "ISO 8601 UTC: {created}");
         assert!(entry["last_used"].as_str().expect("last_used") >= created);

@@ -382,10 +382,11 @@ async fn a_logout_whose_answer_was_lost_is_still_a_logout() {
 
 #[tokio::test]
 async fn a_refresh_whose_answer_was_lost_hands_out_the_token_it_stored() {
-    let injector = FaultInjector::new(&["UpdateItem"], Fault::LostAnswerOnce);
+    // The rotation is one transaction (the session, and a condition on the user).
+    let injector = FaultInjector::new(&["TransactWriteItems"], Fault::LostAnswerOnce);
     let lost = injector.failed.clone();
     let app = app_with(Some(injector)).await;
-    // Joined without faults: join's own UpdateItem (the id counter) must not take the loss.
+    // Joined without faults: join's own transaction must not take the loss.
     let healthy = App::new(config(), DynamoStore::connect(app.store.table().to_owned()).await);
     let tokens = joined(&healthy, &email()).await;
     let response = refresh::handle(&app, refresh_request(&tokens.refresh)).await;

@@ -338,7 +338,7 @@ const PAGES = {
           {},
           el("strong", { text: session.device || t("sessions.unknownDevice") }),
           session.current ? el("span", { class: "badge", text: t("sessions.current") }) : null,
-          el("p", { class: "muted", text: `${t("sessions.started", { when: formatDate(session.created) })} · ${t("sessions.lastUsed", { when: formatDate(session.last_used) })}${session.ip ? ` · ${session.ip}` : ""}` }),
+          el("p", { class: "muted", text: `${t("sessions.started", { when: formatDate(session.created) })} · ${t("sessions.lastUsed", { when: formatDate(session.last_used) })} · ${t("sessions.expires", { when: formatDate(session.expires) })}${session.ip ? ` · ${session.ip}` : ""}` }),
         ),
         el("button", {
           type: "button",

@@ -167,7 +167,10 @@ async fn rotate(app: &App<MemoryStore>, user_id: u64, tokens: &SessionTokens, ag
         issued_at: now,
         session_expires_at: now + 90_000,
     };
-    let rotated = app.store.rotate_refresh(user_id, &tokens.session_id, &jti, &next).await;
+    let rotated = app
+        .store
+        .rotate_refresh(user_id, &tokens.session_id, &jti, 0, &next)
+        .await;
     assert_eq!(rotated.unwrap(), Rotation::Rotated);
     app.store.age_rotation(user_id, &tokens.session_id, age);
 }

@@ -13,7 +13,7 @@ use shared::http::{
     ACCESS_COOKIE, Endpoint, REFRESH_COOKIE, json_response, request_cookie, serve, token_cookie, with_cookies,
 };
 use shared::input::{Fields, body_object};
-use shared::store::{NextRefresh, Rotation, Session, SessionStore, TOUCH_INTERVAL_SECONDS};
+use shared::store::{NextRefresh, Rotation, Session, SessionProblem, SessionStore, TOUCH_INTERVAL_SECONDS};
 use shared::token::{Issued, TokenKind, random_id};
 use shared::{App, now_unix};
 
@@ -48,9 +48,10 @@ async fn refresh<S: SessionStore>(app: &App<S>, request: &Request) -> Result<Res
 
     let now = now_unix();
     let (user_id, session_id) = (live.token.user_id, live.session.id.as_str());
+    let end = app.tokens.session_end(live.session.started_at());
     let access = app
         .tokens
-        .issue(TokenKind::Access, user_id, session_id, random_id(), now)?;
+        .issue_until(TokenKind::Access, user_id, session_id, random_id(), now, end)?;
     let secure = app.config.cookie_secure;
     let access_cookie = token_cookie(ACCESS_COOKIE, &access.token, app.tokens.access_lifetime, secure);
     if !app.config.rotate_refresh_tokens {
@@ -103,20 +104,29 @@ async fn touch<S: SessionStore>(app: &App<S>, session: &Session, now: i64) {
 /// Spends the presented (unspent) refresh token for a new one.
 async fn spend<S: SessionStore>(app: &App<S>, live: &LiveRefresh, now: i64) -> Result<Issued, ApiError> {
     let (user_id, session_id) = (live.token.user_id, live.session.id.as_str());
+    let end = app.tokens.session_end(live.session.started_at());
     let refresh = app
         .tokens
-        .issue(TokenKind::Refresh, user_id, session_id, random_id(), now)?;
+        .issue_until(TokenKind::Refresh, user_id, session_id, random_id(), now, end)?;
     let next = NextRefresh {
         jti: refresh.jti.clone(),
         issued_at: now,
-        session_expires_at: refresh.expires_at + app.tokens.access_lifetime,
+        // No access token minted from the new refresh token outlives the session's end either.
+        session_expires_at: (refresh.expires_at + app.tokens.access_lifetime).min(end),
     };
+    // The session is live, so its epoch is its user's as read: the rotation holds only if the
+    // user is still there, active and at it.
+    let epoch = live.session.epoch;
     match app
         .store
-        .rotate_refresh(user_id, session_id, &live.token.jti, &next)
+        .rotate_refresh(user_id, session_id, &live.token.jti, epoch, &next)
         .await?
     {
         Rotation::Rotated => Ok(refresh),
+        // A password change, reset, revoke-others, deactivation or deletion landed after our
+        // read: the answer it would have got had it come first.
+        Rotation::UserChanged(SessionProblem::Revoked) => Err(ApiError::Refresh(RefreshDenied::Blacklisted)),
+        Rotation::UserChanged(SessionProblem::NoActiveUser) => Err(ApiError::Refresh(RefreshDenied::NoActiveAccount)),
         // A racing request with the same token spent it between our read and our write. Within
         // the reuse interval both get the winner's token; the family does not fork.
         Rotation::Overtaken(Some(current))
@@ -133,12 +143,13 @@ async fn spend<S: SessionStore>(app: &App<S>, live: &LiveRefresh, now: i64) -> R
 
 /// The session's unspent refresh token, signed again: the same claims, so the same token.
 fn current_refresh_token<S>(app: &App<S>, session: &Session) -> Result<Issued, ApiError> {
-    Ok(app.tokens.issue(
+    Ok(app.tokens.issue_until(
         TokenKind::Refresh,
         session.user_id,
         &session.id,
         session.refresh_jti.clone(),
         session.refresh_issued_at,
+        app.tokens.session_end(session.started_at()),
     )?)
 }
 

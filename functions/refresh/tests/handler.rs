@@ -507,3 +507,187 @@ async fn without_rotation_the_last_use_is_written_at_most_once_a_minute() {
     assert_eq!(refresh_with(&app, &tokens.refresh).await.status(), 200);
     assert_eq!(app.store.session(user_id, &tokens.session_id).unwrap(), touched);
 }
+
+// --- What lands between the refresh's read and its write -------------------------------------
+
+/// What lands between the refresh's read of the session and its rotation.
+enum Meanwhile {
+    /// The user changes the password from another session (which revokes this one).
+    PasswordChange { kept_session: String },
+    /// An admin deactivates the user.
+    Deactivate,
+    /// The user is deleted.
+    Delete,
+}
+
+/// The memory store, with `meanwhile` done right after the refresh reads its session.
+struct Interfering {
+    store: MemoryStore,
+    user_id: u64,
+    meanwhile: std::sync::Mutex<Option<Meanwhile>>,
+}
+
+impl SessionStore for Interfering {
+    async fn start_session(
+        &self,
+        user: &shared::store::User,
+        session: shared::store::NewSession,
+        logged_in_at: &str,
+    ) -> shared::store::StoreResult<bool> {
+        self.store.start_session(user, session, logged_in_at).await
+    }
+
+    async fn load(&self, user_id: u64, session_id: &str) -> shared::store::StoreResult<shared::store::SessionView> {
+        let view = self.store.load(user_id, session_id).await?;
+        match self.meanwhile.lock().ok().and_then(|mut next| next.take()) {
+            Some(Meanwhile::PasswordChange { kept_session }) => {
+                let changed = self
+                    .store
+                    .change_password(self.user_id, &kept_session, 0, "new-hash")
+                    .await?;
+                assert!(changed, "the other session changed the password");
+            }
+            Some(Meanwhile::Deactivate) => self.store.set_active(self.user_id, false),
+            Some(Meanwhile::Delete) => self.store.delete_user(self.user_id),
+            None => {}
+        }
+        Ok(view)
+    }
+
+    async fn rotate_refresh(
+        &self,
+        user_id: u64,
+        session_id: &str,
+        presented_jti: &str,
+        expected_epoch: u64,
+        next: &shared::store::NextRefresh,
+    ) -> shared::store::StoreResult<shared::store::Rotation> {
+        self.store
+            .rotate_refresh(user_id, session_id, presented_jti, expected_epoch, next)
+            .await
+    }
+
+    async fn end_session(&self, user_id: u64, session_id: &str) -> shared::store::StoreResult<bool> {
+        self.store.end_session(user_id, session_id).await
+    }
+
+    async fn change_password(
+        &self,
+        user_id: u64,
+        keep_session_id: &str,
+        expected_epoch: u64,
+        new_password_hash: &str,
+    ) -> shared::store::StoreResult<bool> {
+        self.store
+            .change_password(user_id, keep_session_id, expected_epoch, new_password_hash)
+            .await
+    }
+
+    async fn touch_session(&self, user_id: u64, session_id: &str, at: i64) -> shared::store::StoreResult<bool> {
+        self.store.touch_session(user_id, session_id, at).await
+    }
+}
+
+/// A user with two sessions over a store that does `meanwhile` after the next read; the
+/// refresh token of the first session, and its session id.
+async fn interfered(meanwhile: impl FnOnce(String) -> Meanwhile) -> (App<Interfering>, u64, SessionTokens) {
+    let plain = app();
+    let (user_id, tokens) = joined(&plain).await;
+    let other = start_session(&plain, user_id).await;
+    let store = Interfering {
+        store: plain.store,
+        user_id,
+        meanwhile: std::sync::Mutex::new(Some(meanwhile(other.session_id))),
+    };
+    (App::new(shared::testing::test_config(&[]), store), user_id, tokens)
+}
+
+/// A refresh that read the user before a password change, a deactivation or a deletion must not
+/// rotate after it: its fresh access token would be good for an hour at every other service,
+/// which cannot see the revocation. The rotation is conditional on the user as it was read.
+#[tokio::test]
+async fn a_refresh_that_read_the_user_before_it_changed_hands_out_nothing() {
+    for (meanwhile, answer) in [
+        (
+            Box::new(|kept_session| Meanwhile::PasswordChange { kept_session }) as Box<dyn FnOnce(String) -> Meanwhile>,
+            json!({"detail": "Token is blacklisted", "code": "token_not_valid"}),
+        ),
+        (
+            Box::new(|_| Meanwhile::Deactivate),
+            json!({"detail": "No active account found for the given credentials", "code": "no_active_account"}),
+        ),
+        (
+            Box::new(|_| Meanwhile::Delete),
+            json!({"detail": "No active account found for the given credentials", "code": "no_active_account"}),
+        ),
+    ] {
+        let (app, user_id, tokens) = interfered(meanwhile).await;
+        let before = app.store.store.session(user_id, &tokens.session_id);
+        let response = handle(&app, post_json(PATH, &json!({"refresh": tokens.refresh}), &[])).await;
+        assert_eq!(response.status(), 401, "{answer}");
+        assert_eq!(body_json(&response), answer);
+        assert!(set_cookies(&response).is_empty(), "no token, in a cookie either");
+        let after = app.store.store.session(user_id, &tokens.session_id);
+        assert_eq!(
+            after.map(|session| session.refresh_jti),
+            before.map(|session| session.refresh_jti),
+            "nothing was rotated"
+        );
+    }
+}
+
+/// The same store without interference rotates: the test above fails for the reason it names.
+#[tokio::test]
+async fn without_interference_the_refresh_rotates() {
+    let (app, _, tokens) = interfered(|_| Meanwhile::Deactivate).await;
+    app.store.meanwhile.lock().unwrap().take();
+    let response = handle(&app, post_json(PATH, &json!({"refresh": tokens.refresh}), &[])).await;
+    assert_eq!(response.status(), 200);
+}
+
+// --- The session's absolute end ------------------------------------------------------------------
+
+/// ASVS 5.0 §7.3: a session ends `MAX_SESSION_SECONDS` after its login however often it is
+/// refreshed; no token of it says otherwise.
+#[tokio::test]
+async fn a_session_ends_its_maximum_after_the_login_however_often_refreshed() {
+    let app = app_with(&[("MAX_SESSION_SECONDS", "600")]);
+    let (user_id, tokens) = joined(&app).await;
+    let login = app.store.session(user_id, &tokens.session_id).unwrap().created_at;
+    let claims = app.tokens.verify(&tokens.refresh, TokenKind::Refresh).unwrap();
+    assert_eq!(
+        claims.expires_at,
+        login + 600,
+        "the refresh token ends with the session"
+    );
+    let response = refresh_with(&app, &tokens.refresh).await;
+    assert_eq!(response.status(), 200);
+    let body = body_json(&response);
+    for (kind, token) in [
+        (TokenKind::Access, text(&body, "access")),
+        (TokenKind::Refresh, text(&body, "refresh")),
+    ] {
+        let expires = app.tokens.verify(token, kind).unwrap().expires_at;
+        assert!(
+            expires <= login + 600,
+            "{kind:?} expires {expires}, after the session's end"
+        );
+    }
+    // Ten minutes later, the same session is over, its token's expiry notwithstanding.
+    let next = text(&body, "refresh").to_owned();
+    app.store.age_session(user_id, &tokens.session_id, 600);
+    let response = refresh_with(&app, &next).await;
+    assert_401(response, "Token is expired").await;
+}
+
+/// A token minted before sessions had an absolute end (its `exp` a day after its issue) is
+/// refused once its session is older than the maximum.
+#[tokio::test]
+async fn a_token_minted_before_the_limit_existed_is_refused_past_the_session_end() {
+    let app = app();
+    let (user_id, tokens) = joined(&app).await;
+    app.store.age_session(user_id, &tokens.session_id, 30 * 86400);
+    // The access token (a day's exp) is refused too: the session decides.
+    assert!(!access_works(&app, &tokens.access).await);
+    assert_401(refresh_with(&app, &tokens.refresh).await, "Token is expired").await;
+}

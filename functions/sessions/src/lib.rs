@@ -43,23 +43,31 @@ async fn list<S: SessionStore + SessionListStore>(app: &App<S>, request: &Reques
         .list_sessions(authenticated.user.id)
         .await?
         .into_iter()
-        .filter(|session| session.in_force(Some(&authenticated.user), now))
+        .filter(|session| {
+            session.in_force(Some(&authenticated.user), now) && now < app.tokens.session_end(session.started_at())
+        })
         .collect();
     // Newest first; sessions from before start times were recorded (0) last.
     sessions.sort_by(|a, b| b.created_at.cmp(&a.created_at).then_with(|| a.id.cmp(&b.id)));
     sessions.truncate(MAX_LISTED);
     let current = &authenticated.session.id;
-    let body: Vec<Value> = sessions.iter().map(|session| session_json(session, current)).collect();
+    let body: Vec<Value> = sessions
+        .iter()
+        .map(|session| session_json(session, current, app.tokens.session_end(session.started_at())))
+        .collect();
     Ok(json_response(StatusCode::OK, &Value::Array(body)))
 }
 
-/// One session as the list shows it.
-pub fn session_json(session: &Session, current_id: &str) -> Value {
+/// One session as the list shows it; `ends` is its absolute end (`MAX_SESSION_SECONDS` after
+/// its login).
+pub fn session_json(session: &Session, current_id: &str, ends: i64) -> Value {
     json!({
         "id": session.id,
         // Unknown (null) only for sessions started before start times were recorded.
         "created": (session.created_at > 0).then(|| unix_timestamp(session.created_at)),
         "last_used": unix_timestamp(session.last_used()),
+        // The latest it ends however often it is refreshed (sooner if it is not).
+        "expires": unix_timestamp(ends),
         "device": session.device,
         "ip": session.ip,
         "current": session.id == current_id,

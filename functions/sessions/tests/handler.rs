@@ -99,6 +99,7 @@ async fn the_list_shows_the_callers_sessions_newest_first_and_marks_the_current_
             "id": oldest.session_id,
             "created": at(now - 300),
             "last_used": at(now - 300),
+            "expires": at(now - 300 + 30 * 86400),
             "device": "Firefox on Linux",
             "ip": "203.0.113.7",
             "current": false,
@@ -427,11 +428,12 @@ fn sessions_from_before_start_times_were_recorded_show_no_start() {
         ip: None,
     };
     assert_eq!(
-        sessions::session_json(&legacy, "other"),
+        sessions::session_json(&legacy, "other", 1_795_694_400 + 60),
         json!({
             "id": "s",
             "created": null,
             "last_used": "2026-11-26T12:00:00Z",
+            "expires": "2026-11-26T12:01:00Z",
             "device": "",
             "ip": null,
             "current": false,

@@ -52,6 +52,7 @@ async fn rotate(app: &App<MemoryStore>, user_id: u64, session_id: &str, current:
             user_id,
             session_id,
             &spent.jti,
+            0,
             &NextRefresh {
                 jti: next.jti.clone(),
                 issued_at: now,

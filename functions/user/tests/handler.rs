@@ -609,10 +609,11 @@ impl SessionStore for Interfering {
         user_id: u64,
         session_id: &str,
         presented_jti: &str,
+        expected_epoch: u64,
         next: &NextRefresh,
     ) -> StoreResult<Rotation> {
         self.store
-            .rotate_refresh(user_id, session_id, presented_jti, next)
+            .rotate_refresh(user_id, session_id, presented_jti, expected_epoch, next)
             .await
     }
 

@@ -23,7 +23,7 @@ use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder;
 use aws_sdk_dynamodb::operation::update_item::{UpdateItemError, UpdateItemOutput};
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, AttributeValue, BillingMode, Delete, DeleteRequest, KeySchemaElement, KeyType,
+    AttributeDefinition, AttributeValue, BillingMode, ConditionCheck, Delete, DeleteRequest, KeySchemaElement, KeyType,
     KeysAndAttributes, Put, ReturnValuesOnConditionCheckFailure, ScalarAttributeType, TimeToLiveSpecification,
     TransactWriteItem, Update, WriteRequest,
 };
@@ -626,11 +626,15 @@ impl SessionStore for DynamoStore {
         user_id: u64,
         session_id: &str,
         presented_jti: &str,
+        expected_epoch: u64,
         next: &NextRefresh,
     ) -> StoreResult<Rotation> {
-        self.count();
-        let outcome = self
-            .session_update(user_id, session_id)
+        // One transaction: the session's token is spent only if the user is still as the refresh
+        // read them. A password change, revoke-others, deactivation or deletion landing between
+        // our read and this write makes the write fail, so no fresh token comes out of it.
+        let session = Update::builder()
+            .table_name(&self.table)
+            .set_key(Some(key(user_pk(user_id), &session_sk(session_id))))
             .update_expression(
                 "SET #refresh_jti = :next, #refresh_issued_at = :issued, #last_used_at = :issued, #previous_jti = :presented, #expires_at = :expires",
             )
@@ -647,22 +651,46 @@ impl SessionStore for DynamoStore {
             .expression_attribute_values(":presented", s(presented_jti))
             .expression_attribute_values(":false", AttributeValue::Bool(false))
             .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
-            .send()
-            .await;
-        let error = match outcome {
-            Ok(_) => return Ok(Rotation::Rotated),
-            Err(error) => error,
+            .build()
+            .map_err(|e| StoreError::Other(e.to_string()))?;
+        let user = ConditionCheck::builder()
+            .table_name(&self.table)
+            .set_key(Some(key(user_pk(user_id), USER_SK)))
+            .condition_expression("attribute_exists(#pk) AND #is_active = :true AND #session_epoch = :epoch")
+            .expression_attribute_names("#pk", TableDefinition::PARTITION_KEY)
+            .expression_attribute_names("#is_active", "is_active")
+            .expression_attribute_names("#session_epoch", "session_epoch")
+            .expression_attribute_values(":true", AttributeValue::Bool(true))
+            .expression_attribute_values(":epoch", n(expected_epoch))
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .build()
+            .map_err(|e| StoreError::Other(e.to_string()))?;
+        let items = vec![
+            TransactWriteItem::builder().update(session).build(),
+            TransactWriteItem::builder().condition_check(user).build(),
+        ];
+        let failed = match self.transact(items).await {
+            Ok(()) => return Ok(Rotation::Rotated),
+            Err(TransactOutcome::ConditionFailed(failed)) => failed,
+            Err(TransactOutcome::Failed(error)) => return Err(error),
         };
-        let Some(UpdateItemError::ConditionalCheckFailedException(failed)) = error.as_service_error() else {
-            return Err(classify(error));
-        };
-        let current = session_from(failed.item())?;
-        // The SDK retries a write whose answer was lost: if the item already holds our next
-        // token, an earlier attempt of this very call succeeded.
-        if current.as_ref().is_some_and(|session| session.refresh_jti == next.jti) {
-            return Ok(Rotation::Rotated);
+        if let Some(Some(found)) = failed.first() {
+            let current = session_from(Some(found))?;
+            // The SDK retries a write whose answer was lost: if the item already holds our next
+            // token, an earlier attempt of this very call succeeded (the user held then).
+            if current.as_ref().is_some_and(|session| session.refresh_jti == next.jti) {
+                return Ok(Rotation::Rotated);
+            }
+            return Ok(Rotation::Overtaken(current));
         }
-        Ok(Rotation::Overtaken(current))
+        let user = match failed.get(1) {
+            Some(Some(found)) => found_user(found)?,
+            _ => None,
+        };
+        Ok(Rotation::UserChanged(match user {
+            Some(user) if user.is_active => SessionProblem::Revoked,
+            _ => SessionProblem::NoActiveUser,
+        }))
     }
 
     async fn end_session(&self, user_id: u64, session_id: &str) -> StoreResult<bool> {

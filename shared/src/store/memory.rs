@@ -71,6 +71,17 @@ impl MemoryStore {
         }
     }
 
+    /// Moves a session's start (and its last rotation) `seconds` into the past.
+    pub fn age_session(&self, user_id: u64, session_id: &str, seconds: i64) {
+        if let Ok(mut state) = self.state.lock()
+            && let Some(session) = state.sessions.get_mut(&(user_id, session_id.to_owned()))
+        {
+            session.created_at -= seconds;
+            session.refresh_issued_at -= seconds;
+            session.last_used_at -= seconds;
+        }
+    }
+
     /// The throttle record of an email, as stored.
     pub fn throttle(&self, email: &str) -> Option<ThrottleRecord> {
         let state = self.state.lock().ok()?;
@@ -180,9 +191,21 @@ impl SessionStore for MemoryStore {
         user_id: u64,
         session_id: &str,
         presented_jti: &str,
+        expected_epoch: u64,
         next: &NextRefresh,
     ) -> StoreResult<Rotation> {
         let mut state = self.state()?;
+        let session_spendable = state
+            .sessions
+            .get(&(user_id, session_id.to_owned()))
+            .is_some_and(|session| !session.revoked && session.refresh_jti == presented_jti);
+        if session_spendable {
+            match state.users.get(&user_id) {
+                Some(user) if user.is_active && user.session_epoch == expected_epoch => {}
+                Some(user) if user.is_active => return Ok(Rotation::UserChanged(SessionProblem::Revoked)),
+                _ => return Ok(Rotation::UserChanged(SessionProblem::NoActiveUser)),
+            }
+        }
         match state.sessions.get_mut(&(user_id, session_id.to_owned())) {
             Some(session) if !session.revoked && session.refresh_jti == presented_jti => {
                 session.previous_jti = Some(presented_jti.to_owned());

@@ -152,6 +152,16 @@ impl Session {
         !self.revoked && self.expires_at > now && user.is_none_or(|user| user.session_epoch == self.epoch)
     }
 
+    /// Unix seconds: when the session started (its login). Sessions from before start times were
+    /// recorded count from their current refresh token's issue.
+    pub fn started_at(&self) -> i64 {
+        if self.created_at > 0 {
+            self.created_at
+        } else {
+            self.refresh_issued_at
+        }
+    }
+
     /// Unix seconds of the session's last use that was written down: the later of its last
     /// refresh (`last_used_at`) and its current refresh token's issue (every rotation reissues
     /// it, and sessions from before `last_used_at` have only that).
@@ -217,6 +227,11 @@ pub enum Rotation {
     /// Another request spent it first (or the session was revoked): the session as it is
     /// now, read by the failed write itself; `None` if it is gone.
     Overtaken(Option<Session>),
+    /// The user changed since the refresh read them, and nothing was written: a password change,
+    /// reset or revoke-others moved their epoch (`Revoked`), or they were deactivated or deleted
+    /// (`NoActiveUser`). No token may come out of such a refresh, even one other services would
+    /// take for an hour.
+    UserChanged(SessionProblem),
 }
 
 /// A user and one of their sessions, read together (one round trip).
@@ -320,14 +335,16 @@ pub trait SessionStore: Send + Sync {
     /// The user and the session, read consistently in one round trip.
     fn load(&self, user_id: u64, session_id: &str) -> impl Future<Output = StoreResult<SessionView>> + Send;
 
-    /// Spends `presented_jti` for `next` if it is still the session's unspent token and the
-    /// session is not revoked; records `presented_jti` as the family's previous token. A retry
-    /// of this very write whose first answer was lost is `Rotated` too.
+    /// Spends `presented_jti` for `next` if it is still the session's unspent token, the session
+    /// is not revoked, and the user still exists, is active and is at `expected_epoch` (as the
+    /// refresh read them) — all in one atomic write; records `presented_jti` as the family's
+    /// previous token. A retry of this very write whose first answer was lost is `Rotated` too.
     fn rotate_refresh(
         &self,
         user_id: u64,
         session_id: &str,
         presented_jti: &str,
+        expected_epoch: u64,
         next: &NextRefresh,
     ) -> impl Future<Output = StoreResult<Rotation>> + Send;
 
