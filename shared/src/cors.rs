@@ -46,6 +46,11 @@ impl Cors {
         Ok(Cors { origins })
     }
 
+    /// Whether `origin` (a request's `Origin` header) is one of `ALLOWED_ORIGINS`.
+    pub fn allows(&self, origin: &[u8]) -> bool {
+        self.origins.iter().any(|allowed| allowed.as_bytes() == origin)
+    }
+
     /// Adds the CORS answer to `response` when the request comes from an allowed origin; a
     /// preflight (OPTIONS with `Access-Control-Request-Method`) also learns the route's
     /// methods (`allow`, its `Allow` list). Other origins get nothing, so browsers block them.
@@ -56,11 +61,7 @@ impl Cors {
         let Some(origin) = request.headers().get(header::ORIGIN) else {
             return;
         };
-        if !self
-            .origins
-            .iter()
-            .any(|allowed| allowed.as_bytes() == origin.as_bytes())
-        {
+        if !self.allows(origin.as_bytes()) {
             return;
         }
         headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin.clone());

@@ -105,6 +105,10 @@ pub enum ApiError {
     MethodNotAllowed { method: String, allow: &'static str },
     #[error("not found")]
     NotFound,
+    /// A browser request from a site we do not trust, acting on cookies (`crate::http`'s
+    /// cross-site check): DRF's CSRF refusal.
+    #[error("cross-site request refused")]
+    CrossSite,
     #[error("access denied: {0:?}")]
     Access(AccessDenied),
     #[error("refresh denied: {0:?}")]
@@ -191,6 +195,11 @@ impl ApiError {
                 )
             }
             ApiError::NotFound => (StatusCode::NOT_FOUND, json!({"detail": "Not found."})),
+            // Django's reason, without the origin itself: no answer carries input back.
+            ApiError::CrossSite => (
+                StatusCode::FORBIDDEN,
+                json!({"detail": "CSRF Failed: Origin checking failed - the request's origin is not a trusted origin."}),
+            ),
             ApiError::Access(denied) => {
                 bearer_challenge = true;
                 let body = match denied {

@@ -162,6 +162,9 @@ where
         Err(ApiError::NotFound)
     } else if method == Method::OPTIONS {
         Ok(json_response(StatusCode::OK, &endpoint.description()))
+    } else if endpoint.admits(method) && is_cross_site(cors, request) {
+        tracing::info!("a cross-site browser request refused");
+        Err(ApiError::CrossSite)
     } else if endpoint.admits(method) {
         handler(request).await
     } else {
@@ -183,6 +186,41 @@ where
         *response.body_mut() = Body::Empty;
     }
     response
+}
+
+/// Whether `request` is a browser's request that changes something (any method but GET, HEAD and
+/// OPTIONS) sent by a page of a site we do not trust: login CSRF (a cross-site form logging the
+/// victim into the attacker's account: form bodies need no preflight), and refresh and logout,
+/// which act on the refresh cookie alone. Browsers say where a request comes from in headers no
+/// page can set (`Origin` on every cross-origin POST, `Sec-Fetch-Site`): trusted are the page's
+/// own origin and `ALLOWED_ORIGINS`. Requests without them (mobile apps, servers, curl) carry
+/// no ambient cookie of a victim and pass, as Django's and allauth's checks let them.
+pub fn is_cross_site(cors: &Cors, request: &Request) -> bool {
+    let method = request.method();
+    if method == Method::GET || method == Method::HEAD || method == Method::OPTIONS {
+        return false;
+    }
+    let headers = request.headers();
+    let fetch_site = headers.get("sec-fetch-site").map(HeaderValue::as_bytes);
+    if fetch_site == Some(b"same-origin".as_slice()) {
+        return false;
+    }
+    match headers.get(header::ORIGIN) {
+        Some(origin) => !(cors.allows(origin.as_bytes()) || is_own_origin(origin.as_bytes(), request)),
+        // A browser that says the request crosses sites but names no origin: not trusted.
+        None => matches!(fetch_site, Some(b"cross-site" | b"same-site")),
+    }
+}
+
+/// Whether `origin` is the API's own (a page served by the same host), by the `Host` header.
+fn is_own_origin(origin: &[u8], request: &Request) -> bool {
+    let Some(host) = request.headers().get(header::HOST).map(HeaderValue::as_bytes) else {
+        return false;
+    };
+    let authority = origin
+        .strip_prefix(b"https://")
+        .or_else(|| origin.strip_prefix(b"http://"));
+    authority == Some(host)
 }
 
 /// The single exit of every handler: an error becomes its contract answer here, and is logged
@@ -316,6 +354,44 @@ mod tests {
             .header(header_name, value)
             .body(Body::Empty)
             .unwrap()
+    }
+
+    fn browser_request(method: &str, headers: &[(&str, &str)]) -> Request {
+        let mut builder = HttpRequest::builder().method(method);
+        for (name, value) in headers {
+            builder = builder.header(*name, *value);
+        }
+        builder.body(Body::Empty).unwrap()
+    }
+
+    #[test]
+    fn only_untrusted_browser_requests_that_change_something_are_cross_site() {
+        let cors = Cors::parse("https://app.example.com").unwrap();
+        let host = ("host", "api.example.com");
+        for (method, headers, refused) in [
+            // An attacker's page, as a browser sends its form or fetch.
+            ("POST", vec![("origin", "https://evil.example"), host], true),
+            ("DELETE", vec![("origin", "https://evil.example"), host], true),
+            ("PATCH", vec![("origin", "null"), host], true),
+            ("POST", vec![("sec-fetch-site", "cross-site"), host], true),
+            ("POST", vec![("sec-fetch-site", "same-site"), host], true),
+            // Trusted: an allowed origin, the API's own, a same-origin request, no browser at all.
+            ("POST", vec![("origin", "https://app.example.com"), host], false),
+            ("POST", vec![("origin", "https://api.example.com"), host], false),
+            (
+                "POST",
+                vec![("origin", "https://evil.example"), ("sec-fetch-site", "same-origin")],
+                false,
+            ),
+            ("POST", vec![host], false),
+            ("POST", vec![("sec-fetch-site", "none"), host], false),
+            // Reads change nothing.
+            ("GET", vec![("origin", "https://evil.example"), host], false),
+            ("OPTIONS", vec![("origin", "https://evil.example"), host], false),
+        ] {
+            let request = browser_request(method, &headers);
+            assert_eq!(is_cross_site(&cors, &request), refused, "{method} {headers:?}");
+        }
     }
 
     #[test]

@@ -555,6 +555,29 @@ async fn an_unknown_origin_gets_no_cors_headers() {
     }
 }
 
+/// Another site's page cannot act on a visitor's cookies: a refresh or a logout by the refresh
+/// cookie, and a login (login CSRF), sent from an untrusted origin are refused with 403 and
+/// change nothing, cookies included; the same requests without a browser's Origin go through.
+#[tokio::test]
+async fn a_cross_site_request_acts_on_no_cookie() {
+    let session = new_user().await;
+    let cookie = format!("my-refresh-token={}", session.refresh);
+    let evil = [("origin", "https://evil.example.net"), ("cookie", cookie.as_str())];
+    let refused =
+        json!({"detail": "CSRF Failed: Origin checking failed - the request's origin is not a trusted origin."});
+    for path in [REFRESH, LOGOUT] {
+        let answer = send("POST", path, &evil, None).await;
+        answer.expect(403, refused.clone());
+        assert!(answer.set_cookies().is_empty(), "{path} touched the cookies");
+    }
+    let form = format!("email={}&password={}", form_value(&session.email), form_value(PASSWORD));
+    let answer = post_form(LOGIN, &form, &[("origin", "https://evil.example.net")]).await;
+    answer.expect(403, refused);
+    assert!(answer.set_cookies().is_empty());
+    // Nothing happened: the session is live and its refresh token unspent.
+    rotated_by_cookie(&send("POST", REFRESH, &[("cookie", cookie.as_str())], None).await);
+}
+
 mod white_box {
     use super::*;
 

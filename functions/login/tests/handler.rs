@@ -150,6 +150,43 @@ async fn login_accepts_an_html_form_body() {
     assert_eq!(body_json(&response)["user"]["email"], "form@example.com");
 }
 
+/// Login CSRF: an attacker's page posts a form with the attacker's credentials, and the victim's
+/// browser would be signed in to the attacker's account (SameSite=Lax lets a top-level POST
+/// through). A browser says where the form came from: only trusted origins sign anyone in.
+#[tokio::test]
+async fn a_cross_site_form_signs_nobody_in() {
+    let app = app_with(&[("ALLOWED_ORIGINS", "https://app.example.com")]);
+    create_user(&app, "attacker@example.com", PASSWORD).await;
+    let form = format!("email=attacker%40example.com&password={PASSWORD}");
+    for browser in [
+        vec![("origin", "https://evil.example")],
+        vec![("origin", "null")],
+        vec![("sec-fetch-site", "cross-site")],
+    ] {
+        let mut headers = vec![("content-type", "application/x-www-form-urlencoded")];
+        headers.extend(browser.iter().copied());
+        let response = send(&app, event("POST", PATH, &headers, Some(&form))).await;
+        assert_eq!(response.status(), 403, "{browser:?}");
+        assert_eq!(
+            body_json(&response),
+            json!({"detail": "CSRF Failed: Origin checking failed - the request's origin is not a trusted origin."})
+        );
+        assert!(set_cookies(&response).is_empty(), "no cookie for {browser:?}");
+    }
+    assert_eq!(
+        app.store.throttle("attacker@example.com"),
+        None,
+        "no password was checked"
+    );
+    // The same form from the front end's own origin signs in.
+    let headers = [
+        ("content-type", "application/x-www-form-urlencoded"),
+        ("origin", "https://app.example.com"),
+    ];
+    let response = send(&app, event("POST", PATH, &headers, Some(&form))).await;
+    assert_eq!(response.status(), 200);
+}
+
 #[tokio::test]
 async fn login_answers_without_the_trailing_slash_too() {
     let app = app();

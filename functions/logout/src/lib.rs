@@ -9,7 +9,8 @@ use shared::App;
 use shared::auth::{RefreshUse, check_refresh};
 use shared::error::{ApiError, RefreshDenied};
 use shared::http::{
-    ACCESS_COOKIE, Endpoint, REFRESH_COOKIE, expired_cookie, json_response, request_cookie, serve, with_cookies,
+    ACCESS_COOKIE, Endpoint, REFRESH_COOKIE, expired_cookie, is_cross_site, json_response, request_cookie, serve,
+    with_cookies,
 };
 use shared::input::body_object;
 use shared::store::SessionStore;
@@ -18,6 +19,10 @@ pub const ENDPOINT: Endpoint = Endpoint::post("Logout", "/account/logout");
 
 pub async fn handle<S: SessionStore>(app: &App<S>, request: Request) -> Response<Body> {
     let response = serve(&app.config.cors, &ENDPOINT, &request, |request| logout(app, request)).await;
+    if is_cross_site(&app.config.cors, &request) {
+        // Another site's page may not sign the browser out either: its cookies stay.
+        return response;
+    }
     let secure = app.config.cookie_secure;
     with_cookies(
         response,
