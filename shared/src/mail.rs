@@ -95,15 +95,17 @@ fn html_escape(text: &str) -> String {
         .replace('\'', "&#x27;")
 }
 
-/// The two parts of a message: paragraphs, then the link on a line of its own.
+/// The two parts of a message: paragraphs, then the link on a line of its own (none when empty).
 fn compose(to: &str, subject: &str, before: &[String], link: &str, after: &[String], language: Language) -> Email {
     let mut text = String::new();
     for paragraph in before {
         text.push_str(paragraph);
         text.push_str("\n\n");
     }
-    text.push_str(link);
-    text.push_str("\n\n");
+    if !link.is_empty() {
+        text.push_str(link);
+        text.push_str("\n\n");
+    }
     for paragraph in after {
         text.push_str(paragraph);
         text.push_str("\n\n");
@@ -117,9 +119,12 @@ fn compose(to: &str, subject: &str, before: &[String], link: &str, after: &[Stri
             .map(|paragraph| format!("<p>{}</p>\n", html_escape(paragraph)))
             .collect::<String>()
     };
-    let link_html = html_escape(link);
+    let link_html = match link {
+        "" => String::new(),
+        link => format!("<p><a href=\"{0}\">{0}</a></p>\n", html_escape(link)),
+    };
     let html = format!(
-        "<!DOCTYPE html>\n<html lang=\"{lang}\">\n<head><meta charset=\"utf-8\"><title>{title}</title></head>\n<body>\n{before}<p><a href=\"{link_html}\">{link_html}</a></p>\n{after}</body>\n</html>\n",
+        "<!DOCTYPE html>\n<html lang=\"{lang}\">\n<head><meta charset=\"utf-8\"><title>{title}</title></head>\n<body>\n{before}{link_html}{after}</body>\n</html>\n",
         title = html_escape(subject),
         before = paragraphs(before),
         after = paragraphs(after),
@@ -187,6 +192,31 @@ pub fn confirmation_email(settings: &EmailSettings, to: &str, key: &str, languag
         ),
     };
     compose(to, subject, &before, &link, &after, language)
+}
+
+/// allauth's "account already exists" message: someone tried to join with an address that has an
+/// account (under mandatory verification join answers as for a new address, and tells the
+/// owner instead). No link: the owner signs in, or asks for a reset from the sign-in page.
+pub fn account_exists_email(to: &str, language: Language) -> Email {
+    let (subject, before) = match language {
+        Language::English => (
+            "Account already exists",
+            vec![
+                "Hello,".to_owned(),
+                "You are receiving this e-mail because you or someone else tried to sign up for an account with this address. However, an account with this address already exists.".to_owned(),
+                "If that was you and you have forgotten your password, ask for a new one with \"Forgot your password?\" on the sign-in page. If it was not you, ignore this e-mail: nothing has changed.".to_owned(),
+            ],
+        ),
+        Language::Korean => (
+            "이미 가입된 계정이 있습니다",
+            vec![
+                "안녕하세요.".to_owned(),
+                "회원님 또는 다른 누군가가 이 주소로 가입을 시도하여 이 메일을 보내 드립니다. 이 주소로 가입된 계정이 이미 있습니다.".to_owned(),
+                "본인이 시도하셨고 비밀번호가 기억나지 않는다면 로그인 화면의 \"비밀번호를 잊으셨나요?\"에서 새 비밀번호를 요청하세요. 본인이 아니라면 이 메일은 무시하셔도 됩니다. 아무것도 바뀌지 않았습니다.".to_owned(),
+            ],
+        ),
+    };
+    compose(to, subject, &before, "", &[], language)
 }
 
 /// Why a message was not sent. The messages are for logs and never carry an address.

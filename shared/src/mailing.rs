@@ -57,6 +57,45 @@ pub async fn send_confirmation<S: EmailStore>(
     Ok(deliver(app, user, &email, "confirmation mail sent").await)
 }
 
+/// Tells the owner of `email` that someone tried to join with it (allauth's "account already
+/// exists"), within the address's hourly limit of confirmation mails. Whether it was sent.
+pub async fn send_account_exists<S: EmailStore>(
+    app: &App<S>,
+    email: &str,
+    language: Language,
+    now: i64,
+) -> Result<bool, ApiError> {
+    let settings = &app.config.email;
+    let allowed = app
+        .store
+        .take_mail_quota(
+            email,
+            MailPurpose::EmailConfirmation,
+            settings.confirm_mails_per_hour,
+            now,
+        )
+        .await?;
+    if !allowed {
+        tracing::info!("account-exists mail withheld: hourly limit reached");
+        return Ok(false);
+    }
+    match app
+        .mailer
+        .send(&crate::mail::account_exists_email(email, language))
+        .await
+    {
+        Ok(()) => {
+            tracing::info!("account-exists mail sent");
+            Ok(true)
+        }
+        Err(MailError::Undeliverable) => Ok(false),
+        Err(error) => {
+            tracing::error!(alert = crate::logging::MAIL_SEND_FAILED, %error, "mail not sent");
+            Ok(false)
+        }
+    }
+}
+
 /// Sends one message to `user`: whether it was sent. A mail service that refuses (SES in its
 /// sandbox, an unverified sender, a paused account, a quota) changes nothing in the answer: only
 /// a known address ever reaches it, so a 503 there would tell registered addresses from others.

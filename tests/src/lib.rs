@@ -1269,7 +1269,7 @@ impl Mailed {
 pub fn mails_to(to: &str, kind: Mailed) -> Vec<String> {
     all_mails_to(to)
         .into_iter()
-        .filter(|message| link_in(message).contains(kind.page()))
+        .filter(|message| link_of(message).is_some_and(|link| link.contains(kind.page())))
         .collect()
 }
 
@@ -1291,9 +1291,22 @@ fn all_mails_to(to: &str) -> Vec<String> {
         .collect()
 }
 
+/// The link of a message (see [`link_in`]); `None` for a message without one.
+pub fn link_of(message: &str) -> Option<String> {
+    text_of(message)
+        .lines()
+        .find(|line| line.starts_with("http"))
+        .map(|line| line.trim().to_owned())
+}
+
 /// The link of a message: the first `http` line of its text part, decoded as its
 /// `Content-Transfer-Encoding` says (quoted-printable for mostly ASCII text, base64 for Korean).
 pub fn link_in(message: &str) -> String {
+    link_of(message).expect("a link")
+}
+
+/// The text part of a message, decoded.
+fn text_of(message: &str) -> String {
     let text_part = message
         .split("Content-Type: text/plain")
         .nth(1)
@@ -1308,11 +1321,7 @@ pub fn link_in(message: &str) -> String {
     } else {
         quoted_printable_decode(body)
     };
-    text.lines()
-        .find(|line| line.starts_with("http"))
-        .expect("a link")
-        .trim()
-        .to_owned()
+    text
 }
 
 /// RFC 2045 §6.7 decoding: soft line breaks removed, `=XX` turned back into its byte.

@@ -2,6 +2,11 @@
 //! `EMAIL_VERIFICATION` `optional` or `mandatory` a confirmation link is mailed too; with
 //! `mandatory` no session starts: the answer says the mail was sent, and login waits for the
 //! address to be verified (allauth and dj-rest-auth's behaviour).
+//!
+//! Whether an address is registered: the tutorial's join says so (400, clients depend on it).
+//! Under `mandatory` it says nothing, as allauth's enumeration prevention: a taken address gets
+//! the same 201 as a new one, after the same work, and its owner an "account already exists"
+//! mail instead of a confirmation.
 
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, Response};
@@ -14,7 +19,7 @@ use shared::error::{ApiError, FieldErrors, NON_FIELD_ERRORS};
 use shared::http::{Endpoint, json_response, serve};
 use shared::input::{Fields, body_object, today_utc};
 use shared::mail::Language;
-use shared::mailing::send_confirmation;
+use shared::mailing::{send_account_exists, send_confirmation};
 use shared::password::{MAX_PASSWORD_CHARS, hash_password, similarity_problem, strength_problems};
 use shared::store::{EmailStore, NewUser, Registration, SessionOrigin, UserStore};
 use shared::{App, now_unix};
@@ -33,9 +38,12 @@ pub async fn handle<S: UserStore + EmailStore>(app: &App<S>, request: Request) -
 async fn join<S: UserStore + EmailStore>(app: &App<S>, request: &Request) -> Result<Response<Body>, ApiError> {
     let body = body_object(request)?;
     let mut fields = Fields::new(&body);
+    let verification = app.config.email.verification;
+    let mandatory = verification == EmailVerification::Mandatory;
     // Field by field, in the reference's order, collecting every error before answering.
     let email = fields.email("email", true, false);
     if let Some(email) = &email
+        && !mandatory
         && app.store.email_registered(email).await?
     {
         fields.errors.add("email", EMAIL_TAKEN);
@@ -69,7 +77,6 @@ async fn join<S: UserStore + EmailStore>(app: &App<S>, request: &Request) -> Res
 
     let password_hash = hash_password(&password1).map_err(|_| ApiError::Internal)?;
     let now = now_unix();
-    let verification = app.config.email.verification;
     let session = new_session(&app.tokens, now, SessionOrigin::of(request));
     let first_session = (verification != EmailVerification::Mandatory).then(|| session.clone());
     let new_user = NewUser {
@@ -83,9 +90,17 @@ async fn join<S: UserStore + EmailStore>(app: &App<S>, request: &Request) -> Res
         is_superuser: false,
         joined_at: timestamp(time::OffsetDateTime::now_utc()),
     };
+    let email = new_user.email.clone();
     let user = match app.store.create_user(new_user, first_session).await? {
         Registration::Created(user) => user,
-        // Lost a race with another join of the same email.
+        // Taken, and the answer must not say so: its owner is told instead.
+        Registration::EmailTaken if mandatory => {
+            if let Err(error) = send_account_exists(app, &email, Language::of(request), now).await {
+                tracing::warn!(%error, "join's account-exists mail not sent");
+            }
+            return Ok(verification_sent());
+        }
+        // Lost a race with another join of the same email (or taken: the tutorial's answer).
         Registration::EmailTaken => {
             return Err(ApiError::Validation(FieldErrors::single("email", EMAIL_TAKEN)));
         }
@@ -100,15 +115,17 @@ async fn join<S: UserStore + EmailStore>(app: &App<S>, request: &Request) -> Res
             Err(_) => tracing::warn!("join's confirmation mail not sent; the user can ask again"),
         }
     }
-    if verification == EmailVerification::Mandatory {
-        return Ok(json_response(
-            StatusCode::CREATED,
-            &json!({"detail": VERIFICATION_SENT}),
-        ));
+    if mandatory {
+        return Ok(verification_sent());
     }
     let tokens = session_tokens(&app.tokens, user.id, &session, now)?;
     Ok(json_response(
         StatusCode::CREATED,
         &json!({"access": tokens.access.token, "refresh": tokens.refresh.token, "user": user_json(&user)}),
     ))
+}
+
+/// dj-rest-auth's answer to a join under mandatory verification: no tokens, the mail is on its way.
+fn verification_sent() -> Response<Body> {
+    json_response(StatusCode::CREATED, &json!({"detail": VERIFICATION_SENT}))
 }

@@ -418,6 +418,48 @@ async fn mandatory_verification_answers_without_tokens_and_starts_no_session() {
     assert_eq!(user.last_login, None, "no session started");
 }
 
+/// Under mandatory verification join says nothing of which addresses are registered (allauth's
+/// enumeration prevention): a taken address gets the same 201 as a new one and its owner a mail
+/// saying someone tried; the account is left as it was.
+#[tokio::test]
+async fn under_mandatory_verification_a_taken_address_answers_as_a_new_one_and_its_owner_is_told() {
+    let (app, mailer) = shared::testing::mailing_app_with(&[("EMAIL_VERIFICATION", "mandatory")]);
+    let first = join_with(&app, signup("owner@example.com")).await;
+    assert_eq!(first.status(), 201);
+    let owner = app.store.user(1).expect("the owner");
+    let again = signup_with(
+        "Owner@Example.com",
+        json!({"password1": "Another-Pw!5521", "password2": "Another-Pw!5521"}),
+    );
+    let second = join_with(&app, again).await;
+    assert_eq!(second.status(), 201);
+    assert_eq!(body_json(&second), body_json(&first), "the same answer");
+    assert_eq!(
+        app.store.user(1).expect("unchanged"),
+        owner,
+        "the account is left as it was"
+    );
+    assert!(app.store.user(2).is_none(), "no second user");
+    let mails = mailer.sent_to("owner@example.com");
+    assert_eq!(
+        mails.iter().map(|mail| mail.subject.as_str()).collect::<Vec<_>>(),
+        ["Please confirm your e-mail address", "Account already exists"]
+    );
+    assert!(
+        mails[1].link.is_empty() && !mails[1].text.contains("http"),
+        "no link to follow"
+    );
+    // The tutorial's answer where addresses are not verified: clients depend on it.
+    let (tutorial, _) = shared::testing::mailing_app_with(&[]);
+    assert_eq!(join_with(&tutorial, signup("owner@example.com")).await.status(), 201);
+    assert_400(
+        &tutorial,
+        signup("owner@example.com"),
+        json!({"email": ["A user is already registered with this email address."]}),
+    )
+    .await;
+}
+
 #[tokio::test]
 async fn a_mail_service_down_does_not_undo_a_join() {
     let (app, mailer) = shared::testing::mailing_app_with(&[("EMAIL_VERIFICATION", "mandatory")]);
