@@ -1313,15 +1313,14 @@ fn text_of(message: &str) -> String {
         .expect("a text/plain part");
     let (headers, body) = text_part.split_once("\r\n\r\n").expect("a part body after its headers");
     let body = body.split("\r\n--").next().unwrap_or(body);
-    let text = if headers.contains("Content-Transfer-Encoding: base64") {
+    if headers.contains("Content-Transfer-Encoding: base64") {
         let bytes = base64::engine::general_purpose::STANDARD
             .decode(body.replace("\r\n", ""))
             .expect("base64");
         String::from_utf8(bytes).expect("UTF-8")
     } else {
         quoted_printable_decode(body)
-    };
-    text
+    }
 }
 
 /// RFC 2045 §6.7 decoding: soft line breaks removed, `=XX` turned back into its byte.
