@@ -208,12 +208,24 @@ start_test_stack() {
 }
 
 start_test_dynamodb() {
-    local dynamodb_port
+    local dynamodb_port credentials
     dynamodb_port="$(free_port)"
-    say "DynamoDB (moto) on 127.0.0.1:$dynamodb_port"
-    start_dynamodb "$dynamodb_port"
+    say "DynamoDB (moto) on 127.0.0.1:$dynamodb_port, IAM enforced: each function runs under the policy template.yaml gives it"
+    require_free_port "$dynamodb_port" "the DynamoDB server"
+    # moto with its IAM enforcement on from the first request, DynamoDB authorised as AWS does
+    # (tools/iam_enforce.py): a call the template does not grant a function fails here as on AWS.
+    stack_service "$LOCAL/dynamodb-$dynamodb_port.log" python "$ROOT/tools/iam_enforce.py" serve 127.0.0.1 "$dynamodb_port"
+    wait_for_http "http://127.0.0.1:$dynamodb_port" 30
     use_local_dynamodb "$dynamodb_port"
     export TABLE_NAME="e2e-$(date +%s)"
+    # One IAM user per function with exactly its expanded policy, and an admin for the tests.
+    credentials="$LOCAL/iam-credentials-$dynamodb_port"
+    python "$ROOT/tools/iam_enforce.py" "http://127.0.0.1:$dynamodb_port" "$TABLE_NAME" "$AWS_REGION" "$credentials" \
+        --require-cargo-profiles > "$LOCAL/iam-users-$dynamodb_port.log"
+    # Everything but the functions (account-admin, the store, white-box and faults tests) acts as
+    # the admin; each function as itself (its AWS_PROFILE in Cargo.toml's per-binary env).
+    unset AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY
+    export AWS_SHARED_CREDENTIALS_FILE="$credentials" AWS_PROFILE=admin AWS_CONFIG_FILE=/dev/null AWS_EC2_METADATA_DISABLED=true
     "$ROOT/target/debug/account-admin" create-table
 }
 
@@ -249,7 +261,8 @@ start_test_api() {
     # ~13,000 folders) costs each instance about a second of CPU.
     stack_functions_on "$api_port"
     mkdir -p "$LOCAL/watch-root"
-    stack_service "$LOCAL/$1.log" env --chdir "$LOCAL/watch-root" \
+    # No AWS_PROFILE of its own: a function without its profile in Cargo.toml gets no credentials.
+    stack_service "$LOCAL/$1.log" env --chdir "$LOCAL/watch-root" -u AWS_PROFILE \
         cargo lambda watch --manifest-path "$ROOT/Cargo.toml" -A 127.0.0.1 -P "$api_port" \
         --ignore-changes --disable-cors --concurrency 4
     STACK_API_PID="$SERVICE_PID"

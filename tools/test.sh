@@ -43,6 +43,7 @@ mkdir -p "$LOCAL"
 stack_service "$LOCAL/deploy-checks.log" bash -c 'set -e
 python "$1/tools/check_deploy.py" "$2/table-definition.json"
 python "$1/tools/check_example.py"
+python "$1/tools/iam_enforce.py" --self-test > "$2/iam-self-test.log"
 openapi-spec-validator "$1/openapi.yaml"' deploy-checks "$ROOT" "$LOCAL"
 deploy_checks_pid="$SERVICE_PID"
 # The book (docs/): built, every link and anchor checked, every route and variable documented.
@@ -156,4 +157,15 @@ collect "make dev check" "$dev_stop_pid" "$LOCAL/dev-stop.log"
 cat "$LOCAL/dev-stop.log"
 collect "browser tests" "$browser_pid" "$LOCAL/browser-test.log"
 grep -E 'passed|failed|screenshots' "$LOCAL/browser-test.log"
+
+# Every function ran under its own IAM policy (tools/iam_enforce.py): a call the template does
+# not grant fails its request, and the function logs an aws_access_denied alert. Even one a test
+# did not notice fails the run.
+denied="$(cat "$LOCAL"/watch-test.log "$LOCAL"/watch-test-es256.log "$LOCAL"/watch-browser.log | grep -c aws_access_denied || true)"
+if [ "$denied" != "0" ]; then
+    grep -h aws_access_denied "$LOCAL"/watch-test.log "$LOCAL"/watch-test-es256.log "$LOCAL"/watch-browser.log | head -5
+    say "IAM refused $denied calls of the functions: template.yaml lacks what the code calls"
+    exit 1
+fi
+say "IAM: every call of every function was granted by its policy in template.yaml"
 say "make test passed"

@@ -43,7 +43,8 @@ pub struct Config {
     /// `JWT_ISSUER` (required with ES256): the `iss` of every token and of the discovery
     /// document, the API's public base URL followed by `/account`.
     pub jwt_issuer: Option<String>,
-    /// `JWT_AUDIENCE` (optional): the `aud` of every token, required of every token presented.
+    /// `JWT_AUDIENCE` (optional): the `aud` of every access token, required of every access
+    /// token presented; refresh tokens carry none, and the kinds then differ in `typ`.
     pub jwt_audience: Option<String>,
     /// `JWT_KEY_REFRESH_SECONDS` (default 300; 0: every request): the longest time a warm
     /// function goes without reading its signing keys again, so a rotation reaches it.
@@ -90,8 +91,12 @@ pub enum EmailVerification {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum EmailBackend {
     /// Amazon SES v2 (`SendEmail`, raw content), from `EMAIL_FROM` under the identity
-    /// `SES_IDENTITY_ARN` when set.
-    Ses { identity_arn: Option<String> },
+    /// `SES_IDENTITY_ARN` when set, in the configuration set `SES_CONFIGURATION_SET` when set
+    /// (bounce and complaint events).
+    Ses {
+        identity_arn: Option<String>,
+        configuration_set: Option<String>,
+    },
     /// One file per message under `EMAIL_OUTBOX_DIR`, like Django's file-based backend: local only.
     File { outbox: std::path::PathBuf },
 }
@@ -333,6 +338,7 @@ fn email_settings(lookup: &impl Fn(&str) -> Option<String>) -> Result<EmailSetti
     let backend = match text("EMAIL_BACKEND").as_deref().unwrap_or("file") {
         "ses" => EmailBackend::Ses {
             identity_arn: text("SES_IDENTITY_ARN"),
+            configuration_set: text("SES_CONFIGURATION_SET"),
         },
         "file" => EmailBackend::File {
             outbox: text("EMAIL_OUTBOX_DIR")
@@ -609,7 +615,13 @@ mod tests {
         ])
         .unwrap()
         .email;
-        assert_eq!(ses.backend, EmailBackend::Ses { identity_arn: None });
+        assert_eq!(
+            ses.backend,
+            EmailBackend::Ses {
+                identity_arn: None,
+                configuration_set: None
+            }
+        );
         assert_eq!(ses.verification, EmailVerification::Mandatory);
         for (name, value) in [
             ("EMAIL_BACKEND", "smtp"),

@@ -111,9 +111,13 @@ async fn stage(
         {
             Ok(None)
         }
-        Err(error) => Err(ConfigError::Secret(
-            aws_sdk_secretsmanager::error::DisplayErrorContext(&error).to_string(),
-        )),
+        Err(error) => {
+            use aws_sdk_secretsmanager::error::ProvideErrorMetadata;
+            crate::logging::alert_if_access_denied("secretsmanager", error.code());
+            Err(ConfigError::Secret(
+                aws_sdk_secretsmanager::error::DisplayErrorContext(&error).to_string(),
+            ))
+        }
     }
 }
 

@@ -22,6 +22,21 @@ pub const MAIL_SEND_FAILED: &str = "mail_send_failed";
 /// the code needs, and the request was answered 500.
 pub const AWS_ACCESS_DENIED: &str = "aws_access_denied";
 
+/// Logs the [`AWS_ACCESS_DENIED`] alert when an AWS error `code` says IAM refused `service`'s
+/// call: the deployed policy lacks what the code calls, which no retry fixes (the request is
+/// answered as the failure it is; the operators' alarm counts these lines). Whether it did.
+pub fn alert_if_access_denied(service: &'static str, code: Option<&str>) -> bool {
+    let denied = matches!(code, Some("AccessDeniedException" | "AccessDenied"));
+    if denied {
+        tracing::error!(
+            alert = AWS_ACCESS_DENIED,
+            service,
+            "IAM refused a call: the function's policy lacks an action the code needs"
+        );
+    }
+    denied
+}
+
 /// Libraries whose TRACE events carry request or response data: lambda_runtime logs each raw
 /// event (passwords, tokens, cookies) and each answer's headers (`Set-Cookie`); the SDK (every
 /// `aws_*` crate) and the HTTP stack log what they send and receive (the signing key, read from

@@ -281,6 +281,8 @@ pub struct SesMailer {
     client: aws_sdk_sesv2::Client,
     from: String,
     identity_arn: Option<String>,
+    /// `SES_CONFIGURATION_SET`: where SES reports bounces and complaints (the template's set).
+    configuration_set: Option<String>,
 }
 
 impl SesMailer {
@@ -289,7 +291,14 @@ impl SesMailer {
             client,
             from: from.into(),
             identity_arn,
+            configuration_set: None,
         }
+    }
+
+    /// The same mailer, sending under the configuration set `name`.
+    pub fn with_configuration_set(mut self, name: Option<String>) -> Self {
+        self.configuration_set = name;
+        self
     }
 }
 
@@ -307,6 +316,7 @@ impl Mailer for SesMailer {
                 .send_email()
                 .from_email_address(&self.from)
                 .set_from_email_address_identity_arn(self.identity_arn.clone())
+                .set_configuration_set_name(self.configuration_set.clone())
                 .destination(Destination::builder().to_addresses(&email.to).build())
                 .content(EmailContent::builder().raw(raw).build())
                 .send()
@@ -319,9 +329,14 @@ impl Mailer for SesMailer {
                     Ok(())
                 }
                 // Only the error's code: SES's messages name addresses ("...failed the check:
-                // sender@example.com").
+                // sender@example.com"). A send IAM refused is a broken deploy: alerted too.
                 Err(error) => Err(MailError::Unavailable(format!(
-                    "SES {}",
+                    "SES {}{}",
+                    if crate::logging::alert_if_access_denied("ses", error.code()) {
+                        "(IAM) "
+                    } else {
+                        ""
+                    },
                     error.code().unwrap_or(match &error {
                         aws_sdk_sesv2::error::SdkError::TimeoutError(_) => "timeout",
                         aws_sdk_sesv2::error::SdkError::DispatchFailure(_) => "unreachable",
@@ -374,11 +389,17 @@ impl Mailer for FileMailer {
 /// The mailer `settings` choose; `sdk` is the AWS configuration for SES.
 pub fn mailer_from(settings: &EmailSettings, sdk: &aws_config::SdkConfig) -> Box<dyn Mailer> {
     match &settings.backend {
-        EmailBackend::Ses { identity_arn } => Box::new(SesMailer::new(
-            aws_sdk_sesv2::Client::new(sdk),
-            settings.from.clone(),
-            identity_arn.clone(),
-        )),
+        EmailBackend::Ses {
+            identity_arn,
+            configuration_set,
+        } => Box::new(
+            SesMailer::new(
+                aws_sdk_sesv2::Client::new(sdk),
+                settings.from.clone(),
+                identity_arn.clone(),
+            )
+            .with_configuration_set(configuration_set.clone()),
+        ),
         EmailBackend::File { outbox } => Box::new(FileMailer::new(outbox.clone(), settings.from.clone())),
     }
 }

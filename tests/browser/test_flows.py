@@ -74,6 +74,8 @@ def wait_for_the_access_token_to_expire():
 
 def join(page, email):
     page.goto(WEB_URL + "#/join")
+    # The page shown before may have an email field too: fill the join page's once it is shown.
+    expect(page.locator("#field-password1")).to_be_visible()
     page.fill("#field-email", email)
     page.fill("#field-password1", PASSWORD)
     page.fill("#field-password2", PASSWORD)
@@ -83,6 +85,7 @@ def join(page, email):
 
 def log_in(page, email, password=PASSWORD):
     page.goto(WEB_URL + "#/login")
+    expect(page.locator("h1")).to_have_text("Log in")
     page.fill("#field-email", email)
     page.fill("#field-password", password)
     page.click("button[type=submit]")
@@ -297,6 +300,8 @@ def test_a_mailed_reset_link_sets_a_new_password_once(context):
     page.click("#logout")
     expect(page.locator(".alert-info")).to_have_text("You have been logged out.")
     page.click("a[href='#/forgot']")
+    # The login page has an email field too: fill the forgot page's once it is shown.
+    expect(page.locator("h1")).to_have_text("Forgot your password?")
     page.fill("#field-email", email)
     page.click("button[type=submit]")
     expect(page.locator("form .alert-success")).to_contain_text("a link is on its way")
@@ -328,6 +333,7 @@ def test_a_mailed_confirmation_link_confirms_the_address_once(context):
     page.click("#logout")
     expect(page.locator(".alert-info")).to_have_text("You have been logged out.")
     page.goto(WEB_URL + "#/resend")
+    expect(page.locator("h1")).to_have_text("Send the confirmation again")
     page.fill("#field-email", email)
     page.click("button[type=submit]")
     expect(page.locator("form .alert-success")).to_contain_text("a link is on its way")

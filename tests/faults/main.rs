@@ -299,6 +299,24 @@ async fn throttled_reads_answer_503(code: &'static str) {
     }
 }
 
+/// A call IAM refuses is a broken deploy, not a busy store: the request is answered 500 (no
+/// retry helps, and no Retry-After invites one), and an alert line feeds the operators'
+/// AccessDenied alarm (the template's metric filter on `fields.alert`).
+#[tokio::test]
+async fn a_call_iam_refuses_answers_500_and_raises_the_alert() {
+    let injector = FaultInjector::new(&["BatchGetItem", "GetItem"], Fault::Answers("AccessDeniedException"));
+    let app = app_with(Some(injector)).await;
+    let (logs, _guard) = shared::testing::capture_logs();
+    let response = mypage::handle(&app, mypage_request(&forged_access(&app))).await;
+    assert_eq!(response.status().as_u16(), 500, "{:?}", body_json(&response));
+    assert_eq!(body_json(&response), json!({"detail": "Internal server error."}));
+    assert!(header(&response, "retry-after").is_none());
+    let alerts = logs.alerts(shared::logging::AWS_ACCESS_DENIED);
+    assert_eq!(alerts.len(), 1, "{}", logs.text());
+    assert_eq!(alerts[0]["level"], "ERROR");
+    assert_eq!(alerts[0]["fields"]["service"], "dynamodb");
+}
+
 /// An access token for a session that may not exist: enough to make mypage read the store.
 fn forged_access(app: &App<DynamoStore>) -> String {
     app.tokens

@@ -364,6 +364,9 @@ where
 {
     let retryable = match &error {
         SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => true,
+        SdkError::ServiceError(context) if crate::logging::alert_if_access_denied("dynamodb", context.err().code()) => {
+            false
+        }
         SdkError::ServiceError(context) => matches!(
             context.err().code(),
             Some(
