@@ -36,7 +36,7 @@ sam-build: ## build the sixteen functions for arm64 Lambda with SAM (.aws-sam/),
 deploy: ## parameter checks, sam validate --lint, sam build (arm64), sam deploy --config-env $(ENV) (ENV=dev or prod; PARAMS='K=V ...' overrides samconfig.toml), then the deployed code checked against the build
 	@ENV=$(ENV) tools/deploy.sh
 
-delete: ## sam delete --config-env $(ENV): removes the stack but its table, secret (and logging role); asks first
+delete: ## sam delete --config-env $(ENV): removes the stack but its table, both secrets (and logging role), listed first with the commands that remove them; asks first
 	@ENV=$(ENV) tools/delete.sh
 
 smoke: ## the black-box end-to-end tests against a running stack: make smoke API_URL=<the stack's ApiUrl output>

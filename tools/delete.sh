@@ -11,7 +11,7 @@
 # name creates NEW ones (an empty table, a new secret), so dev deploy/delete cycles pile them up.
 # DeletionPolicy takes a parameter only under the AWS::LanguageExtensions transform
 # (https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/function-refs-in-policy-attributes.html),
-# which this template does not use (docs-notes/deploy-review.md L10 says why). So before deleting,
+# which this template does not use (the book's "Deploying to AWS", Tearing down, says why). So before deleting,
 # this script lists what will stay, with the exact commands that remove each for good.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"

@@ -1,13 +1,15 @@
-"""The counts of a schemathesis run (tools/schemathesis.sh), from its JSON report and its output.
+"""The counts of a schemathesis run (`run_schemathesis` in tools/lib.sh, for `make test` and
+`make fuzz-api`), from its JSON report and its output.
 
     python3 tools/schemathesis_summary.py REPORT.json OUTPUT.log [openapi.yaml]
 
-Prints what the README reports: operations that answered a success with the hook's credentials,
-the share of generated (positive) requests the API accepted, the stateful scenarios and links,
-and the failures. "Accepted" counts requests answered 2xx among the positive ones whose answer
-speaks to their data (schemathesis' own classification: 401, 403, 429 and 5xx say nothing about
-the data and are left out), over the operations that can succeed at all (not the methods listed
-only to document their 405).
+Prints what the book's "The test suites" page (docs/src/development/testing.md) reports:
+operations that answered a success with the hook's credentials, the share of generated
+(positive) requests the API accepted, the stateful scenarios and links, and the failures.
+"Accepted" counts requests answered 2xx among the positive ones whose answer speaks to their
+data (schemathesis' own classification: 401, 403, 429 and 5xx say nothing about the data and
+are left out), over the operations that can succeed at all (not the methods listed only to
+document their 405).
 """
 
 import json

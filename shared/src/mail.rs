@@ -323,7 +323,8 @@ impl Mailer for SesMailer {
                 .await;
             match sent {
                 Ok(_) => {
-                    // How long SES took: EMAIL_ANSWER_FLOOR_MS must stay above it (README).
+                    // How long SES took: EMAIL_ANSWER_FLOOR_MS must stay above it (the book's
+                    // "Password reset and address verification", docs/src/reference/mail.md).
                     let ms = started.elapsed().as_millis() as u64;
                     tracing::info!(ms, "mail sent (SES)");
                     Ok(())
