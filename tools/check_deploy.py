@@ -107,7 +107,19 @@ ALERT_FILTERS = {
     "AccessDenied": '{ $.fields.alert = "aws_access_denied" }',
     "MailSendFailures": '{ $.fields.alert = "mail_send_failed" }',
 }
-SIGNING_FUNCTIONS = ("join", "login", "refresh", "password-reset", "password-reset-confirm", "verify-email", "resend-email")
+def signing_functions():
+    """The functions that hold the signing keys, as the code says: `KEY_USE = KeyUse::Sign` in
+    functions/<name>/src/lib.rs, or run by `run_mailing_function` (mailed links need them)."""
+    signing = []
+    for lib in sorted((ROOT / "functions").glob("*/src/lib.rs")):
+        name = lib.parent.parent.name
+        main = (lib.parent / "main.rs").read_text()
+        if "KeyUse::Sign;" in lib.read_text() or "run_mailing_function" in main:
+            signing.append(name)
+    return tuple(signing)
+
+
+SIGNING_FUNCTIONS = signing_functions()
 # Requests that must reach the catch-all function, and requests that must reach nothing (then
 # API Gateway answers MISSING_AUTHENTICATION_TOKEN, which the template makes a JSON 404).
 UNKNOWN_PATHS = ("/account", "/account/", "/account/nope", "/account/nope/", "/account/a/b/c/")

@@ -91,6 +91,7 @@ wait_for_http() {
 use_local_dynamodb() {
     export AWS_ENDPOINT_URL_DYNAMODB="http://127.0.0.1:$1"
     export AWS_ENDPOINT_URL_SESV2="http://127.0.0.1:$1"
+    export AWS_ENDPOINT_URL_SECRETS_MANAGER="http://127.0.0.1:$1"
     export AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local AWS_REGION="${AWS_REGION:-us-east-1}"
     unset AWS_PROFILE AWS_SESSION_TOKEN
 }
@@ -122,7 +123,12 @@ use_signing_key_files() {
     fi
     export JWT_ALGORITHM="$algorithm"
     export JWT_SIGNING_KEY_FILE="$current" JWT_PREVIOUS_SIGNING_KEY_FILE="$current.previous"
-    unset JWT_SIGNING_KEY
+    unset JWT_SIGNING_KEY JWT_PUBLIC_KEYS JWT_PUBLIC_KEYS_FILE
+    if [ "$algorithm" = ES256 ]; then
+        # What the functions that only verify read, instead of the private key.
+        export JWT_PUBLIC_KEYS_FILE="$dir/jwt-public-keys.json"
+        publish_public_keys "$current" "$current.previous"
+    fi
 }
 
 # Writes a new key of $1 to the file $2, readable by its owner only, in one rename (a function
@@ -138,9 +144,24 @@ new_signing_key() {
 # current one (new tokens carry its kid). The key it replaces as previous is gone.
 rotate_signing_key_files() {
     local current="$JWT_SIGNING_KEY_FILE" previous="$JWT_PREVIOUS_SIGNING_KEY_FILE"
+    new_signing_key "$JWT_ALGORITHM" "$current.next"
+    if [ "$JWT_ALGORITHM" = ES256 ]; then
+        # The new public key is published before it signs anything (as rotate-signing-key does
+        # on AWS): a verifier never meets a key id it does not know.
+        publish_public_keys "$current.next" "$current"
+    fi
     (umask 077 && cp "$current" "$previous.new")
     mv -f "$previous.new" "$previous"
-    new_signing_key "$JWT_ALGORITHM" "$current"
+    mv -f "$current.next" "$current"
+}
+
+# The JWK Set of the public halves of the key files $1 (current) and $2 (previous, if it exists),
+# written whole (a reader never sees half of it) to $JWT_PUBLIC_KEYS_FILE.
+publish_public_keys() {
+    local previous=()
+    [ -s "$2" ] && previous=("$2")
+    "$ROOT/target/debug/account-admin" public-keys "$1" "${previous[@]}" > "$JWT_PUBLIC_KEYS_FILE.new"
+    mv -f "$JWT_PUBLIC_KEYS_FILE.new" "$JWT_PUBLIC_KEYS_FILE"
 }
 
 # The Rust target Lambda's arm64 functions are built for (cargo lambda links it through zig).

@@ -37,8 +37,12 @@ pub struct Config {
     /// 32 bytes) or the ES256 private key (PKCS#8 PEM). On AWS they are read from the Secrets
     /// Manager secret named by `JWT_SIGNING_KEY_SECRET_ARN` (`AWSCURRENT`, `AWSPREVIOUS`),
     /// locally from the files `JWT_SIGNING_KEY_FILE` and `JWT_PREVIOUS_SIGNING_KEY_FILE` name.
-    pub signing_keys: KeyMaterial,
-    /// The keys built from `signing_keys` (checked here, so a bad key stops the start).
+    /// `None` in a function that only verifies ES256 tokens: it reads `JWT_PUBLIC_KEYS` instead,
+    /// the JWK Set of the public keys (from the secret `JWT_PUBLIC_KEYS_SECRET_ARN` on AWS, the
+    /// file `JWT_PUBLIC_KEYS_FILE` locally).
+    pub signing_keys: Option<KeyMaterial>,
+    /// The keys built from `signing_keys` or the public keys (checked here, so a bad key stops
+    /// the start).
     pub key_ring: Arc<KeyRing>,
     /// `JWT_ISSUER` (required with ES256): the `iss` of every token and of the discovery
     /// document, the API's public base URL followed by `/account`.
@@ -213,24 +217,37 @@ impl Config {
                 expected: "HS256 or ES256",
             })?,
         };
-        let signing_keys = KeyMaterial {
-            current: SecretString::from(lookup("JWT_SIGNING_KEY").ok_or(ConfigError::Missing("JWT_SIGNING_KEY"))?),
-            previous: lookup("JWT_PREVIOUS_SIGNING_KEY")
-                .filter(|key| !key.trim().is_empty())
-                .map(SecretString::from),
+        let (signing_keys, key_ring) = match (lookup("JWT_SIGNING_KEY"), lookup("JWT_PUBLIC_KEYS")) {
+            (Some(current), _) => {
+                let material = KeyMaterial {
+                    current: SecretString::from(current),
+                    previous: lookup("JWT_PREVIOUS_SIGNING_KEY")
+                        .filter(|key| !key.trim().is_empty())
+                        .map(SecretString::from),
+                };
+                let ring = KeyRing::build(jwt_algorithm, &material).map_err(|rejected| match rejected.which {
+                    "current" => ConfigError::Invalid {
+                        name: "JWT_SIGNING_KEY",
+                        expected: rejected.expected,
+                    },
+                    _ => ConfigError::Invalid {
+                        name: "JWT_PREVIOUS_SIGNING_KEY",
+                        expected: rejected.expected,
+                    },
+                })?;
+                (Some(material), ring)
+            }
+            // A verify-only function of an ES256 deployment: the public keys, nothing secret.
+            (None, Some(jwk_set)) if jwt_algorithm == JwtAlgorithm::Es256 => {
+                let ring = KeyRing::verify_only(&jwk_set).map_err(|rejected| ConfigError::Invalid {
+                    name: "JWT_PUBLIC_KEYS",
+                    expected: rejected.expected,
+                })?;
+                (None, ring)
+            }
+            _ => return Err(ConfigError::Missing("JWT_SIGNING_KEY")),
         };
-        let key_ring = Arc::new(KeyRing::build(jwt_algorithm, &signing_keys).map_err(
-            |rejected| match rejected.which {
-                "current" => ConfigError::Invalid {
-                    name: "JWT_SIGNING_KEY",
-                    expected: rejected.expected,
-                },
-                _ => ConfigError::Invalid {
-                    name: "JWT_PREVIOUS_SIGNING_KEY",
-                    expected: rejected.expected,
-                },
-            },
-        )?);
+        let key_ring = Arc::new(key_ring);
         let jwt_issuer = lookup("JWT_ISSUER")
             .map(|issuer| issuer.trim().to_owned())
             .filter(|issuer| !issuer.is_empty());

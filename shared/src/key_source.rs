@@ -4,14 +4,18 @@
 //! `JWT_PREVIOUS_SIGNING_KEY_FILE`: `make dev`, `make test`, `make rotate-key`), or from the
 //! environment itself (`JWT_SIGNING_KEY`: fixed for the life of the process). This is the one
 //! setting read after the cold start.
+//!
+//! A function that only verifies ES256 tokens never reads the private key: it reads the JWK Set
+//! of the public keys (the secret `JWT_PUBLIC_KEYS_SECRET_ARN`, one version, written at each
+//! rotation; the file `JWT_PUBLIC_KEYS_FILE` locally; `JWT_PUBLIC_KEYS` itself).
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicI64, Ordering};
 
-use secrecy::SecretString;
+use secrecy::{ExposeSecret, SecretString};
 
 use crate::config::ConfigError;
-use crate::keys::{JwtAlgorithm, KeyMaterial, KeyRing};
+use crate::keys::{JwtAlgorithm, KeyMaterial, KeyRing, KeyUse};
 use crate::token::TokenKeys;
 
 pub enum KeySource {
@@ -24,12 +28,66 @@ pub enum KeySource {
         client: aws_sdk_secretsmanager::Client,
         secret_id: String,
     },
+    /// The public keys' JWK Set in a file (a verify-only function, locally).
+    PublicKeysFile(PathBuf),
+    /// The public keys' JWK Set in a secret (a verify-only function, on AWS): its current version.
+    PublicKeysSecret {
+        client: aws_sdk_secretsmanager::Client,
+        secret_id: String,
+    },
+}
+
+/// The keys as a source holds them.
+pub enum StoredKeys {
+    /// The signing keys themselves.
+    Private(KeyMaterial),
+    /// The JWK Set of the public keys.
+    Public(String),
+}
+
+impl StoredKeys {
+    /// The ring these keys make for a deployment of `algorithm`.
+    pub fn ring(&self, algorithm: JwtAlgorithm) -> Result<KeyRing, crate::keys::KeyRejected> {
+        match self {
+            StoredKeys::Private(material) => KeyRing::build(algorithm, material),
+            StoredKeys::Public(jwk_set) => KeyRing::verify_only(jwk_set),
+        }
+    }
 }
 
 impl KeySource {
     // ANCHOR: variables
-    /// The source the environment names: the value itself wins, then files, then the secret.
-    pub fn from_env(sdk: &aws_config::SdkConfig) -> Self {
+    /// The source the environment names for a function that uses the keys as `key_use` says:
+    /// one that only verifies ES256 tokens (`JWT_ALGORITHM=ES256`) reads the public keys (the
+    /// value itself, a file or the secret); any other reads the signing keys (the value itself
+    /// wins, then files, then the secret).
+    pub fn from_env(sdk: &aws_config::SdkConfig, key_use: KeyUse) -> Result<Self, ConfigError> {
+        let var = |name: &str| std::env::var(name).ok().filter(|value| !value.trim().is_empty());
+        let es256 = var("JWT_ALGORITHM").is_some_and(|name| name.trim() == "ES256");
+        if key_use == KeyUse::Verify && es256 {
+            if var("JWT_PUBLIC_KEYS").is_some() {
+                return Ok(KeySource::Environment);
+            }
+            if let Some(path) = var("JWT_PUBLIC_KEYS_FILE") {
+                return Ok(KeySource::PublicKeysFile(path.into()));
+            }
+            return match var("JWT_PUBLIC_KEYS_SECRET_ARN") {
+                Some(secret_id) => Ok(KeySource::PublicKeysSecret {
+                    client: aws_sdk_secretsmanager::Client::new(sdk),
+                    secret_id,
+                }),
+                None => Err(ConfigError::Missing("JWT_PUBLIC_KEYS_SECRET_ARN")),
+            };
+        }
+        Ok(Self::signing_keys_from_env(sdk))
+    }
+
+    /// Whether this source holds the public keys alone.
+    pub fn is_public_keys(&self) -> bool {
+        matches!(self, KeySource::PublicKeysFile(_) | KeySource::PublicKeysSecret { .. })
+    }
+
+    fn signing_keys_from_env(sdk: &aws_config::SdkConfig) -> Self {
         let var = |name: &str| std::env::var(name).ok().filter(|value| !value.trim().is_empty());
         if var("JWT_SIGNING_KEY").is_some() {
             return KeySource::Environment;
@@ -51,9 +109,17 @@ impl KeySource {
     // ANCHOR_END: variables
 
     /// The keys as stored now; `None` for the environment, which never changes.
-    pub async fn read(&self) -> Result<Option<KeyMaterial>, ConfigError> {
+    pub async fn read(&self) -> Result<Option<StoredKeys>, ConfigError> {
         match self {
             KeySource::Environment => Ok(None),
+            KeySource::PublicKeysFile(path) => std::fs::read_to_string(path)
+                .map(|text| Some(StoredKeys::Public(text)))
+                .map_err(|error| ConfigError::Secret(format!("{}: {}", path.display(), error.kind()))),
+            KeySource::PublicKeysSecret { client, secret_id } => {
+                let current = stage(client, secret_id, "AWSCURRENT").await?;
+                let jwk_set = current.ok_or_else(|| ConfigError::Secret("no AWSCURRENT version".to_owned()))?;
+                Ok(Some(StoredKeys::Public(jwk_set.expose_secret().to_owned())))
+            }
             KeySource::Files { current, previous } => {
                 let read = |path: &PathBuf| {
                     std::fs::read_to_string(path)
@@ -65,10 +131,10 @@ impl KeySource {
                     Some(path) if path.exists() => Some(SecretString::from(read(path)?)),
                     _ => None,
                 };
-                Ok(Some(KeyMaterial {
+                Ok(Some(StoredKeys::Private(KeyMaterial {
                     current: SecretString::from(read(current)?),
                     previous,
-                }))
+                })))
             }
             KeySource::SecretsManager { client, secret_id } => {
                 // Both versions at once: one round trip of latency, as the single read was.
@@ -77,13 +143,87 @@ impl KeySource {
                     stage(client, secret_id, "AWSPREVIOUS")
                 );
                 let current = current?.ok_or_else(|| ConfigError::Secret("no AWSCURRENT version".to_owned()))?;
-                Ok(Some(KeyMaterial {
+                Ok(Some(StoredKeys::Private(KeyMaterial {
                     current,
                     previous: previous?,
-                }))
+                })))
             }
         }
     }
+}
+
+/// Writes into the key set secret the public halves of the signing secret's current and previous
+/// ES256 keys: the first publication after an ES256 key is put, or a repair. Answers the key ids.
+pub async fn publish_public_keys(
+    client: &aws_sdk_secretsmanager::Client,
+    signing_secret: &str,
+    key_set_secret: &str,
+) -> Result<Vec<String>, ConfigError> {
+    let current = stage(client, signing_secret, "AWSCURRENT")
+        .await?
+        .ok_or_else(|| ConfigError::Secret("the signing secret has no AWSCURRENT version".to_owned()))?;
+    let previous = stage(client, signing_secret, "AWSPREVIOUS").await?;
+    let ring = KeyRing::build(JwtAlgorithm::Es256, &KeyMaterial { current, previous })?;
+    put(client, key_set_secret, &public_key_set(&ring)?).await?;
+    Ok(ring.held.iter().map(|key| key.kid.clone()).collect())
+}
+
+/// A rotation of the signing secret to a new key of `algorithm`: the current key becomes the
+/// previous one (Secrets Manager moves `AWSPREVIOUS`), which still verifies. Under ES256 the key
+/// set secret learns the new public key first and `wait` passes (the functions' key refresh
+/// interval) before anything signs with it, so no verifier meets a key id it does not know.
+/// Answers the new key's id.
+pub async fn rotate_signing_key(
+    client: &aws_sdk_secretsmanager::Client,
+    algorithm: JwtAlgorithm,
+    signing_secret: &str,
+    key_set_secret: Option<&str>,
+    wait: std::time::Duration,
+) -> Result<String, ConfigError> {
+    let fresh = crate::keys::new_signing_key(algorithm)
+        .ok_or_else(|| ConfigError::Secret("no new key could be made".to_owned()))?;
+    let current = stage(client, signing_secret, "AWSCURRENT").await?;
+    let next = KeyRing::build(
+        algorithm,
+        &KeyMaterial {
+            current: SecretString::from(fresh.clone()),
+            previous: current,
+        },
+    )?;
+    if algorithm == JwtAlgorithm::Es256 {
+        let key_set_secret = key_set_secret.ok_or(ConfigError::Missing("the public key set secret"))?;
+        put(client, key_set_secret, &public_key_set(&next)?).await?;
+        tokio::time::sleep(wait).await;
+    }
+    put(client, signing_secret, &fresh).await?;
+    Ok(next.signing_kid.clone())
+}
+
+/// The JWK Set a verify-only function reads, as text.
+fn public_key_set(ring: &KeyRing) -> Result<String, ConfigError> {
+    ring.jwks().map(|set| set.to_string()).ok_or(ConfigError::Invalid {
+        name: "JWT_ALGORITHM",
+        expected: "ES256 to have public keys",
+    })
+}
+
+/// A new version of `secret_id` holding `value`, made `AWSCURRENT` (the one before becomes
+/// `AWSPREVIOUS`).
+async fn put(client: &aws_sdk_secretsmanager::Client, secret_id: &str, value: &str) -> Result<(), ConfigError> {
+    client
+        .put_secret_value()
+        .secret_id(secret_id)
+        .secret_string(value)
+        .send()
+        .await
+        .map(|_| ())
+        .map_err(|error| {
+            use aws_sdk_secretsmanager::error::ProvideErrorMetadata;
+            ConfigError::Secret(format!(
+                "{secret_id} could not be written: {}",
+                error.code().unwrap_or("unreachable")
+            ))
+        })
 }
 
 /// One staging label's value; `None` when no version carries it (`AWSPREVIOUS` before the
@@ -158,15 +298,15 @@ impl KeyRefresh {
         }
         self.next_read_at
             .store(now.saturating_add(self.interval), Ordering::Relaxed);
-        let material = match self.source.read().await {
-            Ok(Some(material)) => material,
+        let stored = match self.source.read().await {
+            Ok(Some(stored)) => stored,
             Ok(None) => return Refreshed::NotDue,
             Err(error) => {
                 tracing::warn!(%error, "the signing keys could not be read again; the keys in force stay");
                 return Refreshed::Kept;
             }
         };
-        let ring = match KeyRing::build(self.algorithm, &material) {
+        let ring = match stored.ring(self.algorithm) {
             Ok(ring) => ring,
             Err(error) => {
                 tracing::warn!(%error, "the signing keys read again were refused; the keys in force stay");

@@ -84,15 +84,30 @@ pub struct HeldKey {
     pub public_jwk: Option<Value>,
 }
 
-/// The keys built from [`KeyMaterial`]: one that signs, one or two that verify.
+/// The keys a function holds: built from [`KeyMaterial`], one that signs and one or two that
+/// verify; or, for a function that only verifies ES256 tokens, from the published public keys
+/// alone ([`KeyRing::verify_only`]: nothing that signs or makes a link).
 pub struct KeyRing {
     pub algorithm: JwtAlgorithm,
+    /// The current key's id (the one that signs, or signed, new tokens).
     pub signing_kid: String,
-    pub signing: SigningKey,
+    /// `None` in a verify-only ring.
+    pub signing: Option<SigningKey>,
     /// The current key first, then the previous one (if any, and not the same key).
     pub held: Vec<HeldKey>,
-    /// The MAC keys of the mailed links, derived from the same keys (`email_token`).
-    pub email: Arc<EmailKeys>,
+    /// The MAC keys of the mailed links, derived from the same keys (`email_token`); `None` in
+    /// a verify-only ring.
+    pub email: Option<Arc<EmailKeys>>,
+}
+
+/// What a function does with the signing keys, chosen by the function itself (its `main.rs`):
+/// only a function that signs tokens or makes or checks mailed links holds the private key. A
+/// verifier of ES256 tokens holds the public keys alone (HS256 has none: its shared secret is
+/// what verifies).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyUse {
+    Sign,
+    Verify,
 }
 
 impl KeyRing {
@@ -112,9 +127,38 @@ impl KeyRing {
         Ok(KeyRing {
             algorithm,
             signing_kid: held[0].kid.clone(),
-            signing,
+            signing: Some(signing),
             held,
-            email: Arc::new(email_keys(material)?),
+            email: Some(Arc::new(email_keys(material)?)),
+        })
+    }
+
+    /// A ring of the ES256 public keys in `jwk_set` (the JWK Set the key set secret holds, as
+    /// [`KeyRing::jwks`] publishes it, current key first): it verifies, and can do nothing else.
+    /// Every key must be a P-256 `sig` key whose `kid` is its RFC 7638 thumbprint.
+    pub fn verify_only(jwk_set: &str) -> Result<Self, KeyRejected> {
+        let rejected = |expected| KeyRejected {
+            which: "public",
+            expected,
+        };
+        let set: Value = serde_json::from_str(jwk_set).map_err(|_| rejected("a JSON Web Key Set"))?;
+        let keys = set["keys"].as_array().ok_or(rejected("a JSON Web Key Set"))?;
+        let mut held: Vec<HeldKey> = Vec::new();
+        for jwk in keys {
+            let key = public_key(jwk).ok_or(rejected("P-256 keys whose kid is their RFC 7638 thumbprint"))?;
+            if !held.iter().any(|other| other.kid == key.kid) {
+                held.push(key);
+            }
+        }
+        let signing_kid = held.first().map(|key| key.kid.clone()).ok_or(rejected(
+            "a key set with a key (publish it: account-admin publish-public-keys)",
+        ))?;
+        Ok(KeyRing {
+            algorithm: JwtAlgorithm::Es256,
+            signing_kid,
+            signing: None,
+            held,
+            email: None,
         })
     }
 
@@ -157,14 +201,10 @@ fn parse(algorithm: JwtAlgorithm, stored: &str, which: &'static str) -> Result<(
                 URL_SAFE_NO_PAD.encode(&point[33..]),
             );
             let kid = jwk_thumbprint(&x, &y);
-            let public_jwk = json!({
-                "kty": "EC", "crv": "P-256", "x": x, "y": y,
-                "kid": kid, "use": "sig", "alg": "ES256",
-            });
             let held = HeldKey {
+                public_jwk: Some(public_jwk(&x, &y, &kid)),
                 kid,
                 decoding: DecodingKey::from_ec_der(&point),
-                public_jwk: Some(public_jwk),
             };
             Ok((signing, held))
         }
@@ -178,6 +218,39 @@ fn email_keys(material: &KeyMaterial) -> Result<EmailKeys, KeyRejected> {
     EmailKeys::from_secrets(current, previous).map_err(|_| KeyRejected {
         which: "current",
         expected: "usable to derive the mailed links' keys",
+    })
+}
+
+/// A verifying key from one published JWK, if it is a P-256 signing key named by its thumbprint.
+fn public_key(jwk: &Value) -> Option<HeldKey> {
+    let text = |name: &str| jwk.get(name).and_then(Value::as_str);
+    if text("kty") != Some("EC") || text("crv") != Some("P-256") || jwk.get("d").is_some() {
+        return None;
+    }
+    let (x, y) = (text("x")?, text("y")?);
+    let (x_bytes, y_bytes) = (URL_SAFE_NO_PAD.decode(x).ok()?, URL_SAFE_NO_PAD.decode(y).ok()?);
+    if x_bytes.len() != 32 || y_bytes.len() != 32 {
+        return None;
+    }
+    let kid = jwk_thumbprint(x, y);
+    if text("kid") != Some(kid.as_str()) {
+        return None;
+    }
+    let mut point = vec![0x04];
+    point.extend_from_slice(&x_bytes);
+    point.extend_from_slice(&y_bytes);
+    Some(HeldKey {
+        decoding: DecodingKey::from_ec_der(&point),
+        public_jwk: Some(public_jwk(x, y, &kid)),
+        kid,
+    })
+}
+
+/// A P-256 public key as we publish it.
+fn public_jwk(x: &str, y: &str, kid: &str) -> Value {
+    json!({
+        "kty": "EC", "crv": "P-256", "x": x, "y": y,
+        "kid": kid, "use": "sig", "alg": "ES256",
     })
 }
 
@@ -284,6 +357,61 @@ mod tests {
         assert_eq!(kids, [ring.signing_kid.as_str(), only_old.signing_kid.as_str()]);
         let same = KeyRing::build(JwtAlgorithm::Es256, &material(&new, Some(&new))).unwrap();
         assert_eq!(same.held.len(), 1, "a key is held once");
+    }
+
+    /// Security review #17: a function that only verifies ES256 tokens holds the published
+    /// public keys and nothing that signs or makes a link, and verifies what the signer signed.
+    #[test]
+    fn a_verify_only_ring_from_the_published_keys_verifies_and_cannot_sign() {
+        let (old, new) = (new_es256_pem().unwrap(), new_es256_pem().unwrap());
+        let signer = KeyRing::build(JwtAlgorithm::Es256, &material(&new, Some(&old))).unwrap();
+        let published = signer.jwks().unwrap().to_string();
+        let verifier = KeyRing::verify_only(&published).unwrap();
+        assert!(verifier.signing.is_none() && verifier.email.is_none());
+        assert_eq!(verifier.signing_kid, signer.signing_kid);
+        assert_eq!(
+            verifier.held.iter().map(|key| &key.kid).collect::<Vec<_>>(),
+            signer.held.iter().map(|key| &key.kid).collect::<Vec<_>>()
+        );
+        assert_eq!(verifier.jwks(), signer.jwks(), "it publishes what it was given");
+        // A token the signer signs verifies with the verifier's key of that kid.
+        crate::jws::install();
+        let message = b"header.payload";
+        let signature = signer.signing.as_ref().unwrap().sign(message).unwrap();
+        let key = verifier.key(&signer.signing_kid).unwrap();
+        let token = format!(
+            "{}.{}",
+            std::str::from_utf8(message).unwrap(),
+            URL_SAFE_NO_PAD.encode(&signature)
+        );
+        let mut parts = token.rsplitn(2, '.');
+        let (signature, signed) = (parts.next().unwrap(), parts.next().unwrap());
+        assert!(jsonwebtoken::crypto::verify(signature, signed.as_bytes(), &key.decoding, Algorithm::ES256).unwrap());
+    }
+
+    #[test]
+    fn a_published_key_set_is_refused_unless_every_key_is_a_p256_key_named_by_its_thumbprint() {
+        let signer = KeyRing::build(JwtAlgorithm::Es256, &material(&new_es256_pem().unwrap(), None)).unwrap();
+        let good = signer.jwks().unwrap();
+        let mut renamed = good.clone();
+        renamed["keys"][0]["kid"] = json!("someone-elses-kid");
+        let mut private = good.clone();
+        private["keys"][0]["d"] = json!("AAAA");
+        let mut short = good.clone();
+        short["keys"][0]["x"] = json!("AAAA");
+        for bad in [
+            renamed.to_string(),
+            private.to_string(),
+            short.to_string(),
+            json!({"keys": []}).to_string(),
+            json!({"keys": [{"kty": "oct", "k": "AAAA"}]}).to_string(),
+            "not json".to_owned(),
+        ] {
+            let refused = KeyRing::verify_only(&bad)
+                .err()
+                .unwrap_or_else(|| panic!("{bad} was accepted"));
+            assert_eq!(refused.which, "public", "{bad}");
+        }
     }
 
     #[test]

@@ -38,7 +38,8 @@ use config::{Config, ConfigError};
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use email_token::EmailKeys;
-use key_source::{KeyRefresh, KeySource};
+use key_source::{KeyRefresh, KeySource, StoredKeys};
+pub use keys::KeyUse;
 use lambda_http::{Body, Request, Response, service_fn};
 use mail::{Mailer, NoMailer};
 use secrecy::ExposeSecret;
@@ -69,9 +70,13 @@ impl<S> App<S> {
     }
 
     /// The MAC keys of the mailed links (password reset, address confirmation), derived from
-    /// the signing keys held now: they rotate, and are re-read while warm, with them.
-    pub fn email_keys(&self) -> Arc<EmailKeys> {
-        self.tokens.ring().email.clone()
+    /// the signing keys held now: they rotate, and are re-read while warm, with them. Only a
+    /// function that holds the private key has them (a verify-only one answers 500).
+    pub fn email_keys(&self) -> Result<Arc<EmailKeys>, error::ApiError> {
+        self.tokens.ring().email.clone().ok_or_else(|| {
+            tracing::error!("a verify-only function was asked for the mailed links' keys");
+            error::ApiError::Internal
+        })
     }
 
     /// The same application, sending its mail through `mailer`.
@@ -89,24 +94,28 @@ impl<S> App<S> {
 }
 
 impl App<DynamoStore> {
-    /// The production wiring: configuration from the environment, the signing keys from where
-    /// the environment says (`key_source`), one AWS configuration for both clients.
-    pub async fn from_env() -> Result<Self, ConfigError> {
-        Self::from_env_with(no_mailer).await
-    }
-
-    /// [`App::from_env`] with the mailer `make_mailer` builds: the one `EMAIL_BACKEND` chooses
-    /// (SES or the local outbox, [`mail::mailer_from`]) in the functions that send mail.
-    pub async fn from_env_with(make_mailer: MailerFactory) -> Result<Self, ConfigError> {
+    /// The production wiring: configuration from the environment, the keys `key_use` needs from
+    /// where the environment says (`key_source`), one AWS configuration for every client, and
+    /// the mailer `make_mailer` builds (the one `EMAIL_BACKEND` chooses, [`mail::mailer_from`],
+    /// in the functions that send mail).
+    pub async fn from_env(key_use: KeyUse, make_mailer: MailerFactory) -> Result<Self, ConfigError> {
         let sdk = aws::sdk_config().await;
-        let source = KeySource::from_env(&sdk);
+        let source = KeySource::from_env(&sdk, key_use)?;
         let read_at = now_unix();
-        let material = source.read().await?;
-        let config = Config::from_lookup(|name| match (name, &material) {
-            ("JWT_SIGNING_KEY", Some(keys)) => Some(keys.current.expose_secret().to_owned()),
-            ("JWT_PREVIOUS_SIGNING_KEY", Some(keys)) => {
+        let stored = source.read().await?;
+        // A verifier of ES256 tokens is given the public keys alone, whatever else the
+        // environment holds.
+        let public_only = source.is_public_keys()
+            || matches!(source, KeySource::Environment)
+                && key_use == KeyUse::Verify
+                && env::var("JWT_ALGORITHM").is_ok_and(|name| name.trim() == "ES256");
+        let config = Config::from_lookup(|name| match (name, &stored) {
+            ("JWT_SIGNING_KEY" | "JWT_PREVIOUS_SIGNING_KEY", _) if public_only => None,
+            ("JWT_SIGNING_KEY", Some(StoredKeys::Private(keys))) => Some(keys.current.expose_secret().to_owned()),
+            ("JWT_PREVIOUS_SIGNING_KEY", Some(StoredKeys::Private(keys))) => {
                 keys.previous.as_ref().map(|key| key.expose_secret().to_owned())
             }
+            ("JWT_PUBLIC_KEYS", Some(StoredKeys::Public(jwk_set))) => Some(jwk_set.clone()),
             _ => env::var(name).ok(),
         })?;
         let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), config.table_name.clone());
@@ -122,36 +131,39 @@ impl App<DynamoStore> {
 /// [`mail::mailer_from`]; the others pass [`no_mailer`], so their binaries link no SES client.
 pub type MailerFactory = fn(&config::EmailSettings, &aws_config::SdkConfig) -> Box<dyn Mailer>;
 
-fn no_mailer(_: &config::EmailSettings, _: &aws_config::SdkConfig) -> Box<dyn Mailer> {
+/// The mailer of a function that sends no mail: every send is refused.
+pub fn no_mailer(_: &config::EmailSettings, _: &aws_config::SdkConfig) -> Box<dyn Mailer> {
     Box::new(NoMailer)
 }
 
-/// A function's whole life: logging, configuration, keys and the DynamoDB client built once at
-/// cold start (a bad configuration stops the start), then every event handed to `handler`.
-pub async fn run_function<F, Fut>(handler: F) -> Result<(), lambda_http::Error>
+/// A function's whole life: logging, configuration, the keys it uses as `key_use` says and the
+/// DynamoDB client built once at cold start (a bad configuration stops the start), then every
+/// event handed to `handler`.
+pub async fn run_function<F, Fut>(key_use: KeyUse, handler: F) -> Result<(), lambda_http::Error>
 where
     F: Fn(&'static App<DynamoStore>, Request) -> Fut + Sync,
     Fut: Future<Output = Response<Body>> + Send,
 {
-    run(handler, no_mailer).await
+    run(handler, key_use, no_mailer).await
 }
 
-/// [`run_function`] for a function that sends mail (its mailer built at cold start too).
+/// [`run_function`] for a function that sends mail (its mailer built at cold start too); it makes
+/// the mailed links, so it holds the signing keys.
 pub async fn run_mailing_function<F, Fut>(handler: F) -> Result<(), lambda_http::Error>
 where
     F: Fn(&'static App<DynamoStore>, Request) -> Fut + Sync,
     Fut: Future<Output = Response<Body>> + Send,
 {
-    run(handler, mail::mailer_from).await
+    run(handler, KeyUse::Sign, mail::mailer_from).await
 }
 
-async fn run<F, Fut>(handler: F, make_mailer: MailerFactory) -> Result<(), lambda_http::Error>
+async fn run<F, Fut>(handler: F, key_use: KeyUse, make_mailer: MailerFactory) -> Result<(), lambda_http::Error>
 where
     F: Fn(&'static App<DynamoStore>, Request) -> Fut + Sync,
     Fut: Future<Output = Response<Body>> + Send,
 {
     init_logging();
-    let app = App::from_env_with(make_mailer)
+    let app = App::from_env(key_use, make_mailer)
         .await
         .inspect_err(|error| tracing::error!(%error, "refusing to start"))?;
     // The application lives as long as the process: leaking it lends it to every request.

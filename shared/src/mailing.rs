@@ -52,7 +52,7 @@ pub async fn send_confirmation<S: EmailStore>(
         tracing::info!(user_id = user.id, "confirmation mail withheld: hourly limit reached");
         return Ok(false);
     }
-    let key = app.email_keys().confirmation_key(user.id, &user.email, now);
+    let key = app.email_keys()?.confirmation_key(user.id, &user.email, now);
     let email = confirmation_email(settings, &user.email, &key, language);
     Ok(deliver(app, user, &email, "confirmation mail sent").await)
 }

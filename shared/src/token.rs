@@ -244,7 +244,9 @@ impl TokenKeys {
         let header = serde_json::to_vec(&header).map_err(|_| SigningFailed)?;
         let payload = serde_json::to_vec(&claims).map_err(|_| SigningFailed)?;
         let message = format!("{}.{}", URL_SAFE_NO_PAD.encode(header), URL_SAFE_NO_PAD.encode(payload));
-        let signature = ring.signing.sign(message.as_bytes()).map_err(|_| SigningFailed)?;
+        // A verify-only function holds no private key: asking it to sign is a bug, answered 500.
+        let signing = ring.signing.as_ref().ok_or(SigningFailed)?;
+        let signature = signing.sign(message.as_bytes()).map_err(|_| SigningFailed)?;
         Ok(Issued {
             token: format!("{message}.{}", URL_SAFE_NO_PAD.encode(signature)),
             jti: claims.jti,
@@ -404,7 +406,11 @@ mod tests {
         assert_eq!(keys.verify(&issued.token, TokenKind::Access).unwrap().user_id, 42);
         // Another deployment's ES256 key, even under our kid, is invalid.
         let foreign = es256_keys(&crate::keys::new_es256_pem().unwrap(), None);
-        let forged = signed_with(&foreign.ring().signing, header.clone(), &part(&issued.token, 1));
+        let forged = signed_with(
+            foreign.ring().signing.as_ref().unwrap(),
+            header.clone(),
+            &part(&issued.token, 1),
+        );
         assert_eq!(keys.verify(&forged, TokenKind::Access), Err(TokenFault::Invalid));
     }
 
@@ -447,7 +453,7 @@ mod tests {
         let (header, payload) = (part(&genuine, 0), part(&genuine, 1));
         let ring = keys.ring();
         let kid = ring.signing_kid.clone();
-        let point = ring.signing.public_point().unwrap().to_vec();
+        let point = ring.signing.as_ref().unwrap().public_point().unwrap().to_vec();
         let jwk = ring.held[0].public_jwk.clone().unwrap();
         let mut forged = Vec::new();
         // HS256 under the public key's bytes, in every form a verifier might take them.
@@ -460,7 +466,7 @@ mod tests {
             ));
         }
         // Our own key and claims, with a header that is not ours.
-        let ours = &ring.signing;
+        let ours = ring.signing.as_ref().unwrap();
         for extra in [
             serde_json::json!({"kid": "not-a-key-we-hold"}),
             serde_json::json!({"kid": null}),
@@ -483,7 +489,7 @@ mod tests {
         let attacker = es256_keys(&crate::keys::new_es256_pem().unwrap(), None);
         let attacker_jwk = attacker.ring().held[0].public_jwk.clone().unwrap();
         forged.push(signed_with(
-            &attacker.ring().signing,
+            attacker.ring().signing.as_ref().unwrap(),
             serde_json::json!({"alg": "ES256", "typ": "JWT", "kid": kid, "jwk": attacker_jwk}),
             &payload,
         ));
@@ -573,12 +579,12 @@ mod tests {
         let ring = keys.ring();
         let mut header = part(&refresh, 0);
         header["typ"] = ACCESS_TOKEN_TYPE.into();
-        let relabelled = signed_with(&ring.signing, header, &part(&refresh, 1));
+        let relabelled = signed_with(ring.signing.as_ref().unwrap(), header, &part(&refresh, 1));
         assert_eq!(keys.verify_any(&relabelled), Err(TokenFault::Invalid));
         // An access token without the audience (or with another) is refused.
         let mut claims = part(&access, 1);
         claims["aud"] = "another-api".into();
-        let elsewhere = signed_with(&ring.signing, part(&access, 0), &claims);
+        let elsewhere = signed_with(ring.signing.as_ref().unwrap(), part(&access, 0), &claims);
         assert_eq!(keys.verify(&elsewhere, TokenKind::Access), Err(TokenFault::Invalid));
         // Without an audience both kinds keep the tutorial's header.
         let plain = es256_keys(&pem, None);
@@ -587,6 +593,33 @@ mod tests {
             assert_eq!(part(&token, 0)["typ"], PLAIN_TOKEN_TYPE);
             assert!(part(&token, 1).get("aud").is_none());
         }
+    }
+
+    /// A function that only verifies ES256 tokens is configured with the published keys alone:
+    /// it verifies what the signers sign, and signs nothing itself.
+    #[test]
+    fn a_verifier_of_the_published_keys_verifies_and_cannot_issue() {
+        let pem = crate::keys::new_es256_pem().unwrap();
+        let signer = es256_keys(&pem, None);
+        let published = signer.ring().jwks().unwrap().to_string();
+        let verifier = TokenKeys::new(&config_with(&[
+            ("JWT_ALGORITHM", "ES256"),
+            ("JWT_PUBLIC_KEYS", &published),
+            ("JWT_ISSUER", ISSUER),
+        ]));
+        let sid = random_id();
+        let token = signer
+            .issue(TokenKind::Access, 7, &sid, random_id(), now())
+            .unwrap()
+            .token;
+        assert_eq!(verifier.verify(&token, TokenKind::Access).unwrap().user_id, 7);
+        assert!(verifier.issue(TokenKind::Access, 7, &sid, random_id(), now()).is_err());
+        // The public keys configure nothing under HS256, whose verifying key is the secret.
+        let hs256 = Config::from_lookup(|name| (name == "JWT_PUBLIC_KEYS").then(|| published.clone()));
+        assert!(matches!(
+            hs256,
+            Err(crate::config::ConfigError::Missing("JWT_SIGNING_KEY"))
+        ));
     }
 
     fn keys() -> TokenKeys {

@@ -511,6 +511,7 @@ async fn the_mail_events_reset_a_password_and_verify_an_address_in_both_spelling
         assert_eq!(mailer.sent_to("ada@example.com").len(), 1);
         let key = app
             .email_keys()
+            .unwrap()
             .confirmation_key(1, "ada@example.com", shared::now_unix());
         let (status, _) = send_mail_event(&app, &file("verify-email"), &[("REPLACE_WITH_CONFIRM_KEY", &key)]).await;
         assert_eq!(status, 404, "verified already");

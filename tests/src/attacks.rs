@@ -277,7 +277,12 @@ pub fn token_attacks(genuine: &str) -> Vec<Attack> {
     .expect("the attacker's key");
     let attacker_signed = |header: Value| {
         let message = format!("{}.{}", segment(&header), segment(&genuine_claims));
-        let signature = attacker.signing.sign(message.as_bytes()).expect("ES256 signing");
+        let signature = attacker
+            .signing
+            .as_ref()
+            .expect("a signing ring")
+            .sign(message.as_bytes())
+            .expect("ES256 signing");
         format!("{message}.{}", URL_SAFE_NO_PAD.encode(signature))
     };
     add(

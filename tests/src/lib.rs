@@ -719,7 +719,7 @@ pub fn stack_keys() -> shared::keys::KeyRing {
 /// (a leaked-key stand-in) or, under ES256, the public key's bytes as the JWKS publishes them.
 pub fn our_hmac_secret() -> Vec<u8> {
     let keys = stack_keys();
-    match keys.signing.public_point() {
+    match keys.signing.as_ref().and_then(|key| key.public_point()) {
         Some(point) => point.to_vec(),
         None => white_box_hmac_secret(),
     }
@@ -744,7 +744,12 @@ pub fn signed_by_stack(header: &Value, payload: &Value) -> String {
 
 /// `message` (`header.payload`, already encoded) with the stack's signature appended.
 pub fn sign_message_by_stack(message: &str) -> String {
-    let signature = stack_keys().signing.sign(message.as_bytes()).expect("signing");
+    let signature = stack_keys()
+        .signing
+        .as_ref()
+        .expect("the stack's signing key")
+        .sign(message.as_bytes())
+        .expect("signing");
     format!("{message}.{}", URL_SAFE_NO_PAD.encode(signature))
 }
 

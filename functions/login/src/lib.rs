@@ -12,7 +12,10 @@ use shared::input::{Fields, body_object};
 use shared::password::{verify_against_stand_in, verify_password};
 use shared::store::{SessionOrigin, Store, ThrottleRecord};
 use shared::throttle::{forget_failures, reserve_password_check};
-use shared::{App, now_unix};
+use shared::{App, KeyUse, now_unix};
+
+/// It signs tokens or makes and checks mailed links: it holds the signing keys (`shared::KeyUse`).
+pub const KEY_USE: KeyUse = KeyUse::Sign;
 
 pub const ENDPOINT: Endpoint = Endpoint::post("Login", "/account/login");
 

@@ -5,7 +5,6 @@ use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, Response};
 use serde_json::{Value, json};
 
-use shared::App;
 use shared::auth::{RefreshUse, check_refresh};
 use shared::error::{ApiError, RefreshDenied};
 use shared::http::{
@@ -14,6 +13,10 @@ use shared::http::{
 };
 use shared::input::body_object;
 use shared::store::SessionStore;
+use shared::{App, KeyUse};
+
+/// It only verifies tokens: under ES256 it holds the public keys alone (`shared::KeyUse`).
+pub const KEY_USE: KeyUse = KeyUse::Verify;
 
 pub const ENDPOINT: Endpoint = Endpoint::post("Logout", "/account/logout");
 

@@ -7,11 +7,14 @@ use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, Response};
 use serde_json::json;
 
-use shared::App;
 use shared::auth::authenticate;
 use shared::error::ApiError;
 use shared::http::{Endpoint, json_response, serve};
 use shared::store::SessionStore;
+use shared::{App, KeyUse};
+
+/// It only verifies tokens: under ES256 it holds the public keys alone (`shared::KeyUse`).
+pub const KEY_USE: KeyUse = KeyUse::Verify;
 
 pub const ENDPOINT: Endpoint = Endpoint::get("My Page", "/account/mypage");
 

@@ -15,7 +15,10 @@ use shared::http::{Endpoint, json_response, serve};
 use shared::input::{Fields, body_object};
 use shared::password::{MAX_PASSWORD_CHARS, hash_password};
 use shared::store::EmailStore;
-use shared::{App, now_unix};
+use shared::{App, KeyUse, now_unix};
+
+/// It signs tokens or makes and checks mailed links: it holds the signing keys (`shared::KeyUse`).
+pub const KEY_USE: KeyUse = KeyUse::Sign;
 
 pub const ENDPOINT: Endpoint = Endpoint::post("Password Reset Confirm", "/account/password/reset/confirm");
 
@@ -50,7 +53,7 @@ async fn confirm<S: EmailStore>(app: &App<S>, request: &Request) -> Result<Respo
     let user = app.store.find_by_id(user_id).await?.ok_or_else(|| invalid("uid"))?;
     shared::logging::record_user(user.id);
     let timeout = app.config.email.password_reset_timeout;
-    if !user.is_active || !app.email_keys().check_reset_token(&user, &token, now_unix(), timeout) {
+    if !user.is_active || !app.email_keys()?.check_reset_token(&user, &token, now_unix(), timeout) {
         return Err(invalid("token"));
     }
     check_new_password(new_password1.expose_secret(), new_password2.expose_secret(), &user)?;

@@ -3,5 +3,5 @@
 // One thread: an instance serves one request at a time (docs/performance.md).
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_http::Error> {
-    shared::run_function(password_reset_confirm::handle).await
+    shared::run_function(password_reset_confirm::KEY_USE, password_reset_confirm::handle).await
 }

@@ -141,13 +141,13 @@ async fn an_expired_a_forged_or_another_users_token_is_refused() {
     let user = create_user(&app, EMAIL, OLD).await;
     let other = create_user(&app, "other@example.com", OLD).await;
     let now = shared::now_unix();
-    let expired = app.email_keys().reset_token(&user, now - 259_200 - 1);
+    let expired = app.email_keys().unwrap().reset_token(&user, now - 259_200 - 1);
     let uid = encode_uid(user.id);
     error(
         &confirm(&app, body(&uid, &expired, NEW, NEW)).await,
         json!({"token": [INVALID_VALUE]}),
     );
-    let almost = app.email_keys().reset_token(&user, now - 259_200 + 60);
+    let almost = app.email_keys().unwrap().reset_token(&user, now - 259_200 + 60);
     assert_eq!(
         confirm(&app, body(&uid, &almost, NEW, NEW)).await.status(),
         200,
@@ -182,7 +182,7 @@ async fn an_expired_a_forged_or_another_users_token_is_refused() {
 async fn a_short_timeout_setting_shortens_the_tokens_life() {
     let (app, _) = mailing_app_with(&[("PASSWORD_RESET_TIMEOUT", "60")]);
     let user = create_user(&app, EMAIL, OLD).await;
-    let token = app.email_keys().reset_token(&user, shared::now_unix() - 61);
+    let token = app.email_keys().unwrap().reset_token(&user, shared::now_unix() - 61);
     error(
         &confirm(&app, body(&encode_uid(user.id), &token, NEW, NEW)).await,
         json!({"token": [INVALID_VALUE]}),

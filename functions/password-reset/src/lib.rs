@@ -54,7 +54,7 @@ async fn send_link<S: UserStore + EmailStore>(app: &App<S>, email: &str, languag
         tracing::info!("reset mail withheld: hourly limit reached");
         return Ok(());
     }
-    let token = app.email_keys().reset_token(&user, now);
+    let token = app.email_keys()?.reset_token(&user, now);
     let message = password_reset_email(settings, &user.email, &encode_uid(user.id), &token, language);
     deliver(app, &user, &message, "reset mail sent").await;
     Ok(())

@@ -49,6 +49,7 @@ async fn a_known_address_gets_a_link_that_resets_its_users_password() {
     assert_eq!(decode_uid(&uid), Some(user.id));
     assert!(
         app.email_keys()
+            .unwrap()
             .check_reset_token(&user, &token, shared::now_unix(), 259_200),
         "the mailed token holds for the user as stored"
     );

@@ -15,7 +15,10 @@ use shared::http::{
 use shared::input::{Fields, body_object};
 use shared::store::{NextRefresh, Rotation, Session, SessionProblem, SessionStore, TOUCH_INTERVAL_SECONDS};
 use shared::token::{Issued, TokenKind, random_id};
-use shared::{App, now_unix};
+use shared::{App, KeyUse, now_unix};
+
+/// It signs tokens or makes and checks mailed links: it holds the signing keys (`shared::KeyUse`).
+pub const KEY_USE: KeyUse = KeyUse::Sign;
 
 pub const ENDPOINT: Endpoint = Endpoint::post("Token Refresh", "/account/token/refresh");
 

@@ -5,5 +5,5 @@
 // (docs/performance.md, CPU per request through the runtime loop).
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_http::Error> {
-    shared::run_function(refresh::handle).await
+    shared::run_function(refresh::KEY_USE, refresh::handle).await
 }

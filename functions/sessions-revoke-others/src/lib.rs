@@ -13,7 +13,10 @@ use shared::error::{AccessDenied, ApiError};
 use shared::http::{Endpoint, json_response, serve};
 use shared::input::body_object;
 use shared::store::{SessionListStore, SessionStore};
-use shared::{App, now_unix};
+use shared::{App, KeyUse, now_unix};
+
+/// It only verifies tokens: under ES256 it holds the public keys alone (`shared::KeyUse`).
+pub const KEY_USE: KeyUse = KeyUse::Verify;
 
 pub const ENDPOINT: Endpoint = Endpoint::post("Sessions Revoke Others", "/account/sessions/revoke-others");
 

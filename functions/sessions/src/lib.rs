@@ -16,7 +16,10 @@ use shared::auth::authenticate;
 use shared::error::ApiError;
 use shared::http::{Endpoint, json_response, no_content, serve};
 use shared::store::{Session, SessionListStore, SessionStore};
-use shared::{App, now_unix};
+use shared::{App, KeyUse, now_unix};
+
+/// It only verifies tokens: under ES256 it holds the public keys alone (`shared::KeyUse`).
+pub const KEY_USE: KeyUse = KeyUse::Verify;
 
 pub const LIST: Endpoint = Endpoint::get("Session List", "/account/sessions");
 pub const ITEM: Endpoint = Endpoint::delete("Session Instance", "/account/sessions/{id}");

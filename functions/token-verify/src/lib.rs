@@ -12,7 +12,10 @@ use shared::http::{Endpoint, json_response, serve};
 use shared::input::{Fields, body_object};
 use shared::store::{SessionProblem, SessionStore};
 use shared::token::{TokenFault, TokenKind};
-use shared::{App, now_unix};
+use shared::{App, KeyUse, now_unix};
+
+/// It only verifies tokens: under ES256 it holds the public keys alone (`shared::KeyUse`).
+pub const KEY_USE: KeyUse = KeyUse::Verify;
 
 pub const ENDPOINT: Endpoint = Endpoint::post("Token Verify", "/account/token/verify");
 

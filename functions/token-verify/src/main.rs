@@ -5,5 +5,5 @@
 // (docs/performance.md, CPU per request through the runtime loop).
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_http::Error> {
-    shared::run_function(token_verify::handle).await
+    shared::run_function(token_verify::KEY_USE, token_verify::handle).await
 }

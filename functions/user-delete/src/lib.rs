@@ -23,7 +23,10 @@ use shared::input::{Fields, body_object};
 use shared::password::{MAX_PASSWORD_CHARS, verify_password};
 use shared::store::{SessionProblem, Store};
 use shared::throttle::{forget_failures, read_and_reserve_password_check};
-use shared::{App, now_unix};
+use shared::{App, KeyUse, now_unix};
+
+/// It only verifies tokens: under ES256 it holds the public keys alone (`shared::KeyUse`).
+pub const KEY_USE: KeyUse = KeyUse::Verify;
 
 pub const ENDPOINT: Endpoint = Endpoint::post("User Delete", "/account/user/delete");
 

@@ -8,13 +8,16 @@
 use lambda_http::http::{Method, StatusCode};
 use lambda_http::{Body, Request, Response};
 
-use shared::App;
 use shared::account::{profile_fields, user_json};
 use shared::auth::authenticate;
 use shared::error::{AccessDenied, ApiError};
 use shared::http::{Endpoint, json_response, serve};
 use shared::input::{Fields, body_object, today_utc};
 use shared::store::{SessionProblem, SessionStore, UserStore};
+use shared::{App, KeyUse};
+
+/// It only verifies tokens: under ES256 it holds the public keys alone (`shared::KeyUse`).
+pub const KEY_USE: KeyUse = KeyUse::Verify;
 
 pub const ENDPOINT: Endpoint = Endpoint::get_put_patch("User Details", "/account/user");
 

@@ -11,7 +11,10 @@ use shared::error::ApiError;
 use shared::http::{Endpoint, json_response, serve};
 use shared::input::{Fields, body_object};
 use shared::store::EmailStore;
-use shared::{App, now_unix};
+use shared::{App, KeyUse, now_unix};
+
+/// It signs tokens or makes and checks mailed links: it holds the signing keys (`shared::KeyUse`).
+pub const KEY_USE: KeyUse = KeyUse::Sign;
 
 pub const ENDPOINT: Endpoint = Endpoint::post("Verify Email", "/account/join/verify-email");
 
@@ -33,7 +36,7 @@ async fn verify<S: EmailStore>(app: &App<S>, request: &Request) -> Result<Respon
     let timeout = app.config.email.email_confirm_timeout;
     if user.email_verified
         || !app
-            .email_keys()
+            .email_keys()?
             .check_confirmation_key(&key, user.id, &user.email, now_unix(), timeout)
     {
         return Err(ApiError::NotFound);

@@ -3,5 +3,5 @@
 // One thread: an instance serves one request at a time (docs/performance.md).
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_http::Error> {
-    shared::run_function(verify_email::handle).await
+    shared::run_function(verify_email::KEY_USE, verify_email::handle).await
 }

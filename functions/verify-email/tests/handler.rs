@@ -29,7 +29,10 @@ fn not_found(response: &Response<Body>) {
 async fn a_good_key_verifies_the_address_once() {
     let (app, _) = mailing_app_with(&[]);
     let user = create_user(&app, EMAIL, PASSWORD).await;
-    let key = app.email_keys().confirmation_key(user.id, EMAIL, shared::now_unix());
+    let key = app
+        .email_keys()
+        .unwrap()
+        .confirmation_key(user.id, EMAIL, shared::now_unix());
     let response = verify(&app, json!({"key": key})).await;
     assert_eq!(response.status(), 200);
     assert_security_headers(&response);
@@ -45,11 +48,17 @@ async fn expired_forged_or_foreign_keys_are_not_found() {
     let user = create_user(&app, EMAIL, PASSWORD).await;
     let other = create_user(&app, "other@example.com", PASSWORD).await;
     let now = shared::now_unix();
-    let expired = app.email_keys().confirmation_key(user.id, EMAIL, now - 3601);
-    let for_other = app.email_keys().confirmation_key(other.id, "other@example.com", now);
+    let expired = app.email_keys().unwrap().confirmation_key(user.id, EMAIL, now - 3601);
+    let for_other = app
+        .email_keys()
+        .unwrap()
+        .confirmation_key(other.id, "other@example.com", now);
     let mac = for_other.rsplit(':').next().unwrap();
     let moved = format!("{}:{}", encode_uid(user.id), for_other.split_once(':').unwrap().1);
-    let ghost = app.email_keys().confirmation_key(999, "ghost@example.com", now);
+    let ghost = app
+        .email_keys()
+        .unwrap()
+        .confirmation_key(999, "ghost@example.com", now);
     for key in [
         expired,
         moved,

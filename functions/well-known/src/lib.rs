@@ -9,9 +9,12 @@ use lambda_http::http::{HeaderValue, StatusCode, header};
 use lambda_http::{Body, Request, RequestExt, Response};
 use serde_json::{Value, json};
 
-use shared::App;
 use shared::error::ApiError;
 use shared::http::{Endpoint, json_response, serve};
+use shared::{App, KeyUse};
+
+/// It only verifies tokens: under ES256 it holds the public keys alone (`shared::KeyUse`).
+pub const KEY_USE: KeyUse = KeyUse::Verify;
 
 pub const JWKS: Endpoint = Endpoint::get("JSON Web Key Set", "/account/.well-known/jwks.json");
 pub const OPENID_CONFIGURATION: Endpoint =

@@ -3,5 +3,5 @@
 // One thread: an instance serves one request at a time (docs/performance.md).
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_http::Error> {
-    shared::run_function(well_known::handle).await
+    shared::run_function(well_known::KEY_USE, well_known::handle).await
 }

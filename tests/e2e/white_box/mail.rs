@@ -90,7 +90,7 @@ async fn an_expired_token_is_refused_and_a_fresh_one_made_alike_is_not() {
     let session = new_user().await;
     let store = store().await;
     let user = store.find_by_id(session.pk()).await.expect("store").expect("the user");
-    let keys = stack_keys().email.clone();
+    let keys = stack_keys().email.clone().expect("the stack's link keys");
     let timeout = 259_200; // the stack's PASSWORD_RESET_TIMEOUT (Django's default)
     let now = shared::now_unix();
     let uid = encode_uid(user.id);

@@ -7,6 +7,19 @@
 //! P-256 private key as PKCS#8 PEM) for a key file or a Secrets Manager version; redirect it
 //! into a file only you can read.
 //!
+//! `account-admin public-keys CURRENT_PEM [PREVIOUS_PEM]` — prints the JWK Set of the public
+//! halves of ES256 key files: what the verify-only functions read (`JWT_PUBLIC_KEYS_FILE`).
+//!
+//! On AWS, with the stack's two secrets (the `SigningKeySecretArn` and `PublicKeysSecretArn`
+//! outputs):
+//! `account-admin publish-public-keys SIGNING_SECRET KEY_SET_SECRET` — writes the public keys of
+//! the signing secret's current and previous ES256 keys into the key set secret (the first time,
+//! after putting the first ES256 key; or to repair it).
+//! `account-admin rotate-signing-key HS256|ES256 SIGNING_SECRET [KEY_SET_SECRET] [--wait SECONDS]`
+//! — a new key; under ES256 its public key is published first, then the command waits (default
+//! 300 s, the functions' `JWT_KEY_REFRESH_SECONDS`) before the new key becomes `AWSCURRENT`, so no
+//! function that verifies meets a key id it does not know.
+//!
 //! The table commands use `TABLE_NAME` and the usual AWS environment (`AWS_ENDPOINT_URL_DYNAMODB` locally).
 
 use std::io::BufRead;
@@ -16,7 +29,11 @@ use secrecy::SecretString;
 use shared::account::create_superuser;
 use shared::store::{DynamoStore, TableDefinition};
 
-const USAGE: &str = "usage: account-admin create-table | table-definition | create-superuser EMAIL  (password on stdin) | new-signing-key HS256|ES256";
+const USAGE: &str = "usage: account-admin create-table | table-definition | create-superuser EMAIL  (password on stdin) | new-signing-key HS256|ES256 | public-keys CURRENT_PEM [PREVIOUS_PEM] | publish-public-keys SIGNING_SECRET KEY_SET_SECRET | rotate-signing-key HS256|ES256 SIGNING_SECRET [KEY_SET_SECRET] [--wait SECONDS]";
+
+/// The functions' default `JWT_KEY_REFRESH_SECONDS`: how long a rotation waits between publishing
+/// a new public key and signing with it.
+const DEFAULT_PUBLISH_WAIT_SECONDS: u64 = 300;
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -35,6 +52,17 @@ async fn main() -> ExitCode {
                 ExitCode::FAILURE
             }
         };
+    }
+    if let [command, current, previous @ ..] = args.as_slice()
+        && command == "public-keys"
+        && previous.len() <= 1
+    {
+        return finish(public_keys(current, previous.first()));
+    }
+    if let Some(command) = args.first()
+        && (command == "publish-public-keys" || command == "rotate-signing-key")
+    {
+        return finish(secrets_command(&args).await);
     }
     let table = std::env::var("TABLE_NAME").unwrap_or_else(|_| "accounts".to_owned());
     let store = DynamoStore::connect(table.clone()).await;
@@ -60,6 +88,10 @@ async fn main() -> ExitCode {
         }
         _ => Err(USAGE.to_owned()),
     };
+    finish(outcome)
+}
+
+fn finish(outcome: Result<String, String>) -> ExitCode {
     match outcome {
         Ok(message) => {
             println!("{message}");
@@ -69,5 +101,57 @@ async fn main() -> ExitCode {
             eprintln!("account-admin: {message}");
             ExitCode::FAILURE
         }
+    }
+}
+
+/// The JWK Set of ES256 key files' public halves (the current key first).
+fn public_keys(current: &str, previous: Option<&String>) -> Result<String, String> {
+    let read = |path: &str| {
+        std::fs::read_to_string(path)
+            .map(|text| SecretString::from(text.trim().to_owned()))
+            .map_err(|error| format!("{path}: {}", error.kind()))
+    };
+    let material = shared::keys::KeyMaterial {
+        current: read(current)?,
+        previous: previous.map(|path| read(path)).transpose()?,
+    };
+    let ring = shared::keys::KeyRing::build(shared::keys::JwtAlgorithm::Es256, &material).map_err(|e| e.to_string())?;
+    ring.jwks().map(|set| set.to_string()).ok_or_else(|| USAGE.to_owned())
+}
+
+/// The two commands on the stack's secrets in Secrets Manager.
+async fn secrets_command(args: &[String]) -> Result<String, String> {
+    let client = aws_sdk_secretsmanager::Client::new(&shared::aws::sdk_config().await);
+    let mut words: Vec<&str> = args.iter().map(String::as_str).collect();
+    let mut wait = DEFAULT_PUBLISH_WAIT_SECONDS;
+    if let Some(at) = words.iter().position(|word| *word == "--wait") {
+        wait = words
+            .get(at + 1)
+            .and_then(|seconds| seconds.parse().ok())
+            .ok_or_else(|| USAGE.to_owned())?;
+        words.drain(at..at + 2);
+    }
+    match words.as_slice() {
+        ["publish-public-keys", signing, key_set] => shared::key_source::publish_public_keys(&client, signing, key_set)
+            .await
+            .map(|kids| format!("published the public keys {}", kids.join(", ")))
+            .map_err(|error| error.to_string()),
+        ["rotate-signing-key", algorithm, signing, key_set @ ..] if key_set.len() <= 1 => {
+            let algorithm: shared::keys::JwtAlgorithm = algorithm.parse().map_err(|_| USAGE.to_owned())?;
+            if algorithm == shared::keys::JwtAlgorithm::Es256 {
+                eprintln!("account-admin: publishing the new public key, then waiting {wait} s before it signs");
+            }
+            shared::key_source::rotate_signing_key(
+                &client,
+                algorithm,
+                signing,
+                key_set.first().copied(),
+                std::time::Duration::from_secs(wait),
+            )
+            .await
+            .map(|kid| format!("the signing key is now {kid}; the previous one still verifies"))
+            .map_err(|error| error.to_string())
+        }
+        _ => Err(USAGE.to_owned()),
     }
 }
