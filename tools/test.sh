@@ -13,6 +13,9 @@ install_chromium
 
 say "cargo fmt --check"
 cargo fmt --all --check
+say "shared's module layers (no import cycle)"
+python3 tools/check_modules.py
+python3 tools/check_modules.py --self-test
 say "cargo clippy (warnings denied)"
 cargo clippy --workspace --all-targets --quiet -- -D warnings
 say "building functions and tests"

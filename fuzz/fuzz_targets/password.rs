@@ -4,7 +4,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use shared::password::{Attribute, similarity_problem, strength_problems};
+use shared::auth::password::{Attribute, similarity_problem, strength_problems};
 
 fuzz_target!(|data: &[u8]| {
     let Ok(text) = std::str::from_utf8(data) else {

@@ -35,14 +35,14 @@ fuzz_target!(|data: &[u8]| {
     let Ok(request) = builder.body(body) else {
         return;
     };
-    if let Ok(object) = shared::input::body_object(&request) {
-        let mut fields = shared::input::Fields::new(&object);
+    if let Ok(object) = shared::http::input::body_object(&request) {
+        let mut fields = shared::http::input::Fields::new(&object);
         let _ = fields.email("email", true, false);
         let _ = fields.password("password1", None);
         let _ = fields.password("new_password1", Some(128));
         let _ = fields.string("first_name", false, true, Some(150));
         let _ = fields.choice("gender", &["male", "female", "other"]);
-        let _ = fields.date_of_birth("date_of_birth", shared::input::today_utc());
+        let _ = fields.date_of_birth("date_of_birth", shared::http::input::today_utc());
         let _ = fields.errors.into_result();
     }
 });

@@ -8,14 +8,14 @@ use std::sync::LazyLock;
 
 use libfuzzer_sys::fuzz_target;
 use shared::config::Config;
-use shared::token::{TokenKeys, TokenKind};
+use shared::tokens::{TokenKeys, TokenKind};
 
 static KEYS: LazyLock<TokenKeys> = LazyLock::new(|| {
     let config = Config::from_lookup(|name| {
         (name == "JWT_SIGNING_KEY").then(|| "fuzz-signing-key-0123456789abcdef0123".to_owned())
     })
     .expect("fuzz configuration");
-    TokenKeys::new(&config)
+    config.token_keys()
 });
 
 fuzz_target!(|data: &[u8]| {

@@ -4,13 +4,14 @@
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::{Value, json};
 use time::OffsetDateTime;
-use time::format_description::well_known::Rfc3339;
 
-use crate::error::{ApiError, FieldErrors};
-use crate::input::{Fields, normalise_email};
-use crate::password::{self, Attribute};
+use crate::auth::password::{self, Attribute};
+use crate::clock::timestamp;
+use crate::http::input::{Fields, normalise_email};
+use crate::http::{ApiError, FieldErrors};
+use crate::ids::random_id;
 use crate::store::{NewSession, NewUser, ProfileChanges, Registration, SessionOrigin, StoreError, User, UserStore};
-use crate::token::{Issued, SigningFailed, TokenKeys, TokenKind, random_id};
+use crate::tokens::{Issued, SigningFailed, TokenKeys, TokenKind};
 
 /// The contract's user object (§3).
 pub fn user_json(user: &User) -> Value {
@@ -49,18 +50,6 @@ pub fn profile_fields(fields: &mut Fields<'_>, today: time::Date) -> ProfileChan
         gender,
         date_of_birth,
     }
-}
-
-/// RFC 3339 UTC timestamp for `date_joined` and `last_login`.
-pub fn timestamp(at: OffsetDateTime) -> String {
-    at.format(&Rfc3339).unwrap_or_default()
-}
-
-/// [`timestamp`] of Unix seconds, as the sessions list shows times (`2026-11-26T12:00:00Z`).
-pub fn unix_timestamp(seconds: i64) -> String {
-    OffsetDateTime::from_unix_timestamp(seconds)
-        .map(timestamp)
-        .unwrap_or_default()
 }
 
 /// A session about to start from `origin`: its ids are chosen before the user id is known (join).

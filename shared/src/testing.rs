@@ -4,7 +4,7 @@
 use lambda_http::{Body, Request, Response};
 use serde_json::{Value, json};
 
-use crate::App;
+use crate::app::App;
 use crate::config::Config;
 use crate::store::MemoryStore;
 
@@ -285,7 +285,7 @@ pub fn refused_authorizations(
     user_id: u64,
     tokens: &SessionTokens,
 ) -> Vec<(Option<String>, Value)> {
-    use crate::token::TokenKind;
+    use crate::tokens::TokenKind;
     let not_valid = |message: &str| {
         json!({
             "detail": "Given token not valid for any token type",
@@ -344,14 +344,15 @@ pub async fn create_user(app: &App<MemoryStore>, email: &str, password: &str) ->
     use crate::store::{NewUser, Registration, UserStore};
     let new_user = NewUser {
         email: email.trim().to_lowercase(),
-        password_hash: crate::password::hash_password(&secrecy::SecretString::from(password)).expect("hashing works"),
+        password_hash: crate::auth::password::hash_password(&secrecy::SecretString::from(password))
+            .expect("hashing works"),
         first_name: String::new(),
         last_name: String::new(),
         gender: String::new(),
         date_of_birth: None,
         is_staff: false,
         is_superuser: false,
-        joined_at: crate::account::timestamp(time::OffsetDateTime::now_utc()),
+        joined_at: crate::clock::timestamp(time::OffsetDateTime::now_utc()),
     };
     match app
         .store
@@ -366,7 +367,13 @@ pub async fn create_user(app: &App<MemoryStore>, email: &str, password: &str) ->
 
 /// Starts a new session for the user (what login does) and signs its tokens.
 pub async fn start_session(app: &App<MemoryStore>, user_id: u64) -> SessionTokens {
-    start_session_at(app, user_id, crate::store::SessionOrigin::default(), crate::now_unix()).await
+    start_session_at(
+        app,
+        user_id,
+        crate::store::SessionOrigin::default(),
+        crate::clock::now_unix(),
+    )
+    .await
 }
 
 /// Starts a session as a login from `origin` at `now` (Unix seconds) would, and signs its tokens
@@ -399,24 +406,30 @@ pub async fn join_user(app: &App<MemoryStore>, email: &str, password: &str) -> (
 }
 
 /// A correctly signed token of `kind` that expired long ago.
-pub fn expired_token(app: &App<MemoryStore>, kind: crate::token::TokenKind, user_id: u64, session_id: &str) -> String {
-    let issued_at = crate::now_unix() - 100_000;
+pub fn expired_token(app: &App<MemoryStore>, kind: crate::tokens::TokenKind, user_id: u64, session_id: &str) -> String {
+    let issued_at = crate::clock::now_unix() - 100_000;
     app.tokens
-        .issue(kind, user_id, session_id, crate::token::random_id(), issued_at)
+        .issue(kind, user_id, session_id, crate::ids::random_id(), issued_at)
         .expect("signed")
         .token
 }
 
 /// A token signed with another deployment's key.
-pub fn foreign_token(kind: crate::token::TokenKind, user_id: u64, session_id: &str) -> String {
+pub fn foreign_token(kind: crate::tokens::TokenKind, user_id: u64, session_id: &str) -> String {
     let config = Config::from_lookup(|name| {
         (name == "JWT_SIGNING_KEY").then(|| "another-deployment-signing-key-0123456789".to_owned())
     })
     .expect("test configuration is valid");
-    let keys = crate::token::TokenKeys::new(&config);
-    keys.issue(kind, user_id, session_id, crate::token::random_id(), crate::now_unix())
-        .expect("signed")
-        .token
+    let keys = config.token_keys();
+    keys.issue(
+        kind,
+        user_id,
+        session_id,
+        crate::ids::random_id(),
+        crate::clock::now_unix(),
+    )
+    .expect("signed")
+    .token
 }
 
 /// The same claims as `token`, re-sent unsigned under `{"alg":"none","typ":"JWT"}`.

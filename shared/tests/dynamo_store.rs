@@ -11,15 +11,16 @@ use aws_smithy_runtime_api::box_error::BoxError;
 use aws_sdk_dynamodb::types::AttributeValue;
 use secrecy::SecretString;
 use shared::account::{create_superuser, new_session};
+use shared::auth::throttle::reserve_password_check;
 use shared::config::Config;
-use shared::error::ApiError;
+use shared::http::ApiError;
+use shared::ids::random_id;
 use shared::store::{
     AccountStore, DynamoStore, EmailStore, LoginThrottleStore, MailPurpose, NewSession, NewUser, NextRefresh,
     ProfileChanges, Registration, Rotation, SessionListStore, SessionOrigin, SessionProblem, SessionStore, StoreError,
     TableDefinition, ThrottleRecord, User, UserStore,
 };
-use shared::throttle::reserve_password_check;
-use shared::token::{TokenKeys, random_id};
+use shared::tokens::TokenKeys;
 
 /// A store over a fresh table on the local server. Refuses to run against anything else.
 async fn fresh_store() -> DynamoStore {
@@ -93,7 +94,7 @@ fn tokens_config() -> Config {
 }
 
 fn tokens() -> TokenKeys {
-    TokenKeys::new(&tokens_config())
+    tokens_config().token_keys()
 }
 
 fn a_session() -> NewSession {
@@ -666,7 +667,7 @@ async fn create_superuser_stores_a_staff_superuser() {
     let found = store.find_by_email("root@example.com").await.unwrap().expect("found");
     assert_eq!(found.id, admin.id);
     assert!(found.is_staff && found.is_superuser && found.is_active);
-    assert!(shared::password::verify_password(&password, &found.password_hash));
+    assert!(shared::auth::password::verify_password(&password, &found.password_hash));
 }
 
 #[tokio::test]

@@ -3,8 +3,9 @@
 //! while a function that signs needs the private key. One test, since it sets the process's
 //! environment as Lambda would.
 
-use shared::keys::{JwtAlgorithm, KeyMaterial, KeyRing};
-use shared::token::{TokenKind, random_id};
+use shared::ids::random_id;
+use shared::tokens::TokenKind;
+use shared::tokens::keys::{JwtAlgorithm, KeyMaterial, KeyRing};
 use shared::{App, KeyUse, no_mailer};
 
 fn set(name: &str, value: &str) {
@@ -16,7 +17,7 @@ fn set(name: &str, value: &str) {
 async fn a_verifier_starts_from_the_public_keys_alone_and_a_signer_needs_the_private_key() {
     let dir = std::env::temp_dir().join(format!("key-use-{}", random_id()));
     std::fs::create_dir_all(&dir).expect("a temporary folder");
-    let pem = shared::keys::new_es256_pem().expect("a P-256 key");
+    let pem = shared::tokens::keys::new_es256_pem().expect("a P-256 key");
     let (private, public) = (dir.join("current.pem"), dir.join("public-keys.json"));
     std::fs::write(&private, &pem).expect("written");
     let material = KeyMaterial {

@@ -3,8 +3,8 @@
 
 use aws_sdk_sesv2::Client;
 use shared::config::Config;
+use shared::ids::random_id;
 use shared::mail::{FileMailer, Language, MailError, Mailer, SesMailer, password_reset_email};
-use shared::token::random_id;
 
 fn settings() -> shared::config::EmailSettings {
     Config::from_lookup(|name| (name == "JWT_SIGNING_KEY").then(|| "mailer-test-signing-key-0123456789abc".to_owned()))
@@ -92,7 +92,7 @@ async fn an_unverified_sender_is_refused_as_unavailable_and_the_error_names_no_a
     assert!(text.contains("MessageRejected"), "{text}");
     assert!(!text.contains('@'), "the error names an address: {text}");
     // And the answer it becomes: 503, the contract's body.
-    let response = shared::error::ApiError::from(error).into_response();
+    let response = shared::http::ApiError::from(error).into_response();
     assert_eq!(response.status(), 503);
 }
 

@@ -3,9 +3,9 @@
 //! the key set secret learns a new public key before the signing secret signs with it, the
 //! previous key stays `AWSPREVIOUS` and published, and a verify-only function reads the set.
 
-use shared::key_source::{KeySource, StoredKeys, publish_public_keys, rotate_signing_key};
-use shared::keys::{JwtAlgorithm, KeyRing};
-use shared::token::random_id;
+use shared::ids::random_id;
+use shared::tokens::keys::{JwtAlgorithm, KeyRing};
+use shared::tokens::source::{KeySource, StoredKeys, publish_public_keys, rotate_signing_key};
 
 async fn local_secrets() -> aws_sdk_secretsmanager::Client {
     let endpoint = std::env::var("AWS_ENDPOINT_URL_SECRETS_MANAGER")
@@ -45,7 +45,7 @@ fn kids(ring: &KeyRing) -> Vec<String> {
 #[tokio::test]
 async fn an_es256_rotation_publishes_the_new_public_key_first_and_keeps_the_previous_one() {
     let client = local_secrets().await;
-    let first = shared::keys::new_es256_pem().expect("a key");
+    let first = shared::tokens::keys::new_es256_pem().expect("a key");
     let signing = secret(&client, &first).await;
     let key_set = secret(&client, r#"{"keys":[]}"#).await;
 
@@ -90,7 +90,7 @@ async fn an_es256_rotation_publishes_the_new_public_key_first_and_keeps_the_prev
 #[tokio::test]
 async fn an_hs256_rotation_keeps_the_previous_secret_and_needs_no_key_set() {
     let client = local_secrets().await;
-    let first = shared::keys::new_signing_key(JwtAlgorithm::Hs256).expect("a secret");
+    let first = shared::tokens::keys::new_signing_key(JwtAlgorithm::Hs256).expect("a secret");
     let signing = secret(&client, &first).await;
     rotate_signing_key(&client, JwtAlgorithm::Hs256, &signing, None, std::time::Duration::ZERO)
         .await

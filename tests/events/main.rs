@@ -134,7 +134,7 @@ const COVERED: [&str; 55] = [
 
 #[tokio::test]
 async fn the_published_key_events_answer_the_keys_under_es256_and_404_under_hs256() {
-    let pem = shared::keys::new_es256_pem().expect("a key");
+    let pem = shared::tokens::keys::new_es256_pem().expect("a key");
     let issuer = "https://abcdef1234.execute-api.eu-west-1.amazonaws.com/api/account";
     let es256 = App::new(
         shared::testing::test_config(&[

@@ -21,9 +21,9 @@ use lambda_http::{Body, Request, Response};
 use serde_json::{Value, json};
 use shared::App;
 use shared::config::Config;
+use shared::ids::random_id;
 use shared::store::DynamoStore;
 use shared::testing::{bearer, body_json, header, post_json, test_config};
-use shared::token::random_id;
 
 const PASSWORD: &str = "Tutorial-Pw!7319";
 const NEW_PASSWORD: &str = "Another-Pw!5521";
@@ -321,7 +321,7 @@ async fn a_call_iam_refuses_answers_500_and_raises_the_alert() {
 fn forged_access(app: &App<DynamoStore>) -> String {
     app.tokens
         .issue(
-            shared::token::TokenKind::Access,
+            shared::tokens::TokenKind::Access,
             1,
             &random_id(),
             random_id(),
@@ -603,7 +603,7 @@ async fn logged_in(app: &App<DynamoStore>, email: &str) -> Tokens {
 /// The pk of the user a token belongs to.
 fn user_id_of(app: &App<DynamoStore>, access: &str) -> u64 {
     app.tokens
-        .verify(access, shared::token::TokenKind::Access)
+        .verify(access, shared::tokens::TokenKind::Access)
         .expect("a token of ours")
         .user_id
 }
@@ -746,7 +746,7 @@ async fn ending_a_session_whose_answer_was_lost_is_still_ended() {
     let caller = logged_in(&healthy, &address).await;
     let sid = app
         .tokens
-        .verify(&other.access, shared::token::TokenKind::Access)
+        .verify(&other.access, shared::tokens::TokenKind::Access)
         .expect("ours")
         .session_id;
     let request = shared::testing::event(
@@ -813,7 +813,7 @@ async fn the_new_routes_cost_the_round_trips_the_readme_lists() {
     );
     let sid = app
         .tokens
-        .verify(&first.access, shared::token::TokenKind::Access)
+        .verify(&first.access, shared::tokens::TokenKind::Access)
         .expect("ours")
         .session_id;
     let end = shared::testing::event(

@@ -12,9 +12,9 @@ use std::sync::{Arc, Mutex};
 use lambda_http::{Body, Request, Response};
 use serde_json::{Value, json};
 use shared::App;
+use shared::ids::random_id;
 use shared::store::{DynamoStore, UserStore};
 use shared::testing::{TEST_SIGNING_KEY, bearer, body_json, post_json, test_config};
-use shared::token::random_id;
 use tracing_subscriber::filter::LevelFilter;
 
 const PASSWORD: &str = "Tutorial-Pw!7319";
@@ -197,7 +197,7 @@ async fn full_flows_at_trace_level_log_no_secret() {
     assert_eq!(response.status().as_u16(), 200, "{:?}", body_json(&response));
     let tablet = app
         .tokens
-        .verify(&tablet_access, shared::token::TokenKind::Access)
+        .verify(&tablet_access, shared::tokens::TokenKind::Access)
         .expect("ours")
         .session_id;
     let end = shared::testing::event(
@@ -261,8 +261,8 @@ async fn full_flows_at_trace_level_log_no_secret() {
     let keys = std::env::temp_dir().join(format!("log-test-keys-{}", random_id()));
     std::fs::create_dir_all(&keys).expect("a key folder");
     let (first, second) = (
-        shared::keys::new_es256_pem().expect("key"),
-        shared::keys::new_es256_pem().expect("key"),
+        shared::tokens::keys::new_es256_pem().expect("key"),
+        shared::tokens::keys::new_es256_pem().expect("key"),
     );
     for pem in [&first, &second] {
         secrets.push(pem.trim().to_owned());
@@ -277,12 +277,12 @@ async fn full_flows_at_trace_level_log_no_secret() {
     let mut es_app: App<DynamoStore> = App::new(es_config, es_store);
     std::fs::write(keys.join("current.pem"), &second).expect("key file");
     std::fs::write(keys.join("previous.pem"), &first).expect("key file");
-    es_app.key_refresh = Some(shared::key_source::KeyRefresh::new(
-        shared::key_source::KeySource::Files {
+    es_app.key_refresh = Some(shared::tokens::source::KeyRefresh::new(
+        shared::tokens::source::KeySource::Files {
             current: keys.join("current.pem"),
             previous: Some(keys.join("previous.pem")),
         },
-        shared::keys::JwtAlgorithm::Es256,
+        shared::tokens::keys::JwtAlgorithm::Es256,
         0,
         0,
     ));

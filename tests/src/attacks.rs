@@ -266,10 +266,10 @@ pub fn token_attacks(genuine: &str) -> Vec<Attack> {
             Refusal::Invalid,
         );
     }
-    let attacker_pem = shared::keys::new_es256_pem().expect("a P-256 key");
-    let attacker = shared::keys::KeyRing::build(
-        shared::keys::JwtAlgorithm::Es256,
-        &shared::keys::KeyMaterial {
+    let attacker_pem = shared::tokens::keys::new_es256_pem().expect("a P-256 key");
+    let attacker = shared::tokens::keys::KeyRing::build(
+        shared::tokens::keys::JwtAlgorithm::Es256,
+        &shared::tokens::keys::KeyMaterial {
             current: attacker_pem.into(),
             previous: None,
         },

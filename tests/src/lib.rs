@@ -696,11 +696,11 @@ fn encode_part(value: &Value) -> String {
 /// The running stack's keys, read as its functions read them (`JWT_ALGORITHM`, and
 /// `JWT_SIGNING_KEY` or the file `JWT_SIGNING_KEY_FILE` names, which `make rotate-key` rewrites:
 /// read at each call, so the tests sign with the key in force).
-pub fn stack_keys() -> shared::keys::KeyRing {
+pub fn stack_keys() -> shared::tokens::keys::KeyRing {
     let algorithm = std::env::var("JWT_ALGORITHM")
         .ok()
         .and_then(|name| name.parse().ok())
-        .unwrap_or(shared::keys::JwtAlgorithm::Hs256);
+        .unwrap_or(shared::tokens::keys::JwtAlgorithm::Hs256);
     let current = match std::env::var("JWT_SIGNING_KEY_FILE") {
         Ok(path) => std::fs::read_to_string(path)
             .expect("the stack's key file")
@@ -708,11 +708,11 @@ pub fn stack_keys() -> shared::keys::KeyRing {
             .to_owned(),
         Err(_) => white_box_setting("JWT_SIGNING_KEY"),
     };
-    let material = shared::keys::KeyMaterial {
+    let material = shared::tokens::keys::KeyMaterial {
         current: current.into(),
         previous: None,
     };
-    shared::keys::KeyRing::build(algorithm, &material).expect("the stack's key")
+    shared::tokens::keys::KeyRing::build(algorithm, &material).expect("the stack's key")
 }
 
 /// What an attacker could use as an HMAC secret against the stack: the HS256 secret itself

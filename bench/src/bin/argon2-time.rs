@@ -21,10 +21,10 @@ fn main() {
     let (mut hashes, mut verifies) = (Vec::new(), Vec::new());
     for _ in 0..runs {
         let started = Instant::now();
-        let phc = shared::password::hash_password(&password).expect("hashing a fixed password");
+        let phc = shared::auth::password::hash_password(&password).expect("hashing a fixed password");
         hashes.push(started.elapsed().as_secs_f64() * 1000.0);
         let started = Instant::now();
-        assert!(shared::password::verify_password(&password, &phc));
+        assert!(shared::auth::password::verify_password(&password, &phc));
         verifies.push(started.elapsed().as_secs_f64() * 1000.0);
     }
     println!("{:.2} {:.2}", median_ms(hashes), median_ms(verifies));

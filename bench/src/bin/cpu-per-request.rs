@@ -26,10 +26,11 @@ use bench::runtime_api::{Invocation, Place, Run, SIGNING_KEY, api_gateway_event}
 use secrecy::SecretString;
 use serde_json::{Value, json};
 use shared::account::{new_session, session_tokens};
+use shared::auth::password::{hash_password, verify_password};
 use shared::config::Config;
-use shared::password::{hash_password, verify_password};
+use shared::ids::random_id;
 use shared::store::{DynamoStore, NewUser, Registration, SessionListStore, SessionOrigin, SessionStore, UserStore};
-use shared::token::{TokenKeys, random_id};
+use shared::tokens::TokenKeys;
 
 const PASSWORD: &str = "Tutorial-Pw!7319";
 /// Requests before the clock starts: connections opened, caches and allocator warm.
@@ -185,7 +186,7 @@ impl Setup {
         let password_hash = hash_password(&SecretString::from(PASSWORD)).map_err(|_| "hashing failed")?;
         Ok(Setup {
             store: DynamoStore::connect(table.to_owned()).await,
-            keys: TokenKeys::new(&config),
+            keys: config.token_keys(),
             password_hash,
         })
     }

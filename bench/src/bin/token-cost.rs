@@ -7,9 +7,10 @@
 use std::time::Duration;
 
 use shared::config::Config;
-use shared::key_source::{KeyRefresh, KeySource};
-use shared::keys::JwtAlgorithm;
-use shared::token::{TokenKeys, TokenKind, random_id};
+use shared::ids::random_id;
+use shared::tokens::keys::JwtAlgorithm;
+use shared::tokens::source::{KeyRefresh, KeySource};
+use shared::tokens::{TokenKeys, TokenKind};
 
 const ROUNDS: usize = 7;
 const ISSUER: &str = "https://abcdef1234.execute-api.eu-west-1.amazonaws.com/api/account";
@@ -44,7 +45,7 @@ fn keys_for(algorithm: JwtAlgorithm, key: &str) -> TokenKeys {
         _ => None,
     })
     .expect("a valid configuration");
-    TokenKeys::new(&config)
+    config.token_keys()
 }
 
 #[tokio::main(flavor = "current_thread")]
@@ -53,11 +54,11 @@ async fn main() {
     let modes = [
         (
             JwtAlgorithm::Hs256,
-            shared::keys::new_signing_key(JwtAlgorithm::Hs256).expect("key"),
+            shared::tokens::keys::new_signing_key(JwtAlgorithm::Hs256).expect("key"),
         ),
         (
             JwtAlgorithm::Es256,
-            shared::keys::new_signing_key(JwtAlgorithm::Es256).expect("key"),
+            shared::tokens::keys::new_signing_key(JwtAlgorithm::Es256).expect("key"),
         ),
     ];
     println!(
@@ -88,7 +89,11 @@ async fn main() {
         std::fs::create_dir_all(&dir).expect("a folder");
         let (current, previous) = (dir.join("current"), dir.join("previous"));
         std::fs::write(&current, key).expect("key file");
-        std::fs::write(&previous, shared::keys::new_signing_key(*algorithm).expect("key")).expect("key file");
+        std::fs::write(
+            &previous,
+            shared::tokens::keys::new_signing_key(*algorithm).expect("key"),
+        )
+        .expect("key file");
         let refresh_keys = KeyRefresh::new(
             KeySource::Files {
                 current,

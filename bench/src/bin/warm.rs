@@ -316,7 +316,7 @@ fn main() {
         let memory = app_over(MemoryStore::new());
         tables.push(("memory", measure_routes(&memory, "memory", iterations).await));
         if std::env::var("AWS_ENDPOINT_URL_DYNAMODB").is_ok() {
-            let store = DynamoStore::connect(format!("bench-{}", shared::token::random_id())).await;
+            let store = DynamoStore::connect(format!("bench-{}", shared::ids::random_id())).await;
             store.create_table_if_missing().await.expect("table");
             let dynamo = app_over(store);
             tables.push((
@@ -346,10 +346,10 @@ fn main() {
         let mut phc = String::new();
         for _ in 0..(iterations / 4).max(5) {
             let started = Instant::now();
-            phc = shared::password::hash_password(&password).expect("hash");
+            phc = shared::auth::password::hash_password(&password).expect("hash");
             hashes.push(started.elapsed());
             let started = Instant::now();
-            assert!(shared::password::verify_password(&password, &phc));
+            assert!(shared::auth::password::verify_password(&password, &phc));
             verifies.push(started.elapsed());
         }
         let (hash_ms, verify_ms) = (median(hashes), median(verifies));

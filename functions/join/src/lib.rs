@@ -13,14 +13,14 @@ use lambda_http::{Body, Request, Response};
 use secrecy::ExposeSecret;
 use serde_json::json;
 
-use shared::account::{new_session, personal_attributes, profile_fields, session_tokens, timestamp, user_json};
+use shared::account::{new_session, personal_attributes, profile_fields, session_tokens, user_json};
+use shared::auth::password::{MAX_PASSWORD_CHARS, hash_password, similarity_problem, strength_problems};
+use shared::clock::timestamp;
 use shared::config::EmailVerification;
-use shared::error::{ApiError, FieldErrors, NON_FIELD_ERRORS};
-use shared::http::{Endpoint, json_response, serve};
-use shared::input::{Fields, body_object, today_utc};
+use shared::http::input::{Fields, body_object, today_utc};
+use shared::http::{ApiError, Endpoint, FieldErrors, NON_FIELD_ERRORS, json_response, serve};
 use shared::mail::Language;
-use shared::mailing::{send_account_exists, send_confirmation};
-use shared::password::{MAX_PASSWORD_CHARS, hash_password, similarity_problem, strength_problems};
+use shared::mail::delivery::{send_account_exists, send_confirmation};
 use shared::store::{EmailStore, NewUser, Registration, SessionOrigin, UserStore};
 use shared::{App, now_unix};
 

@@ -11,7 +11,7 @@ use shared::store::{MemoryStore, SessionStore};
 use shared::testing::{
     app, assert_post_route_conventions, assert_security_headers, body_json, event, header, post_json, set_cookies,
 };
-use shared::token::TokenKind;
+use shared::tokens::TokenKind;
 
 const PATH: &str = "/account/join/";
 const PASSWORD: &str = "Tutorial-Pw!7319";
@@ -85,7 +85,7 @@ async fn join_creates_the_user_and_answers_tokens_and_the_user_object() {
         stored.password_hash.starts_with("$argon2id$"),
         "the password is stored hashed"
     );
-    assert!(shared::password::verify_password(
+    assert!(shared::auth::password::verify_password(
         &PASSWORD.into(),
         &stored.password_hash
     ));
@@ -209,7 +209,7 @@ async fn join_lists_every_weak_password_rule_in_order() {
 #[tokio::test]
 async fn join_refuses_passwords_longer_than_every_other_route_takes() {
     let app = app();
-    let longest = format!("Long-Pw!{}", "x".repeat(shared::password::MAX_PASSWORD_CHARS - 8));
+    let longest = format!("Long-Pw!{}", "x".repeat(shared::auth::password::MAX_PASSWORD_CHARS - 8));
     let too_long = format!("{longest}y");
     let expected = json!({
         "password1": ["Ensure this field has no more than 128 characters."],

@@ -4,14 +4,17 @@ use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, Response};
 use serde_json::json;
 
-use shared::account::{new_session, session_tokens, timestamp, user_json};
+use shared::account::{new_session, session_tokens, user_json};
+use shared::auth::password::{verify_against_stand_in, verify_password};
+use shared::auth::throttle::{forget_failures, reserve_password_check};
+use shared::clock::timestamp;
 use shared::config::EmailVerification;
-use shared::error::{ApiError, FieldErrors, NON_FIELD_ERRORS};
-use shared::http::{ACCESS_COOKIE, Endpoint, REFRESH_COOKIE, json_response, serve, token_cookie, with_cookies};
-use shared::input::{Fields, body_object};
-use shared::password::{verify_against_stand_in, verify_password};
+use shared::http::input::{Fields, body_object};
+use shared::http::{
+    ACCESS_COOKIE, ApiError, Endpoint, FieldErrors, NON_FIELD_ERRORS, REFRESH_COOKIE, json_response, serve,
+    token_cookie, with_cookies,
+};
 use shared::store::{SessionOrigin, Store, ThrottleRecord};
-use shared::throttle::{forget_failures, reserve_password_check};
 use shared::{App, KeyUse, now_unix};
 
 /// It signs tokens or makes and checks mailed links: it holds the signing keys (`shared::KeyUse`).

@@ -10,7 +10,7 @@ use shared::testing::{
     app, app_with, assert_post_route_conventions, assert_security_headers, body_json, create_user, event, header,
     post_json, set_cookie, set_cookies,
 };
-use shared::token::TokenKind;
+use shared::tokens::TokenKind;
 
 const PATH: &str = "/account/login/";
 const PASSWORD: &str = "Tutorial-Pw!7319";

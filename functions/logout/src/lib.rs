@@ -6,12 +6,12 @@ use lambda_http::{Body, Request, Response};
 use serde_json::{Value, json};
 
 use shared::auth::{RefreshUse, check_refresh};
-use shared::error::{ApiError, RefreshDenied};
+use shared::http::input::body_object;
 use shared::http::{
     ACCESS_COOKIE, Endpoint, REFRESH_COOKIE, expired_cookie, is_cross_site, json_response, request_cookie, serve,
     with_cookies,
 };
-use shared::input::body_object;
+use shared::http::{ApiError, RefreshDenied};
 use shared::store::SessionStore;
 use shared::{App, KeyUse};
 

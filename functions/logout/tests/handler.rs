@@ -6,12 +6,13 @@ use serde_json::{Value, json};
 use logout::handle;
 use shared::App;
 use shared::auth::authenticate;
+use shared::ids::random_id;
 use shared::store::{MemoryStore, NextRefresh, Rotation, SessionStore};
 use shared::testing::{
     SessionTokens, app, app_with, assert_post_route_conventions, assert_security_headers, bearer, body_json, event,
     expired_token, foreign_token, header, join_user, post_json, set_cookie, set_cookies, start_session, unsigned_copy,
 };
-use shared::token::{TokenKind, random_id};
+use shared::tokens::TokenKind;
 
 const PATH: &str = "/account/logout/";
 const PASSWORD: &str = "Tutorial-Pw!7319";

@@ -8,8 +8,7 @@ use lambda_http::{Body, Request, Response};
 use serde_json::json;
 
 use shared::auth::authenticate;
-use shared::error::ApiError;
-use shared::http::{Endpoint, json_response, serve};
+use shared::http::{ApiError, Endpoint, json_response, serve};
 use shared::store::SessionStore;
 use shared::{App, KeyUse};
 

@@ -6,12 +6,13 @@ use serde_json::{Value, json};
 
 use mypage::handle;
 use shared::App;
+use shared::ids::random_id;
 use shared::store::{MemoryStore, SessionStore};
 use shared::testing::{
     SessionTokens, app, assert_security_headers, bearer, body_json, event, expired_token, foreign_token, header,
     join_user, post_json, set_cookies, start_session, unsigned_copy,
 };
-use shared::token::{TokenKind, random_id};
+use shared::tokens::TokenKind;
 
 const PATH: &str = "/account/mypage/";
 const EMAIL: &str = "user@example.com";

@@ -8,12 +8,11 @@ use serde_json::json;
 
 use shared::account::check_new_password;
 use shared::auth::authenticate;
-use shared::error::{AccessDenied, ApiError};
-use shared::http::{Endpoint, json_response, serve};
-use shared::input::{Fields, body_object};
-use shared::password::{MAX_PASSWORD_CHARS, hash_password, verify_password};
+use shared::auth::password::{MAX_PASSWORD_CHARS, hash_password, verify_password};
+use shared::auth::throttle::{forget_failures, read_and_reserve_password_check};
+use shared::http::input::{Fields, body_object};
+use shared::http::{AccessDenied, ApiError, Endpoint, json_response, serve};
 use shared::store::Store;
-use shared::throttle::{forget_failures, read_and_reserve_password_check};
 use shared::{App, KeyUse, now_unix};
 
 /// It only verifies tokens: under ES256 it holds the public keys alone (`shared::KeyUse`).

@@ -7,13 +7,13 @@ use serde_json::{Value, json};
 use password_change::handle;
 use shared::App;
 use shared::auth::authenticate;
-use shared::password::verify_password;
+use shared::auth::password::verify_password;
 use shared::store::{MemoryStore, SessionStore};
 use shared::testing::{
     SessionTokens, app, app_with, assert_post_route_conventions, assert_security_headers, bearer, body_json, event,
     expired_token, foreign_token, header, join_user, post_json, set_cookies, start_session, unsigned_copy,
 };
-use shared::token::TokenKind;
+use shared::tokens::TokenKind;
 
 const PATH: &str = "/account/password/change/";
 const EMAIL: &str = "user@example.com";

@@ -9,12 +9,11 @@ use secrecy::ExposeSecret;
 use serde_json::json;
 
 use shared::account::check_new_password;
-use shared::email_token::decode_uid;
-use shared::error::{ApiError, FieldErrors};
-use shared::http::{Endpoint, json_response, serve};
-use shared::input::{Fields, body_object};
-use shared::password::{MAX_PASSWORD_CHARS, hash_password};
+use shared::auth::password::{MAX_PASSWORD_CHARS, hash_password};
+use shared::http::input::{Fields, body_object};
+use shared::http::{ApiError, Endpoint, FieldErrors, json_response, serve};
 use shared::store::EmailStore;
+use shared::tokens::links::decode_uid;
 use shared::{App, KeyUse, now_unix};
 
 /// It signs tokens or makes and checks mailed links: it holds the signing keys (`shared::KeyUse`).

@@ -8,13 +8,13 @@ use serde_json::{Value, json};
 use password_reset_confirm::{INVALID_VALUE, RESET_DONE, handle};
 use shared::App;
 use shared::auth::authenticate;
-use shared::email_token::encode_uid;
-use shared::password::{TOO_SHORT, verify_password};
+use shared::auth::password::{TOO_SHORT, verify_password};
 use shared::store::{EmailStore, LoginThrottleStore, MemoryStore, ThrottleRecord};
 use shared::testing::{
     RecordingMailer, assert_post_route_conventions, assert_security_headers, bearer, body_json, create_user, event,
     join_user, mailing_app_with, post_json,
 };
+use shared::tokens::links::encode_uid;
 
 const PATH: &str = "/account/password/reset/confirm/";
 const EMAIL: &str = "user@example.com";

@@ -10,12 +10,11 @@ use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, Response};
 use serde_json::json;
 
-use shared::email_token::encode_uid;
-use shared::error::ApiError;
-use shared::http::{Endpoint, json_response, serve};
+use shared::http::{ApiError, Endpoint, json_response, serve};
+use shared::mail::delivery::{answer_no_sooner, deliver, requested_email};
 use shared::mail::{Language, password_reset_email};
-use shared::mailing::{answer_no_sooner, deliver, requested_email};
 use shared::store::{EmailStore, MailPurpose, UserStore};
+use shared::tokens::links::encode_uid;
 use shared::{App, now_unix};
 
 pub const ENDPOINT: Endpoint = Endpoint::post("Password Reset", "/account/password/reset");

@@ -7,12 +7,12 @@ use serde_json::{Value, json};
 
 use password_reset::{SENT, handle};
 use shared::App;
-use shared::email_token::{decode_uid, encode_uid};
 use shared::store::MemoryStore;
 use shared::testing::{
     RecordingMailer, assert_post_route_conventions, assert_security_headers, body_json, create_user, header,
     mailing_app_with, post_json,
 };
+use shared::tokens::links::{decode_uid, encode_uid};
 
 const PATH: &str = "/account/password/reset/";
 const EMAIL: &str = "user@example.com";

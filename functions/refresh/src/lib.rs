@@ -8,13 +8,14 @@ use time::OffsetDateTime;
 use time::macros::format_description;
 
 use shared::auth::{LiveRefresh, RefreshUse, Standing, check_refresh, standing};
-use shared::error::{ApiError, RefreshDenied};
+use shared::http::input::{Fields, body_object};
 use shared::http::{
     ACCESS_COOKIE, Endpoint, REFRESH_COOKIE, json_response, request_cookie, serve, token_cookie, with_cookies,
 };
-use shared::input::{Fields, body_object};
+use shared::http::{ApiError, RefreshDenied};
+use shared::ids::random_id;
 use shared::store::{NextRefresh, Rotation, Session, SessionProblem, SessionStore, TOUCH_INTERVAL_SECONDS};
-use shared::token::{Issued, TokenKind, random_id};
+use shared::tokens::{Issued, TokenKind};
 use shared::{App, KeyUse, now_unix};
 
 /// It signs tokens or makes and checks mailed links: it holds the signing keys (`shared::KeyUse`).

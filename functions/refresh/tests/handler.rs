@@ -15,7 +15,7 @@ use shared::testing::{
     SessionTokens, app, app_with, assert_post_route_conventions, assert_security_headers, bearer, body_json, event,
     expired_token, foreign_token, header, join_user, post_json, set_cookie, set_cookies, start_session, unsigned_copy,
 };
-use shared::token::TokenKind;
+use shared::tokens::TokenKind;
 
 const PATH: &str = "/account/token/refresh/";
 const PASSWORD: &str = "Tutorial-Pw!7319";

@@ -11,10 +11,9 @@ use lambda_http::{Body, Request, Response};
 use serde_json::json;
 
 use shared::config::EmailVerification;
-use shared::error::ApiError;
-use shared::http::{Endpoint, json_response, serve};
+use shared::http::{ApiError, Endpoint, json_response, serve};
 use shared::mail::Language;
-use shared::mailing::{answer_no_sooner, requested_email, send_confirmation};
+use shared::mail::delivery::{answer_no_sooner, requested_email, send_confirmation};
 use shared::store::{EmailStore, UserStore};
 use shared::{App, now_unix};
 

@@ -9,9 +9,8 @@ use lambda_http::{Body, Request, Response};
 use serde_json::json;
 
 use shared::auth::authenticate;
-use shared::error::{AccessDenied, ApiError};
-use shared::http::{Endpoint, json_response, serve};
-use shared::input::body_object;
+use shared::http::input::body_object;
+use shared::http::{AccessDenied, ApiError, Endpoint, json_response, serve};
 use shared::store::{SessionListStore, SessionStore};
 use shared::{App, KeyUse, now_unix};
 

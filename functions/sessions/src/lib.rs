@@ -11,10 +11,9 @@ use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, RequestExt, Response};
 use serde_json::{Value, json};
 
-use shared::account::unix_timestamp;
 use shared::auth::authenticate;
-use shared::error::ApiError;
-use shared::http::{Endpoint, json_response, no_content, serve};
+use shared::clock::unix_timestamp;
+use shared::http::{ApiError, Endpoint, json_response, no_content, serve};
 use shared::store::{Session, SessionListStore, SessionStore};
 use shared::{App, KeyUse, now_unix};
 

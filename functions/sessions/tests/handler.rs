@@ -7,12 +7,12 @@ use serde_json::{Value, json};
 
 use sessions::{ITEM, LIST, MAX_LISTED, handle};
 use shared::App;
+use shared::ids::random_id;
 use shared::store::{MemoryStore, SessionListStore, SessionOrigin, SessionStore};
 use shared::testing::{
     app, assert_no_content, assert_security_headers, bearer, body_json, event, header, join_user,
     refused_authorizations, rest_event_json, start_session, start_session_at,
 };
-use shared::token::random_id;
 
 const LIST_PATH: &str = "/account/sessions/";
 const PASSWORD: &str = "Tutorial-Pw!7319";
@@ -92,7 +92,7 @@ async fn the_list_shows_the_callers_sessions_newest_first_and_marks_the_current_
         sessions[1..].iter().map(|s| s["id"].clone()).collect::<Vec<_>>(),
         [&newest, &middle, &oldest].map(|s| json!(s.session_id))
     );
-    let at = |seconds: i64| shared::account::unix_timestamp(seconds);
+    let at = |seconds: i64| shared::clock::unix_timestamp(seconds);
     assert_eq!(
         sessions[3],
         json!({

@@ -7,11 +7,10 @@ use lambda_http::{Body, Request, Response};
 use serde_json::json;
 
 use shared::auth::standing;
-use shared::error::{ApiError, VerifyDenied};
-use shared::http::{Endpoint, json_response, serve};
-use shared::input::{Fields, body_object};
+use shared::http::input::{Fields, body_object};
+use shared::http::{ApiError, Endpoint, VerifyDenied, json_response, serve};
 use shared::store::{SessionProblem, SessionStore};
-use shared::token::{TokenFault, TokenKind};
+use shared::tokens::{TokenFault, TokenKind};
 use shared::{App, KeyUse, now_unix};
 
 /// It only verifies tokens: under ES256 it holds the public keys alone (`shared::KeyUse`).

@@ -17,12 +17,11 @@
 use lambda_http::{Body, Request, Response};
 
 use shared::auth::authenticate;
-use shared::error::{AccessDenied, ApiError, FieldErrors};
-use shared::http::{Endpoint, no_content, serve};
-use shared::input::{Fields, body_object};
-use shared::password::{MAX_PASSWORD_CHARS, verify_password};
+use shared::auth::password::{MAX_PASSWORD_CHARS, verify_password};
+use shared::auth::throttle::{forget_failures, read_and_reserve_password_check};
+use shared::http::input::{Fields, body_object};
+use shared::http::{AccessDenied, ApiError, Endpoint, FieldErrors, no_content, serve};
 use shared::store::{SessionProblem, Store};
-use shared::throttle::{forget_failures, read_and_reserve_password_check};
 use shared::{App, KeyUse, now_unix};
 
 /// It only verifies tokens: under ES256 it holds the public keys alone (`shared::KeyUse`).

@@ -10,9 +10,8 @@ use lambda_http::{Body, Request, Response};
 
 use shared::account::{profile_fields, user_json};
 use shared::auth::authenticate;
-use shared::error::{AccessDenied, ApiError};
-use shared::http::{Endpoint, json_response, serve};
-use shared::input::{Fields, body_object, today_utc};
+use shared::http::input::{Fields, body_object, today_utc};
+use shared::http::{AccessDenied, ApiError, Endpoint, json_response, serve};
 use shared::store::{SessionProblem, SessionStore, UserStore};
 use shared::{App, KeyUse};
 

@@ -17,7 +17,7 @@ use shared::testing::{
     SessionTokens, app, assert_security_headers, bearer, body_json, event, expired_token, foreign_token, header,
     join_user, start_session, test_config, unsigned_copy,
 };
-use shared::token::TokenKind;
+use shared::tokens::TokenKind;
 use user::handle;
 
 const PATH: &str = "/account/user/";
@@ -347,7 +347,7 @@ async fn gender_and_date_of_birth_change_and_clear_with_joins_rules() {
         assert_ok(&response, &user_object(user_id, "Ada", "Lovelace", "", Value::Null));
         assert_eq!(stored(&app, user_id).date_of_birth, None);
     }
-    let today = shared::input::today_utc().to_string();
+    let today = shared::http::input::today_utc().to_string();
     let response = write(&app, "PATCH", &tokens.access, json!({"date_of_birth": today})).await;
     assert_eq!(response.status(), 200, "today is not in the future");
 }

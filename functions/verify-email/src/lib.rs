@@ -6,11 +6,10 @@ use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, Response};
 use serde_json::json;
 
-use shared::email_token::EmailKeys;
-use shared::error::ApiError;
-use shared::http::{Endpoint, json_response, serve};
-use shared::input::{Fields, body_object};
+use shared::http::input::{Fields, body_object};
+use shared::http::{ApiError, Endpoint, json_response, serve};
 use shared::store::EmailStore;
+use shared::tokens::links::EmailKeys;
 use shared::{App, KeyUse, now_unix};
 
 /// It signs tokens or makes and checks mailed links: it holds the signing keys (`shared::KeyUse`).

@@ -4,11 +4,11 @@ use lambda_http::{Body, Request, Response};
 use serde_json::{Value, json};
 
 use shared::App;
-use shared::email_token::encode_uid;
 use shared::store::MemoryStore;
 use shared::testing::{
     assert_post_route_conventions, assert_security_headers, body_json, create_user, mailing_app_with, post_json,
 };
+use shared::tokens::links::encode_uid;
 use verify_email::handle;
 
 const PATH: &str = "/account/join/verify-email/";

@@ -9,8 +9,7 @@ use lambda_http::http::{HeaderValue, StatusCode, header};
 use lambda_http::{Body, Request, RequestExt, Response};
 use serde_json::{Value, json};
 
-use shared::error::ApiError;
-use shared::http::{Endpoint, json_response, serve};
+use shared::http::{ApiError, Endpoint, json_response, serve};
 use shared::{App, KeyUse};
 
 /// It only verifies tokens: under ES256 it holds the public keys alone (`shared::KeyUse`).

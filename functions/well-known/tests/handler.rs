@@ -33,17 +33,17 @@ async fn get(app: &App<MemoryStore>, path: &str) -> (u16, Value, String) {
 #[tokio::test]
 async fn the_key_set_lists_the_current_then_the_previous_public_key() {
     let (old, new) = (
-        shared::keys::new_es256_pem().unwrap(),
-        shared::keys::new_es256_pem().unwrap(),
+        shared::tokens::keys::new_es256_pem().unwrap(),
+        shared::tokens::keys::new_es256_pem().unwrap(),
     );
     let app = es256_app(&new, Some(&old));
     let token = app
         .tokens
         .issue(
-            shared::token::TokenKind::Access,
+            shared::tokens::TokenKind::Access,
             1,
-            &shared::token::random_id(),
-            shared::token::random_id(),
+            &shared::ids::random_id(),
+            shared::ids::random_id(),
             shared::now_unix(),
         )
         .unwrap()
@@ -73,7 +73,7 @@ fn e2e_kid(token: &str) -> String {
 
 #[tokio::test]
 async fn the_discovery_document_names_the_issuer_and_its_key_set() {
-    let app = es256_app(&shared::keys::new_es256_pem().unwrap(), None);
+    let app = es256_app(&shared::tokens::keys::new_es256_pem().unwrap(), None);
     let (status, body, cache) = get(&app, "/account/.well-known/openid-configuration").await;
     assert_eq!(status, 200);
     assert_eq!(cache, "public, max-age=3600");
@@ -97,7 +97,7 @@ async fn an_hs256_deployment_publishes_nothing() {
 
 #[tokio::test]
 async fn other_paths_and_methods_are_refused_as_everywhere() {
-    let app = es256_app(&shared::keys::new_es256_pem().unwrap(), None);
+    let app = es256_app(&shared::tokens::keys::new_es256_pem().unwrap(), None);
     let (status, _, _) = get(&app, "/account/.well-known/other").await;
     assert_eq!(status, 404);
     let response = well_known::handle(&app, event("POST", "/account/.well-known/jwks.json", &[], Some("{}"))).await;

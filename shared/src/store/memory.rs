@@ -403,7 +403,7 @@ impl EmailStore for MemoryStore {
         let mut state = self.state()?;
         let entry = state
             .mail_quota
-            .entry((email.to_owned(), quota_sort_key(purpose)))
+            .entry((email.to_owned(), purpose.sort_key()))
             .or_insert((0, 0));
         if entry.1 <= now {
             *entry = (0, now + MAIL_QUOTA_WINDOW_SECONDS);
@@ -413,13 +413,5 @@ impl EmailStore for MemoryStore {
         }
         entry.0 += 1;
         Ok(true)
-    }
-}
-
-/// The sort key of an address's quota item of this purpose (shared with the DynamoDB store).
-pub(super) fn quota_sort_key(purpose: MailPurpose) -> &'static str {
-    match purpose {
-        MailPurpose::PasswordReset => "RESET",
-        MailPurpose::EmailConfirmation => "CONFIRM",
     }
 }

@@ -3,8 +3,8 @@
 
 use e2e::*;
 use serde_json::json;
-use shared::email_token::encode_uid;
 use shared::store::EmailStore;
+use shared::tokens::links::encode_uid;
 
 const DONE: &str = "Password has been reset with the new password.";
 

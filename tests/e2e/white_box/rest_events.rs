@@ -173,7 +173,7 @@ async fn rest_api_session_and_deletion_events_walk_an_account_to_its_end_through
 
 #[tokio::test]
 async fn rest_api_events_of_the_published_keys_reach_the_real_binary() {
-    let es256 = stack_keys().algorithm == shared::keys::JwtAlgorithm::Es256;
+    let es256 = stack_keys().algorithm == shared::tokens::keys::JwtAlgorithm::Es256;
     for file in [
         "jwks.json",
         "jwks-with-slash.json",

@@ -42,7 +42,7 @@ async fn main() -> ExitCode {
     if let [command, algorithm] = args.as_slice()
         && command == "new-signing-key"
     {
-        return match algorithm.parse().ok().and_then(shared::keys::new_signing_key) {
+        return match algorithm.parse().ok().and_then(shared::tokens::keys::new_signing_key) {
             Some(key) => {
                 println!("{}", key.trim_end());
                 ExitCode::SUCCESS
@@ -111,11 +111,12 @@ fn public_keys(current: &str, previous: Option<&String>) -> Result<String, Strin
             .map(|text| SecretString::from(text.trim().to_owned()))
             .map_err(|error| format!("{path}: {}", error.kind()))
     };
-    let material = shared::keys::KeyMaterial {
+    let material = shared::tokens::keys::KeyMaterial {
         current: read(current)?,
         previous: previous.map(|path| read(path)).transpose()?,
     };
-    let ring = shared::keys::KeyRing::build(shared::keys::JwtAlgorithm::Es256, &material).map_err(|e| e.to_string())?;
+    let ring = shared::tokens::keys::KeyRing::build(shared::tokens::keys::JwtAlgorithm::Es256, &material)
+        .map_err(|e| e.to_string())?;
     ring.jwks().map(|set| set.to_string()).ok_or_else(|| USAGE.to_owned())
 }
 
@@ -132,16 +133,18 @@ async fn secrets_command(args: &[String]) -> Result<String, String> {
         words.drain(at..at + 2);
     }
     match words.as_slice() {
-        ["publish-public-keys", signing, key_set] => shared::key_source::publish_public_keys(&client, signing, key_set)
-            .await
-            .map(|kids| format!("published the public keys {}", kids.join(", ")))
-            .map_err(|error| error.to_string()),
+        ["publish-public-keys", signing, key_set] => {
+            shared::tokens::source::publish_public_keys(&client, signing, key_set)
+                .await
+                .map(|kids| format!("published the public keys {}", kids.join(", ")))
+                .map_err(|error| error.to_string())
+        }
         ["rotate-signing-key", algorithm, signing, key_set @ ..] if key_set.len() <= 1 => {
-            let algorithm: shared::keys::JwtAlgorithm = algorithm.parse().map_err(|_| USAGE.to_owned())?;
-            if algorithm == shared::keys::JwtAlgorithm::Es256 {
+            let algorithm: shared::tokens::keys::JwtAlgorithm = algorithm.parse().map_err(|_| USAGE.to_owned())?;
+            if algorithm == shared::tokens::keys::JwtAlgorithm::Es256 {
                 eprintln!("account-admin: publishing the new public key, then waiting {wait} s before it signs");
             }
-            shared::key_source::rotate_signing_key(
+            shared::tokens::source::rotate_signing_key(
                 &client,
                 algorithm,
                 signing,

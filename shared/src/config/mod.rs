@@ -1,5 +1,8 @@
 //! Configuration, read from the environment once per cold start.
 
+mod email;
+mod login_throttle;
+
 use std::env;
 use std::fmt;
 use std::str::FromStr;
@@ -8,11 +11,19 @@ use std::sync::Arc;
 
 use secrecy::SecretString;
 
-use crate::cors::Cors;
-use crate::keys::{JwtAlgorithm, KeyMaterial, KeyRing};
+use email::email_settings;
+pub use email::{
+    DEFAULT_EMAIL_CONFIRM_URL, DEFAULT_PASSWORD_RESET_URL, EmailBackend, EmailSettings, EmailVerification,
+};
+pub use login_throttle::LoginThrottle;
+
+use crate::http::cors::Cors;
+use crate::tokens::keys::{JwtAlgorithm, KeyMaterial, KeyRejected, KeyRing};
+use crate::tokens::source::KeySourceError;
+use crate::tokens::{TokenKeys, TokenSettings};
 
 /// The shortest signing key we accept (contract §2): 256 bits for HS256.
-pub const MIN_SIGNING_KEY_BYTES: usize = crate::keys::MIN_HS256_KEY_BYTES;
+pub const MIN_SIGNING_KEY_BYTES: usize = crate::tokens::keys::MIN_HS256_KEY_BYTES;
 
 /// The longest time between two reads of the signing keys (`JWT_KEY_REFRESH_SECONDS`): a day.
 pub const MAX_KEY_REFRESH_SECONDS: i64 = 86400;
@@ -80,90 +91,7 @@ pub struct Config {
     pub email: EmailSettings,
 }
 
-/// allauth's `ACCOUNT_EMAIL_VERIFICATION`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum EmailVerification {
-    /// The tutorial's: no confirmation mail, nothing asked.
-    None,
-    /// Join sends a confirmation mail; nothing waits for it.
-    Optional,
-    /// Join sends it and answers without tokens; login refuses an unverified address.
-    Mandatory,
-}
-
-/// Where mail goes: `EMAIL_BACKEND`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum EmailBackend {
-    /// Amazon SES v2 (`SendEmail`, raw content), from `EMAIL_FROM` under the identity
-    /// `SES_IDENTITY_ARN` when set, in the configuration set `SES_CONFIGURATION_SET` when set
-    /// (bounce and complaint events).
-    Ses {
-        identity_arn: Option<String>,
-        configuration_set: Option<String>,
-    },
-    /// One file per message under `EMAIL_OUTBOX_DIR`, like Django's file-based backend: local only.
-    File { outbox: std::path::PathBuf },
-}
-
-/// What the mail-sending routes read (`EMAIL_*`, `PASSWORD_RESET_*`, `SES_IDENTITY_ARN`).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct EmailSettings {
-    /// `EMAIL_BACKEND`: `file` (default) or `ses`.
-    pub backend: EmailBackend,
-    /// `EMAIL_FROM` (default `webmaster@localhost`, Django's): the sender address.
-    pub from: String,
-    /// `EMAIL_VERIFICATION`: `none` (default), `optional` or `mandatory`.
-    pub verification: EmailVerification,
-    /// `PASSWORD_RESET_URL`: the front end's page for a reset link, with `{uid}` and `{token}`.
-    pub password_reset_url: String,
-    /// `EMAIL_CONFIRM_URL`: the front end's page for a confirmation link, with `{key}`.
-    pub email_confirm_url: String,
-    /// `PASSWORD_RESET_TIMEOUT` (default 259200, Django's three days): a reset link's life.
-    pub password_reset_timeout: i64,
-    /// `EMAIL_CONFIRM_TIMEOUT` (default 259200, allauth's three days): a confirmation link's life.
-    pub email_confirm_timeout: i64,
-    /// `PASSWORD_RESET_MAX_PER_HOUR` (default 3): reset mails to one address in an hour.
-    pub reset_mails_per_hour: u32,
-    /// `EMAIL_CONFIRM_MAX_PER_HOUR` (default 3): confirmation mails (join and resend) likewise.
-    pub confirm_mails_per_hour: u32,
-    /// `EMAIL_ANSWER_FLOOR_MS` (default 400): reset and resend answer no sooner than this after
-    /// they began, mail sent or not, so the time of an answer says nothing about the address.
-    pub answer_floor_ms: u64,
-}
-
-/// After `failures` wrong passwords for one email, password checks for that email are refused
-/// for `lockout` seconds, doubling with each further wrong password up to `max_lockout`. The
-/// count is forgotten `window` seconds after the last wrong password or the end of the lockout
-/// it earned, whichever is later, and at once by a right password. Unknown emails are counted
-/// alike. `failures = 0` turns the throttle off. The rules themselves are in `crate::throttle`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct LoginThrottle {
-    /// `LOGIN_THROTTLE_FAILURES` (default 5).
-    pub failures: u32,
-    /// `LOGIN_THROTTLE_WINDOW_SECONDS` (default 86400): how long wrong passwords are remembered.
-    pub window: i64,
-    /// `LOGIN_THROTTLE_LOCKOUT_SECONDS` (default 60).
-    pub lockout: i64,
-    /// `LOGIN_THROTTLE_MAX_LOCKOUT_SECONDS` (default 3600).
-    pub max_lockout: i64,
-}
 // ANCHOR_END: variables
-
-impl LoginThrottle {
-    pub fn enabled(&self) -> bool {
-        self.failures > 0
-    }
-
-    /// The lockout that `count` failures in the window earn, if any: `lockout` at the
-    /// threshold, doubled for each failure past it, at most `max_lockout`.
-    pub fn lockout_after(&self, count: u32) -> Option<i64> {
-        if !self.enabled() || count < self.failures {
-            return None;
-        }
-        let doublings = (count - self.failures).min(32);
-        Some(self.lockout.saturating_mul(1_i64 << doublings).min(self.max_lockout))
-    }
-}
 
 impl fmt::Debug for Config {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -199,10 +127,30 @@ pub enum ConfigError {
     #[error("the signing key secret could not be read: {0}")]
     Secret(String),
     #[error("{0}")]
-    Key(#[from] crate::keys::KeyRejected),
+    Key(#[from] KeyRejected),
+    #[error(transparent)]
+    Keys(#[from] KeySourceError),
 }
 
 impl Config {
+    /// The token rules of this configuration, and the keys read at cold start.
+    pub fn token_settings(&self) -> TokenSettings {
+        TokenSettings {
+            ring: Arc::clone(&self.key_ring),
+            issuer: self.jwt_issuer.clone(),
+            audience: self.jwt_audience.clone(),
+            leeway: self.jwt_leeway,
+            access_lifetime: self.access_token_lifetime,
+            refresh_lifetime: self.refresh_token_lifetime,
+            max_session: self.max_session_seconds,
+        }
+    }
+
+    /// The tokens' keys and rules, as a function holds them.
+    pub fn token_keys(&self) -> TokenKeys {
+        TokenKeys::new(self.token_settings())
+    }
+
     /// Reads the process environment.
     pub fn from_env() -> Result<Self, ConfigError> {
         Self::from_lookup(|name| env::var(name).ok())
@@ -342,104 +290,7 @@ fn is_issuer(issuer: &str) -> bool {
     })
 }
 
-/// Where a local stack's front end (web/, `make dev`) shows the two links.
-pub const DEFAULT_PASSWORD_RESET_URL: &str = "http://localhost:9001/#/reset/{uid}/{token}";
-pub const DEFAULT_EMAIL_CONFIRM_URL: &str = "http://localhost:9001/#/verify/{key}";
-
-fn email_settings(lookup: &impl Fn(&str) -> Option<String>) -> Result<EmailSettings, ConfigError> {
-    let text = |name: &str| {
-        lookup(name)
-            .map(|value| value.trim().to_owned())
-            .filter(|value| !value.is_empty())
-    };
-    let backend = match text("EMAIL_BACKEND").as_deref().unwrap_or("file") {
-        "ses" => EmailBackend::Ses {
-            identity_arn: text("SES_IDENTITY_ARN"),
-            configuration_set: text("SES_CONFIGURATION_SET"),
-        },
-        "file" => EmailBackend::File {
-            outbox: text("EMAIL_OUTBOX_DIR")
-                .unwrap_or_else(|| ".local/outbox".to_owned())
-                .into(),
-        },
-        _ => {
-            return Err(ConfigError::Invalid {
-                name: "EMAIL_BACKEND",
-                expected: "ses or file",
-            });
-        }
-    };
-    let from = text("EMAIL_FROM").unwrap_or_else(|| "webmaster@localhost".to_owned());
-    if matches!(backend, EmailBackend::Ses { .. }) && lookup("EMAIL_FROM").is_none() {
-        return Err(ConfigError::Missing("EMAIL_FROM"));
-    }
-    if from.parse::<lettre::Address>().is_err() {
-        return Err(ConfigError::Invalid {
-            name: "EMAIL_FROM",
-            expected: "an e-mail address",
-        });
-    }
-    let verification = match text("EMAIL_VERIFICATION").as_deref().unwrap_or("none") {
-        "none" => EmailVerification::None,
-        "optional" => EmailVerification::Optional,
-        "mandatory" => EmailVerification::Mandatory,
-        _ => {
-            return Err(ConfigError::Invalid {
-                name: "EMAIL_VERIFICATION",
-                expected: "none, optional or mandatory",
-            });
-        }
-    };
-    let url = |name: &'static str, default: &str, placeholders: &[&str], expected: &'static str| {
-        let url = text(name).unwrap_or_else(|| default.to_owned());
-        let absolute = url.starts_with("https://") || url.starts_with("http://");
-        match absolute && placeholders.iter().all(|placeholder| url.contains(placeholder)) {
-            true => Ok(url),
-            false => Err(ConfigError::Invalid { name, expected }),
-        }
-    };
-    let per_hour = |name: &'static str| {
-        let count: u32 = parse_or(lookup, name, 3, "a number of mails from 1 to 100")?;
-        match (1..=100).contains(&count) {
-            true => Ok(count),
-            false => Err(ConfigError::Invalid {
-                name,
-                expected: "a number of mails from 1 to 100",
-            }),
-        }
-    };
-    let answer_floor_ms = parse_or(lookup, "EMAIL_ANSWER_FLOOR_MS", 400, "milliseconds, at most 10000")?;
-    if answer_floor_ms > 10_000 {
-        return Err(ConfigError::Invalid {
-            name: "EMAIL_ANSWER_FLOOR_MS",
-            expected: "milliseconds, at most 10000",
-        });
-    }
-    Ok(EmailSettings {
-        backend,
-        from,
-        verification,
-        password_reset_url: url(
-            "PASSWORD_RESET_URL",
-            DEFAULT_PASSWORD_RESET_URL,
-            &["{uid}", "{token}"],
-            "an http(s) URL with {uid} and {token}",
-        )?,
-        email_confirm_url: url(
-            "EMAIL_CONFIRM_URL",
-            DEFAULT_EMAIL_CONFIRM_URL,
-            &["{key}"],
-            "an http(s) URL with {key}",
-        )?,
-        password_reset_timeout: parse_duration(lookup, "PASSWORD_RESET_TIMEOUT", 259_200)?,
-        email_confirm_timeout: parse_duration(lookup, "EMAIL_CONFIRM_TIMEOUT", 259_200)?,
-        reset_mails_per_hour: per_hour("PASSWORD_RESET_MAX_PER_HOUR")?,
-        confirm_mails_per_hour: per_hour("EMAIL_CONFIRM_MAX_PER_HOUR")?,
-        answer_floor_ms,
-    })
-}
-
-fn parse_or<T: FromStr>(
+pub(super) fn parse_or<T: FromStr>(
     lookup: &impl Fn(&str) -> Option<String>,
     name: &'static str,
     default: T,
@@ -452,7 +303,7 @@ fn parse_or<T: FromStr>(
 }
 
 /// A number of seconds, at least one and at most `MAX_DURATION_SECONDS`.
-fn parse_duration(
+pub(super) fn parse_duration(
     lookup: &impl Fn(&str) -> Option<String>,
     name: &'static str,
     default: i64,
@@ -465,7 +316,7 @@ fn parse_duration(
     }
 }
 
-fn parse_bool_or(
+pub(super) fn parse_bool_or(
     lookup: &impl Fn(&str) -> Option<String>,
     name: &'static str,
     default: bool,
@@ -496,47 +347,6 @@ mod tests {
     const KEY: &str = "0123456789abcdef0123456789abcdef";
 
     #[test]
-    fn lockouts_start_at_the_threshold_and_double_to_the_cap() {
-        let throttle = config_from(&[("JWT_SIGNING_KEY", KEY)]).unwrap().login_throttle;
-        assert_eq!(
-            (
-                throttle.failures,
-                throttle.window,
-                throttle.lockout,
-                throttle.max_lockout
-            ),
-            (5, 86400, 60, 3600)
-        );
-        let lockouts: Vec<Option<i64>> = (1..=13).map(|count| throttle.lockout_after(count)).collect();
-        assert_eq!(
-            lockouts,
-            [
-                None,
-                None,
-                None,
-                None,
-                Some(60),
-                Some(120),
-                Some(240),
-                Some(480),
-                Some(960),
-                Some(1920),
-                Some(3600),
-                Some(3600),
-                Some(3600)
-            ]
-        );
-        assert_eq!(throttle.lockout_after(u32::MAX), Some(3600), "no overflow");
-        let off = config_from(&[("JWT_SIGNING_KEY", KEY), ("LOGIN_THROTTLE_FAILURES", "0")])
-            .unwrap()
-            .login_throttle;
-        assert!(!off.enabled());
-        assert_eq!(off.lockout_after(1000), None);
-        assert!(config_from(&[("JWT_SIGNING_KEY", KEY), ("LOGIN_THROTTLE_MAX_LOCKOUT_SECONDS", "10")]).is_err());
-        assert!(config_from(&[("JWT_SIGNING_KEY", KEY), ("LOGIN_THROTTLE_WINDOW_SECONDS", "0")]).is_err());
-    }
-
-    #[test]
     fn no_setting_can_make_a_time_overflow() {
         let huge = i64::MAX.to_string();
         for name in [
@@ -560,18 +370,18 @@ mod tests {
             ("REFRESH_TOKEN_LIFETIME_SECONDS", &longest),
         ])
         .unwrap();
-        let tokens = crate::token::TokenKeys::new(&config);
+        let tokens = config.token_keys();
         let issued = tokens
             .issue(
-                crate::token::TokenKind::Refresh,
+                crate::tokens::TokenKind::Refresh,
                 1,
-                &crate::token::random_id(),
-                crate::token::random_id(),
-                crate::now_unix(),
+                &crate::ids::random_id(),
+                crate::ids::random_id(),
+                crate::clock::now_unix(),
             )
             .unwrap();
-        assert!(tokens.verify(&issued.token, crate::token::TokenKind::Refresh).is_ok());
-        let cookie = crate::http::token_cookie("c", &issued.token, MAX_DURATION_SECONDS, true);
+        assert!(tokens.verify(&issued.token, crate::tokens::TokenKind::Refresh).is_ok());
+        let cookie = crate::http::cookies::token_cookie("c", &issued.token, MAX_DURATION_SECONDS, true);
         assert!(cookie.to_str().unwrap().contains("Max-Age="));
     }
 
@@ -607,57 +417,6 @@ mod tests {
     }
 
     #[test]
-    fn email_settings_default_to_the_tutorial_and_refuse_what_cannot_work() {
-        let email = config_from(&[("JWT_SIGNING_KEY", KEY)]).unwrap().email;
-        assert_eq!(email.verification, EmailVerification::None);
-        assert_eq!(
-            email.backend,
-            EmailBackend::File {
-                outbox: ".local/outbox".into()
-            }
-        );
-        assert_eq!(
-            (
-                email.password_reset_timeout,
-                email.reset_mails_per_hour,
-                email.from.as_str()
-            ),
-            (259_200, 3, "webmaster@localhost")
-        );
-        let ses = config_from(&[
-            ("JWT_SIGNING_KEY", KEY),
-            ("EMAIL_BACKEND", "ses"),
-            ("EMAIL_FROM", "no-reply@example.com"),
-            ("EMAIL_VERIFICATION", "mandatory"),
-        ])
-        .unwrap()
-        .email;
-        assert_eq!(
-            ses.backend,
-            EmailBackend::Ses {
-                identity_arn: None,
-                configuration_set: None
-            }
-        );
-        assert_eq!(ses.verification, EmailVerification::Mandatory);
-        for (name, value) in [
-            ("EMAIL_BACKEND", "smtp"),
-            ("EMAIL_VERIFICATION", "sometimes"),
-            ("EMAIL_FROM", "not an address"),
-            ("PASSWORD_RESET_URL", "https://app.example.com/reset/{uid}"),
-            ("EMAIL_CONFIRM_URL", "javascript:{key}"),
-            ("PASSWORD_RESET_MAX_PER_HOUR", "0"),
-            ("PASSWORD_RESET_TIMEOUT", "0"),
-            ("EMAIL_ANSWER_FLOOR_MS", "60000"),
-        ] {
-            let err = config_from(&[("JWT_SIGNING_KEY", KEY), (name, value)]).unwrap_err();
-            assert!(err.to_string().contains(name), "{name}={value}: {err}");
-        }
-        let err = config_from(&[("JWT_SIGNING_KEY", KEY), ("EMAIL_BACKEND", "ses")]).unwrap_err();
-        assert!(err.to_string().contains("EMAIL_FROM"), "SES needs a sender");
-    }
-
-    #[test]
     fn refuses_to_start_without_a_long_enough_key() {
         assert!(matches!(config_from(&[]), Err(ConfigError::Missing("JWT_SIGNING_KEY"))));
         let short = config_from(&[("JWT_SIGNING_KEY", "too-short")]);
@@ -672,7 +431,7 @@ mod tests {
 
     #[test]
     fn the_algorithm_issuer_and_key_refresh_are_checked_by_name() {
-        let pem = crate::keys::new_es256_pem().unwrap();
+        let pem = crate::tokens::keys::new_es256_pem().unwrap();
         let issuer = "https://abc.execute-api.eu-west-1.amazonaws.com/api/account";
         let es256 = config_from(&[
             ("JWT_ALGORITHM", "ES256"),

@@ -3,11 +3,26 @@
 
 use std::time::{Duration, Instant};
 
-use crate::App;
-use crate::error::ApiError;
-use crate::input::{Fields, body_object};
-use crate::mail::{Language, MailError, confirmation_email};
+use std::sync::Arc;
+
+use super::message::{Email, Language, account_exists_email, confirmation_email};
+use super::transport::{MailError, Mailer};
+use crate::config::EmailSettings;
+use crate::http::ApiError;
+use crate::http::input::{Fields, body_object};
 use crate::store::{EmailStore, MailPurpose, User};
+use crate::tokens::links::EmailKeys;
+
+/// What the sending rules need of a function (its application implements it): its mail
+/// settings, its mailer, its store, and the mailed links' keys.
+pub trait Mailroom {
+    type Store: EmailStore;
+    fn mail_settings(&self) -> &EmailSettings;
+    fn mailer(&self) -> &dyn Mailer;
+    fn mail_store(&self) -> &Self::Store;
+    /// The links' MAC keys (only a function that holds the signing keys has them).
+    fn link_keys(&self) -> Result<Arc<EmailKeys>, ApiError>;
+}
 
 /// Waits until `floor_ms` have passed since `started`: reset and resend answer no sooner, mail
 /// sent or not, so an answer's time does not tell a known address from an unknown one (a send
@@ -32,15 +47,15 @@ pub fn requested_email(request: &lambda_http::Request) -> Result<String, ApiErro
 /// Sends `user` the link that confirms their address, if the address is under its hourly limit
 /// of confirmation mails. `Ok(false)` when nothing was sent (the limit, an address no mail can be
 /// written to, or the mail service failing: see [`deliver`]); `Err` (503) when the store failed.
-pub async fn send_confirmation<S: EmailStore>(
-    app: &App<S>,
+pub async fn send_confirmation(
+    app: &impl Mailroom,
     user: &User,
     language: Language,
     now: i64,
 ) -> Result<bool, ApiError> {
-    let settings = &app.config.email;
+    let settings = app.mail_settings();
     let allowed = app
-        .store
+        .mail_store()
         .take_mail_quota(
             &user.email,
             MailPurpose::EmailConfirmation,
@@ -52,22 +67,22 @@ pub async fn send_confirmation<S: EmailStore>(
         tracing::info!(user_id = user.id, "confirmation mail withheld: hourly limit reached");
         return Ok(false);
     }
-    let key = app.email_keys()?.confirmation_key(user.id, &user.email, now);
+    let key = app.link_keys()?.confirmation_key(user.id, &user.email, now);
     let email = confirmation_email(settings, &user.email, &key, language);
     Ok(deliver(app, user, &email, "confirmation mail sent").await)
 }
 
 /// Tells the owner of `email` that someone tried to join with it (allauth's "account already
 /// exists"), within the address's hourly limit of confirmation mails. Whether it was sent.
-pub async fn send_account_exists<S: EmailStore>(
-    app: &App<S>,
+pub async fn send_account_exists(
+    app: &impl Mailroom,
     email: &str,
     language: Language,
     now: i64,
 ) -> Result<bool, ApiError> {
-    let settings = &app.config.email;
+    let settings = app.mail_settings();
     let allowed = app
-        .store
+        .mail_store()
         .take_mail_quota(
             email,
             MailPurpose::EmailConfirmation,
@@ -79,11 +94,7 @@ pub async fn send_account_exists<S: EmailStore>(
         tracing::info!("account-exists mail withheld: hourly limit reached");
         return Ok(false);
     }
-    match app
-        .mailer
-        .send(&crate::mail::account_exists_email(email, language))
-        .await
-    {
+    match app.mailer().send(&account_exists_email(email, language)).await {
         Ok(()) => {
             tracing::info!("account-exists mail sent");
             Ok(true)
@@ -101,8 +112,8 @@ pub async fn send_account_exists<S: EmailStore>(
 /// a known address ever reaches it, so a 503 there would tell registered addresses from others.
 /// It is logged instead, as an alert line the operators' alarm counts
 /// ([`crate::logging::MAIL_SEND_FAILED`]), with SES's error code and never the address.
-pub async fn deliver<S>(app: &App<S>, user: &User, email: &crate::mail::Email, done: &str) -> bool {
-    match app.mailer.send(email).await {
+pub async fn deliver(app: &impl Mailroom, user: &User, email: &Email, done: &str) -> bool {
+    match app.mailer().send(email).await {
         Ok(()) => {
             tracing::info!(user_id = user.id, "{done}");
             true
@@ -124,7 +135,7 @@ pub async fn deliver<S>(app: &App<S>, user: &User, email: &crate::mail::Email, d
 }
 
 /// The purposes' limits, for the routes that read them.
-pub fn limit(app_settings: &crate::config::EmailSettings, purpose: MailPurpose) -> u32 {
+pub fn limit(app_settings: &EmailSettings, purpose: MailPurpose) -> u32 {
     match purpose {
         MailPurpose::PasswordReset => app_settings.reset_mails_per_hour,
         MailPurpose::EmailConfirmation => app_settings.confirm_mails_per_hour,

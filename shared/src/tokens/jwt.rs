@@ -9,8 +9,9 @@ use jsonwebtoken::errors::ErrorKind;
 use jsonwebtoken::{Validation, decode, decode_header};
 use serde::{Deserialize, Serialize};
 
-use crate::config::Config;
-use crate::keys::KeyRing;
+use super::keys::KeyRing;
+use crate::clock::now_unix;
+use crate::ids::is_id;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TokenKind {
@@ -107,7 +108,7 @@ pub struct SigningFailed;
 const FUTURE_IAT_SLACK_SECONDS: i64 = 60;
 
 /// The keys and rules for tokens, built once per cold start; the keys are replaced when a
-/// re-read finds new ones (`crate::key_source`).
+/// re-read finds new ones (`super::source`).
 pub struct TokenKeys {
     ring: RwLock<Arc<KeyRing>>,
     validation: Validation,
@@ -127,27 +128,34 @@ struct OurHeader<'a> {
     kid: &'a str,
 }
 
-/// A random 128-bit id as 32 lowercase hex digits (token ids, session ids).
-pub fn random_id() -> String {
-    uuid::Uuid::new_v4().simple().to_string()
-}
-
-/// Whether `text` is an id as [`random_id`] makes them (a session id in a path, say).
-pub fn is_id(text: &str) -> bool {
-    text.len() == 32 && text.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+/// The rules of this deployment's tokens, from its configuration (`crate::config`).
+#[derive(Clone)]
+pub struct TokenSettings {
+    /// The keys read at cold start.
+    pub ring: Arc<KeyRing>,
+    /// `JWT_ISSUER`, when set.
+    pub issuer: Option<String>,
+    /// `JWT_AUDIENCE`, when set: access tokens carry it.
+    pub audience: Option<String>,
+    /// `JWT_LEEWAY_SECONDS`.
+    pub leeway: u64,
+    pub access_lifetime: i64,
+    pub refresh_lifetime: i64,
+    /// `MAX_SESSION_SECONDS`.
+    pub max_session: i64,
 }
 
 impl TokenKeys {
-    pub fn new(config: &Config) -> Self {
-        crate::jws::install();
+    pub fn new(settings: TokenSettings) -> Self {
+        super::jws::install();
         // Pinned to the one algorithm of this deployment: a token naming another is invalid
-        // whatever its key, and each key verifies only its own algorithm (crate::jws).
-        let mut validation = Validation::new(config.jwt_algorithm.jose());
-        validation.leeway = config.jwt_leeway;
+        // whatever its key, and each key verifies only its own algorithm (`super::jws`).
+        let mut validation = Validation::new(settings.ring.algorithm.jose());
+        validation.leeway = settings.leeway;
         validation.validate_exp = true;
         validation.validate_nbf = false;
         let mut required = vec!["exp"];
-        if let Some(issuer) = &config.jwt_issuer {
+        if let Some(issuer) = &settings.issuer {
             validation.set_issuer(&[issuer]);
             required.push("iss");
         }
@@ -155,13 +163,13 @@ impl TokenKeys {
         validation.validate_aud = false;
         validation.set_required_spec_claims(&required);
         TokenKeys {
-            ring: RwLock::new(Arc::clone(&config.key_ring)),
+            ring: RwLock::new(settings.ring),
             validation,
-            issuer: config.jwt_issuer.clone(),
-            audience: config.jwt_audience.clone(),
-            access_lifetime: config.access_token_lifetime,
-            refresh_lifetime: config.refresh_token_lifetime,
-            max_session: config.max_session_seconds,
+            issuer: settings.issuer,
+            audience: settings.audience,
+            access_lifetime: settings.access_lifetime,
+            refresh_lifetime: settings.refresh_lifetime,
+            max_session: settings.max_session,
         }
     }
 
@@ -322,7 +330,7 @@ impl TokenKeys {
         // We never issue a token dated in the future: one that is can only be forged or minted
         // by a clock gone wrong. A minute of slack covers instances whose clocks differ by
         // the second boundary (`iat` has whole seconds).
-        if claims.iat > crate::now_unix() + FUTURE_IAT_SLACK_SECONDS + self.validation.leeway as i64 {
+        if claims.iat > now_unix() + FUTURE_IAT_SLACK_SECONDS + self.validation.leeway as i64 {
             return Err(TokenFault::Invalid);
         }
         let user_id = claims.user_id.parse::<u64>().map_err(|_| TokenFault::Invalid)?;
@@ -342,14 +350,20 @@ impl TokenKeys {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::Config;
+    use crate::ids::random_id;
     use base64::Engine;
 
     fn keys_with(key: &str) -> TokenKeys {
         let config = Config::from_lookup(|name| (name == "JWT_SIGNING_KEY").then(|| key.to_owned())).unwrap();
-        TokenKeys::new(&config)
+        config.token_keys()
     }
 
     const ISSUER: &str = "https://api.example.com/account";
+
+    fn token_keys(config: Config) -> TokenKeys {
+        config.token_keys()
+    }
 
     fn config_with(pairs: &[(&str, &str)]) -> Config {
         let pairs: Vec<(String, String)> = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
@@ -365,15 +379,15 @@ mod tests {
         if let Some(previous) = previous {
             pairs.push(("JWT_PREVIOUS_SIGNING_KEY", previous));
         }
-        TokenKeys::new(&config_with(&pairs))
+        token_keys(config_with(&pairs))
     }
 
     fn ring_of(current: &str, previous: Option<&str>) -> KeyRing {
-        let material = crate::keys::KeyMaterial {
+        let material = crate::tokens::keys::KeyMaterial {
             current: secrecy::SecretString::from(current.to_owned()),
             previous: previous.map(|key| secrecy::SecretString::from(key.to_owned())),
         };
-        KeyRing::build(crate::keys::JwtAlgorithm::Es256, &material).unwrap()
+        KeyRing::build(crate::tokens::keys::JwtAlgorithm::Es256, &material).unwrap()
     }
 
     fn part(token: &str, index: usize) -> serde_json::Value {
@@ -382,7 +396,11 @@ mod tests {
     }
 
     /// `header.payload` of our own claims signed with `key` under any header.
-    fn signed_with(key: &crate::jws::SigningKey, header: serde_json::Value, payload: &serde_json::Value) -> String {
+    fn signed_with(
+        key: &crate::tokens::jws::SigningKey,
+        header: serde_json::Value,
+        payload: &serde_json::Value,
+    ) -> String {
         let b64 =
             |value: &serde_json::Value| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(value.to_string());
         let message = format!("{}.{}", b64(&header), b64(payload));
@@ -395,7 +413,7 @@ mod tests {
 
     #[test]
     fn es256_tokens_carry_kid_and_iss_and_verify() {
-        let pem = crate::keys::new_es256_pem().unwrap();
+        let pem = crate::tokens::keys::new_es256_pem().unwrap();
         let keys = es256_keys(&pem, None);
         let sid = random_id();
         let issued = keys.issue(TokenKind::Access, 42, &sid, random_id(), now()).unwrap();
@@ -405,7 +423,7 @@ mod tests {
         assert_eq!(part(&issued.token, 1)["iss"], ISSUER);
         assert_eq!(keys.verify(&issued.token, TokenKind::Access).unwrap().user_id, 42);
         // Another deployment's ES256 key, even under our kid, is invalid.
-        let foreign = es256_keys(&crate::keys::new_es256_pem().unwrap(), None);
+        let foreign = es256_keys(&crate::tokens::keys::new_es256_pem().unwrap(), None);
         let forged = signed_with(
             foreign.ring().signing.as_ref().unwrap(),
             header.clone(),
@@ -417,8 +435,8 @@ mod tests {
     #[test]
     fn tokens_of_the_previous_key_verify_until_it_is_dropped() {
         let (old, new) = (
-            crate::keys::new_es256_pem().unwrap(),
-            crate::keys::new_es256_pem().unwrap(),
+            crate::tokens::keys::new_es256_pem().unwrap(),
+            crate::tokens::keys::new_es256_pem().unwrap(),
         );
         let before = es256_keys(&old, None);
         let sid = random_id();
@@ -433,7 +451,7 @@ mod tests {
             part(&minted_after.token, 0)["kid"],
             part(&minted_before.token, 0)["kid"]
         );
-        let newest = crate::keys::new_es256_pem().unwrap();
+        let newest = crate::tokens::keys::new_es256_pem().unwrap();
         before.replace(ring_of(&newest, Some(&new)));
         assert_eq!(
             before.verify(&minted_before.token, TokenKind::Refresh),
@@ -444,7 +462,7 @@ mod tests {
 
     #[test]
     fn alg_and_kid_confusion_is_refused() {
-        let pem = crate::keys::new_es256_pem().unwrap();
+        let pem = crate::tokens::keys::new_es256_pem().unwrap();
         let keys = es256_keys(&pem, None);
         let genuine = keys
             .issue(TokenKind::Access, 7, &random_id(), random_id(), now())
@@ -458,7 +476,7 @@ mod tests {
         let mut forged = Vec::new();
         // HS256 under the public key's bytes, in every form a verifier might take them.
         for secret in [point.clone(), jwk.to_string().into_bytes(), kid.clone().into_bytes()] {
-            let hmac = crate::jws::SigningKey::hs256(&secret);
+            let hmac = crate::tokens::jws::SigningKey::hs256(&secret);
             forged.push(signed_with(
                 &hmac,
                 serde_json::json!({"alg": "HS256", "typ": "JWT", "kid": kid}),
@@ -486,7 +504,7 @@ mod tests {
             forged.push(signed_with(ours, header, &payload));
         }
         // An attacker's key, announced in the header, with our kid.
-        let attacker = es256_keys(&crate::keys::new_es256_pem().unwrap(), None);
+        let attacker = es256_keys(&crate::tokens::keys::new_es256_pem().unwrap(), None);
         let attacker_jwk = attacker.ring().held[0].public_jwk.clone().unwrap();
         forged.push(signed_with(
             attacker.ring().signing.as_ref().unwrap(),
@@ -513,14 +531,14 @@ mod tests {
 
     #[test]
     fn issuer_and_audience_are_required_when_configured() {
-        let pem = crate::keys::new_es256_pem().unwrap();
-        let with_audience = TokenKeys::new(&config_with(&[
+        let pem = crate::tokens::keys::new_es256_pem().unwrap();
+        let with_audience = token_keys(config_with(&[
             ("JWT_ALGORITHM", "ES256"),
             ("JWT_SIGNING_KEY", &pem),
             ("JWT_ISSUER", ISSUER),
             ("JWT_AUDIENCE", "orders-api"),
         ]));
-        let other_issuer = TokenKeys::new(&config_with(&[
+        let other_issuer = token_keys(config_with(&[
             ("JWT_ALGORITHM", "ES256"),
             ("JWT_SIGNING_KEY", &pem),
             ("JWT_ISSUER", "https://elsewhere.example.com/account"),
@@ -551,8 +569,8 @@ mod tests {
     /// can take a refresh token for an access token.
     #[test]
     fn with_an_audience_only_access_tokens_carry_it_and_the_kinds_differ_in_typ() {
-        let pem = crate::keys::new_es256_pem().unwrap();
-        let keys = TokenKeys::new(&config_with(&[
+        let pem = crate::tokens::keys::new_es256_pem().unwrap();
+        let keys = token_keys(config_with(&[
             ("JWT_ALGORITHM", "ES256"),
             ("JWT_SIGNING_KEY", &pem),
             ("JWT_ISSUER", ISSUER),
@@ -599,10 +617,10 @@ mod tests {
     /// it verifies what the signers sign, and signs nothing itself.
     #[test]
     fn a_verifier_of_the_published_keys_verifies_and_cannot_issue() {
-        let pem = crate::keys::new_es256_pem().unwrap();
+        let pem = crate::tokens::keys::new_es256_pem().unwrap();
         let signer = es256_keys(&pem, None);
         let published = signer.ring().jwks().unwrap().to_string();
-        let verifier = TokenKeys::new(&config_with(&[
+        let verifier = token_keys(config_with(&[
             ("JWT_ALGORITHM", "ES256"),
             ("JWT_PUBLIC_KEYS", &published),
             ("JWT_ISSUER", ISSUER),

@@ -10,7 +10,7 @@ use secrecy::SecretString;
 use serde_json::{Map, Value};
 use time::{Date, OffsetDateTime};
 
-use crate::error::{ApiError, FieldErrors, NON_FIELD_ERRORS};
+use super::error::{ApiError, FieldErrors, NON_FIELD_ERRORS};
 
 /// Bodies larger than this are refused with 413 before any parsing.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;

@@ -4,7 +4,7 @@ use lambda_http::http::{HeaderValue, StatusCode, header};
 use lambda_http::{Body, Response};
 use serde_json::{Map, Value, json};
 
-use crate::http::json_response;
+use super::response::json_response;
 use crate::store::StoreError;
 
 /// Validation errors keyed by request field, in the order they were found
@@ -126,8 +126,8 @@ pub enum ApiError {
     Internal,
 }
 
-impl From<crate::token::SigningFailed> for ApiError {
-    fn from(_: crate::token::SigningFailed) -> Self {
+impl From<crate::tokens::SigningFailed> for ApiError {
+    fn from(_: crate::tokens::SigningFailed) -> Self {
         tracing::error!("token signing failed");
         ApiError::Internal
     }

@@ -14,9 +14,21 @@ use std::sync::atomic::{AtomicI64, Ordering};
 
 use secrecy::{ExposeSecret, SecretString};
 
-use crate::config::ConfigError;
-use crate::keys::{JwtAlgorithm, KeyMaterial, KeyRing, KeyUse};
-use crate::token::TokenKeys;
+use super::jwt::TokenKeys;
+use super::keys::{JwtAlgorithm, KeyMaterial, KeyRejected, KeyRing, KeyUse};
+
+/// Why keys could not be read or written. Names what, never a key's value.
+#[derive(Debug, thiserror::Error)]
+pub enum KeySourceError {
+    #[error("{0} is not set")]
+    Missing(&'static str),
+    #[error("{name} must be {expected}")]
+    Invalid { name: &'static str, expected: &'static str },
+    #[error("the signing key secret could not be read: {0}")]
+    Secret(String),
+    #[error("{0}")]
+    Key(#[from] KeyRejected),
+}
 
 pub enum KeySource {
     Environment,
@@ -47,7 +59,7 @@ pub enum StoredKeys {
 
 impl StoredKeys {
     /// The ring these keys make for a deployment of `algorithm`.
-    pub fn ring(&self, algorithm: JwtAlgorithm) -> Result<KeyRing, crate::keys::KeyRejected> {
+    pub fn ring(&self, algorithm: JwtAlgorithm) -> Result<KeyRing, KeyRejected> {
         match self {
             StoredKeys::Private(material) => KeyRing::build(algorithm, material),
             StoredKeys::Public(jwk_set) => KeyRing::verify_only(jwk_set),
@@ -61,7 +73,7 @@ impl KeySource {
     /// one that only verifies ES256 tokens (`JWT_ALGORITHM=ES256`) reads the public keys (the
     /// value itself, a file or the secret); any other reads the signing keys (the value itself
     /// wins, then files, then the secret).
-    pub fn from_env(sdk: &aws_config::SdkConfig, key_use: KeyUse) -> Result<Self, ConfigError> {
+    pub fn from_env(sdk: &aws_config::SdkConfig, key_use: KeyUse) -> Result<Self, KeySourceError> {
         let var = |name: &str| std::env::var(name).ok().filter(|value| !value.trim().is_empty());
         let es256 = var("JWT_ALGORITHM").is_some_and(|name| name.trim() == "ES256");
         if key_use == KeyUse::Verify && es256 {
@@ -76,7 +88,7 @@ impl KeySource {
                     client: aws_sdk_secretsmanager::Client::new(sdk),
                     secret_id,
                 }),
-                None => Err(ConfigError::Missing("JWT_PUBLIC_KEYS_SECRET_ARN")),
+                None => Err(KeySourceError::Missing("JWT_PUBLIC_KEYS_SECRET_ARN")),
             };
         }
         Ok(Self::signing_keys_from_env(sdk))
@@ -109,22 +121,22 @@ impl KeySource {
     // ANCHOR_END: variables
 
     /// The keys as stored now; `None` for the environment, which never changes.
-    pub async fn read(&self) -> Result<Option<StoredKeys>, ConfigError> {
+    pub async fn read(&self) -> Result<Option<StoredKeys>, KeySourceError> {
         match self {
             KeySource::Environment => Ok(None),
             KeySource::PublicKeysFile(path) => std::fs::read_to_string(path)
                 .map(|text| Some(StoredKeys::Public(text)))
-                .map_err(|error| ConfigError::Secret(format!("{}: {}", path.display(), error.kind()))),
+                .map_err(|error| KeySourceError::Secret(format!("{}: {}", path.display(), error.kind()))),
             KeySource::PublicKeysSecret { client, secret_id } => {
                 let current = stage(client, secret_id, "AWSCURRENT").await?;
-                let jwk_set = current.ok_or_else(|| ConfigError::Secret("no AWSCURRENT version".to_owned()))?;
+                let jwk_set = current.ok_or_else(|| KeySourceError::Secret("no AWSCURRENT version".to_owned()))?;
                 Ok(Some(StoredKeys::Public(jwk_set.expose_secret().to_owned())))
             }
             KeySource::Files { current, previous } => {
                 let read = |path: &PathBuf| {
                     std::fs::read_to_string(path)
                         .map(|text| text.trim().to_owned())
-                        .map_err(|error| ConfigError::Secret(format!("{}: {}", path.display(), error.kind())))
+                        .map_err(|error| KeySourceError::Secret(format!("{}: {}", path.display(), error.kind())))
                 };
                 let previous = match previous {
                     // A missing previous file is no previous key (before the first rotation).
@@ -142,7 +154,7 @@ impl KeySource {
                     stage(client, secret_id, "AWSCURRENT"),
                     stage(client, secret_id, "AWSPREVIOUS")
                 );
-                let current = current?.ok_or_else(|| ConfigError::Secret("no AWSCURRENT version".to_owned()))?;
+                let current = current?.ok_or_else(|| KeySourceError::Secret("no AWSCURRENT version".to_owned()))?;
                 Ok(Some(StoredKeys::Private(KeyMaterial {
                     current,
                     previous: previous?,
@@ -158,10 +170,10 @@ pub async fn publish_public_keys(
     client: &aws_sdk_secretsmanager::Client,
     signing_secret: &str,
     key_set_secret: &str,
-) -> Result<Vec<String>, ConfigError> {
+) -> Result<Vec<String>, KeySourceError> {
     let current = stage(client, signing_secret, "AWSCURRENT")
         .await?
-        .ok_or_else(|| ConfigError::Secret("the signing secret has no AWSCURRENT version".to_owned()))?;
+        .ok_or_else(|| KeySourceError::Secret("the signing secret has no AWSCURRENT version".to_owned()))?;
     let previous = stage(client, signing_secret, "AWSPREVIOUS").await?;
     let ring = KeyRing::build(JwtAlgorithm::Es256, &KeyMaterial { current, previous })?;
     put(client, key_set_secret, &public_key_set(&ring)?).await?;
@@ -179,9 +191,9 @@ pub async fn rotate_signing_key(
     signing_secret: &str,
     key_set_secret: Option<&str>,
     wait: std::time::Duration,
-) -> Result<String, ConfigError> {
-    let fresh = crate::keys::new_signing_key(algorithm)
-        .ok_or_else(|| ConfigError::Secret("no new key could be made".to_owned()))?;
+) -> Result<String, KeySourceError> {
+    let fresh = super::keys::new_signing_key(algorithm)
+        .ok_or_else(|| KeySourceError::Secret("no new key could be made".to_owned()))?;
     let current = stage(client, signing_secret, "AWSCURRENT").await?;
     let next = KeyRing::build(
         algorithm,
@@ -191,7 +203,7 @@ pub async fn rotate_signing_key(
         },
     )?;
     if algorithm == JwtAlgorithm::Es256 {
-        let key_set_secret = key_set_secret.ok_or(ConfigError::Missing("the public key set secret"))?;
+        let key_set_secret = key_set_secret.ok_or(KeySourceError::Missing("the public key set secret"))?;
         put(client, key_set_secret, &public_key_set(&next)?).await?;
         tokio::time::sleep(wait).await;
     }
@@ -200,8 +212,8 @@ pub async fn rotate_signing_key(
 }
 
 /// The JWK Set a verify-only function reads, as text.
-fn public_key_set(ring: &KeyRing) -> Result<String, ConfigError> {
-    ring.jwks().map(|set| set.to_string()).ok_or(ConfigError::Invalid {
+fn public_key_set(ring: &KeyRing) -> Result<String, KeySourceError> {
+    ring.jwks().map(|set| set.to_string()).ok_or(KeySourceError::Invalid {
         name: "JWT_ALGORITHM",
         expected: "ES256 to have public keys",
     })
@@ -209,7 +221,7 @@ fn public_key_set(ring: &KeyRing) -> Result<String, ConfigError> {
 
 /// A new version of `secret_id` holding `value`, made `AWSCURRENT` (the one before becomes
 /// `AWSPREVIOUS`).
-async fn put(client: &aws_sdk_secretsmanager::Client, secret_id: &str, value: &str) -> Result<(), ConfigError> {
+async fn put(client: &aws_sdk_secretsmanager::Client, secret_id: &str, value: &str) -> Result<(), KeySourceError> {
     client
         .put_secret_value()
         .secret_id(secret_id)
@@ -219,7 +231,7 @@ async fn put(client: &aws_sdk_secretsmanager::Client, secret_id: &str, value: &s
         .map(|_| ())
         .map_err(|error| {
             use aws_sdk_secretsmanager::error::ProvideErrorMetadata;
-            ConfigError::Secret(format!(
+            KeySourceError::Secret(format!(
                 "{secret_id} could not be written: {}",
                 error.code().unwrap_or("unreachable")
             ))
@@ -232,7 +244,7 @@ async fn stage(
     client: &aws_sdk_secretsmanager::Client,
     secret_id: &str,
     label: &str,
-) -> Result<Option<SecretString>, ConfigError> {
+) -> Result<Option<SecretString>, KeySourceError> {
     match client
         .get_secret_value()
         .secret_id(secret_id)
@@ -243,7 +255,7 @@ async fn stage(
         Ok(output) => output
             .secret_string
             .map(|value| Some(SecretString::from(value)))
-            .ok_or_else(|| ConfigError::Secret(format!("the {label} version has no string value"))),
+            .ok_or_else(|| KeySourceError::Secret(format!("the {label} version has no string value"))),
         Err(error)
             if error
                 .as_service_error()
@@ -254,7 +266,7 @@ async fn stage(
         Err(error) => {
             use aws_sdk_secretsmanager::error::ProvideErrorMetadata;
             crate::logging::alert_if_access_denied("secretsmanager", error.code());
-            Err(ConfigError::Secret(
+            Err(KeySourceError::Secret(
                 aws_sdk_secretsmanager::error::DisplayErrorContext(&error).to_string(),
             ))
         }
@@ -335,7 +347,7 @@ mod tests {
     }
 
     fn temp_dir(name: &str) -> PathBuf {
-        let dir = std::env::temp_dir().join(format!("key-source-{name}-{}", crate::token::random_id()));
+        let dir = std::env::temp_dir().join(format!("key-source-{name}-{}", crate::ids::random_id()));
         std::fs::create_dir_all(&dir).unwrap();
         dir
     }
@@ -345,8 +357,8 @@ mod tests {
         let dir = temp_dir("rotation");
         let (current, previous) = files(&dir);
         let (old, new) = (
-            crate::keys::new_es256_pem().unwrap(),
-            crate::keys::new_es256_pem().unwrap(),
+            crate::tokens::keys::new_es256_pem().unwrap(),
+            crate::tokens::keys::new_es256_pem().unwrap(),
         );
         std::fs::write(&current, &old).unwrap();
         let config = Config::from_lookup(|name| match name {
@@ -356,7 +368,7 @@ mod tests {
             _ => None,
         })
         .unwrap();
-        let tokens = TokenKeys::new(&config);
+        let tokens = config.token_keys();
         let source = KeySource::Files {
             current: current.clone(),
             previous: Some(previous.clone()),
@@ -395,7 +407,7 @@ mod tests {
             (name == "JWT_SIGNING_KEY").then(|| "0123456789abcdef0123456789abcdef".to_owned())
         })
         .unwrap();
-        let tokens = TokenKeys::new(&config);
+        let tokens = config.token_keys();
         let refresh = KeyRefresh::new(
             KeySource::Files {
                 current: current.clone(),

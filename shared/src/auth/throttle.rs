@@ -9,9 +9,9 @@
 //! serialised, a late write cannot erase a lock, and every record carries its TTL.
 
 use crate::config::LoginThrottle;
-use crate::error::ApiError;
+use crate::http::ApiError;
+use crate::ids::random_id;
 use crate::store::{LoginThrottleStore, ThrottleRecord};
-use crate::token::random_id;
 
 /// How many times a reservation re-reads and retries after losing a race. Each loss means
 /// another guess was reserved, and a lock is reached after `failures` of them, so this many is

@@ -3,12 +3,11 @@
 
 use lambda_http::Request;
 
-use crate::App;
-use crate::error::{AccessDenied, ApiError, RefreshDenied};
-use crate::http::bearer_token;
-use crate::now_unix;
+use crate::app::App;
+use crate::clock::now_unix;
+use crate::http::{AccessDenied, ApiError, RefreshDenied, bearer_token};
 use crate::store::{Session, SessionProblem, SessionStore, User};
-use crate::token::{TokenFault, TokenKind, Verified};
+use crate::tokens::{TokenFault, TokenKind, Verified};
 
 /// A request's user and session, both live.
 #[derive(Debug, Clone)]

@@ -68,7 +68,7 @@ const MAX_SIMILARITY: f64 = 0.7;
 
 /// Django's list of common passwords (see `data/README.md`), loaded on first use.
 static COMMON_PASSWORDS: LazyLock<HashSet<&'static str>> =
-    LazyLock::new(|| include_str!("../data/common-passwords.txt").lines().collect());
+    LazyLock::new(|| include_str!("../../data/common-passwords.txt").lines().collect());
 
 /// The length, common and numeric rules, in Django's order.
 pub fn strength_problems(password: &str) -> Vec<&'static str> {

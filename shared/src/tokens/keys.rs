@@ -13,8 +13,8 @@ use jsonwebtoken::{Algorithm, DecodingKey};
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::{Value, json};
 
-use crate::email_token::EmailKeys;
-use crate::jws::{SigningKey, sha256};
+use super::jws::{SigningKey, sha256};
+use super::links::EmailKeys;
 
 /// The shortest HS256 secret we accept (contract §2): 256 bits.
 pub const MIN_HS256_KEY_BYTES: usize = 32;
@@ -308,7 +308,7 @@ pub fn new_signing_key(algorithm: JwtAlgorithm) -> Option<String> {
 
 /// A new ES256 private key, as PEM.
 pub fn new_es256_pem() -> Option<String> {
-    crate::jws::generate_es256_pkcs8().ok().map(|der| pem_from_pkcs8(&der))
+    super::jws::generate_es256_pkcs8().ok().map(|der| pem_from_pkcs8(&der))
 }
 
 #[cfg(test)]
@@ -317,7 +317,7 @@ mod tests {
 
     // Made by `openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256` (OpenSSL 3.0):
     // a test key, used nowhere else.
-    const OPENSSL_PEM: &str = include_str!("../tests/data/openssl-p256.pem");
+    const OPENSSL_PEM: &str = include_str!("../../tests/data/openssl-p256.pem");
 
     fn material(current: &str, previous: Option<&str>) -> KeyMaterial {
         KeyMaterial {
@@ -375,7 +375,7 @@ mod tests {
         );
         assert_eq!(verifier.jwks(), signer.jwks(), "it publishes what it was given");
         // A token the signer signs verifies with the verifier's key of that kid.
-        crate::jws::install();
+        crate::tokens::jws::install();
         let message = b"header.payload";
         let signature = signer.signing.as_ref().unwrap().sign(message).unwrap();
         let key = verifier.key(&signer.signing_kid).unwrap();

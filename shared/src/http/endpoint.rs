@@ -1,22 +1,16 @@
-//! The HTTP edge every function shares: which requests an endpoint admits, how answers are
-//! written (JSON, security headers), the token cookies, and the bearer header.
+//! Which requests an endpoint admits, and the one place every outcome becomes the contract's
+//! answer: the route's path and methods, OPTIONS, HEAD, a refused cross-site request, CORS.
 
 use std::future::Future;
 
-use cookie::{Cookie, SameSite};
 use lambda_http::http::{HeaderValue, Method, StatusCode, header};
 use lambda_http::{Body, Request, RequestExt, Response};
 use serde_json::Value;
-use time::OffsetDateTime;
 
-use crate::cors::Cors;
-use crate::error::{AccessDenied, ApiError};
-use crate::token::is_id;
-
-/// Cookie carrying the access token (contract §4, login).
-pub const ACCESS_COOKIE: &str = "my-app-auth";
-/// Cookie carrying the refresh token.
-pub const REFRESH_COOKIE: &str = "my-refresh-token";
+use super::cors::Cors;
+use super::error::ApiError;
+use super::response::json_response;
+use crate::ids::is_id;
 
 /// The methods a route answers (OPTIONS always, and HEAD wherever GET is).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -249,112 +243,10 @@ fn error_response(error: ApiError) -> Response<Body> {
     error.into_response()
 }
 
-/// A JSON answer with the headers every response carries. Non-ASCII stays unescaped.
-pub fn json_response(status: StatusCode, body: &Value) -> Response<Body> {
-    let mut response = Response::new(Body::Text(body.to_string()));
-    *response.status_mut() = status;
-    let headers = response.headers_mut();
-    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
-    headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
-    headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
-    headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("same-origin"));
-    // Every answer of an account API is personal: never cache any of them.
-    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    response
-}
-
-/// 204: done, nothing to say. No body, so no `Content-Type` (as DRF answers an empty
-/// response); the security headers as on every answer.
-pub fn no_content() -> Response<Body> {
-    let mut response = json_response(StatusCode::NO_CONTENT, &Value::Null);
-    *response.body_mut() = Body::Empty;
-    response.headers_mut().remove(header::CONTENT_TYPE);
-    response
-}
-
-/// A token cookie as login and refresh set it.
-pub fn token_cookie(name: &'static str, token: &str, max_age_seconds: i64, secure: bool) -> HeaderValue {
-    let expires = OffsetDateTime::now_utc() + time::Duration::seconds(max_age_seconds);
-    let cookie = Cookie::build((name, token))
-        .path("/")
-        .same_site(SameSite::Lax)
-        .http_only(true)
-        .secure(secure)
-        .max_age(time::Duration::seconds(max_age_seconds))
-        .expires(expires)
-        .build();
-    header_value(&cookie)
-}
-
-/// The same cookie, deleted: empty, `Max-Age=0`, expired, with the attributes it was set with.
-pub fn expired_cookie(name: &'static str, secure: bool) -> HeaderValue {
-    let cookie = Cookie::build((name, ""))
-        .path("/")
-        .same_site(SameSite::Lax)
-        .http_only(true)
-        .secure(secure)
-        .max_age(time::Duration::ZERO)
-        .expires(OffsetDateTime::UNIX_EPOCH)
-        .build();
-    header_value(&cookie)
-}
-
-fn header_value(cookie: &Cookie<'_>) -> HeaderValue {
-    // Tokens are base64url and dots, names are fixed: the text is always a valid header value.
-    HeaderValue::from_str(&cookie.to_string()).unwrap_or_else(|_| HeaderValue::from_static(""))
-}
-
-/// Adds `Set-Cookie` headers to an answer.
-pub fn with_cookies(mut response: Response<Body>, cookies: impl IntoIterator<Item = HeaderValue>) -> Response<Body> {
-    for cookie in cookies {
-        response.headers_mut().append(header::SET_COOKIE, cookie);
-    }
-    response
-}
-
-/// The value of a request cookie. API Gateway v2 joins its `cookies` into `Cookie` headers.
-pub fn request_cookie(request: &Request, name: &str) -> Option<String> {
-    request
-        .headers()
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|value| value.to_str().ok())
-        .flat_map(Cookie::split_parse)
-        .filter_map(Result::ok)
-        .find(|cookie| cookie.name() == name)
-        .map(|cookie| cookie.value().to_owned())
-}
-
-/// The token of `Authorization: Bearer <token>`, read as simplejwt reads it: no header or
-/// another scheme means no credentials; `Bearer` with zero or several values is malformed.
-pub fn bearer_token(request: &Request) -> Result<&str, AccessDenied> {
-    let Some(value) = request.headers().get(header::AUTHORIZATION) else {
-        return Err(AccessDenied::NoCredentials);
-    };
-    let mut parts = value
-        .as_bytes()
-        .split(u8::is_ascii_whitespace)
-        .filter(|part| !part.is_empty());
-    if parts.next() != Some(b"Bearer".as_slice()) {
-        return Err(AccessDenied::NoCredentials);
-    }
-    match (parts.next(), parts.next()) {
-        (Some(token), None) => std::str::from_utf8(token).map_err(|_| AccessDenied::Invalid),
-        _ => Err(AccessDenied::BadHeader),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use lambda_http::http::Request as HttpRequest;
-
-    fn request_with(header_name: header::HeaderName, value: &str) -> Request {
-        HttpRequest::builder()
-            .header(header_name, value)
-            .body(Body::Empty)
-            .unwrap()
-    }
 
     fn browser_request(method: &str, headers: &[(&str, &str)]) -> Request {
         let mut builder = HttpRequest::builder().method(method);
@@ -392,20 +284,6 @@ mod tests {
             let request = browser_request(method, &headers);
             assert_eq!(is_cross_site(&cors, &request), refused, "{method} {headers:?}");
         }
-    }
-
-    #[test]
-    fn bearer_header_is_read_like_simplejwt() {
-        let none = HttpRequest::builder().body(Body::Empty).unwrap();
-        assert_eq!(bearer_token(&none), Err(AccessDenied::NoCredentials));
-        let basic = request_with(header::AUTHORIZATION, "Basic abc");
-        assert_eq!(bearer_token(&basic), Err(AccessDenied::NoCredentials));
-        let bare = request_with(header::AUTHORIZATION, "Bearer");
-        assert_eq!(bearer_token(&bare), Err(AccessDenied::BadHeader));
-        let two = request_with(header::AUTHORIZATION, "Bearer a b");
-        assert_eq!(bearer_token(&two), Err(AccessDenied::BadHeader));
-        let good = request_with(header::AUTHORIZATION, "Bearer abc.def.ghi");
-        assert_eq!(bearer_token(&good), Ok("abc.def.ghi"));
     }
 
     #[test]
@@ -456,55 +334,5 @@ mod tests {
         }
         let list = Endpoint::get("Session List", "/account/sessions");
         assert!(list.owns("/account/sessions/") && !list.owns(&format!("/account/sessions/{id}/")));
-    }
-
-    #[test]
-    fn no_content_has_no_body_and_no_content_type_but_the_security_headers() {
-        let response = no_content();
-        assert_eq!(response.status(), 204);
-        assert!(response.body().is_empty());
-        let headers = response.headers();
-        assert!(headers.get(header::CONTENT_TYPE).is_none());
-        assert_eq!(headers[header::X_CONTENT_TYPE_OPTIONS], "nosniff");
-        assert_eq!(headers[header::CACHE_CONTROL], "no-store");
-    }
-
-    #[test]
-    fn cookies_are_hardened_and_deleted_with_the_same_attributes() {
-        let set = token_cookie(ACCESS_COOKIE, "tok", 3600, true);
-        let set = set.to_str().unwrap();
-        for part in [
-            "my-app-auth=tok",
-            "HttpOnly",
-            "Secure",
-            "SameSite=Lax",
-            "Path=/",
-            "Max-Age=3600",
-            "Expires=",
-        ] {
-            assert!(set.contains(part), "{set} lacks {part}");
-        }
-        let gone = expired_cookie(REFRESH_COOKIE, false);
-        let gone = gone.to_str().unwrap();
-        assert!(gone.starts_with("my-refresh-token=;"), "{gone}");
-        assert!(gone.contains("Max-Age=0") && gone.contains("Path=/") && !gone.contains("Secure"));
-    }
-
-    #[test]
-    fn request_cookies_are_found_among_others() {
-        let request = request_with(header::COOKIE, "a=1; my-refresh-token=xyz; b=2");
-        assert_eq!(request_cookie(&request, REFRESH_COOKIE).as_deref(), Some("xyz"));
-        assert_eq!(request_cookie(&request, ACCESS_COOKIE), None);
-    }
-
-    #[test]
-    fn every_answer_carries_the_security_headers_and_raw_unicode() {
-        let response = json_response(StatusCode::OK, &serde_json::json!({"message": "반갑습니다"}));
-        let headers = response.headers();
-        assert_eq!(headers[header::X_CONTENT_TYPE_OPTIONS], "nosniff");
-        assert_eq!(headers[header::X_FRAME_OPTIONS], "DENY");
-        assert_eq!(headers[header::REFERRER_POLICY], "same-origin");
-        assert_eq!(headers[header::CACHE_CONTROL], "no-store");
-        assert_eq!(response.body().as_ref(), "{\"message\":\"반갑습니다\"}".as_bytes());
     }
 }
