@@ -471,8 +471,9 @@ def function_grants(template, table, region, account):
                 if not grants_dynamodb(statement):
                     # Secrets Manager and SES: the local stack reads key files and writes an
                     # outbox, so no function calls them here. Left out, a call would be refused
-                    # (stricter than AWS, never laxer); their conditions (ses:FromAddress) are
-                    # checked offline by tools/check_deploy.py instead.
+                    # (stricter than AWS, never laxer). tools/check_deploy.py checks offline
+                    # which secret each function may read; the SES statement's ses:FromAddress
+                    # condition is checked by no tool (template.yaml alone holds it).
                     skipped.append(f"{name}: {', '.join(actions_of(statement))} (no local server)")
                     continue
                 kept.append(local_statement(statement, f"{logical} policy {name}", dynamodb_names))
