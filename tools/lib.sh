@@ -149,6 +149,9 @@ rotate_signing_key_files() {
         # The new public key is published before it signs anything (as rotate-signing-key does
         # on AWS): a verifier never meets a key id it does not know.
         publish_public_keys "$current.next" "$current"
+        # Every verifier reads the new key set before anything signs with the new key: the
+        # functions re-read their keys every JWT_KEY_REFRESH_SECONDS (10 under make dev).
+        sleep "${JWT_KEY_REFRESH_SECONDS:-10}"
     fi
     (umask 077 && cp "$current" "$previous.new")
     mv -f "$previous.new" "$previous"

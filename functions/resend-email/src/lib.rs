@@ -13,8 +13,8 @@ use serde_json::json;
 use shared::config::EmailVerification;
 use shared::http::{ApiError, Endpoint, json_response, serve};
 use shared::mail::Language;
-use shared::mail::delivery::{answer_no_sooner, requested_email, send_confirmation};
-use shared::store::{EmailStore, UserStore};
+use shared::mail::delivery::{answer_no_sooner, mail_confirmation, requested_email};
+use shared::store::{EmailStore, MailPurpose, UserStore};
 use shared::{App, now_unix};
 
 pub const ENDPOINT: Endpoint = Endpoint::post("Resend Email Verification", "/account/join/resend-email");
@@ -32,10 +32,26 @@ async fn resend<S: UserStore + EmailStore>(app: &App<S>, request: &Request) -> R
             tracing::info!("no confirmation mail: addresses are not verified here");
             return Ok(());
         }
-        match app.store.find_by_email(&email).await? {
-            Some(user) if user.is_active && !user.email_verified => {
+        // The user and the address's hourly quota side by side, whatever the address: the same
+        // reads, and the same failures, for every address.
+        let settings = &app.config.email;
+        let now = now_unix();
+        let (user, allowed) = tokio::try_join!(
+            app.store.find_by_email(&email),
+            app.store.take_mail_quota(
+                &email,
+                MailPurpose::EmailConfirmation,
+                settings.confirm_mails_per_hour,
+                now
+            ),
+        )?;
+        match user {
+            Some(user) if user.is_active && !user.email_verified && allowed => {
                 shared::logging::record_user(user.id);
-                send_confirmation(app, &user, Language::of(request), now_unix()).await?;
+                mail_confirmation(app, &user, Language::of(request), now).await?;
+            }
+            Some(user) if user.is_active && !user.email_verified => {
+                tracing::info!(user_id = user.id, "confirmation mail withheld: hourly limit reached");
             }
             // Unknown, inactive or verified: nothing to send, the same answer.
             _ => tracing::info!("no confirmation mail: no unverified active user has the address"),

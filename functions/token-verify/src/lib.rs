@@ -46,6 +46,11 @@ async fn verify<S: SessionStore>(app: &App<S>, request: &Request) -> Result<Resp
             SessionProblem::NoActiveUser => VerifyDenied::UserNotFound,
         })
     })?;
+    // Past the session's absolute end (`MAX_SESSION_SECONDS`) nothing of it is accepted, even a
+    // token minted before that end existed.
+    if now >= app.tokens.session_end(session.started_at()) {
+        return Err(ApiError::Verify(VerifyDenied::Expired));
+    }
     // A refresh token passes only while refresh would take it: the unspent one, or the previous
     // one within the reuse interval. Any other was spent; refresh would revoke the session for
     // it, verify only says no.

@@ -209,6 +209,19 @@ async fn expired_tokens_of_either_kind_are_expired() {
     }
 }
 
+/// Past its session's absolute end (`MAX_SESSION_SECONDS` after the login) no token of the
+/// session verifies, even one minted before that end existed (its own `exp` a day later).
+#[tokio::test]
+async fn tokens_of_a_session_past_its_absolute_end_are_expired() {
+    let app = app();
+    let (user_id, tokens) = joined(&app).await;
+    assert_valid(&verify(&app, &tokens.access).await);
+    app.store.age_session(user_id, &tokens.session_id, 30 * 86400);
+    for token in [&tokens.access, &tokens.refresh] {
+        assert_refused(&verify(&app, token).await, "Token is expired");
+    }
+}
+
 #[tokio::test]
 async fn tokens_of_a_logged_out_session_are_blacklisted_and_the_others_stay_valid() {
     let app = app();

@@ -67,8 +67,18 @@ pub async fn send_confirmation(
         tracing::info!(user_id = user.id, "confirmation mail withheld: hourly limit reached");
         return Ok(false);
     }
+    mail_confirmation(app, user, language, now).await
+}
+
+/// Mails `user` the link that confirms their address, the hourly limit already counted.
+pub async fn mail_confirmation(
+    app: &impl Mailroom,
+    user: &User,
+    language: Language,
+    now: i64,
+) -> Result<bool, ApiError> {
     let key = app.link_keys()?.confirmation_key(user.id, &user.email, now);
-    let email = confirmation_email(settings, &user.email, &key, language);
+    let email = confirmation_email(app.mail_settings(), &user.email, &key, language);
     Ok(deliver(app, user, &email, "confirmation mail sent").await)
 }
 
