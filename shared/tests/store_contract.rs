@@ -1,0 +1,539 @@
+//! The store's contract: one suite, run against both stores — the memory store the handler
+//! tests use, and DynamoDB on the local server `make test` starts — so the two cannot drift.
+//! What only DynamoDB can show (round trips, raw items, pages, TTL, expressions) is in
+//! `dynamo_store.rs`.
+
+mod common;
+
+use std::sync::Arc;
+
+use common::{Harness, a_session, joined, new_user, next_refresh};
+use secrecy::SecretString;
+use shared::account::create_superuser;
+use shared::ids::random_id;
+use shared::store::{MailPurpose, NextRefresh, ProfileChanges, Registration, Rotation, SessionProblem, ThrottleRecord};
+
+/// Each test of the contract, once per store.
+macro_rules! contract {
+    ($($test:ident),* $(,)?) => {
+        mod memory {
+            $(
+                #[tokio::test]
+                async fn $test() {
+                    super::$test::<shared::store::MemoryStore>().await
+                }
+            )*
+        }
+        mod dynamo {
+            $(
+                #[tokio::test]
+                async fn $test() {
+                    super::$test::<shared::store::DynamoStore>().await
+                }
+            )*
+        }
+    };
+}
+
+contract!(
+    users_are_created_found_and_unique_by_email,
+    racing_joins_with_one_email_have_exactly_one_winner,
+    login_starts_a_second_session_and_records_the_time,
+    a_login_does_not_start_a_session_after_a_password_change_or_deactivation,
+    a_profile_update_never_overwrites_a_password_change_a_deactivation_or_a_deletion,
+    refresh_tokens_rotate_once_and_sessions_end,
+    a_rotation_writes_only_while_the_user_is_as_the_refresh_read_them,
+    racing_rotations_of_one_token_have_exactly_one_winner_and_the_losers_see_it,
+    ending_a_session_leaves_the_others,
+    a_password_change_keeps_its_session_and_revokes_the_others,
+    create_superuser_stores_a_staff_superuser,
+    a_reset_writes_once_per_hash_ends_every_session_and_forgets_guesses,
+    racing_resets_of_one_hash_have_exactly_one_winner,
+    an_address_is_verified_once_and_only_the_users_own,
+    mail_quotas_count_per_address_and_purpose_and_start_again_after_the_hour,
+    racing_mails_to_one_address_never_pass_its_limit,
+    a_touch_writes_the_last_use_at_most_once_a_minute_and_never_creates_a_session,
+    a_login_that_read_the_user_before_the_deletion_starts_no_session_after_it,
+);
+
+async fn users_are_created_found_and_unique_by_email<S: Harness>() {
+    let store = S::fresh().await;
+    let (first, _) = joined(&store, "ada@example.com").await;
+    let (second, _) = joined(&store, "bob@example.com").await;
+    assert!(second.id > first.id, "ids grow");
+    assert!(store.email_registered("ada@example.com").await.unwrap());
+    assert!(!store.email_registered("nobody@example.com").await.unwrap());
+
+    let found = store.find_by_email("ada@example.com").await.unwrap().expect("found");
+    assert_eq!(found, first);
+    assert_eq!(found.gender, "female");
+    assert_eq!(found.date_of_birth.as_deref(), Some("1990-02-03"));
+    assert_eq!(
+        found.last_login.as_deref(),
+        Some("2026-11-26T12:00:00Z"),
+        "join logs in"
+    );
+    assert!(store.find_by_email("nobody@example.com").await.unwrap().is_none());
+
+    let again = store
+        .create_user(new_user("ada@example.com"), Some(a_session()))
+        .await
+        .unwrap();
+    assert!(matches!(again, Registration::EmailTaken));
+}
+
+async fn racing_joins_with_one_email_have_exactly_one_winner<S: Harness>() {
+    let store = Arc::new(S::fresh().await);
+    let joins = (0..12).map(|_| {
+        let store = Arc::clone(&store);
+        tokio::spawn(async move { store.create_user(new_user("race@example.com"), Some(a_session())).await })
+    });
+    let outcomes = futures::future::join_all(joins).await;
+    let created = outcomes
+        .into_iter()
+        .map(|joined| joined.expect("task").expect("store answered"))
+        .filter(|outcome| matches!(outcome, Registration::Created(_)))
+        .count();
+    assert_eq!(created, 1);
+    assert!(store.find_by_email("race@example.com").await.unwrap().is_some());
+}
+
+async fn login_starts_a_second_session_and_records_the_time<S: Harness>() {
+    let store = S::fresh().await;
+    let (user, _) = joined(&store, "ada@example.com").await;
+    let second = a_session();
+    store
+        .start_session(&user, second.clone(), "2026-11-27T08:00:00Z")
+        .await
+        .unwrap();
+    let view = store.load(user.id, &second.id).await.unwrap();
+    let (live_user, _) = view.live(shared::now_unix()).expect("live");
+    assert_eq!(live_user.last_login.as_deref(), Some("2026-11-27T08:00:00Z"));
+}
+
+async fn a_login_does_not_start_a_session_after_a_password_change_or_deactivation<S: Harness>() {
+    let store = S::fresh().await;
+    let (user, session) = joined(&store, "ada@example.com").await;
+    assert!(
+        store
+            .change_password(user.id, &session.id, user.session_epoch, "new-hash")
+            .await
+            .unwrap()
+    );
+    // `user` was read before the change: its epoch is stale.
+    assert!(
+        !store
+            .start_session(&user, a_session(), "2026-11-27T08:00:00Z")
+            .await
+            .unwrap()
+    );
+
+    let current = store.find_by_email("ada@example.com").await.unwrap().expect("found");
+    store.set_active(user.id, false).await;
+    assert!(
+        !store
+            .start_session(&current, a_session(), "2026-11-27T08:00:00Z")
+            .await
+            .unwrap()
+    );
+}
+
+async fn a_profile_update_never_overwrites_a_password_change_a_deactivation_or_a_deletion<S: Harness>() {
+    let store = S::fresh().await;
+    let (user, session) = joined(&store, "ada@example.com").await;
+    let changes = ProfileChanges {
+        first_name: Some("Mallory".into()),
+        ..ProfileChanges::default()
+    };
+    // A password change landed after the request authenticated at epoch 0.
+    assert!(
+        store
+            .change_password(user.id, &session.id, 0, "new-hash")
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        store.update_profile(user.id, 0, &changes).await.unwrap(),
+        Err(SessionProblem::Revoked)
+    );
+    let stored = store.find_by_email("ada@example.com").await.unwrap().unwrap();
+    assert_eq!(
+        (stored.first_name.as_str(), stored.password_hash.as_str()),
+        ("Ada", "new-hash")
+    );
+
+    // Deactivated at the current epoch: refused, and still inactive.
+    store.set_active(user.id, false).await;
+    assert_eq!(
+        store.update_profile(user.id, 1, &changes).await.unwrap(),
+        Err(SessionProblem::NoActiveUser)
+    );
+    let stored = store.find_by_email("ada@example.com").await.unwrap().unwrap();
+    assert!(!stored.is_active, "the deactivation stands");
+    assert_eq!(stored.first_name, "Ada");
+    // Deactivated and at a stale epoch: the moved epoch is told first, as a session check would.
+    assert_eq!(
+        store.update_profile(user.id, 0, &changes).await.unwrap(),
+        Err(SessionProblem::Revoked)
+    );
+
+    // Deleted: refused, and not recreated as a stub holding only the changed fields.
+    store.delete_user_item(user.id).await;
+    for changes in [changes, ProfileChanges::default()] {
+        assert_eq!(
+            store.update_profile(user.id, 1, &changes).await.unwrap(),
+            Err(SessionProblem::NoActiveUser)
+        );
+    }
+    assert!(store.find_by_id(user.id).await.unwrap().is_none());
+}
+
+async fn refresh_tokens_rotate_once_and_sessions_end<S: Harness>() {
+    let store = S::fresh().await;
+    let (user, session) = joined(&store, "ada@example.com").await;
+    let next = next_refresh();
+    let rotate = |presented: String, next: NextRefresh| {
+        let (store, session_id) = (&store, session.id.clone());
+        async move {
+            store
+                .rotate_refresh(user.id, &session_id, &presented, 0, &next)
+                .await
+                .unwrap()
+        }
+    };
+    assert_eq!(
+        rotate(session.refresh_jti.clone(), next.clone()).await,
+        Rotation::Rotated
+    );
+    let stored = store.load(user.id, &session.id).await.unwrap().session.unwrap();
+    assert_eq!(
+        (
+            stored.refresh_jti.as_str(),
+            stored.refresh_issued_at,
+            stored.previous_jti.as_deref()
+        ),
+        (next.jti.as_str(), next.issued_at, Some(session.refresh_jti.as_str())),
+        "the family records its current token, when it was issued, and the one it replaced"
+    );
+    assert_eq!(stored.expires_at, next.session_expires_at);
+    // A spent token does not rotate again; the failed write shows the session as it is now.
+    assert_eq!(
+        rotate(session.refresh_jti.clone(), next_refresh()).await,
+        Rotation::Overtaken(Some(stored.clone()))
+    );
+    assert_eq!(
+        rotate(session.refresh_jti.clone(), next.clone()).await,
+        Rotation::Rotated,
+        "a retried write that already landed counts as done"
+    );
+    assert!(store.end_session(user.id, &session.id).await.unwrap());
+    assert!(
+        store.end_session(user.id, &session.id).await.unwrap(),
+        "ending an ended session is done, not an error (a retried logout)"
+    );
+    assert!(
+        !store.end_session(user.id, &random_id()).await.unwrap(),
+        "no such session"
+    );
+    match rotate(next.jti.clone(), next_refresh()).await {
+        Rotation::Overtaken(Some(ended)) => assert!(ended.revoked),
+        other => panic!("an ended session does not rotate: {other:?}"),
+    }
+    let view = store.load(user.id, &session.id).await.unwrap();
+    assert_eq!(view.live(shared::now_unix()).unwrap_err(), SessionProblem::Revoked);
+}
+
+/// A refresh reads the user, then rotates: a password change (epoch moved), a deactivation or a
+/// deletion landing in between must stop the rotation, or its fresh tokens would outlive them at
+/// other services. One transaction: the session's write and a condition on the user.
+async fn a_rotation_writes_only_while_the_user_is_as_the_refresh_read_them<S: Harness>() {
+    let store = S::fresh().await;
+    let (user, session) = joined(&store, "changed@example.com").await;
+    let other = a_session();
+    assert!(
+        store
+            .start_session(&user, other.clone(), "2026-11-27T08:00:00Z")
+            .await
+            .unwrap()
+    );
+    assert!(store.change_password(user.id, &other.id, 0, "new-hash").await.unwrap());
+    let refused = store
+        .rotate_refresh(user.id, &session.id, &session.refresh_jti, 0, &next_refresh())
+        .await
+        .unwrap();
+    assert_eq!(refused, Rotation::UserChanged(SessionProblem::Revoked));
+    let stored = store.load(user.id, &session.id).await.unwrap().session.unwrap();
+    assert_eq!(stored.refresh_jti, session.refresh_jti, "nothing was written");
+
+    let (user, session) = joined(&store, "deactivated@example.com").await;
+    store.set_active(user.id, false).await;
+    let refused = store
+        .rotate_refresh(user.id, &session.id, &session.refresh_jti, 0, &next_refresh())
+        .await
+        .unwrap();
+    assert_eq!(refused, Rotation::UserChanged(SessionProblem::NoActiveUser));
+
+    let (user, session) = joined(&store, "deleted@example.com").await;
+    let caller = a_session();
+    assert!(
+        store
+            .start_session(&user, caller.clone(), "2026-11-27T08:00:00Z")
+            .await
+            .unwrap()
+    );
+    assert_eq!(store.delete_account(&user, &caller.id).await.unwrap(), Ok(()));
+    let refused = store
+        .rotate_refresh(user.id, &session.id, &session.refresh_jti, 0, &next_refresh())
+        .await
+        .unwrap();
+    assert_eq!(refused, Rotation::UserChanged(SessionProblem::NoActiveUser));
+
+    // And the same rotation of a user as read goes through.
+    let (user, session) = joined(&store, "unchanged@example.com").await;
+    let rotated = store
+        .rotate_refresh(user.id, &session.id, &session.refresh_jti, 0, &next_refresh())
+        .await
+        .unwrap();
+    assert_eq!(rotated, Rotation::Rotated);
+}
+
+async fn racing_rotations_of_one_token_have_exactly_one_winner_and_the_losers_see_it<S: Harness>() {
+    let store = Arc::new(S::fresh().await);
+    let (user, session) = joined(&*store, "ada@example.com").await;
+    let session = Arc::new(session);
+    let rotations = (0..10).map(|_| {
+        let (store, session) = (Arc::clone(&store), Arc::clone(&session));
+        tokio::spawn(async move {
+            let next = next_refresh();
+            let rotation = store
+                .rotate_refresh(user.id, &session.id, &session.refresh_jti, 0, &next)
+                .await;
+            (next.jti, rotation.unwrap())
+        })
+    });
+    let outcomes: Vec<(String, Rotation)> = futures::future::join_all(rotations)
+        .await
+        .into_iter()
+        .map(|joined| joined.unwrap())
+        .collect();
+    let winners: Vec<&String> = outcomes
+        .iter()
+        .filter(|(_, rotation)| *rotation == Rotation::Rotated)
+        .map(|(jti, _)| jti)
+        .collect();
+    assert_eq!(winners.len(), 1);
+    for (_, rotation) in &outcomes {
+        if let Rotation::Overtaken(current) = rotation {
+            let current = current.as_ref().expect("the session is there");
+            assert_eq!(&current.refresh_jti, winners[0]);
+            assert_eq!(current.previous_jti.as_ref(), Some(&session.refresh_jti));
+        }
+    }
+}
+
+async fn ending_a_session_leaves_the_others<S: Harness>() {
+    let store = S::fresh().await;
+    let (user, first) = joined(&store, "ada@example.com").await;
+    let second = a_session();
+    store
+        .start_session(&user, second.clone(), "2026-11-27T08:00:00Z")
+        .await
+        .unwrap();
+    assert!(store.end_session(user.id, &first.id).await.unwrap());
+    let now = shared::now_unix();
+    assert!(store.load(user.id, &first.id).await.unwrap().live(now).is_err());
+    assert!(store.load(user.id, &second.id).await.unwrap().live(now).is_ok());
+}
+
+async fn a_password_change_keeps_its_session_and_revokes_the_others<S: Harness>() {
+    let store = S::fresh().await;
+    let (user, kept) = joined(&store, "ada@example.com").await;
+    let other = a_session();
+    store
+        .start_session(&user, other.clone(), "2026-11-27T08:00:00Z")
+        .await
+        .unwrap();
+
+    assert!(
+        store
+            .change_password(user.id, &kept.id, user.session_epoch, "new-hash")
+            .await
+            .unwrap()
+    );
+    let now = shared::now_unix();
+    let kept_view = store.load(user.id, &kept.id).await.unwrap();
+    let (changed, _) = kept_view.live(now).expect("the changing session lives on");
+    assert_eq!(changed.password_hash, "new-hash");
+    let other_view = store.load(user.id, &other.id).await.unwrap();
+    assert_eq!(other_view.live(now).unwrap_err(), SessionProblem::Revoked);
+
+    // A change based on the old epoch (a concurrent change) is refused, and changes nothing.
+    assert!(
+        !store
+            .change_password(user.id, &kept.id, user.session_epoch, "stale-hash")
+            .await
+            .unwrap()
+    );
+    let after = store.load(user.id, &kept.id).await.unwrap();
+    assert_eq!(after.user.expect("user").password_hash, "new-hash");
+}
+
+async fn create_superuser_stores_a_staff_superuser<S: Harness>() {
+    let store = S::fresh().await;
+    let password = SecretString::from("Admin-Pw!93821");
+    let admin = create_superuser(&store, "root@example.com", &password).await.unwrap();
+    let found = store.find_by_email("root@example.com").await.unwrap().expect("found");
+    assert_eq!(found.id, admin.id);
+    assert!(found.is_staff && found.is_superuser && found.is_active);
+    assert!(shared::auth::password::verify_password(&password, &found.password_hash));
+}
+
+async fn a_reset_writes_once_per_hash_ends_every_session_and_forgets_guesses<S: Harness>() {
+    let store = S::fresh().await;
+    let (user, session) = joined(&store, "reset@example.com").await;
+    let guessed = ThrottleRecord {
+        failures: 2,
+        version: 1,
+        expires_at: shared::now_unix() + 3600,
+        ..ThrottleRecord::default()
+    };
+    assert!(
+        store
+            .replace_throttle_record(&user.email, 0, &guessed)
+            .await
+            .unwrap()
+            .is_ok()
+    );
+    assert_eq!(store.find_by_id(user.id).await.unwrap(), Some(user.clone()));
+    assert!(store.reset_password(&user, "$argon2id$first").await.unwrap());
+    // A retry of that very write (its answer lost) is recognised by its hash; a rival is refused.
+    assert!(store.reset_password(&user, "$argon2id$first").await.unwrap());
+    assert!(!store.reset_password(&user, "$argon2id$second").await.unwrap());
+    let stored = store.find_by_id(user.id).await.unwrap().unwrap();
+    assert_eq!(stored.password_hash, "$argon2id$first");
+    assert_eq!(stored.session_epoch, user.session_epoch + 1);
+    assert!(stored.email_verified);
+    let view = store.load(user.id, &session.id).await.unwrap();
+    assert!(
+        view.live(shared::now_unix()).is_err(),
+        "the session ended with the reset"
+    );
+    assert_eq!(
+        store.throttle_record(&user.email).await.unwrap(),
+        ThrottleRecord::default()
+    );
+    assert_eq!(store.find_by_id(user.id + 1000).await.unwrap(), None);
+}
+
+async fn racing_resets_of_one_hash_have_exactly_one_winner<S: Harness>() {
+    let store = Arc::new(S::fresh().await);
+    let (user, _) = joined(&*store, "race-reset@example.com").await;
+    let attempts = (0..6).map(|i| {
+        let (store, user) = (store.clone(), user.clone());
+        tokio::spawn(async move {
+            store
+                .reset_password(&user, &format!("$argon2id$racer-{i}"))
+                .await
+                .unwrap()
+        })
+    });
+    let wins = futures::future::join_all(attempts)
+        .await
+        .into_iter()
+        .filter(|won| *won.as_ref().unwrap())
+        .count();
+    assert_eq!(wins, 1);
+}
+
+async fn an_address_is_verified_once_and_only_the_users_own<S: Harness>() {
+    let store = S::fresh().await;
+    let (user, _) = joined(&store, "verify@example.com").await;
+    assert!(!store.find_by_id(user.id).await.unwrap().unwrap().email_verified);
+    assert!(!store.mark_email_verified(user.id, "other@example.com").await.unwrap());
+    assert!(
+        !store
+            .mark_email_verified(user.id + 1000, "verify@example.com")
+            .await
+            .unwrap()
+    );
+    assert!(store.mark_email_verified(user.id, "verify@example.com").await.unwrap());
+    assert!(!store.mark_email_verified(user.id, "verify@example.com").await.unwrap());
+    assert!(store.find_by_id(user.id).await.unwrap().unwrap().email_verified);
+}
+
+async fn mail_quotas_count_per_address_and_purpose_and_start_again_after_the_hour<S: Harness>() {
+    let store = S::fresh().await;
+    let now = shared::now_unix();
+    let take = |email: &'static str, purpose, at| {
+        let store = &store;
+        async move { store.take_mail_quota(email, purpose, 2, at).await.unwrap() }
+    };
+    assert!(take("q@example.com", MailPurpose::PasswordReset, now).await);
+    assert!(take("q@example.com", MailPurpose::PasswordReset, now + 1).await);
+    assert!(!take("q@example.com", MailPurpose::PasswordReset, now + 2).await);
+    assert!(
+        take("q@example.com", MailPurpose::EmailConfirmation, now).await,
+        "its own count"
+    );
+    assert!(
+        take("r@example.com", MailPurpose::PasswordReset, now).await,
+        "its own count"
+    );
+    // The window ends an hour after its first mail (TTL may not have removed it yet).
+    assert!(!take("q@example.com", MailPurpose::PasswordReset, now + 3599).await);
+    assert!(take("q@example.com", MailPurpose::PasswordReset, now + 3600).await);
+    assert!(take("q@example.com", MailPurpose::PasswordReset, now + 3601).await);
+    assert!(!take("q@example.com", MailPurpose::PasswordReset, now + 3602).await);
+}
+
+async fn racing_mails_to_one_address_never_pass_its_limit<S: Harness>() {
+    let store = Arc::new(S::fresh().await);
+    let now = shared::now_unix();
+    let attempts = (0..8).map(|_| {
+        let store = store.clone();
+        tokio::spawn(async move {
+            store
+                .take_mail_quota("burst@example.com", MailPurpose::PasswordReset, 3, now)
+                .await
+                .unwrap()
+        })
+    });
+    let taken = futures::future::join_all(attempts)
+        .await
+        .into_iter()
+        .filter(|taken| *taken.as_ref().unwrap())
+        .count();
+    assert_eq!(taken, 3);
+}
+
+async fn a_touch_writes_the_last_use_at_most_once_a_minute_and_never_creates_a_session<S: Harness>() {
+    let store = S::fresh().await;
+    let (user, session) = joined(&store, "touch@example.com").await;
+    let started = session.refresh_issued_at;
+    assert!(!store.touch_session(user.id, &session.id, started + 30).await.unwrap());
+    assert!(store.touch_session(user.id, &session.id, started + 60).await.unwrap());
+    assert!(!store.touch_session(user.id, &session.id, started + 90).await.unwrap());
+    let view = store.load(user.id, &session.id).await.unwrap();
+    assert_eq!(view.session.expect("session").last_used_at, started + 60);
+    assert!(store.end_session(user.id, &session.id).await.unwrap());
+    assert!(!store.touch_session(user.id, &session.id, started + 500).await.unwrap());
+    assert!(!store.touch_session(user.id, "gone", started + 500).await.unwrap());
+    assert!(store.load(user.id, "gone").await.unwrap().session.is_none());
+}
+
+async fn a_login_that_read_the_user_before_the_deletion_starts_no_session_after_it<S: Harness>() {
+    let store = S::fresh().await;
+    let (user, caller) = joined(&store, "race@example.com").await;
+    // The login read `user` and checked the password; then the deletion committed.
+    assert_eq!(store.delete_account(&user, &caller.id).await.unwrap(), Ok(()));
+    let late = a_session();
+    assert!(
+        !store
+            .start_session(&user, late.clone(), "2026-11-27T08:00:00Z")
+            .await
+            .unwrap()
+    );
+    let view = store.load(user.id, &late.id).await.unwrap();
+    assert!(view.session.is_none(), "no session");
+    assert!(view.user.is_none(), "no stub user");
+}
