@@ -1,50 +1,26 @@
 //! Handler tests for POST /account/login/ over the memory store (contract §1, §4 login).
 
-use lambda_http::{Body, Request, Response};
+use lambda_http::{Body, Response};
 use serde_json::{Value, json};
 
 use login::handle;
 use shared::App;
 use shared::store::MemoryStore;
 use shared::testing::{
-    app, app_with, assert_post_route_conventions, assert_security_headers, body_json, create_user, event, header,
-    post_json, set_cookie, set_cookies,
+    PASSWORD, app, app_with, assert_400, assert_post_route_conventions, assert_security_headers, assert_token_cookie,
+    assert_unavailable, body_json, cookie_attributes, create_user, event, header, post_json, set_cookie, set_cookies,
 };
 use shared::tokens::TokenKind;
 
 const PATH: &str = "/account/login/";
-const PASSWORD: &str = "Tutorial-Pw!7319";
 const BAD_CREDENTIALS: &str = "Unable to log in with provided credentials.";
 
-async fn send(app: &App<MemoryStore>, request: Request) -> Response<Body> {
-    handle(app, request).await
-}
-
 async fn login_with(app: &App<MemoryStore>, body: Value) -> Response<Body> {
-    send(app, post_json(PATH, &body, &[])).await
+    handle(app, post_json(PATH, &body, &[])).await
 }
 
 fn credentials(email: &str, password: &str) -> Value {
     json!({"email": email, "password": password})
-}
-
-/// The attributes of a `Set-Cookie` value, after `name=value`.
-fn attributes(cookie: &str) -> Vec<&str> {
-    cookie.split("; ").skip(1).collect()
-}
-
-fn cookie_value(cookie: &str) -> &str {
-    let pair = cookie.split("; ").next().unwrap();
-    pair.split_once('=').unwrap().1
-}
-
-async fn assert_400(app: &App<MemoryStore>, body: Value, expected: Value) {
-    let response = login_with(app, body).await;
-    assert_eq!(response.status(), 400);
-    assert_security_headers(&response);
-    assert!(set_cookies(&response).is_empty(), "no cookies on a refusal");
-    assert!(header(&response, "www-authenticate").is_none());
-    assert_eq!(body_json(&response), expected);
 }
 
 #[tokio::test]
@@ -97,16 +73,7 @@ async fn login_sets_hardened_token_cookies() {
         ("my-refresh-token", "refresh", "Max-Age=86400"),
     ];
     for (name, token, max_age) in expected {
-        let cookie = set_cookie(&response, name).unwrap_or_else(|| panic!("no {name} cookie"));
-        assert_eq!(cookie_value(&cookie), body[token].as_str().unwrap(), "{cookie}");
-        let attributes = attributes(&cookie);
-        for wanted in ["HttpOnly", "Secure", "SameSite=Lax", "Path=/", max_age] {
-            assert!(attributes.contains(&wanted), "{cookie} lacks {wanted}");
-        }
-        assert!(
-            attributes.iter().any(|attribute| attribute.starts_with("Expires=")),
-            "{cookie} lacks Expires"
-        );
+        assert_token_cookie(&response, name, body[token].as_str().unwrap(), max_age);
     }
 }
 
@@ -123,10 +90,10 @@ async fn login_cookies_follow_the_configured_lifetimes_and_secure_flag() {
     assert_eq!(response.status(), 200);
     let access = set_cookie(&response, "my-app-auth").unwrap();
     let refresh = set_cookie(&response, "my-refresh-token").unwrap();
-    assert!(attributes(&access).contains(&"Max-Age=600"), "{access}");
-    assert!(attributes(&refresh).contains(&"Max-Age=7200"), "{refresh}");
-    assert!(!attributes(&access).contains(&"Secure") && !attributes(&refresh).contains(&"Secure"));
-    assert!(attributes(&access).contains(&"HttpOnly"));
+    assert!(cookie_attributes(&access).contains(&"Max-Age=600"), "{access}");
+    assert!(cookie_attributes(&refresh).contains(&"Max-Age=7200"), "{refresh}");
+    assert!(!cookie_attributes(&access).contains(&"Secure") && !cookie_attributes(&refresh).contains(&"Secure"));
+    assert!(cookie_attributes(&access).contains(&"HttpOnly"));
 }
 
 #[tokio::test]
@@ -145,7 +112,7 @@ async fn login_accepts_an_html_form_body() {
     create_user(&app, "form@example.com", PASSWORD).await;
     let form = format!("email=form%40example.com&password={PASSWORD}");
     let headers = [("content-type", "application/x-www-form-urlencoded")];
-    let response = send(&app, event("POST", PATH, &headers, Some(&form))).await;
+    let response = handle(&app, event("POST", PATH, &headers, Some(&form))).await;
     assert_eq!(response.status(), 200);
     assert_eq!(body_json(&response)["user"]["email"], "form@example.com");
 }
@@ -165,7 +132,7 @@ async fn a_cross_site_form_signs_nobody_in() {
     ] {
         let mut headers = vec![("content-type", "application/x-www-form-urlencoded")];
         headers.extend(browser.iter().copied());
-        let response = send(&app, event("POST", PATH, &headers, Some(&form))).await;
+        let response = handle(&app, event("POST", PATH, &headers, Some(&form))).await;
         assert_eq!(response.status(), 403, "{browser:?}");
         assert_eq!(
             body_json(&response),
@@ -183,7 +150,7 @@ async fn a_cross_site_form_signs_nobody_in() {
         ("content-type", "application/x-www-form-urlencoded"),
         ("origin", "https://app.example.com"),
     ];
-    let response = send(&app, event("POST", PATH, &headers, Some(&form))).await;
+    let response = handle(&app, event("POST", PATH, &headers, Some(&form))).await;
     assert_eq!(response.status(), 200);
 }
 
@@ -192,7 +159,7 @@ async fn login_answers_without_the_trailing_slash_too() {
     let app = app();
     create_user(&app, "noslash@example.com", PASSWORD).await;
     let request = post_json("/account/login", &credentials("noslash@example.com", PASSWORD), &[]);
-    let response = send(&app, request).await;
+    let response = handle(&app, request).await;
     assert_eq!(response.status(), 200);
     assert!(set_cookie(&response, "my-app-auth").is_some());
 }
@@ -215,14 +182,20 @@ async fn login_refuses_a_wrong_password() {
     let app = app();
     create_user(&app, "user@example.com", PASSWORD).await;
     let body = credentials("user@example.com", "Tutorial-Pw!7318");
-    assert_400(&app, body, json!({"non_field_errors": [BAD_CREDENTIALS]})).await;
+    assert_400(
+        &login_with(&app, body).await,
+        &json!({"non_field_errors": [BAD_CREDENTIALS]}),
+    );
 }
 
 #[tokio::test]
 async fn login_refuses_an_unknown_email_with_the_same_answer() {
     let app = app();
     let body = credentials("nobody@example.com", PASSWORD);
-    assert_400(&app, body, json!({"non_field_errors": [BAD_CREDENTIALS]})).await;
+    assert_400(
+        &login_with(&app, body).await,
+        &json!({"non_field_errors": [BAD_CREDENTIALS]}),
+    );
 }
 
 #[tokio::test]
@@ -231,7 +204,10 @@ async fn login_refuses_an_inactive_user_with_the_same_answer() {
     let user = create_user(&app, "inactive@example.com", PASSWORD).await;
     app.store.set_active(user.id, false);
     let body = credentials("inactive@example.com", PASSWORD);
-    assert_400(&app, body, json!({"non_field_errors": [BAD_CREDENTIALS]})).await;
+    assert_400(
+        &login_with(&app, body).await,
+        &json!({"non_field_errors": [BAD_CREDENTIALS]}),
+    );
     app.store.set_active(user.id, true);
     assert_eq!(
         login_with(&app, credentials("inactive@example.com", PASSWORD))
@@ -244,27 +220,36 @@ async fn login_refuses_an_inactive_user_with_the_same_answer() {
 #[tokio::test]
 async fn login_without_a_password_says_it_is_required() {
     let expected = json!({"password": ["This field is required."]});
-    assert_400(&app(), json!({"email": "user@example.com"}), expected.clone()).await;
-    assert_400(&app(), json!({}), expected).await;
+    assert_400(
+        &login_with(&app(), json!({"email": "user@example.com"})).await,
+        &expected,
+    );
+    assert_400(&login_with(&app(), json!({})).await, &expected);
 }
 
 #[tokio::test]
 async fn login_without_an_email_asks_for_both() {
     let expected = json!({"non_field_errors": ["Must include \"email\" and \"password\"."]});
-    assert_400(&app(), json!({"password": PASSWORD}), expected.clone()).await;
-    assert_400(&app(), json!({"email": "", "password": PASSWORD}), expected).await;
+    assert_400(&login_with(&app(), json!({"password": PASSWORD})).await, &expected);
+    assert_400(
+        &login_with(&app(), json!({"email": "", "password": PASSWORD})).await,
+        &expected,
+    );
 }
 
 #[tokio::test]
 async fn login_refuses_a_bad_email() {
     let expected = json!({"email": ["Enter a valid email address."]});
-    assert_400(&app(), credentials("not-an-email", PASSWORD), expected).await;
+    assert_400(
+        &login_with(&app(), credentials("not-an-email", PASSWORD)).await,
+        &expected,
+    );
 }
 
 #[tokio::test]
 async fn login_refuses_other_media_types_with_415() {
     let headers = [("content-type", "text/plain")];
-    let response = send(&app(), event("POST", PATH, &headers, Some("hello"))).await;
+    let response = handle(&app(), event("POST", PATH, &headers, Some("hello"))).await;
     assert_eq!(response.status(), 415);
     assert_eq!(
         body_json(&response),
@@ -275,7 +260,7 @@ async fn login_refuses_other_media_types_with_415() {
 #[tokio::test]
 async fn login_refuses_malformed_json_and_non_objects_with_400() {
     let headers = [("content-type", "application/json")];
-    let response = send(&app(), event("POST", PATH, &headers, Some("{not json"))).await;
+    let response = handle(&app(), event("POST", PATH, &headers, Some("{not json"))).await;
     assert_eq!(response.status(), 400);
     assert!(
         body_json(&response)["detail"]
@@ -283,7 +268,7 @@ async fn login_refuses_malformed_json_and_non_objects_with_400() {
             .unwrap()
             .starts_with("JSON parse error - ")
     );
-    let response = send(&app(), event("POST", PATH, &headers, Some("[1, 2]"))).await;
+    let response = handle(&app(), event("POST", PATH, &headers, Some("[1, 2]"))).await;
     assert_eq!(response.status(), 400);
     let expected = json!({"non_field_errors": ["Invalid data. Expected a dictionary, but got list."]});
     assert_eq!(body_json(&response), expected);
@@ -302,14 +287,8 @@ async fn login_answers_503_with_retry_after_when_the_store_is_down() {
     create_user(&app, "down@example.com", PASSWORD).await;
     app.store.set_unavailable(true);
     let response = login_with(&app, credentials("down@example.com", PASSWORD)).await;
-    assert_eq!(response.status(), 503);
-    assert_security_headers(&response);
-    assert!(header(&response, "retry-after").is_some());
+    assert_unavailable(&response);
     assert!(set_cookies(&response).is_empty());
-    assert_eq!(
-        body_json(&response),
-        json!({"detail": "Service temporarily unavailable."})
-    );
 }
 
 #[tokio::test]
@@ -456,7 +435,7 @@ async fn a_login_records_its_device_and_the_gateways_source_address_not_a_forwar
     let user = create_user(&app, "device@example.com", PASSWORD).await;
     let firefox = "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0";
     let headers = [("user-agent", firefox), ("x-forwarded-for", "198.51.100.66")];
-    let response = send(
+    let response = handle(
         &app,
         post_json(PATH, &credentials("device@example.com", PASSWORD), &headers),
     )

@@ -1,49 +1,25 @@
 //! Handler tests for POST /account/logout/ over the memory store (contract §4 logout, §5).
 
-use lambda_http::{Body, Request, Response};
-use serde_json::{Value, json};
+use lambda_http::{Body, Response};
+use serde_json::json;
 
 use logout::handle;
 use shared::App;
 use shared::auth::authenticate;
 use shared::ids::random_id;
-use shared::store::{MemoryStore, NextRefresh, Rotation, SessionStore};
+use shared::store::MemoryStore;
 use shared::testing::{
-    SessionTokens, app, app_with, assert_post_route_conventions, assert_security_headers, bearer, body_json, event,
-    expired_token, foreign_token, header, join_user, post_json, set_cookie, set_cookies, start_session, unsigned_copy,
+    access_denial, app, app_with, assert_post_route_conventions, assert_security_headers, assert_unavailable, bearer,
+    body_json, cookie_attributes, event, expired_token, foreign_token, header, joined, post_json, rotate_refresh,
+    set_cookie, set_cookies, start_session, token_not_valid, unsigned_copy,
 };
 use shared::tokens::TokenKind;
 
 const PATH: &str = "/account/logout/";
-const PASSWORD: &str = "Tutorial-Pw!7319";
 const LOGGED_OUT: &str = "Successfully logged out.";
 
-async fn send(app: &App<MemoryStore>, request: Request) -> Response<Body> {
-    handle(app, request).await
-}
-
 async fn logout_with(app: &App<MemoryStore>, refresh: &str) -> Response<Body> {
-    send(app, post_json(PATH, &json!({"refresh": refresh}), &[])).await
-}
-
-async fn joined(app: &App<MemoryStore>) -> (u64, SessionTokens) {
-    let (user, tokens) = join_user(app, "user@example.com", PASSWORD).await;
-    (user.id, tokens)
-}
-
-/// What a protected route answers an access token: `None` when it authenticates, else the 401 body.
-async fn access_denial(app: &App<MemoryStore>, access: &str) -> Option<Value> {
-    let request = event("GET", "/account/mypage/", &[("authorization", &bearer(access))], None);
-    let error = authenticate(app, &request).await.err()?;
-    Some(body_json(&error.into_response()))
-}
-
-fn token_is_invalid() -> Value {
-    json!({
-        "detail": "Given token not valid for any token type",
-        "code": "token_not_valid",
-        "messages": [{"token_class": "AccessToken", "token_type": "access", "message": "Token is invalid"}],
-    })
+    handle(app, post_json(PATH, &json!({"refresh": refresh}), &[])).await
 }
 
 /// Both token cookies deleted, with the attributes they were set with.
@@ -52,7 +28,7 @@ fn assert_cookies_deleted(response: &Response<Body>, secure: bool) {
     for name in ["my-app-auth", "my-refresh-token"] {
         let cookie = set_cookie(response, name).unwrap_or_else(|| panic!("{name} not deleted"));
         assert!(cookie.starts_with(&format!("{name}=;")), "{cookie}");
-        let attributes: Vec<&str> = cookie.split("; ").skip(1).collect();
+        let attributes = cookie_attributes(&cookie);
         for wanted in ["Max-Age=0", "Path=/", "SameSite=Lax", "HttpOnly"] {
             assert!(attributes.contains(&wanted), "{cookie} lacks {wanted}");
         }
@@ -64,15 +40,17 @@ fn assert_cookies_deleted(response: &Response<Body>, secure: bool) {
     }
 }
 
-async fn assert_401(response: Response<Body>, detail: &str) {
+/// Logout's 401: no challenge (unlike every other 401), `{"detail": detail}`, the cookies deleted.
+#[track_caller]
+fn assert_logout_refused(response: &Response<Body>, detail: &str) {
     assert_eq!(response.status(), 401);
-    assert_security_headers(&response);
+    assert_security_headers(response);
     assert!(
-        header(&response, "www-authenticate").is_none(),
+        header(response, "www-authenticate").is_none(),
         "logout 401s carry no challenge"
     );
-    assert_eq!(body_json(&response), json!({"detail": detail}));
-    assert_cookies_deleted(&response, true);
+    assert_eq!(body_json(response), json!({"detail": detail}));
+    assert_cookies_deleted(response, true);
 }
 
 #[tokio::test]
@@ -99,10 +77,13 @@ async fn logout_revokes_the_sessions_access_tokens_at_once() {
         .issue(TokenKind::Access, user_id, &tokens.session_id, random_id(), now)
         .unwrap();
     assert_eq!(logout_with(&app, &tokens.refresh).await.status(), 200);
-    assert_eq!(access_denial(&app, &tokens.access).await, Some(token_is_invalid()));
+    assert_eq!(
+        access_denial(&app, &tokens.access).await,
+        Some(token_not_valid("Token is invalid"))
+    );
     assert_eq!(
         access_denial(&app, &another_access.token).await,
-        Some(token_is_invalid())
+        Some(token_not_valid("Token is invalid"))
     );
 }
 
@@ -122,7 +103,7 @@ async fn logout_reads_the_refresh_cookie_when_the_body_has_no_key() {
     let app = app();
     let (user_id, tokens) = joined(&app).await;
     let cookie = format!("my-app-auth={}; my-refresh-token={}", tokens.access, tokens.refresh);
-    let response = send(&app, event("POST", PATH, &[("cookie", &cookie)], None)).await;
+    let response = handle(&app, event("POST", PATH, &[("cookie", &cookie)], None)).await;
     assert_eq!(response.status(), 200);
     assert_eq!(body_json(&response), json!({"detail": LOGGED_OUT}));
     assert!(app.store.session(user_id, &tokens.session_id).unwrap().revoked);
@@ -133,7 +114,7 @@ async fn logout_reads_the_cookie_when_the_body_key_is_null() {
     let app = app();
     let (user_id, tokens) = joined(&app).await;
     let cookie = format!("my-refresh-token={}", tokens.refresh);
-    let response = send(&app, post_json(PATH, &json!({"refresh": null}), &[("cookie", &cookie)])).await;
+    let response = handle(&app, post_json(PATH, &json!({"refresh": null}), &[("cookie", &cookie)])).await;
     assert_eq!(response.status(), 200);
     assert!(app.store.session(user_id, &tokens.session_id).unwrap().revoked);
 }
@@ -142,7 +123,7 @@ async fn logout_reads_the_cookie_when_the_body_key_is_null() {
 async fn logout_answers_without_the_trailing_slash_too() {
     let app = app();
     let (_, tokens) = joined(&app).await;
-    let response = send(
+    let response = handle(
         &app,
         post_json("/account/logout", &json!({"refresh": tokens.refresh}), &[]),
     )
@@ -156,32 +137,16 @@ async fn logout_twice_says_the_token_is_blacklisted() {
     let app = app();
     let (_, tokens) = joined(&app).await;
     assert_eq!(logout_with(&app, &tokens.refresh).await.status(), 200);
-    assert_401(logout_with(&app, &tokens.refresh).await, "Token is blacklisted").await;
-}
-
-/// Spends the session's refresh token as a refresh would, `age` seconds ago.
-async fn rotate(app: &App<MemoryStore>, user_id: u64, tokens: &SessionTokens, age: i64) {
-    let jti = app.tokens.verify(&tokens.refresh, TokenKind::Refresh).unwrap().jti;
-    let now = shared::now_unix();
-    let next = NextRefresh {
-        jti: random_id(),
-        issued_at: now,
-        session_expires_at: now + 90_000,
-    };
-    let rotated = app
-        .store
-        .rotate_refresh(user_id, &tokens.session_id, &jti, 0, &next)
-        .await;
-    assert_eq!(rotated.unwrap(), Rotation::Rotated);
-    app.store.age_rotation(user_id, &tokens.session_id, age);
+    assert_logout_refused(&logout_with(&app, &tokens.refresh).await, "Token is blacklisted");
 }
 
 #[tokio::test]
 async fn logout_with_a_spent_refresh_token_is_blacklisted_and_ends_the_session() {
     let app = app();
     let (user_id, tokens) = joined(&app).await;
-    rotate(&app, user_id, &tokens, 31).await;
-    assert_401(logout_with(&app, &tokens.refresh).await, "Token is blacklisted").await;
+    rotate_refresh(&app, user_id, &tokens.session_id, &tokens.refresh).await;
+    app.store.age_rotation(user_id, &tokens.session_id, 31);
+    assert_logout_refused(&logout_with(&app, &tokens.refresh).await, "Token is blacklisted");
     assert!(app.store.session(user_id, &tokens.session_id).unwrap().revoked);
 }
 
@@ -189,7 +154,7 @@ async fn logout_with_a_spent_refresh_token_is_blacklisted_and_ends_the_session()
 async fn logout_with_the_previous_token_within_the_reuse_interval_ends_the_session() {
     let app = app();
     let (user_id, tokens) = joined(&app).await;
-    rotate(&app, user_id, &tokens, 0).await;
+    rotate_refresh(&app, user_id, &tokens.session_id, &tokens.refresh).await;
     assert_eq!(logout_with(&app, &tokens.refresh).await.status(), 200);
     assert!(app.store.session(user_id, &tokens.session_id).unwrap().revoked);
 }
@@ -203,7 +168,7 @@ async fn logout_ends_an_inactive_users_session_so_reactivation_does_not_revive_i
     assert_eq!(response.status(), 200, "{:?}", body_json(&response));
     assert!(app.store.session(user_id, &tokens.session_id).unwrap().revoked);
     app.store.set_active(user_id, true);
-    assert_401(logout_with(&app, &tokens.refresh).await, "Token is blacklisted").await;
+    assert_logout_refused(&logout_with(&app, &tokens.refresh).await, "Token is blacklisted");
     let request = event(
         "GET",
         "/account/mypage/",
@@ -220,13 +185,12 @@ async fn logout_ends_an_inactive_users_session_so_reactivation_does_not_revive_i
 async fn logout_without_a_refresh_token_says_it_was_not_included() {
     let app = app();
     let detail = "Refresh token was not included in request data.";
-    assert_401(send(&app, post_json(PATH, &json!({}), &[])).await, detail).await;
-    assert_401(send(&app, event("POST", PATH, &[], None)).await, detail).await;
-    assert_401(
-        send(&app, event("POST", PATH, &[("cookie", "my-app-auth=abc")], None)).await,
+    assert_logout_refused(&handle(&app, post_json(PATH, &json!({}), &[])).await, detail);
+    assert_logout_refused(&handle(&app, event("POST", PATH, &[], None)).await, detail);
+    assert_logout_refused(
+        &handle(&app, event("POST", PATH, &[("cookie", "my-app-auth=abc")], None)).await,
         detail,
-    )
-    .await;
+    );
 }
 
 #[tokio::test]
@@ -238,10 +202,10 @@ async fn logout_refuses_garbage_and_forged_tokens_as_invalid() {
         foreign_token(TokenKind::Refresh, user_id, &tokens.session_id),
         unsigned_copy(&tokens.refresh),
     ] {
-        assert_401(logout_with(&app, &token).await, "Token is invalid").await;
+        assert_logout_refused(&logout_with(&app, &token).await, "Token is invalid");
     }
-    let response = send(&app, post_json(PATH, &json!({"refresh": 12}), &[])).await;
-    assert_401(response, "Token is invalid").await;
+    let response = handle(&app, post_json(PATH, &json!({"refresh": 12}), &[])).await;
+    assert_logout_refused(&response, "Token is invalid");
     assert!(
         !app.store.session(user_id, &tokens.session_id).unwrap().revoked,
         "forgeries revoke nothing"
@@ -252,7 +216,7 @@ async fn logout_refuses_garbage_and_forged_tokens_as_invalid() {
 async fn logout_refuses_an_access_token_as_the_wrong_type() {
     let app = app();
     let (user_id, tokens) = joined(&app).await;
-    assert_401(logout_with(&app, &tokens.access).await, "Token has wrong type").await;
+    assert_logout_refused(&logout_with(&app, &tokens.access).await, "Token has wrong type");
     assert!(!app.store.session(user_id, &tokens.session_id).unwrap().revoked);
 }
 
@@ -261,7 +225,7 @@ async fn logout_refuses_an_expired_refresh_token() {
     let app = app();
     let (user_id, tokens) = joined(&app).await;
     let expired = expired_token(&app, TokenKind::Refresh, user_id, &tokens.session_id);
-    assert_401(logout_with(&app, &expired).await, "Token is expired").await;
+    assert_logout_refused(&logout_with(&app, &expired).await, "Token is expired");
 }
 
 #[tokio::test]
@@ -280,10 +244,13 @@ async fn logout_deletes_the_cookies_on_every_answer() {
     let app = app();
     let text_plain = event("POST", PATH, &[("content-type", "text/plain")], Some("x"));
     let answers = [
-        (send(&app, text_plain).await, 415),
-        (send(&app, event("GET", PATH, &[], None)).await, 405),
-        (send(&app, event("OPTIONS", PATH, &[], None)).await, 200),
-        (send(&app, post_json("/account/elsewhere/", &json!({}), &[])).await, 404),
+        (handle(&app, text_plain).await, 415),
+        (handle(&app, event("GET", PATH, &[], None)).await, 405),
+        (handle(&app, event("OPTIONS", PATH, &[], None)).await, 200),
+        (
+            handle(&app, post_json("/account/elsewhere/", &json!({}), &[])).await,
+            404,
+        ),
     ];
     for (response, status) in answers {
         assert_eq!(response.status(), status);
@@ -303,7 +270,7 @@ async fn logout_deletes_insecure_cookies_when_cookies_are_not_secure() {
 #[tokio::test]
 async fn logout_refuses_other_media_types_with_415() {
     let headers = [("content-type", "text/plain")];
-    let response = send(&app(), event("POST", PATH, &headers, Some("refresh=x"))).await;
+    let response = handle(&app(), event("POST", PATH, &headers, Some("refresh=x"))).await;
     assert_eq!(response.status(), 415);
     assert_security_headers(&response);
     assert_eq!(
@@ -318,13 +285,7 @@ async fn logout_answers_503_with_retry_after_when_the_store_is_down() {
     let (_, tokens) = joined(&app).await;
     app.store.set_unavailable(true);
     let response = logout_with(&app, &tokens.refresh).await;
-    assert_eq!(response.status(), 503);
-    assert_security_headers(&response);
-    assert!(header(&response, "retry-after").is_some());
-    assert_eq!(
-        body_json(&response),
-        json!({"detail": "Service temporarily unavailable."})
-    );
+    assert_unavailable(&response);
     assert_cookies_deleted(&response, true);
 }
 

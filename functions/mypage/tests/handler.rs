@@ -1,7 +1,7 @@
 //! Handler tests for GET /account/mypage/ (and the JSON 404 for unknown paths) over the memory
 //! store (contract §1, §2, §4 mypage, §5).
 
-use lambda_http::{Body, Request, Response};
+use lambda_http::{Body, Response};
 use serde_json::{Value, json};
 
 use mypage::handle;
@@ -9,54 +9,24 @@ use shared::App;
 use shared::ids::random_id;
 use shared::store::{MemoryStore, SessionStore};
 use shared::testing::{
-    SessionTokens, app, assert_security_headers, bearer, body_json, event, expired_token, foreign_token, header,
-    join_user, post_json, set_cookies, start_session, unsigned_copy,
+    CHALLENGE, EMAIL, PASSWORD, app, assert_401, assert_security_headers, assert_unavailable, bearer, body_json, event,
+    expired_token, foreign_token, header, join_user, joined, post_json, set_cookies, start_session, token_not_valid,
+    unsigned_copy, user_not_found,
 };
 use shared::tokens::TokenKind;
 
 const PATH: &str = "/account/mypage/";
-const EMAIL: &str = "user@example.com";
-const PASSWORD: &str = "Tutorial-Pw!7319";
-const CHALLENGE: &str = "Bearer realm=\"api\"";
-
-async fn send(app: &App<MemoryStore>, request: Request) -> Response<Body> {
-    handle(app, request).await
-}
 
 async fn get_with(app: &App<MemoryStore>, method: &str, authorization: &str) -> Response<Body> {
-    send(app, event(method, PATH, &[("authorization", authorization)], None)).await
+    handle(app, event(method, PATH, &[("authorization", authorization)], None)).await
 }
 
 async fn mypage(app: &App<MemoryStore>, access: &str) -> Response<Body> {
     get_with(app, "GET", &bearer(access)).await
 }
 
-async fn joined(app: &App<MemoryStore>) -> (u64, SessionTokens) {
-    let (user, tokens) = join_user(app, EMAIL, PASSWORD).await;
-    (user.id, tokens)
-}
-
 fn greeting(email: &str) -> Value {
     json!({"message": format!("반갑습니다, {email}님!")})
-}
-
-fn token_not_valid(message: &str) -> Value {
-    json!({
-        "detail": "Given token not valid for any token type",
-        "code": "token_not_valid",
-        "messages": [{"token_class": "AccessToken", "token_type": "access", "message": message}],
-    })
-}
-
-fn user_not_found() -> Value {
-    json!({"detail": "User not found", "code": "user_not_found"})
-}
-
-async fn assert_401(response: Response<Body>, expected: Value) {
-    assert_eq!(response.status(), 401);
-    assert_security_headers(&response);
-    assert_eq!(header(&response, "www-authenticate"), Some(CHALLENGE));
-    assert_eq!(body_json(&response), expected);
 }
 
 #[tokio::test]
@@ -92,7 +62,7 @@ async fn mypage_answers_without_the_trailing_slash_too() {
     let app = app();
     let (_, tokens) = joined(&app).await;
     let authorization = bearer(&tokens.access);
-    let response = send(
+    let response = handle(
         &app,
         event("GET", "/account/mypage", &[("authorization", &authorization)], None),
     )
@@ -110,7 +80,7 @@ async fn head_answers_like_get_without_a_body() {
     assert!(response.body().as_ref().is_empty(), "HEAD has no body");
     assert_eq!(header(&response, "content-type"), Some("application/json"));
     assert_eq!(header(&response, "x-frame-options"), Some("DENY"));
-    let refused = send(&app, event("HEAD", "/account/mypage", &[], None)).await;
+    let refused = handle(&app, event("HEAD", "/account/mypage", &[], None)).await;
     assert_eq!(refused.status(), 401);
     assert!(refused.body().as_ref().is_empty());
     assert_eq!(header(&refused, "www-authenticate"), Some(CHALLENGE));
@@ -121,18 +91,17 @@ async fn mypage_without_credentials_is_refused() {
     let app = app();
     let (_, tokens) = joined(&app).await;
     let expected = json!({"detail": "Authentication credentials were not provided."});
-    assert_401(send(&app, event("GET", PATH, &[], None)).await, expected.clone()).await;
+    assert_401(&handle(&app, event("GET", PATH, &[], None)).await, &expected);
     let (jwt, lower) = (format!("JWT {}", tokens.access), format!("bearer {}", tokens.access));
     for scheme in ["Basic dXNlcjpwdw==", "Token abc", &jwt, &lower] {
-        assert_401(get_with(&app, "GET", scheme).await, expected.clone()).await;
+        assert_401(&get_with(&app, "GET", scheme).await, &expected);
     }
     // Only the Authorization header authenticates: the access cookie does not.
     let cookie = format!("my-app-auth={}", tokens.access);
     assert_401(
-        send(&app, event("GET", PATH, &[("cookie", &cookie)], None)).await,
-        expected,
-    )
-    .await;
+        &handle(&app, event("GET", PATH, &[("cookie", &cookie)], None)).await,
+        &expected,
+    );
 }
 
 #[tokio::test]
@@ -143,7 +112,7 @@ async fn mypage_refuses_a_malformed_authorization_header() {
         "code": "bad_authorization_header",
     });
     for value in ["Bearer", "Bearer a b"] {
-        assert_401(get_with(&app, "GET", value).await, expected.clone()).await;
+        assert_401(&get_with(&app, "GET", value).await, &expected);
     }
 }
 
@@ -161,7 +130,7 @@ async fn mypage_refuses_garbage_bad_signatures_and_unsigned_tokens() {
         unsigned_copy(&tokens.access),
     ];
     for token in forged {
-        assert_401(mypage(&app, &token).await, token_not_valid("Token is invalid")).await;
+        assert_401(&mypage(&app, &token).await, &token_not_valid("Token is invalid"));
     }
 }
 
@@ -170,7 +139,7 @@ async fn mypage_refuses_an_expired_token() {
     let app = app();
     let (user_id, tokens) = joined(&app).await;
     let expired = expired_token(&app, TokenKind::Access, user_id, &tokens.session_id);
-    assert_401(mypage(&app, &expired).await, token_not_valid("Token is expired")).await;
+    assert_401(&mypage(&app, &expired).await, &token_not_valid("Token is expired"));
 }
 
 #[tokio::test]
@@ -178,10 +147,9 @@ async fn mypage_refuses_a_refresh_token() {
     let app = app();
     let (_, tokens) = joined(&app).await;
     assert_401(
-        mypage(&app, &tokens.refresh).await,
-        token_not_valid("Token has wrong type"),
-    )
-    .await;
+        &mypage(&app, &tokens.refresh).await,
+        &token_not_valid("Token has wrong type"),
+    );
 }
 
 #[tokio::test]
@@ -190,7 +158,10 @@ async fn mypage_refuses_a_logged_out_session_but_not_the_others() {
     let (user_id, tokens) = joined(&app).await;
     let other = start_session(&app, user_id).await;
     assert!(app.store.end_session(user_id, &tokens.session_id).await.unwrap());
-    assert_401(mypage(&app, &tokens.access).await, token_not_valid("Token is invalid")).await;
+    assert_401(
+        &mypage(&app, &tokens.access).await,
+        &token_not_valid("Token is invalid"),
+    );
     assert_eq!(mypage(&app, &other.access).await.status(), 200);
 }
 
@@ -211,7 +182,7 @@ async fn mypage_refuses_every_access_token_of_a_revoked_session() {
     assert_eq!(mypage(&app, &later.token).await.status(), 200);
     assert!(app.store.end_session(user_id, &tokens.session_id).await.unwrap());
     for access in [&tokens.access, &later.token] {
-        assert_401(mypage(&app, access).await, token_not_valid("Token is invalid")).await;
+        assert_401(&mypage(&app, access).await, &token_not_valid("Token is invalid"));
     }
 }
 
@@ -226,7 +197,10 @@ async fn mypage_refuses_sessions_ended_by_a_password_change_elsewhere() {
             .await
             .unwrap()
     );
-    assert_401(mypage(&app, &tokens.access).await, token_not_valid("Token is invalid")).await;
+    assert_401(
+        &mypage(&app, &tokens.access).await,
+        &token_not_valid("Token is invalid"),
+    );
     assert_eq!(mypage(&app, &kept.access).await.status(), 200);
 }
 
@@ -244,7 +218,7 @@ async fn mypage_refuses_a_token_of_an_unknown_session() {
             shared::now_unix(),
         )
         .unwrap();
-    assert_401(mypage(&app, &stray.token).await, token_not_valid("Token is invalid")).await;
+    assert_401(&mypage(&app, &stray.token).await, &token_not_valid("Token is invalid"));
 }
 
 #[tokio::test]
@@ -252,7 +226,7 @@ async fn mypage_refuses_an_inactive_user_until_reactivated() {
     let app = app();
     let (user_id, tokens) = joined(&app).await;
     app.store.set_active(user_id, false);
-    assert_401(mypage(&app, &tokens.access).await, user_not_found()).await;
+    assert_401(&mypage(&app, &tokens.access).await, &user_not_found());
     app.store.set_active(user_id, true);
     assert_eq!(mypage(&app, &tokens.access).await.status(), 200);
 }
@@ -262,7 +236,7 @@ async fn mypage_refuses_a_deleted_user() {
     let app = app();
     let (user_id, tokens) = joined(&app).await;
     app.store.delete_user(user_id);
-    assert_401(mypage(&app, &tokens.access).await, user_not_found()).await;
+    assert_401(&mypage(&app, &tokens.access).await, &user_not_found());
 }
 
 #[tokio::test]
@@ -270,15 +244,7 @@ async fn mypage_answers_503_with_retry_after_when_the_store_is_down() {
     let app = app();
     let (_, tokens) = joined(&app).await;
     app.store.set_unavailable(true);
-    let response = mypage(&app, &tokens.access).await;
-    assert_eq!(response.status(), 503);
-    assert_security_headers(&response);
-    assert!(header(&response, "retry-after").is_some());
-    assert!(header(&response, "www-authenticate").is_none());
-    assert_eq!(
-        body_json(&response),
-        json!({"detail": "Service temporarily unavailable."})
-    );
+    assert_unavailable(&mypage(&app, &tokens.access).await);
 }
 
 #[tokio::test]
@@ -287,7 +253,7 @@ async fn mypage_refuses_other_methods_with_405_and_allow() {
     let (_, tokens) = joined(&app).await;
     let authorization = bearer(&tokens.access);
     for method in ["POST", "PUT", "DELETE", "PATCH"] {
-        let response = send(&app, event(method, PATH, &[("authorization", &authorization)], None)).await;
+        let response = handle(&app, event(method, PATH, &[("authorization", &authorization)], None)).await;
         assert_eq!(response.status(), 405, "{method}");
         assert_security_headers(&response);
         assert_eq!(header(&response, "allow"), Some("GET, HEAD, OPTIONS"));
@@ -296,14 +262,14 @@ async fn mypage_refuses_other_methods_with_405_and_allow() {
             json!({"detail": format!("Method \"{method}\" not allowed.")})
         );
     }
-    let response = send(&app, post_json(PATH, &json!({}), &[])).await;
+    let response = handle(&app, post_json(PATH, &json!({}), &[])).await;
     assert_eq!(body_json(&response), json!({"detail": "Method \"POST\" not allowed."}));
 }
 
 #[tokio::test]
 async fn mypage_answers_options_with_its_methods() {
     for path in [PATH, "/account/mypage"] {
-        let response = send(&app(), event("OPTIONS", path, &[], None)).await;
+        let response = handle(&app(), event("OPTIONS", path, &[], None)).await;
         assert_eq!(response.status(), 200);
         assert_security_headers(&response);
         assert_eq!(header(&response, "allow"), Some("GET, HEAD, OPTIONS"));
@@ -325,7 +291,7 @@ async fn unknown_paths_under_account_get_a_json_404() {
     ];
     for path in paths {
         for method in ["GET", "POST", "OPTIONS"] {
-            let response = send(&app, event(method, path, &[("authorization", &authorization)], None)).await;
+            let response = handle(&app, event(method, path, &[("authorization", &authorization)], None)).await;
             assert_eq!(response.status(), 404, "{method} {path}");
             assert_security_headers(&response);
             assert!(header(&response, "www-authenticate").is_none());

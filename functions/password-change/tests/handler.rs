@@ -1,33 +1,27 @@
 //! Handler tests for POST /account/password/change/ over the memory store (contract §2, §4, §5).
 
-use lambda_http::{Body, Request, Response};
-use secrecy::SecretString;
+use lambda_http::{Body, Response};
 use serde_json::{Value, json};
 
 use password_change::handle;
 use shared::App;
-use shared::auth::authenticate;
-use shared::auth::password::verify_password;
 use shared::store::{MemoryStore, SessionStore};
 use shared::testing::{
-    SessionTokens, app, app_with, assert_post_route_conventions, assert_security_headers, bearer, body_json, event,
-    expired_token, foreign_token, header, join_user, post_json, set_cookies, start_session, unsigned_copy,
+    EMAIL, PASSWORD, access_denial, app, app_with, assert_400, assert_401, assert_post_route_conventions,
+    assert_security_headers, assert_unavailable, bearer, body_json, event, expired_token, foreign_token, header,
+    join_user, joined, password_is, post_json, set_cookies, start_session, token_not_valid, unsigned_copy,
+    user_not_found,
 };
 use shared::tokens::TokenKind;
 
 const PATH: &str = "/account/password/change/";
-const EMAIL: &str = "user@example.com";
-const OLD: &str = "Tutorial-Pw!7319";
+/// The joined user's password.
+const OLD: &str = PASSWORD;
 const NEW: &str = "Brand-New-Pw!4242";
 const SAVED: &str = "New password has been saved.";
-const CHALLENGE: &str = "Bearer realm=\"api\"";
-
-async fn send(app: &App<MemoryStore>, request: Request) -> Response<Body> {
-    handle(app, request).await
-}
 
 async fn change(app: &App<MemoryStore>, access: &str, body: Value) -> Response<Body> {
-    send(app, post_json(PATH, &body, &[("authorization", &bearer(access))])).await
+    handle(app, post_json(PATH, &body, &[("authorization", &bearer(access))])).await
 }
 
 /// A change from the joined user's password to `password` (the current one is required).
@@ -39,53 +33,11 @@ fn changed_from(old: &str, new: &str) -> Value {
     json!({"old_password": old, "new_password1": new, "new_password2": new})
 }
 
-async fn joined(app: &App<MemoryStore>) -> (u64, SessionTokens) {
-    let (user, tokens) = join_user(app, EMAIL, OLD).await;
-    (user.id, tokens)
-}
-
-fn password_is(app: &App<MemoryStore>, user_id: u64, password: &str) -> bool {
-    verify_password(
-        &SecretString::from(password),
-        &app.store.user(user_id).unwrap().password_hash,
-    )
-}
-
-/// What a protected route answers an access token: `None` when it authenticates, else the 401 body.
-async fn access_denial(app: &App<MemoryStore>, access: &str) -> Option<Value> {
-    let request = event("GET", "/account/mypage/", &[("authorization", &bearer(access))], None);
-    let error = authenticate(app, &request).await.err()?;
-    Some(body_json(&error.into_response()))
-}
-
 /// Whether a refresh token would still be accepted by token/refresh.
 async fn refresh_works(app: &App<MemoryStore>, refresh: &str) -> bool {
     shared::auth::check_refresh(app, refresh, shared::auth::RefreshUse::Refresh)
         .await
         .is_ok()
-}
-
-fn token_not_valid(message: &str) -> Value {
-    json!({
-        "detail": "Given token not valid for any token type",
-        "code": "token_not_valid",
-        "messages": [{"token_class": "AccessToken", "token_type": "access", "message": message}],
-    })
-}
-
-async fn assert_400(app: &App<MemoryStore>, access: &str, body: Value, expected: Value) {
-    let response = change(app, access, body).await;
-    assert_eq!(response.status(), 400);
-    assert_security_headers(&response);
-    assert!(header(&response, "www-authenticate").is_none());
-    assert_eq!(body_json(&response), expected);
-}
-
-async fn assert_401(response: Response<Body>, expected: Value) {
-    assert_eq!(response.status(), 401);
-    assert_security_headers(&response);
-    assert_eq!(header(&response, "www-authenticate"), Some(CHALLENGE));
-    assert_eq!(body_json(&response), expected);
 }
 
 #[tokio::test]
@@ -133,7 +85,7 @@ async fn password_change_keeps_the_current_session_and_revokes_the_others() {
     );
     assert!(password_is(&app, user_id, "Third-Pw!9051x"));
     let refused = change(&app, &other.access, changed_from(NEW, "Fourth-Pw!1177y")).await;
-    assert_401(refused, token_not_valid("Token is invalid")).await;
+    assert_401(&refused, &token_not_valid("Token is invalid"));
 }
 
 #[tokio::test]
@@ -151,7 +103,7 @@ async fn password_change_refuses_a_wrong_old_password() {
     let (user_id, tokens) = joined(&app).await;
     let body = json!({"old_password": "Not-The-Pw!1234", "new_password1": NEW, "new_password2": NEW});
     let expected = json!({"old_password": ["Your old password was entered incorrectly. Please enter it again."]});
-    assert_400(&app, &tokens.access, body, expected).await;
+    assert_400(&change(&app, &tokens.access, body).await, &expected);
     assert!(password_is(&app, user_id, OLD), "nothing changed");
 }
 
@@ -197,11 +149,11 @@ async fn the_old_password_is_required_unless_the_tutorials_weaker_setting_is_cho
     let (user_id, tokens) = joined(&app).await;
     let expected = json!({"old_password": ["This field is required."]});
     let without_old = json!({"new_password1": NEW, "new_password2": NEW});
-    assert_400(&app, &tokens.access, without_old.clone(), expected).await;
+    assert_400(&change(&app, &tokens.access, without_old.clone()).await, &expected);
     assert!(password_is(&app, user_id, OLD));
     let body = changed_from("Not-The-Pw!1234", NEW);
     let expected = json!({"old_password": ["Your old password was entered incorrectly. Please enter it again."]});
-    assert_400(&app, &tokens.access, body, expected).await;
+    assert_400(&change(&app, &tokens.access, body).await, &expected);
     assert_eq!(change(&app, &tokens.access, new_passwords(NEW)).await.status(), 200);
     assert!(password_is(&app, user_id, NEW));
 
@@ -220,7 +172,7 @@ async fn password_change_with_an_empty_object_lists_both_new_fields() {
         "new_password1": ["This field is required."],
         "new_password2": ["This field is required."],
     });
-    assert_400(&app, &tokens.access, json!({}), expected).await;
+    assert_400(&change(&app, &tokens.access, json!({})).await, &expected);
 }
 
 #[tokio::test]
@@ -229,7 +181,7 @@ async fn password_change_refuses_passwords_that_differ_with_a_typographic_apostr
     let (user_id, tokens) = joined(&app).await;
     let body = json!({"old_password": OLD, "new_password1": NEW, "new_password2": "Brand-New-Pw!4243"});
     let expected = json!({"new_password2": ["The two password fields didn\u{2019}t match."]});
-    assert_400(&app, &tokens.access, body, expected).await;
+    assert_400(&change(&app, &tokens.access, body).await, &expected);
     assert!(password_is(&app, user_id, OLD));
 }
 
@@ -253,12 +205,9 @@ async fn password_change_refuses_weak_passwords_under_new_password2() {
     ];
     for (password, messages) in cases {
         assert_400(
-            &app,
-            &tokens.access,
-            new_passwords(password),
-            json!({"new_password2": messages}),
-        )
-        .await;
+            &change(&app, &tokens.access, new_passwords(password)).await,
+            &json!({"new_password2": messages}),
+        );
     }
     assert!(password_is(&app, user_id, OLD));
 }
@@ -268,13 +217,16 @@ async fn password_change_refuses_a_password_like_the_email() {
     let app = app();
     let (_, tokens) = join_user(&app, "johnsmithers@example.com", OLD).await;
     let expected = json!({"new_password2": ["The password is too similar to the email."]});
-    assert_400(&app, &tokens.access, new_passwords("johnsmithers1"), expected).await;
+    assert_400(
+        &change(&app, &tokens.access, new_passwords("johnsmithers1")).await,
+        &expected,
+    );
     // Django runs the similarity validator first, then the others.
     let expected = json!({"new_password2": [
         "The password is too similar to the email.",
         "This password is too short. It must contain at least 8 characters.",
     ]});
-    assert_400(&app, &tokens.access, new_passwords("johnsmi"), expected).await;
+    assert_400(&change(&app, &tokens.access, new_passwords("johnsmi")).await, &expected);
 }
 
 #[tokio::test]
@@ -287,7 +239,7 @@ async fn password_change_accepts_an_html_form_body() {
         ("content-type", "application/x-www-form-urlencoded"),
         ("authorization", &authorization),
     ];
-    let response = send(&app, event("POST", PATH, &headers, Some(&form))).await;
+    let response = handle(&app, event("POST", PATH, &headers, Some(&form))).await;
     assert_eq!(response.status(), 200);
     assert!(password_is(&app, user_id, NEW));
 }
@@ -302,7 +254,7 @@ async fn password_change_answers_without_the_trailing_slash_too() {
         &new_passwords(NEW),
         &[("authorization", &authorization)],
     );
-    assert_eq!(send(&app, request).await.status(), 200);
+    assert_eq!(handle(&app, request).await.status(), 200);
     assert!(password_is(&app, user_id, NEW));
 }
 
@@ -311,15 +263,14 @@ async fn password_change_without_credentials_is_refused() {
     let app = app();
     let expected = json!({"detail": "Authentication credentials were not provided."});
     assert_401(
-        send(&app, post_json(PATH, &new_passwords(NEW), &[])).await,
-        expected.clone(),
-    )
-    .await;
+        &handle(&app, post_json(PATH, &new_passwords(NEW), &[])).await,
+        &expected,
+    );
     let basic = post_json(PATH, &new_passwords(NEW), &[("authorization", "Basic dXNlcjpwdw==")]);
-    assert_401(send(&app, basic).await, expected.clone()).await;
+    assert_401(&handle(&app, basic).await, &expected);
     // Authentication comes before the body is read.
     let text_plain = event("POST", PATH, &[("content-type", "text/plain")], Some("x"));
-    assert_401(send(&app, text_plain).await, expected).await;
+    assert_401(&handle(&app, text_plain).await, &expected);
 }
 
 #[tokio::test]
@@ -331,7 +282,7 @@ async fn password_change_refuses_a_malformed_authorization_header() {
     });
     for value in ["Bearer", "Bearer a b"] {
         let request = post_json(PATH, &new_passwords(NEW), &[("authorization", value)]);
-        assert_401(send(&app, request).await, expected.clone()).await;
+        assert_401(&handle(&app, request).await, &expected);
     }
 }
 
@@ -346,22 +297,19 @@ async fn password_change_refuses_invalid_tokens() {
     ];
     for token in forged {
         assert_401(
-            change(&app, &token, new_passwords(NEW)).await,
-            token_not_valid("Token is invalid"),
-        )
-        .await;
+            &change(&app, &token, new_passwords(NEW)).await,
+            &token_not_valid("Token is invalid"),
+        );
     }
     let expired = expired_token(&app, TokenKind::Access, user_id, &tokens.session_id);
     assert_401(
-        change(&app, &expired, new_passwords(NEW)).await,
-        token_not_valid("Token is expired"),
-    )
-    .await;
+        &change(&app, &expired, new_passwords(NEW)).await,
+        &token_not_valid("Token is expired"),
+    );
     assert_401(
-        change(&app, &tokens.refresh, new_passwords(NEW)).await,
-        token_not_valid("Token has wrong type"),
-    )
-    .await;
+        &change(&app, &tokens.refresh, new_passwords(NEW)).await,
+        &token_not_valid("Token has wrong type"),
+    );
     assert!(password_is(&app, user_id, OLD));
 }
 
@@ -371,10 +319,9 @@ async fn password_change_refuses_a_revoked_session() {
     let (user_id, tokens) = joined(&app).await;
     assert!(app.store.end_session(user_id, &tokens.session_id).await.unwrap());
     assert_401(
-        change(&app, &tokens.access, new_passwords(NEW)).await,
-        token_not_valid("Token is invalid"),
-    )
-    .await;
+        &change(&app, &tokens.access, new_passwords(NEW)).await,
+        &token_not_valid("Token is invalid"),
+    );
     assert!(password_is(&app, user_id, OLD));
 }
 
@@ -382,12 +329,17 @@ async fn password_change_refuses_a_revoked_session() {
 async fn password_change_refuses_inactive_and_deleted_users() {
     let app = app();
     let (user_id, tokens) = joined(&app).await;
-    let expected = json!({"detail": "User not found", "code": "user_not_found"});
     app.store.set_active(user_id, false);
-    assert_401(change(&app, &tokens.access, new_passwords(NEW)).await, expected.clone()).await;
+    assert_401(
+        &change(&app, &tokens.access, new_passwords(NEW)).await,
+        &user_not_found(),
+    );
     assert!(password_is(&app, user_id, OLD));
     app.store.delete_user(user_id);
-    assert_401(change(&app, &tokens.access, new_passwords(NEW)).await, expected).await;
+    assert_401(
+        &change(&app, &tokens.access, new_passwords(NEW)).await,
+        &user_not_found(),
+    );
 }
 
 #[tokio::test]
@@ -396,7 +348,7 @@ async fn password_change_refuses_other_media_types_with_415() {
     let (_, tokens) = joined(&app).await;
     let authorization = bearer(&tokens.access);
     let headers = [("content-type", "text/plain"), ("authorization", &authorization)];
-    let response = send(&app, event("POST", PATH, &headers, Some("new_password1=x"))).await;
+    let response = handle(&app, event("POST", PATH, &headers, Some("new_password1=x"))).await;
     assert_eq!(response.status(), 415);
     assert_security_headers(&response);
     assert_eq!(
@@ -411,7 +363,7 @@ async fn password_change_refuses_malformed_json_and_oversized_bodies() {
     let (_, tokens) = joined(&app).await;
     let authorization = bearer(&tokens.access);
     let headers = [("content-type", "application/json"), ("authorization", &authorization)];
-    let response = send(&app, event("POST", PATH, &headers, Some("{\"new_password1\""))).await;
+    let response = handle(&app, event("POST", PATH, &headers, Some("{\"new_password1\""))).await;
     assert_eq!(response.status(), 400);
     assert!(
         body_json(&response)["detail"]
@@ -419,7 +371,7 @@ async fn password_change_refuses_malformed_json_and_oversized_bodies() {
             .unwrap()
             .starts_with("JSON parse error - ")
     );
-    let response = send(&app, event("POST", PATH, &headers, Some("\"text\""))).await;
+    let response = handle(&app, event("POST", PATH, &headers, Some("\"text\""))).await;
     let expected = json!({"non_field_errors": ["Invalid data. Expected a dictionary, but got str."]});
     assert_eq!((response.status().as_u16(), body_json(&response)), (400, expected));
     let response = change(&app, &tokens.access, new_passwords(&"y".repeat(70_000))).await;
@@ -432,14 +384,7 @@ async fn password_change_answers_503_with_retry_after_when_the_store_is_down() {
     let app = app();
     let (user_id, tokens) = joined(&app).await;
     app.store.set_unavailable(true);
-    let response = change(&app, &tokens.access, new_passwords(NEW)).await;
-    assert_eq!(response.status(), 503);
-    assert_security_headers(&response);
-    assert!(header(&response, "retry-after").is_some());
-    assert_eq!(
-        body_json(&response),
-        json!({"detail": "Service temporarily unavailable."})
-    );
+    assert_unavailable(&change(&app, &tokens.access, new_passwords(NEW)).await);
     app.store.set_unavailable(false);
     assert!(password_is(&app, user_id, OLD));
 }

@@ -2,22 +2,20 @@
 //! password-reset mails (through a recording mailer) sets a new password once.
 
 use lambda_http::{Body, Request, Response};
-use secrecy::SecretString;
 use serde_json::{Value, json};
 
 use password_reset_confirm::{INVALID_VALUE, RESET_DONE, handle};
 use shared::App;
 use shared::auth::authenticate;
-use shared::auth::password::{TOO_SHORT, verify_password};
+use shared::auth::password::TOO_SHORT;
 use shared::store::{EmailStore, LoginThrottleStore, MemoryStore, ThrottleRecord};
 use shared::testing::{
-    RecordingMailer, assert_post_route_conventions, assert_security_headers, bearer, body_json, create_user, event,
-    join_user, mailing_app_with, post_json,
+    EMAIL, RecordingMailer, assert_400, assert_post_route_conventions, assert_security_headers, assert_unavailable,
+    bearer, body_json, create_user, event, join_user, link_parts, mailing_app_with, password_is, post_json,
 };
 use shared::tokens::links::encode_uid;
 
 const PATH: &str = "/account/password/reset/confirm/";
-const EMAIL: &str = "user@example.com";
 const OLD: &str = "Tutorial-Pw!7319";
 const NEW: &str = "Brand-New-Pw!4242";
 
@@ -25,35 +23,19 @@ async fn confirm(app: &App<MemoryStore>, body: Value) -> Response<Body> {
     handle(app, post_json(PATH, &body, &[])).await
 }
 
-/// Asks password-reset for a link and returns its uid and token.
-async fn mailed_link(app: &App<MemoryStore>, mailer: &RecordingMailer) -> (String, String) {
+/// Asks password-reset for a link to `email` and returns its uid and token.
+async fn mailed_link(app: &App<MemoryStore>, mailer: &RecordingMailer, email: &str) -> (String, String) {
     let response = password_reset::handle(
         app,
-        post_json("/account/password/reset/", &json!({"email": EMAIL}), &[]),
+        post_json("/account/password/reset/", &json!({"email": email}), &[]),
     )
     .await;
     assert_eq!(response.status(), 200);
-    let link = mailer.sent_to(EMAIL).pop().expect("a reset mail").link;
-    let mut parts = link.rsplit('/');
-    let token = parts.next().unwrap().to_owned();
-    (parts.next().unwrap().to_owned(), token)
+    link_parts(mailer, email)
 }
 
 fn body(uid: &str, token: &str, password1: &str, password2: &str) -> Value {
     json!({"uid": uid, "token": token, "new_password1": password1, "new_password2": password2})
-}
-
-fn error(response: &Response<Body>, expected: Value) {
-    assert_eq!(response.status(), 400);
-    assert_security_headers(response);
-    assert_eq!(body_json(response), expected);
-}
-
-fn password_is(app: &App<MemoryStore>, user_id: u64, password: &str) -> bool {
-    verify_password(
-        &SecretString::from(password),
-        &app.store.user(user_id).unwrap().password_hash,
-    )
 }
 
 #[tokio::test]
@@ -73,7 +55,7 @@ async fn the_mailed_link_sets_the_password_ends_every_session_and_forgets_wrong_
             .unwrap()
             .is_ok()
     );
-    let (uid, token) = mailed_link(&app, &mailer).await;
+    let (uid, token) = mailed_link(&app, &mailer, EMAIL).await;
     let response = confirm(&app, body(&uid, &token, NEW, NEW)).await;
     assert_eq!(response.status(), 200);
     assert_security_headers(&response);
@@ -94,7 +76,7 @@ async fn the_mailed_link_sets_the_password_ends_every_session_and_forgets_wrong_
 
     // Spent: the token signs the old hash.
     let again = confirm(&app, body(&uid, &token, "Another-Pw!5150", "Another-Pw!5150")).await;
-    error(&again, json!({"token": [INVALID_VALUE]}));
+    assert_400(&again, &json!({"token": [INVALID_VALUE]}));
     assert!(password_is(&app, user.id, NEW));
 }
 
@@ -112,7 +94,7 @@ async fn a_confirmation_that_read_the_user_before_another_landed_writes_nothing(
 async fn racing_confirmations_of_one_token_let_exactly_one_through() {
     let (app, mailer) = mailing_app_with(&[]);
     let user = create_user(&app, EMAIL, OLD).await;
-    let (uid, token) = mailed_link(&app, &mailer).await;
+    let (uid, token) = mailed_link(&app, &mailer, EMAIL).await;
     let passwords = ["Racer-One-Pw!11", "Racer-Two-Pw!22", "Racer-Three-Pw!33"];
     let answers = futures::future::join_all(
         passwords
@@ -143,9 +125,9 @@ async fn an_expired_a_forged_or_another_users_token_is_refused() {
     let now = shared::now_unix();
     let expired = app.email_keys().unwrap().reset_token(&user, now - 259_200 - 1);
     let uid = encode_uid(user.id);
-    error(
+    assert_400(
         &confirm(&app, body(&uid, &expired, NEW, NEW)).await,
-        json!({"token": [INVALID_VALUE]}),
+        &json!({"token": [INVALID_VALUE]}),
     );
     let almost = app.email_keys().unwrap().reset_token(&user, now - 259_200 + 60);
     assert_eq!(
@@ -153,28 +135,15 @@ async fn an_expired_a_forged_or_another_users_token_is_refused() {
         200,
         "still within the timeout"
     );
-    let (_, token) = {
-        let response = password_reset::handle(
-            &app,
-            post_json("/account/password/reset/", &json!({"email": "other@example.com"}), &[]),
-        )
-        .await;
-        assert_eq!(response.status(), 200);
-        let link = mailer.sent_to("other@example.com").pop().unwrap().link;
-        let mut parts = link.rsplit('/');
-        (
-            parts.nth(1).unwrap().to_owned(),
-            link.rsplit('/').next().unwrap().to_owned(),
-        )
-    };
-    error(
+    let (_, token) = mailed_link(&app, &mailer, "other@example.com").await;
+    assert_400(
         &confirm(&app, body(&uid, &token, NEW, NEW)).await,
-        json!({"token": [INVALID_VALUE]}),
+        &json!({"token": [INVALID_VALUE]}),
     );
     assert!(password_is(&app, other.id, OLD));
-    error(
+    assert_400(
         &confirm(&app, body(&uid, "abc", NEW, NEW)).await,
-        json!({"token": [INVALID_VALUE]}),
+        &json!({"token": [INVALID_VALUE]}),
     );
 }
 
@@ -183,9 +152,9 @@ async fn a_short_timeout_setting_shortens_the_tokens_life() {
     let (app, _) = mailing_app_with(&[("PASSWORD_RESET_TIMEOUT", "60")]);
     let user = create_user(&app, EMAIL, OLD).await;
     let token = app.email_keys().unwrap().reset_token(&user, shared::now_unix() - 61);
-    error(
+    assert_400(
         &confirm(&app, body(&encode_uid(user.id), &token, NEW, NEW)).await,
-        json!({"token": [INVALID_VALUE]}),
+        &json!({"token": [INVALID_VALUE]}),
     );
 }
 
@@ -193,18 +162,18 @@ async fn a_short_timeout_setting_shortens_the_tokens_life() {
 async fn the_references_400s_in_its_order() {
     let (app, mailer) = mailing_app_with(&[]);
     create_user(&app, EMAIL, OLD).await;
-    error(
+    assert_400(
         &confirm(&app, json!({})).await,
-        json!({
+        &json!({
             "new_password1": ["This field is required."],
             "new_password2": ["This field is required."],
             "uid": ["This field is required."],
             "token": ["This field is required."],
         }),
     );
-    error(
+    assert_400(
         &confirm(&app, body("", "", "", "")).await,
-        json!({
+        &json!({
             "new_password1": ["This field may not be blank."],
             "new_password2": ["This field may not be blank."],
             "uid": ["This field may not be blank."],
@@ -213,36 +182,36 @@ async fn the_references_400s_in_its_order() {
     );
     for uid in ["zz", "MA", "OTk5", "x".repeat(200).as_str()] {
         // A bad uid is answered before the token and the passwords.
-        error(
+        assert_400(
             &confirm(&app, body(uid, "abc", "short", "other")).await,
-            json!({"uid": [INVALID_VALUE]}),
+            &json!({"uid": [INVALID_VALUE]}),
         );
     }
-    let (uid, token) = mailed_link(&app, &mailer).await;
-    error(
+    let (uid, token) = mailed_link(&app, &mailer, EMAIL).await;
+    assert_400(
         &confirm(&app, body(&uid, "abc", "short", "other")).await,
-        json!({"token": [INVALID_VALUE]}),
+        &json!({"token": [INVALID_VALUE]}),
     );
-    error(
+    assert_400(
         &confirm(&app, body(&uid, &token, NEW, "Brand-New-Pw!4243")).await,
-        json!({"new_password2": ["The two password fields didn\u{2019}t match."]}),
+        &json!({"new_password2": ["The two password fields didn\u{2019}t match."]}),
     );
-    error(
+    assert_400(
         &confirm(&app, body(&uid, &token, "short", "short")).await,
-        json!({"new_password2": [TOO_SHORT]}),
+        &json!({"new_password2": [TOO_SHORT]}),
     );
-    error(
+    assert_400(
         &confirm(&app, body(&uid, &token, "12345678", "12345678")).await,
-        json!({"new_password2": ["This password is too common.", "This password is entirely numeric."]}),
+        &json!({"new_password2": ["This password is too common.", "This password is entirely numeric."]}),
     );
-    error(
+    assert_400(
         &confirm(&app, body(&uid, &token, "user@example.com1", "user@example.com1")).await,
-        json!({"new_password2": ["The password is too similar to the email."]}),
+        &json!({"new_password2": ["The password is too similar to the email."]}),
     );
     let long = "x".repeat(129);
-    error(
+    assert_400(
         &confirm(&app, body(&uid, &token, &long, &long)).await,
-        json!({
+        &json!({
             "new_password1": ["Ensure this field has no more than 128 characters."],
             "new_password2": ["Ensure this field has no more than 128 characters."],
         }),
@@ -255,15 +224,15 @@ async fn the_references_400s_in_its_order() {
 async fn an_inactive_user_cannot_reset_and_a_store_down_answers_503() {
     let (app, mailer) = mailing_app_with(&[]);
     let user = create_user(&app, EMAIL, OLD).await;
-    let (uid, token) = mailed_link(&app, &mailer).await;
+    let (uid, token) = mailed_link(&app, &mailer, EMAIL).await;
     app.store.set_active(user.id, false);
-    error(
+    assert_400(
         &confirm(&app, body(&uid, &token, NEW, NEW)).await,
-        json!({"token": [INVALID_VALUE]}),
+        &json!({"token": [INVALID_VALUE]}),
     );
     app.store.set_active(user.id, true);
     app.store.set_unavailable(true);
-    assert_eq!(confirm(&app, body(&uid, &token, NEW, NEW)).await.status(), 503);
+    assert_unavailable(&confirm(&app, body(&uid, &token, NEW, NEW)).await);
 }
 
 #[tokio::test]

@@ -9,14 +9,12 @@ use password_reset::{SENT, handle};
 use shared::App;
 use shared::store::MemoryStore;
 use shared::testing::{
-    RecordingMailer, assert_post_route_conventions, assert_security_headers, body_json, create_user, header,
-    mailing_app_with, post_json,
+    EMAIL, PASSWORD, assert_post_route_conventions, assert_security_headers, assert_unavailable, body_json,
+    create_user, header, link_parts, mailing_app_with, post_json,
 };
 use shared::tokens::links::{decode_uid, encode_uid};
 
 const PATH: &str = "/account/password/reset/";
-const EMAIL: &str = "user@example.com";
-const PASSWORD: &str = "Tutorial-Pw!7319";
 
 async fn reset(app: &App<MemoryStore>, body: Value, headers: &[(&str, &str)]) -> Response<Body> {
     handle(app, post_json(PATH, &body, headers)).await
@@ -26,15 +24,6 @@ fn sent(response: &Response<Body>) {
     assert_eq!(response.status(), 200);
     assert_security_headers(response);
     assert_eq!(body_json(response), json!({"detail": SENT}));
-}
-
-/// The uid and token of the last link mailed to `to`.
-fn link_parts(mailer: &RecordingMailer, to: &str) -> (String, String) {
-    let email = mailer.sent_to(to).pop().expect("a mail");
-    let mut parts = email.link.rsplit('/');
-    let token = parts.next().unwrap().to_owned();
-    let uid = parts.next().unwrap().to_owned();
-    (uid, token)
 }
 
 #[tokio::test]
@@ -155,7 +144,7 @@ async fn a_mail_service_refusing_answers_as_for_any_address_and_raises_the_alert
     mailer.set_refusing(false);
     app.store.set_unavailable(true);
     let response = reset(&app, json!({"email": "nobody@example.com"}), &[]).await;
-    assert_eq!(response.status(), 503);
+    assert_unavailable(&response);
     assert_eq!(header(&response, "retry-after"), Some("1"));
 }
 

@@ -2,49 +2,33 @@
 
 use std::sync::Arc;
 
-use lambda_http::{Body, Request, Response};
+use lambda_http::{Body, Response};
 use serde_json::{Value, json};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
 use refresh::handle;
 use shared::App;
-use shared::auth::authenticate;
 use shared::store::{MemoryStore, SessionStore};
 use shared::testing::{
-    SessionTokens, app, app_with, assert_post_route_conventions, assert_security_headers, bearer, body_json, event,
-    expired_token, foreign_token, header, join_user, post_json, set_cookie, set_cookies, start_session, unsigned_copy,
+    Meanwhile, SessionTokens, access_denial, app, app_with, assert_400, assert_401, assert_post_route_conventions,
+    assert_security_headers, assert_token_cookie, assert_token_refused, assert_unavailable, body_json, event,
+    expired_token, foreign_token, header, interfered, joined, post_json, set_cookie, set_cookies, start_session,
+    unsigned_copy,
 };
 use shared::tokens::TokenKind;
 
 const PATH: &str = "/account/token/refresh/";
-const PASSWORD: &str = "Tutorial-Pw!7319";
-const CHALLENGE: &str = "Bearer realm=\"api\"";
 /// `REFRESH_REUSE_INTERVAL_SECONDS`'s default.
 const REUSE_INTERVAL: i64 = 30;
 
-async fn send(app: &App<MemoryStore>, request: Request) -> Response<Body> {
-    handle(app, request).await
-}
-
 async fn refresh_with(app: &App<MemoryStore>, refresh: &str) -> Response<Body> {
-    send(app, post_json(PATH, &json!({"refresh": refresh}), &[])).await
+    handle(app, post_json(PATH, &json!({"refresh": refresh}), &[])).await
 }
 
 async fn refresh_by_cookie(app: &App<MemoryStore>, refresh: &str) -> Response<Body> {
     let cookie = format!("my-refresh-token={refresh}");
-    send(app, event("POST", PATH, &[("cookie", &cookie)], None)).await
-}
-
-async fn joined(app: &App<MemoryStore>) -> (u64, SessionTokens) {
-    let (user, tokens) = join_user(app, "user@example.com", PASSWORD).await;
-    (user.id, tokens)
-}
-
-/// Whether an access token still authenticates on a protected route.
-async fn access_works(app: &App<MemoryStore>, access: &str) -> bool {
-    let request = event("GET", "/account/mypage/", &[("authorization", &bearer(access))], None);
-    authenticate(app, &request).await.is_ok()
+    handle(app, event("POST", PATH, &[("cookie", &cookie)], None)).await
 }
 
 fn keys(body: &Value) -> Vec<&str> {
@@ -61,30 +45,6 @@ fn text<'a>(body: &'a Value, key: &str) -> &'a str {
 fn expiration_seconds(text: &str) -> i64 {
     assert!(text.ends_with(".000000Z") && text.len() == 27, "{text}");
     OffsetDateTime::parse(text, &Rfc3339).unwrap().unix_timestamp()
-}
-
-fn assert_cookie(response: &Response<Body>, name: &str, token: &str, max_age: &str) {
-    let cookie = set_cookie(response, name).unwrap_or_else(|| panic!("no {name} cookie"));
-    assert!(cookie.starts_with(&format!("{name}={token};")), "{cookie}");
-    let attributes: Vec<&str> = cookie.split("; ").skip(1).collect();
-    for wanted in ["HttpOnly", "Secure", "SameSite=Lax", "Path=/", max_age] {
-        assert!(attributes.contains(&wanted), "{cookie} lacks {wanted}");
-    }
-    assert!(
-        attributes.iter().any(|attribute| attribute.starts_with("Expires=")),
-        "{cookie}"
-    );
-}
-
-async fn assert_401(response: Response<Body>, detail: &str) {
-    assert_eq!(response.status(), 401);
-    assert_security_headers(&response);
-    assert_eq!(header(&response, "www-authenticate"), Some(CHALLENGE));
-    assert!(set_cookies(&response).is_empty());
-    assert_eq!(
-        body_json(&response),
-        json!({"detail": detail, "code": "token_not_valid"})
-    );
 }
 
 #[tokio::test]
@@ -119,9 +79,9 @@ async fn refresh_rotates_and_answers_new_tokens_with_their_expirations() {
     );
 
     assert_eq!(set_cookies(&response).len(), 2);
-    assert_cookie(&response, "my-app-auth", text(&body, "access"), "Max-Age=3600");
-    assert_cookie(&response, "my-refresh-token", text(&body, "refresh"), "Max-Age=86400");
-    assert!(access_works(&app, text(&body, "access")).await);
+    assert_token_cookie(&response, "my-app-auth", text(&body, "access"), "Max-Age=3600");
+    assert_token_cookie(&response, "my-refresh-token", text(&body, "refresh"), "Max-Age=86400");
+    assert_eq!(access_denial(&app, text(&body, "access")).await, None);
 }
 
 #[tokio::test]
@@ -140,17 +100,17 @@ async fn a_spent_refresh_token_after_the_reuse_interval_is_blacklisted_and_revok
     let (user_id, tokens) = joined(&app).await;
     let rotated = body_json(&refresh_with(&app, &tokens.refresh).await);
     let (new_access, new_refresh) = (text(&rotated, "access"), text(&rotated, "refresh"));
-    assert!(access_works(&app, new_access).await);
+    assert_eq!(access_denial(&app, new_access).await, None);
     app.store.age_rotation(user_id, &tokens.session_id, REUSE_INTERVAL + 1);
 
-    assert_401(refresh_with(&app, &tokens.refresh).await, "Token is blacklisted").await;
+    assert_token_refused(&refresh_with(&app, &tokens.refresh).await, "Token is blacklisted");
     assert!(app.store.session(user_id, &tokens.session_id).unwrap().revoked);
-    assert_401(refresh_with(&app, new_refresh).await, "Token is blacklisted").await;
+    assert_token_refused(&refresh_with(&app, new_refresh).await, "Token is blacklisted");
     assert!(
-        !access_works(&app, new_access).await,
+        access_denial(&app, new_access).await.is_some(),
         "the session's access tokens die too"
     );
-    assert!(!access_works(&app, &tokens.access).await);
+    assert!(access_denial(&app, &tokens.access).await.is_some());
 }
 
 #[tokio::test]
@@ -169,7 +129,7 @@ async fn within_the_reuse_interval_the_previous_token_gets_the_familys_current_t
     );
     assert_eq!(text(&late, "refresh_expiration"), text(&rotated, "refresh_expiration"));
     assert_ne!(text(&late, "access"), text(&rotated, "access"));
-    assert!(access_works(&app, text(&late, "access")).await);
+    assert_eq!(access_denial(&app, text(&late, "access")).await, None);
     let current = app
         .tokens
         .verify(text(&rotated, "refresh"), TokenKind::Refresh)
@@ -185,8 +145,11 @@ async fn within_the_reuse_interval_the_previous_token_gets_the_familys_current_t
     assert_eq!(session.refresh_jti, current.jti, "the family did not fork");
     // The family goes on from its current token; the one spent before is theft now.
     let next = body_json(&refresh_with(&app, text(&rotated, "refresh")).await);
-    assert_401(refresh_with(&app, &tokens.refresh).await, "Token is blacklisted").await;
-    assert_401(refresh_with(&app, text(&next, "refresh")).await, "Token is blacklisted").await;
+    assert_token_refused(&refresh_with(&app, &tokens.refresh).await, "Token is blacklisted");
+    assert_token_refused(
+        &refresh_with(&app, text(&next, "refresh")).await,
+        "Token is blacklisted",
+    );
 }
 
 #[tokio::test]
@@ -195,7 +158,7 @@ async fn a_token_older_than_the_previous_one_is_theft_at_once() {
     let (user_id, tokens) = joined(&app).await;
     let second = body_json(&refresh_with(&app, &tokens.refresh).await);
     assert_eq!(refresh_with(&app, text(&second, "refresh")).await.status(), 200);
-    assert_401(refresh_with(&app, &tokens.refresh).await, "Token is blacklisted").await;
+    assert_token_refused(&refresh_with(&app, &tokens.refresh).await, "Token is blacklisted");
     assert!(app.store.session(user_id, &tokens.session_id).unwrap().revoked);
 }
 
@@ -204,7 +167,7 @@ async fn with_a_zero_reuse_interval_a_spent_token_is_theft_at_once() {
     let app = app_with(&[("REFRESH_REUSE_INTERVAL_SECONDS", "0")]);
     let (user_id, tokens) = joined(&app).await;
     assert_eq!(refresh_with(&app, &tokens.refresh).await.status(), 200);
-    assert_401(refresh_with(&app, &tokens.refresh).await, "Token is blacklisted").await;
+    assert_token_refused(&refresh_with(&app, &tokens.refresh).await, "Token is blacklisted");
     assert!(app.store.session(user_id, &tokens.session_id).unwrap().revoked);
 }
 
@@ -216,7 +179,7 @@ async fn reuse_revokes_only_the_session_it_belongs_to() {
     assert_eq!(refresh_with(&app, &tokens.refresh).await.status(), 200);
     app.store.age_rotation(user_id, &tokens.session_id, REUSE_INTERVAL + 1);
     assert_eq!(refresh_with(&app, &tokens.refresh).await.status(), 401);
-    assert!(access_works(&app, &other.access).await);
+    assert_eq!(access_denial(&app, &other.access).await, None);
     assert_eq!(refresh_with(&app, &other.refresh).await.status(), 200);
 }
 
@@ -240,9 +203,9 @@ async fn without_rotation_the_same_refresh_token_works_again() {
         );
         assert_eq!(expiration_seconds(text(&body, "access_expiration")), access.expires_at);
         assert_eq!(set_cookies(&response).len(), 1, "only the access cookie is set");
-        assert_cookie(&response, "my-app-auth", text(&body, "access"), "Max-Age=3600");
+        assert_token_cookie(&response, "my-app-auth", text(&body, "access"), "Max-Age=3600");
         assert!(set_cookie(&response, "my-refresh-token").is_none());
-        assert!(access_works(&app, text(&body, "access")).await);
+        assert_eq!(access_denial(&app, text(&body, "access")).await, None);
     }
     assert!(!app.store.session(user_id, &tokens.session_id).unwrap().revoked);
 }
@@ -271,7 +234,7 @@ async fn refresh_reads_the_cookie_when_the_body_has_no_key() {
     // An empty JSON object with the cookie works the same way.
     let cookie = format!("other=1; my-refresh-token={next}");
     let request = post_json(PATH, &json!({}), &[("cookie", &cookie)]);
-    let response = send(&app, request).await;
+    let response = handle(&app, request).await;
     assert_eq!(response.status(), 200);
     assert!(body_json(&response).get("refresh").is_none());
 }
@@ -282,7 +245,7 @@ async fn the_body_key_wins_over_the_cookie() {
     let (_, tokens) = joined(&app).await;
     let cookie = format!("my-refresh-token={}", tokens.refresh);
     let request = post_json(PATH, &json!({"refresh": "garbage"}), &[("cookie", &cookie)]);
-    assert_401(send(&app, request).await, "Token is invalid").await;
+    assert_token_refused(&handle(&app, request).await, "Token is invalid");
 }
 
 #[tokio::test]
@@ -290,14 +253,14 @@ async fn refresh_answers_without_the_trailing_slash_too() {
     let app = app();
     let (_, tokens) = joined(&app).await;
     let request = post_json("/account/token/refresh", &json!({"refresh": tokens.refresh}), &[]);
-    assert_eq!(send(&app, request).await.status(), 200);
+    assert_eq!(handle(&app, request).await.status(), 200);
 }
 
 #[tokio::test]
 async fn refresh_refuses_an_access_token() {
     let app = app();
     let (_, tokens) = joined(&app).await;
-    assert_401(refresh_with(&app, &tokens.access).await, "Token has wrong type").await;
+    assert_token_refused(&refresh_with(&app, &tokens.access).await, "Token has wrong type");
 }
 
 #[tokio::test]
@@ -313,7 +276,7 @@ async fn refresh_refuses_garbage_bad_signatures_and_unsigned_tokens() {
         unsigned_copy(&tokens.refresh),
     ];
     for token in forged {
-        assert_401(refresh_with(&app, &token).await, "Token is invalid").await;
+        assert_token_refused(&refresh_with(&app, &token).await, "Token is invalid");
     }
     assert!(
         !app.store.session(user_id, &tokens.session_id).unwrap().revoked,
@@ -326,7 +289,7 @@ async fn refresh_refuses_an_expired_token() {
     let app = app();
     let (user_id, tokens) = joined(&app).await;
     let expired = expired_token(&app, TokenKind::Refresh, user_id, &tokens.session_id);
-    assert_401(refresh_with(&app, &expired).await, "Token is expired").await;
+    assert_token_refused(&refresh_with(&app, &expired).await, "Token is expired");
 }
 
 #[tokio::test]
@@ -334,7 +297,7 @@ async fn refresh_refuses_a_token_of_a_revoked_session() {
     let app = app();
     let (user_id, tokens) = joined(&app).await;
     assert!(app.store.end_session(user_id, &tokens.session_id).await.unwrap());
-    assert_401(refresh_with(&app, &tokens.refresh).await, "Token is blacklisted").await;
+    assert_token_refused(&refresh_with(&app, &tokens.refresh).await, "Token is blacklisted");
 }
 
 #[tokio::test]
@@ -342,7 +305,7 @@ async fn refresh_refuses_a_token_of_a_logged_out_session() {
     let app = app();
     let (user_id, tokens) = joined(&app).await;
     assert!(app.store.end_session(user_id, &tokens.session_id).await.unwrap());
-    assert_401(refresh_with(&app, &tokens.refresh).await, "Token is blacklisted").await;
+    assert_token_refused(&refresh_with(&app, &tokens.refresh).await, "Token is blacklisted");
 }
 
 #[tokio::test]
@@ -356,7 +319,7 @@ async fn refresh_refuses_tokens_of_sessions_ended_by_a_password_change() {
             .await
             .unwrap()
     );
-    assert_401(refresh_with(&app, &tokens.refresh).await, "Token is blacklisted").await;
+    assert_token_refused(&refresh_with(&app, &tokens.refresh).await, "Token is blacklisted");
     assert_eq!(
         refresh_with(&app, &kept.refresh).await.status(),
         200,
@@ -367,30 +330,22 @@ async fn refresh_refuses_tokens_of_sessions_ended_by_a_password_change() {
 #[tokio::test]
 async fn refresh_without_a_key_or_cookie_says_none_was_found() {
     let app = app();
-    assert_401(
-        send(&app, post_json(PATH, &json!({}), &[])).await,
+    assert_token_refused(
+        &handle(&app, post_json(PATH, &json!({}), &[])).await,
         "No valid refresh token found.",
-    )
-    .await;
-    assert_401(
-        send(&app, event("POST", PATH, &[], None)).await,
+    );
+    assert_token_refused(
+        &handle(&app, event("POST", PATH, &[], None)).await,
         "No valid refresh token found.",
-    )
-    .await;
+    );
     let unrelated = event("POST", PATH, &[("cookie", "my-app-auth=abc")], None);
-    assert_401(send(&app, unrelated).await, "No valid refresh token found.").await;
+    assert_token_refused(&handle(&app, unrelated).await, "No valid refresh token found.");
 }
 
 #[tokio::test]
 async fn refresh_refuses_a_blank_key_with_400() {
     let response = refresh_with(&app(), "").await;
-    assert_eq!(response.status(), 400);
-    assert_security_headers(&response);
-    assert!(header(&response, "www-authenticate").is_none());
-    assert_eq!(
-        body_json(&response),
-        json!({"refresh": ["This field may not be blank."]})
-    );
+    assert_400(&response, &json!({"refresh": ["This field may not be blank."]}));
 }
 
 #[tokio::test]
@@ -400,14 +355,9 @@ async fn refresh_refuses_tokens_of_inactive_or_deleted_users() {
     let app = app();
     let (user_id, tokens) = joined(&app).await;
     app.store.set_active(user_id, false);
-    let response = refresh_with(&app, &tokens.refresh).await;
-    assert_eq!(response.status(), 401);
-    assert_eq!(header(&response, "www-authenticate"), Some(CHALLENGE));
-    assert_eq!(body_json(&response), expected);
+    assert_401(&refresh_with(&app, &tokens.refresh).await, &expected);
     app.store.delete_user(user_id);
-    let response = refresh_with(&app, &tokens.refresh).await;
-    assert_eq!(response.status(), 401);
-    assert_eq!(body_json(&response), expected);
+    assert_401(&refresh_with(&app, &tokens.refresh).await, &expected);
 }
 
 /// Two refreshes of one token at once, on separate threads.
@@ -437,13 +387,13 @@ async fn two_refreshes_racing_with_one_token_converge_on_one_refresh_token() {
 async fn with_a_zero_reuse_interval_two_racing_refreshes_have_exactly_one_winner() {
     let (_, mut responses) = race_two_refreshes(app_with(&[("REFRESH_REUSE_INTERVAL_SECONDS", "0")])).await;
     assert_eq!(responses[0].status(), 200);
-    assert_401(responses.pop().unwrap(), "Token is blacklisted").await;
+    assert_token_refused(&responses.pop().unwrap(), "Token is blacklisted");
 }
 
 #[tokio::test]
 async fn refresh_refuses_other_media_types_with_415() {
     let headers = [("content-type", "text/plain")];
-    let response = send(&app(), event("POST", PATH, &headers, Some("refresh=x"))).await;
+    let response = handle(&app(), event("POST", PATH, &headers, Some("refresh=x"))).await;
     assert_eq!(response.status(), 415);
     assert_eq!(
         body_json(&response),
@@ -457,14 +407,8 @@ async fn refresh_answers_503_with_retry_after_when_the_store_is_down() {
     let (_, tokens) = joined(&app).await;
     app.store.set_unavailable(true);
     let response = refresh_with(&app, &tokens.refresh).await;
-    assert_eq!(response.status(), 503);
-    assert_security_headers(&response);
-    assert!(header(&response, "retry-after").is_some());
+    assert_unavailable(&response);
     assert!(set_cookies(&response).is_empty());
-    assert_eq!(
-        body_json(&response),
-        json!({"detail": "Service temporarily unavailable."})
-    );
 }
 
 #[tokio::test]
@@ -509,98 +453,6 @@ async fn without_rotation_the_last_use_is_written_at_most_once_a_minute() {
 }
 
 // --- What lands between the refresh's read and its write -------------------------------------
-
-/// What lands between the refresh's read of the session and its rotation.
-enum Meanwhile {
-    /// The user changes the password from another session (which revokes this one).
-    PasswordChange { kept_session: String },
-    /// An admin deactivates the user.
-    Deactivate,
-    /// The user is deleted.
-    Delete,
-}
-
-/// The memory store, with `meanwhile` done right after the refresh reads its session.
-struct Interfering {
-    store: MemoryStore,
-    user_id: u64,
-    meanwhile: std::sync::Mutex<Option<Meanwhile>>,
-}
-
-impl SessionStore for Interfering {
-    async fn start_session(
-        &self,
-        user: &shared::store::User,
-        session: shared::store::NewSession,
-        logged_in_at: &str,
-    ) -> shared::store::StoreResult<bool> {
-        self.store.start_session(user, session, logged_in_at).await
-    }
-
-    async fn load(&self, user_id: u64, session_id: &str) -> shared::store::StoreResult<shared::store::SessionView> {
-        let view = self.store.load(user_id, session_id).await?;
-        match self.meanwhile.lock().ok().and_then(|mut next| next.take()) {
-            Some(Meanwhile::PasswordChange { kept_session }) => {
-                let changed = self
-                    .store
-                    .change_password(self.user_id, &kept_session, 0, "new-hash")
-                    .await?;
-                assert!(changed, "the other session changed the password");
-            }
-            Some(Meanwhile::Deactivate) => self.store.set_active(self.user_id, false),
-            Some(Meanwhile::Delete) => self.store.delete_user(self.user_id),
-            None => {}
-        }
-        Ok(view)
-    }
-
-    async fn rotate_refresh(
-        &self,
-        user_id: u64,
-        session_id: &str,
-        presented_jti: &str,
-        expected_epoch: u64,
-        next: &shared::store::NextRefresh,
-    ) -> shared::store::StoreResult<shared::store::Rotation> {
-        self.store
-            .rotate_refresh(user_id, session_id, presented_jti, expected_epoch, next)
-            .await
-    }
-
-    async fn end_session(&self, user_id: u64, session_id: &str) -> shared::store::StoreResult<bool> {
-        self.store.end_session(user_id, session_id).await
-    }
-
-    async fn change_password(
-        &self,
-        user_id: u64,
-        keep_session_id: &str,
-        expected_epoch: u64,
-        new_password_hash: &str,
-    ) -> shared::store::StoreResult<bool> {
-        self.store
-            .change_password(user_id, keep_session_id, expected_epoch, new_password_hash)
-            .await
-    }
-
-    async fn touch_session(&self, user_id: u64, session_id: &str, at: i64) -> shared::store::StoreResult<bool> {
-        self.store.touch_session(user_id, session_id, at).await
-    }
-}
-
-/// A user with two sessions over a store that does `meanwhile` after the next read; the
-/// refresh token of the first session, and its session id.
-async fn interfered(meanwhile: impl FnOnce(String) -> Meanwhile) -> (App<Interfering>, u64, SessionTokens) {
-    let plain = app();
-    let (user_id, tokens) = joined(&plain).await;
-    let other = start_session(&plain, user_id).await;
-    let store = Interfering {
-        store: plain.store,
-        user_id,
-        meanwhile: std::sync::Mutex::new(Some(meanwhile(other.session_id))),
-    };
-    (App::new(shared::testing::test_config(&[]), store), user_id, tokens)
-}
 
 /// A refresh that read the user before a password change, a deactivation or a deletion must not
 /// rotate after it: its fresh access token would be good for an hour at every other service,
@@ -677,7 +529,7 @@ async fn a_session_ends_its_maximum_after_the_login_however_often_refreshed() {
     let next = text(&body, "refresh").to_owned();
     app.store.age_session(user_id, &tokens.session_id, 600);
     let response = refresh_with(&app, &next).await;
-    assert_401(response, "Token is expired").await;
+    assert_token_refused(&response, "Token is expired");
 }
 
 /// A token minted before sessions had an absolute end (its `exp` a day after its issue) is
@@ -688,6 +540,6 @@ async fn a_token_minted_before_the_limit_existed_is_refused_past_the_session_end
     let (user_id, tokens) = joined(&app).await;
     app.store.age_session(user_id, &tokens.session_id, 30 * 86400);
     // The access token (a day's exp) is refused too: the session decides.
-    assert!(!access_works(&app, &tokens.access).await);
-    assert_401(refresh_with(&app, &tokens.refresh).await, "Token is expired").await;
+    assert!(access_denial(&app, &tokens.access).await.is_some());
+    assert_token_refused(&refresh_with(&app, &tokens.refresh).await, "Token is expired");
 }

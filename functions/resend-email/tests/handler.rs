@@ -8,12 +8,11 @@ use resend_email::handle;
 use shared::App;
 use shared::store::MemoryStore;
 use shared::testing::{
-    assert_post_route_conventions, assert_security_headers, body_json, create_user, mailing_app_with, post_json,
+    EMAIL, PASSWORD, assert_post_route_conventions, assert_security_headers, body_json, create_user, mailing_app_with,
+    post_json,
 };
 
 const PATH: &str = "/account/join/resend-email/";
-const EMAIL: &str = "user@example.com";
-const PASSWORD: &str = "Tutorial-Pw!7319";
 
 /// Addresses are verified (optional): the route has something to send.
 const VERIFYING: (&str, &str) = ("EMAIL_VERIFICATION", "optional");

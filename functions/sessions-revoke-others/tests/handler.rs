@@ -9,12 +9,12 @@ use sessions_revoke_others::handle;
 use shared::App;
 use shared::store::{MemoryStore, SessionOrigin, SessionStore};
 use shared::testing::{
-    app, assert_post_route_conventions, assert_security_headers, bearer, body_json, event, header, join_user,
-    post_json, refused_authorizations, start_session, start_session_at,
+    PASSWORD, app, assert_401, assert_post_route_conventions, assert_security_headers, assert_unavailable, bearer,
+    body_json, event, header, join_user, post_json, refused_authorizations, start_session, start_session_at,
+    token_not_valid, user_not_found,
 };
 
 const PATH: &str = "/account/sessions/revoke-others/";
-const PASSWORD: &str = "Tutorial-Pw!7319";
 
 async fn revoke_others(app: &App<MemoryStore>, access: &str) -> Response<Body> {
     let authorization = bearer(access);
@@ -50,8 +50,7 @@ async fn every_other_session_ends_and_the_callers_lives_on() {
         assert!(!live(&app, user.id, &other.session_id).await);
         // Their own request is refused as any revoked session's is.
         let response = revoke_others(&app, &other.access).await;
-        assert_eq!(response.status(), 401);
-        assert_eq!(body_json(&response)["messages"][0]["message"], "Token is invalid");
+        assert_401(&response, &token_not_valid("Token is invalid"));
     }
     assert_eq!(app.store.user(user.id).unwrap().session_epoch, 1, "one epoch bump");
     // Again: nothing left to end, nothing written.
@@ -142,17 +141,12 @@ async fn it_refuses_what_mypage_refuses_and_ends_nothing() {
             .map(|value| ("authorization", value.as_str()))
             .collect();
         let response = handle(&app, post_json(PATH, &json!({}), &headers)).await;
-        assert_eq!(response.status(), 401);
-        assert_eq!(header(&response, "www-authenticate"), Some("Bearer realm=\"api\""));
-        assert_eq!(body_json(&response), expected);
+        assert_401(&response, &expected);
     }
     assert!(live(&app, user.id, &other.session_id).await);
     app.store.set_active(user.id, false);
     let response = revoke_others(&app, &caller.access).await;
-    assert_eq!(
-        body_json(&response),
-        json!({"detail": "User not found", "code": "user_not_found"})
-    );
+    assert_401(&response, &user_not_found());
 }
 
 #[tokio::test]
@@ -176,11 +170,5 @@ async fn the_store_being_down_is_a_503() {
     let app = app();
     let (_, caller) = join_user(&app, "down@example.com", PASSWORD).await;
     app.store.set_unavailable(true);
-    let response = revoke_others(&app, &caller.access).await;
-    assert_eq!(response.status(), 503);
-    assert!(header(&response, "retry-after").is_some());
-    assert_eq!(
-        body_json(&response),
-        json!({"detail": "Service temporarily unavailable."})
-    );
+    assert_unavailable(&revoke_others(&app, &caller.access).await);
 }

@@ -10,13 +10,12 @@ use shared::App;
 use shared::ids::random_id;
 use shared::store::{MemoryStore, SessionListStore, SessionOrigin, SessionStore};
 use shared::testing::{
-    app, assert_no_content, assert_security_headers, bearer, body_json, event, header, join_user,
-    refused_authorizations, rest_event_json, start_session, start_session_at,
+    PASSWORD, app, assert_401, assert_no_content, assert_not_found, assert_security_headers, assert_unavailable,
+    bearer, body_json, event, header, join_user, refused_authorizations, rest_event_json, start_session,
+    start_session_at, token_not_valid, user_not_found,
 };
 
 const LIST_PATH: &str = "/account/sessions/";
-const PASSWORD: &str = "Tutorial-Pw!7319";
-const CHALLENGE: &str = "Bearer realm=\"api\"";
 
 fn origin(device: &str, ip: &str) -> SessionOrigin {
     SessionOrigin {
@@ -48,26 +47,6 @@ fn ids(response: &Response<Body>) -> Vec<String> {
         .iter()
         .map(|session| session["id"].as_str().expect("an id").to_owned())
         .collect()
-}
-
-#[track_caller]
-fn assert_401(response: &Response<Body>, expected: &Value) {
-    assert_eq!(response.status(), 401);
-    assert_security_headers(response);
-    assert_eq!(header(response, "www-authenticate"), Some(CHALLENGE));
-    assert_eq!(&body_json(response), expected);
-}
-
-fn token_invalid() -> Value {
-    json!({
-        "detail": "Given token not valid for any token type",
-        "code": "token_not_valid",
-        "messages": [{"token_class": "AccessToken", "token_type": "access", "message": "Token is invalid"}],
-    })
-}
-
-fn not_found() -> Value {
-    json!({"detail": "Not found."})
 }
 
 // --- GET: the list ------------------------------------------------------------------------------
@@ -206,7 +185,7 @@ async fn deleting_a_session_ends_exactly_that_session_at_once() {
 
     assert_no_content(&delete(&app, &caller.access, &item_path(&doomed.session_id)).await);
     assert!(app.store.session(user.id, &doomed.session_id).unwrap().revoked);
-    assert_401(&list(&app, &doomed.access).await, &token_invalid());
+    assert_401(&list(&app, &doomed.access).await, &token_not_valid("Token is invalid"));
     let mut left = ids(&list(&app, &caller.access).await);
     left.sort();
     let mut expected = vec![caller.session_id.clone(), bystander.session_id.clone()];
@@ -228,8 +207,8 @@ async fn deleting_the_callers_own_session_logs_it_out_and_a_retry_still_succeeds
         assert_no_content(&response);
     }
     assert_no_content(&delete(&app, &other.access, &item_path(&other.session_id)).await);
-    assert_401(&list(&app, &other.access).await, &token_invalid());
-    assert_401(&list(&app, &caller.access).await, &token_invalid());
+    assert_401(&list(&app, &other.access).await, &token_not_valid("Token is invalid"));
+    assert_401(&list(&app, &caller.access).await, &token_not_valid("Token is invalid"));
 }
 
 #[tokio::test]
@@ -240,10 +219,8 @@ async fn another_users_session_and_an_unknown_id_get_the_same_404() {
     let foreign = delete(&app, &mine.access, &item_path(&their_tokens.session_id)).await;
     let unknown = delete(&app, &mine.access, &item_path(&random_id())).await;
     for response in [&foreign, &unknown] {
-        assert_eq!(response.status(), 404);
-        assert_security_headers(response);
+        assert_not_found(response);
         assert_eq!(header(response, "allow"), Some("DELETE, OPTIONS"));
-        assert_eq!(body_json(response), not_found());
     }
     assert_eq!(foreign.headers(), unknown.headers());
     assert!(!app.store.session(theirs.id, &their_tokens.session_id).unwrap().revoked);
@@ -282,7 +259,7 @@ async fn the_id_comes_from_the_path_parameters_or_else_from_the_path() {
     let third = start_session(&app, user.id).await;
     let path = item_path(&third.session_id);
     let response = handle(&app, delete_event(&path, json!({"id": "../USER"}), &authorization)).await;
-    assert_eq!((response.status().as_u16(), body_json(&response)), (404, not_found()));
+    assert_not_found(&response);
     assert!(!app.store.session(user.id, &third.session_id).unwrap().revoked);
 }
 
@@ -315,13 +292,12 @@ async fn every_method_and_spelling_refuses_what_mypage_refuses() {
 async fn an_inactive_or_deleted_user_is_not_found() {
     let app = app();
     let (user, tokens) = join_user(&app, "gone@example.com", PASSWORD).await;
-    let user_not_found = json!({"detail": "User not found", "code": "user_not_found"});
     app.store.set_active(user.id, false);
-    assert_401(&list(&app, &tokens.access).await, &user_not_found);
+    assert_401(&list(&app, &tokens.access).await, &user_not_found());
     app.store.delete_user(user.id);
-    assert_401(&list(&app, &tokens.access).await, &user_not_found);
+    assert_401(&list(&app, &tokens.access).await, &user_not_found());
     let response = delete(&app, &tokens.access, &item_path(&tokens.session_id)).await;
-    assert_401(&response, &user_not_found);
+    assert_401(&response, &user_not_found());
 }
 
 #[tokio::test]
@@ -388,7 +364,7 @@ async fn paths_that_name_no_session_are_json_404s_whatever_the_method() {
         for method in ["GET", "DELETE", "OPTIONS"] {
             let response = handle(&app, event(method, path, &[("authorization", &authorization)], None)).await;
             assert_eq!(response.status(), 404, "{method} {path}");
-            assert_eq!(body_json(&response), not_found());
+            assert_not_found(&response);
         }
     }
 }
@@ -402,12 +378,7 @@ async fn the_store_being_down_is_a_503() {
         list(&app, &tokens.access).await,
         delete(&app, &tokens.access, &item_path(&tokens.session_id)).await,
     ] {
-        assert_eq!(response.status(), 503);
-        assert!(header(&response, "retry-after").is_some());
-        assert_eq!(
-            body_json(&response),
-            json!({"detail": "Service temporarily unavailable."})
-        );
+        assert_unavailable(&response);
     }
 }
 

@@ -2,68 +2,30 @@
 //! issue 11: the reference's answers, and ours where it is stronger — revoked sessions, spent
 //! refresh tokens and inactive users are refused — without ever writing to the store).
 
-use lambda_http::{Body, Request, Response};
+use lambda_http::{Body, Response};
 use serde_json::{Value, json};
 
 use shared::App;
 use shared::ids::random_id;
-use shared::store::{MemoryStore, NextRefresh, Rotation, SessionStore};
+use shared::store::{MemoryStore, SessionStore};
 use shared::testing::{
-    SessionTokens, app, app_with, assert_post_route_conventions, assert_security_headers, bearer, body_json, event,
-    expired_token, foreign_token, header, join_user, post_json, set_cookies, start_session, unsigned_copy,
+    app, app_with, assert_400, assert_401, assert_post_route_conventions, assert_security_headers,
+    assert_token_refused, assert_unavailable, bearer, body_json, event, expired_token, foreign_token, header, joined,
+    post_json, rotate_refresh, set_cookies, start_session, unsigned_copy, user_not_found,
 };
 use shared::tokens::TokenKind;
 use token_verify::handle;
 
 const PATH: &str = "/account/token/verify/";
-const PASSWORD: &str = "Tutorial-Pw!7319";
-const CHALLENGE: &str = "Bearer realm=\"api\"";
 /// `REFRESH_REUSE_INTERVAL_SECONDS`'s default.
 const REUSE_INTERVAL: i64 = 30;
 
-async fn send(app: &App<MemoryStore>, request: Request) -> Response<Body> {
-    handle(app, request).await
-}
-
 async fn verify_body(app: &App<MemoryStore>, body: Value) -> Response<Body> {
-    send(app, post_json(PATH, &body, &[])).await
+    handle(app, post_json(PATH, &body, &[])).await
 }
 
 async fn verify(app: &App<MemoryStore>, token: &str) -> Response<Body> {
     verify_body(app, json!({"token": token})).await
-}
-
-async fn joined(app: &App<MemoryStore>) -> (u64, SessionTokens) {
-    let (user, tokens) = join_user(app, "user@example.com", PASSWORD).await;
-    (user.id, tokens)
-}
-
-/// Spends the session's refresh token `current` for a new one, as token/refresh does, and
-/// returns the new token.
-async fn rotate(app: &App<MemoryStore>, user_id: u64, session_id: &str, current: &str) -> String {
-    let now = shared::now_unix();
-    let spent = app.tokens.verify(current, TokenKind::Refresh).unwrap();
-    let next = app
-        .tokens
-        .issue(TokenKind::Refresh, user_id, session_id, random_id(), now)
-        .unwrap();
-    let rotation = app
-        .store
-        .rotate_refresh(
-            user_id,
-            session_id,
-            &spent.jti,
-            0,
-            &NextRefresh {
-                jti: next.jti.clone(),
-                issued_at: now,
-                session_expires_at: next.expires_at + app.tokens.access_lifetime,
-            },
-        )
-        .await
-        .unwrap();
-    assert_eq!(rotation, Rotation::Rotated);
-    next.token
 }
 
 #[track_caller]
@@ -74,35 +36,6 @@ fn assert_valid(response: &Response<Body>) {
     assert!(set_cookies(response).is_empty(), "verify sets no cookie");
     assert_eq!(header(response, "allow"), Some("POST, OPTIONS"));
     assert_eq!(body_json(response), json!({}));
-}
-
-#[track_caller]
-fn assert_refused(response: &Response<Body>, detail: &str) {
-    assert_eq!(response.status(), 401, "{}", body_json(response));
-    assert_security_headers(response);
-    assert_eq!(header(response, "www-authenticate"), Some(CHALLENGE));
-    assert_eq!(
-        body_json(response),
-        json!({"detail": detail, "code": "token_not_valid"})
-    );
-}
-
-#[track_caller]
-fn assert_user_not_found(response: &Response<Body>) {
-    assert_eq!(response.status(), 401);
-    assert_eq!(header(response, "www-authenticate"), Some(CHALLENGE));
-    assert_eq!(
-        body_json(response),
-        json!({"detail": "User not found", "code": "user_not_found"})
-    );
-}
-
-#[track_caller]
-fn assert_400(response: &Response<Body>, expected: Value) {
-    assert_eq!(response.status(), 400);
-    assert_security_headers(response);
-    assert!(header(response, "www-authenticate").is_none());
-    assert_eq!(body_json(response), expected);
 }
 
 #[tokio::test]
@@ -118,7 +51,7 @@ async fn verify_answers_without_the_trailing_slash_too() {
     let app = app();
     let (_, tokens) = joined(&app).await;
     let request = post_json("/account/token/verify", &json!({"token": tokens.access}), &[]);
-    assert_valid(&send(&app, request).await);
+    assert_valid(&handle(&app, request).await);
 }
 
 #[tokio::test]
@@ -132,7 +65,7 @@ async fn verify_reads_a_form_and_trims_the_token() {
         &[("content-type", "application/x-www-form-urlencoded")],
         Some(&form),
     );
-    assert_valid(&send(&app, request).await);
+    assert_valid(&handle(&app, request).await);
     assert_valid(&verify(&app, &format!("  {} \n", tokens.access)).await);
 }
 
@@ -140,26 +73,26 @@ async fn verify_reads_a_form_and_trims_the_token() {
 async fn a_missing_blank_or_non_text_token_is_a_field_error() {
     let app = app();
     let required = json!({"token": ["This field is required."]});
-    assert_400(&verify_body(&app, json!({})).await, required.clone());
-    assert_400(&send(&app, event("POST", PATH, &[], None)).await, required.clone());
+    assert_400(&verify_body(&app, json!({})).await, &required);
+    assert_400(&handle(&app, event("POST", PATH, &[], None)).await, &required);
     for blank in ["", "   "] {
         assert_400(
             &verify(&app, blank).await,
-            json!({"token": ["This field may not be blank."]}),
+            &json!({"token": ["This field may not be blank."]}),
         );
     }
     assert_400(
         &verify_body(&app, json!({"token": null})).await,
-        json!({"token": ["This field may not be null."]}),
+        &json!({"token": ["This field may not be null."]}),
     );
     for not_text in [json!(true), json!(["a.b.c"]), json!({"token": "a.b.c"})] {
         assert_400(
             &verify_body(&app, json!({"token": not_text})).await,
-            json!({"token": ["Not a valid string."]}),
+            &json!({"token": ["Not a valid string."]}),
         );
     }
     // A number is text to the reference (`str(12)`), and not a token.
-    assert_refused(&verify_body(&app, json!({"token": 12})).await, "Token is invalid");
+    assert_token_refused(&verify_body(&app, json!({"token": 12})).await, "Token is invalid");
 }
 
 #[tokio::test]
@@ -174,8 +107,8 @@ async fn only_the_body_is_read_not_the_cookies_or_the_authorization_header() {
         &[("cookie", &cookie), ("authorization", &authorization)],
     );
     assert_400(
-        &send(&app, request).await,
-        json!({"token": ["This field is required."]}),
+        &handle(&app, request).await,
+        &json!({"token": ["This field is required."]}),
     );
 }
 
@@ -195,7 +128,7 @@ async fn garbage_forged_and_unsigned_tokens_are_invalid() {
         unsigned_copy(&tokens.refresh),
     ];
     for token in forged {
-        assert_refused(&verify(&app, &token).await, "Token is invalid");
+        assert_token_refused(&verify(&app, &token).await, "Token is invalid");
     }
 }
 
@@ -205,7 +138,7 @@ async fn expired_tokens_of_either_kind_are_expired() {
     let (user_id, tokens) = joined(&app).await;
     for kind in [TokenKind::Access, TokenKind::Refresh] {
         let expired = expired_token(&app, kind, user_id, &tokens.session_id);
-        assert_refused(&verify(&app, &expired).await, "Token is expired");
+        assert_token_refused(&verify(&app, &expired).await, "Token is expired");
     }
 }
 
@@ -218,7 +151,7 @@ async fn tokens_of_a_session_past_its_absolute_end_are_expired() {
     assert_valid(&verify(&app, &tokens.access).await);
     app.store.age_session(user_id, &tokens.session_id, 30 * 86400);
     for token in [&tokens.access, &tokens.refresh] {
-        assert_refused(&verify(&app, token).await, "Token is expired");
+        assert_token_refused(&verify(&app, token).await, "Token is expired");
     }
 }
 
@@ -229,7 +162,7 @@ async fn tokens_of_a_logged_out_session_are_blacklisted_and_the_others_stay_vali
     let other = start_session(&app, user_id).await;
     assert!(app.store.end_session(user_id, &tokens.session_id).await.unwrap());
     for token in [&tokens.access, &tokens.refresh] {
-        assert_refused(&verify(&app, token).await, "Token is blacklisted");
+        assert_token_refused(&verify(&app, token).await, "Token is blacklisted");
     }
     assert_valid(&verify(&app, &other.access).await);
     assert_valid(&verify(&app, &other.refresh).await);
@@ -247,7 +180,7 @@ async fn a_password_change_blacklists_the_other_sessions_tokens() {
             .unwrap()
     );
     for token in [&tokens.access, &tokens.refresh] {
-        assert_refused(&verify(&app, token).await, "Token is blacklisted");
+        assert_token_refused(&verify(&app, token).await, "Token is blacklisted");
     }
     assert_valid(&verify(&app, &kept.access).await);
     assert_valid(&verify(&app, &kept.refresh).await);
@@ -262,7 +195,7 @@ async fn a_token_of_a_session_that_never_existed_is_blacklisted() {
             .tokens
             .issue(kind, user_id, &random_id(), random_id(), shared::now_unix())
             .unwrap();
-        assert_refused(&verify(&app, &stray.token).await, "Token is blacklisted");
+        assert_token_refused(&verify(&app, &stray.token).await, "Token is blacklisted");
     }
 }
 
@@ -272,11 +205,11 @@ async fn a_token_of_a_session_that_never_existed_is_blacklisted() {
 async fn a_spent_refresh_token_is_valid_only_within_the_reuse_interval() {
     let app = app();
     let (user_id, tokens) = joined(&app).await;
-    let next = rotate(&app, user_id, &tokens.session_id, &tokens.refresh).await;
+    let next = rotate_refresh(&app, user_id, &tokens.session_id, &tokens.refresh).await;
     assert_valid(&verify(&app, &next).await);
     assert_valid(&verify(&app, &tokens.refresh).await);
     app.store.age_rotation(user_id, &tokens.session_id, REUSE_INTERVAL + 1);
-    assert_refused(&verify(&app, &tokens.refresh).await, "Token is blacklisted");
+    assert_token_refused(&verify(&app, &tokens.refresh).await, "Token is blacklisted");
     assert_valid(&verify(&app, &next).await);
 }
 
@@ -284,9 +217,9 @@ async fn a_spent_refresh_token_is_valid_only_within_the_reuse_interval() {
 async fn a_token_spent_two_rotations_ago_is_blacklisted_at_once() {
     let app = app();
     let (user_id, tokens) = joined(&app).await;
-    let second = rotate(&app, user_id, &tokens.session_id, &tokens.refresh).await;
-    let third = rotate(&app, user_id, &tokens.session_id, &second).await;
-    assert_refused(&verify(&app, &tokens.refresh).await, "Token is blacklisted");
+    let second = rotate_refresh(&app, user_id, &tokens.session_id, &tokens.refresh).await;
+    let third = rotate_refresh(&app, user_id, &tokens.session_id, &second).await;
+    assert_token_refused(&verify(&app, &tokens.refresh).await, "Token is blacklisted");
     assert_valid(&verify(&app, &third).await);
 }
 
@@ -295,11 +228,11 @@ async fn a_token_spent_two_rotations_ago_is_blacklisted_at_once() {
 async fn verifying_a_spent_refresh_token_revokes_nothing() {
     let app = app();
     let (user_id, tokens) = joined(&app).await;
-    let next = rotate(&app, user_id, &tokens.session_id, &tokens.refresh).await;
+    let next = rotate_refresh(&app, user_id, &tokens.session_id, &tokens.refresh).await;
     app.store.age_rotation(user_id, &tokens.session_id, REUSE_INTERVAL + 1);
     let before = app.store.session(user_id, &tokens.session_id).unwrap();
     for _ in 0..3 {
-        assert_refused(&verify(&app, &tokens.refresh).await, "Token is blacklisted");
+        assert_token_refused(&verify(&app, &tokens.refresh).await, "Token is blacklisted");
     }
     assert_eq!(app.store.session(user_id, &tokens.session_id).unwrap(), before);
     assert!(!before.revoked);
@@ -311,8 +244,8 @@ async fn verifying_a_spent_refresh_token_revokes_nothing() {
 async fn with_a_zero_reuse_interval_the_previous_token_is_blacklisted_at_once() {
     let app = app_with(&[("REFRESH_REUSE_INTERVAL_SECONDS", "0")]);
     let (user_id, tokens) = joined(&app).await;
-    let next = rotate(&app, user_id, &tokens.session_id, &tokens.refresh).await;
-    assert_refused(&verify(&app, &tokens.refresh).await, "Token is blacklisted");
+    let next = rotate_refresh(&app, user_id, &tokens.session_id, &tokens.refresh).await;
+    assert_token_refused(&verify(&app, &tokens.refresh).await, "Token is blacklisted");
     assert_valid(&verify(&app, &next).await);
 }
 
@@ -331,7 +264,7 @@ async fn an_inactive_users_tokens_are_refused_as_mypage_refuses_them_until_react
     let (user_id, tokens) = joined(&app).await;
     app.store.set_active(user_id, false);
     for token in [&tokens.access, &tokens.refresh] {
-        assert_user_not_found(&verify(&app, token).await);
+        assert_401(&verify(&app, token).await, &user_not_found());
     }
     app.store.set_active(user_id, true);
     assert_valid(&verify(&app, &tokens.access).await);
@@ -343,7 +276,7 @@ async fn a_deleted_users_tokens_are_refused_as_mypage_refuses_them() {
     let (user_id, tokens) = joined(&app).await;
     app.store.delete_user(user_id);
     for token in [&tokens.access, &tokens.refresh] {
-        assert_user_not_found(&verify(&app, token).await);
+        assert_401(&verify(&app, token).await, &user_not_found());
     }
 }
 
@@ -353,7 +286,7 @@ async fn a_revoked_session_is_told_before_an_inactive_user() {
     let (user_id, tokens) = joined(&app).await;
     assert!(app.store.end_session(user_id, &tokens.session_id).await.unwrap());
     app.store.set_active(user_id, false);
-    assert_refused(&verify(&app, &tokens.access).await, "Token is blacklisted");
+    assert_token_refused(&verify(&app, &tokens.access).await, "Token is blacklisted");
 }
 
 #[tokio::test]
@@ -361,16 +294,9 @@ async fn verify_answers_503_with_retry_after_when_the_store_is_down() {
     let app = app();
     let (_, tokens) = joined(&app).await;
     app.store.set_unavailable(true);
-    let response = verify(&app, &tokens.access).await;
-    assert_eq!(response.status(), 503);
-    assert_security_headers(&response);
-    assert!(header(&response, "retry-after").is_some());
-    assert_eq!(
-        body_json(&response),
-        json!({"detail": "Service temporarily unavailable."})
-    );
+    assert_unavailable(&verify(&app, &tokens.access).await);
     // A token refused on its face needs no store: still the 401.
-    assert_refused(&verify(&app, "garbage").await, "Token is invalid");
+    assert_token_refused(&verify(&app, "garbage").await, "Token is invalid");
 }
 
 #[tokio::test]
@@ -383,13 +309,13 @@ async fn bodies_are_read_by_the_contract_rules() {
     ];
     for (content_type, body, status) in cases {
         let request = event("POST", PATH, &[("content-type", content_type)], Some(body));
-        let response = send(&app, request).await;
+        let response = handle(&app, request).await;
         assert_eq!(response.status(), status, "{content_type} {body}");
         assert_security_headers(&response);
     }
     let big = format!("{{\"token\":\"{}\"}}", "a".repeat(64 * 1024));
     let request = event("POST", PATH, &[("content-type", "application/json")], Some(&big));
-    assert_eq!(send(&app, request).await.status(), 413);
+    assert_eq!(handle(&app, request).await.status(), 413);
 }
 
 #[tokio::test]

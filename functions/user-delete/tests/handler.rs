@@ -8,29 +8,18 @@ use serde_json::{Value, json};
 use shared::App;
 use shared::store::{MemoryStore, SessionListStore, UserStore};
 use shared::testing::{
-    app, app_with, assert_no_content, assert_post_route_conventions, bearer, body_json, create_user, event, header,
-    join_user, post_json, refused_authorizations, start_session,
+    PASSWORD, app, app_with, assert_400, assert_401, assert_no_content, assert_post_route_conventions,
+    assert_unavailable, bearer, body_json, create_user, event, header, join_user, post_json, refused_authorizations,
+    start_session, token_not_valid, user_not_found,
 };
 use user_delete::{WRONG_PASSWORD, handle};
 
 const PATH: &str = "/account/user/delete/";
 const EMAIL: &str = "leaving@example.com";
-const PASSWORD: &str = "Tutorial-Pw!7319";
 
 async fn delete(app: &App<MemoryStore>, access: &str, body: Value) -> Response<Body> {
     let authorization = bearer(access);
     handle(app, post_json(PATH, &body, &[("authorization", &authorization)])).await
-}
-
-#[track_caller]
-fn assert_400(response: &Response<Body>, expected: Value) {
-    assert_eq!(response.status(), 400);
-    assert_eq!(header(response, "allow"), Some("POST, OPTIONS"));
-    assert_eq!(body_json(response), expected);
-}
-
-fn user_not_found() -> Value {
-    json!({"detail": "User not found", "code": "user_not_found"})
 }
 
 #[tokio::test]
@@ -60,8 +49,7 @@ async fn the_right_password_deletes_everything_of_the_account_and_every_token_di
     // Their sessions are gone (a session left behind would meet `User not found` instead).
     for tokens in [&caller, &others[0], &others[1]] {
         let response = delete(&app, &tokens.access, json!({"password": PASSWORD})).await;
-        assert_eq!(response.status(), 401);
-        assert_eq!(body_json(&response)["messages"][0]["message"], "Token is invalid");
+        assert_401(&response, &token_not_valid("Token is invalid"));
     }
 }
 
@@ -92,7 +80,8 @@ async fn a_wrong_password_is_a_field_error_and_deletes_nothing() {
         let authorization = bearer(&caller.access);
         let body = json!({"password": "Not-The-Pw!1234"});
         let response = handle(&app, post_json(path, &body, &[("authorization", &authorization)])).await;
-        assert_400(&response, json!({"password": [WRONG_PASSWORD]}));
+        assert_400(&response, &json!({"password": [WRONG_PASSWORD]}));
+        assert_eq!(header(&response, "allow"), Some("POST, OPTIONS"));
     }
     assert_eq!(
         WRONG_PASSWORD,
@@ -134,10 +123,9 @@ async fn a_missing_blank_or_unreadable_password_is_a_field_error() {
             "Ensure this field has no more than 128 characters.",
         ),
     ] {
-        assert_400(
-            &delete(&app, &caller.access, body).await,
-            json!({"password": [message]}),
-        );
+        let response = delete(&app, &caller.access, body).await;
+        assert_400(&response, &json!({"password": [message]}));
+        assert_eq!(header(&response, "allow"), Some("POST, OPTIONS"));
     }
     assert!(app.store.user(user.id).is_some());
     assert_eq!(app.store.throttle(EMAIL), None, "no password, no guess counted");
@@ -170,18 +158,13 @@ async fn it_refuses_what_mypage_refuses_before_reading_the_body() {
         let mut headers = vec![("content-type", "text/plain")];
         headers.extend(authorization.iter().map(|value| ("authorization", value.as_str())));
         let response = handle(&app, event("POST", PATH, &headers, Some("not json"))).await;
-        assert_eq!(response.status(), 401);
-        assert_eq!(header(&response, "www-authenticate"), Some("Bearer realm=\"api\""));
-        assert_eq!(body_json(&response), expected);
+        assert_401(&response, &expected);
     }
     assert!(app.store.user(user.id).is_some());
     // An inactive user is not found, whatever the password.
     app.store.set_active(user.id, false);
     let response = delete(&app, &caller.access, json!({"password": PASSWORD})).await;
-    assert_eq!(
-        (response.status().as_u16(), body_json(&response)),
-        (401, user_not_found())
-    );
+    assert_401(&response, &user_not_found());
     assert!(app.store.user(user.id).is_some());
 }
 
@@ -192,8 +175,7 @@ async fn a_logged_out_session_cannot_delete_the_account() {
     use shared::store::SessionStore;
     assert!(app.store.end_session(user.id, &caller.session_id).await.unwrap());
     let response = delete(&app, &caller.access, json!({"password": PASSWORD})).await;
-    assert_eq!(response.status(), 401);
-    assert_eq!(body_json(&response)["messages"][0]["message"], "Token is invalid");
+    assert_401(&response, &token_not_valid("Token is invalid"));
     assert!(app.store.user(user.id).is_some());
 }
 
@@ -214,9 +196,7 @@ async fn the_store_being_down_is_a_503_and_deletes_nothing() {
     let app = app();
     let (user, caller) = join_user(&app, EMAIL, PASSWORD).await;
     app.store.set_unavailable(true);
-    let response = delete(&app, &caller.access, json!({"password": PASSWORD})).await;
-    assert_eq!(response.status(), 503);
-    assert!(header(&response, "retry-after").is_some());
+    assert_unavailable(&delete(&app, &caller.access, json!({"password": PASSWORD})).await);
     app.store.set_unavailable(false);
     assert!(app.store.user(user.id).is_some());
 }

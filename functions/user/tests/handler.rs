@@ -3,36 +3,24 @@
 //! date of birth with join's rules; a write that never undoes a deactivation or a password
 //! change that landed while the request was being served).
 
-use std::sync::Mutex;
-
-use lambda_http::{Body, Request, Response};
+use lambda_http::{Body, Response};
 use serde_json::{Value, json};
 
 use shared::App;
-use shared::store::{
-    MemoryStore, NewSession, NewUser, NextRefresh, ProfileChanges, Registration, Rotation, SessionProblem,
-    SessionStore, SessionView, StoreResult, User, UserStore,
-};
+use shared::store::{MemoryStore, SessionStore, User, UserStore};
 use shared::testing::{
-    SessionTokens, app, assert_security_headers, bearer, body_json, event, expired_token, foreign_token, header,
-    join_user, start_session, test_config, unsigned_copy,
+    CHALLENGE, EMAIL, Meanwhile, app, assert_400, assert_401, assert_security_headers, assert_unavailable, bearer,
+    body_json, event, header, interfered, joined, refused_authorizations, start_session, token_not_valid,
+    user_not_found,
 };
-use shared::tokens::TokenKind;
 use user::handle;
 
 const PATH: &str = "/account/user/";
-const EMAIL: &str = "user@example.com";
-const PASSWORD: &str = "Tutorial-Pw!7319";
-const CHALLENGE: &str = "Bearer realm=\"api\"";
 const ALLOW: &str = "GET, PUT, PATCH, HEAD, OPTIONS";
-
-async fn send<S: UserStore + SessionStore>(app: &App<S>, request: Request) -> Response<Body> {
-    handle(app, request).await
-}
 
 async fn get_user<S: UserStore + SessionStore>(app: &App<S>, access: &str) -> Response<Body> {
     let authorization = bearer(access);
-    send(app, event("GET", PATH, &[("authorization", &authorization)], None)).await
+    handle(app, event("GET", PATH, &[("authorization", &authorization)], None)).await
 }
 
 /// A PUT or PATCH with a JSON body.
@@ -42,12 +30,7 @@ async fn write<S: UserStore + SessionStore>(app: &App<S>, method: &str, access: 
         ("authorization", authorization.as_str()),
         ("content-type", "application/json"),
     ];
-    send(app, event(method, PATH, &headers, Some(&body.to_string()))).await
-}
-
-async fn joined(app: &App<MemoryStore>) -> (u64, SessionTokens) {
-    let (user, tokens) = join_user(app, EMAIL, PASSWORD).await;
-    (user.id, tokens)
+    handle(app, event(method, PATH, &headers, Some(&body.to_string()))).await
 }
 
 /// The user object as the contract shows it.
@@ -77,34 +60,6 @@ fn assert_ok(response: &Response<Body>, expected: &Value) {
     assert_eq!(&body_json(response), expected);
 }
 
-#[track_caller]
-fn assert_400(response: &Response<Body>, expected: Value) {
-    assert_eq!(response.status(), 400);
-    assert_security_headers(response);
-    assert_eq!(header(response, "allow"), Some(ALLOW));
-    assert_eq!(body_json(response), expected);
-}
-
-#[track_caller]
-fn assert_401(response: &Response<Body>, expected: &Value) {
-    assert_eq!(response.status(), 401);
-    assert_security_headers(response);
-    assert_eq!(header(response, "www-authenticate"), Some(CHALLENGE));
-    assert_eq!(&body_json(response), expected);
-}
-
-fn token_not_valid(message: &str) -> Value {
-    json!({
-        "detail": "Given token not valid for any token type",
-        "code": "token_not_valid",
-        "messages": [{"token_class": "AccessToken", "token_type": "access", "message": message}],
-    })
-}
-
-fn user_not_found() -> Value {
-    json!({"detail": "User not found", "code": "user_not_found"})
-}
-
 fn stored(app: &App<MemoryStore>, user_id: u64) -> User {
     app.store.user(user_id).expect("the user exists")
 }
@@ -119,7 +74,7 @@ async fn get_answers_the_user_object_in_both_spellings() {
     assert_ok(&get_user(&app, &tokens.access).await, &expected);
     let authorization = bearer(&tokens.access);
     let bare = event("GET", "/account/user", &[("authorization", &authorization)], None);
-    assert_ok(&send(&app, bare).await, &expected);
+    assert_ok(&handle(&app, bare).await, &expected);
     let text = format!("{:?}", body_json(&get_user(&app, &tokens.access).await));
     assert!(!text.contains("password"), "no hash or flag leaves: {text}");
 }
@@ -138,11 +93,11 @@ async fn head_answers_like_get_without_a_body() {
     let app = app();
     let (_, tokens) = joined(&app).await;
     let authorization = bearer(&tokens.access);
-    let response = send(&app, event("HEAD", PATH, &[("authorization", &authorization)], None)).await;
+    let response = handle(&app, event("HEAD", PATH, &[("authorization", &authorization)], None)).await;
     assert_eq!(response.status(), 200);
     assert!(response.body().as_ref().is_empty());
     assert_eq!(header(&response, "allow"), Some(ALLOW));
-    let refused = send(&app, event("HEAD", "/account/user", &[], None)).await;
+    let refused = handle(&app, event("HEAD", "/account/user", &[], None)).await;
     assert_eq!(refused.status(), 401);
     assert!(refused.body().as_ref().is_empty());
     assert_eq!(header(&refused, "www-authenticate"), Some(CHALLENGE));
@@ -188,7 +143,7 @@ async fn put_with_no_body_changes_nothing_and_answers_the_user() {
     let (user_id, tokens) = joined(&app).await;
     with_profile(&app, &tokens.access).await;
     let authorization = bearer(&tokens.access);
-    let response = send(&app, event("PUT", PATH, &[("authorization", &authorization)], None)).await;
+    let response = handle(&app, event("PUT", PATH, &[("authorization", &authorization)], None)).await;
     assert_ok(
         &response,
         &user_object(user_id, "Ada", "Lovelace", "female", json!("1815-12-10")),
@@ -309,10 +264,9 @@ async fn invalid_fields_get_the_reference_messages_in_field_order_and_nothing_is
     ];
     for method in ["PUT", "PATCH"] {
         for (body, expected) in &cases {
-            assert_400(
-                &write(&app, method, &tokens.access, body.clone()).await,
-                expected.clone(),
-            );
+            let response = write(&app, method, &tokens.access, body.clone()).await;
+            assert_400(&response, expected);
+            assert_eq!(header(&response, "allow"), Some(ALLOW));
         }
     }
     assert_eq!(stored(&app, user_id), before, "a refused request writes nothing");
@@ -362,7 +316,7 @@ async fn a_form_body_is_read_like_json() {
         ("content-type", "application/x-www-form-urlencoded"),
     ];
     let form = "first_name=F%C3%A9lix&last_name=L&gender=male&date_of_birth=";
-    let response = send(&app, event("PUT", "/account/user", &headers, Some(form))).await;
+    let response = handle(&app, event("PUT", "/account/user", &headers, Some(form))).await;
     assert_ok(&response, &user_object(user_id, "Félix", "L", "male", Value::Null));
 }
 
@@ -402,11 +356,11 @@ async fn bodies_are_read_by_the_contract_rules_after_authentication() {
             ("authorization", authorization.as_str()),
             ("content-type", content_type),
         ];
-        let response = send(&app, event("PATCH", PATH, &headers, Some(body))).await;
+        let response = handle(&app, event("PATCH", PATH, &headers, Some(body))).await;
         assert_eq!(response.status(), status, "{content_type}");
         assert_eq!(body_json(&response), expected);
         // Without credentials, authentication answers first, whatever the body.
-        let anonymous = send(
+        let anonymous = handle(
             &app,
             event("PATCH", PATH, &[("content-type", content_type)], Some(body)),
         )
@@ -420,7 +374,7 @@ async fn bodies_are_read_by_the_contract_rules_after_authentication() {
         ("authorization", authorization.as_str()),
         ("content-type", "application/json"),
     ];
-    let malformed = send(&app, event("PUT", PATH, &headers, Some("{\"first_name\":"))).await;
+    let malformed = handle(&app, event("PUT", PATH, &headers, Some("{\"first_name\":"))).await;
     assert_eq!(malformed.status(), 400);
     let detail = body_json(&malformed)["detail"].as_str().unwrap().to_owned();
     assert!(detail.starts_with("JSON parse error - "), "{detail}");
@@ -432,35 +386,14 @@ async fn bodies_are_read_by_the_contract_rules_after_authentication() {
 async fn every_method_refuses_what_mypage_refuses() {
     let app = app();
     let (user_id, tokens) = joined(&app).await;
-    let expired = expired_token(&app, TokenKind::Access, user_id, &tokens.session_id);
-    let foreign = foreign_token(TokenKind::Access, user_id, &tokens.session_id);
-    let unsigned = unsigned_copy(&tokens.access);
-    let cases = [
-        (None, json!({"detail": "Authentication credentials were not provided."})),
-        (
-            Some(format!("Basic {}", tokens.access)),
-            json!({"detail": "Authentication credentials were not provided."}),
-        ),
-        (
-            Some("Bearer".to_owned()),
-            json!({
-                "detail": "Authorization header must contain two space-delimited values",
-                "code": "bad_authorization_header",
-            }),
-        ),
-        (Some(bearer("garbage")), token_not_valid("Token is invalid")),
-        (Some(bearer(&foreign)), token_not_valid("Token is invalid")),
-        (Some(bearer(&unsigned)), token_not_valid("Token is invalid")),
-        (Some(bearer(&expired)), token_not_valid("Token is expired")),
-        (Some(bearer(&tokens.refresh)), token_not_valid("Token has wrong type")),
-    ];
+    let cases = refused_authorizations(&app, user_id, &tokens);
     for method in ["GET", "PUT", "PATCH"] {
         for (authorization, expected) in &cases {
             let mut headers = vec![("content-type", "application/json")];
             if let Some(value) = authorization {
                 headers.push(("authorization", value));
             }
-            let response = send(&app, event(method, PATH, &headers, Some("{\"first_name\":\"Eve\"}"))).await;
+            let response = handle(&app, event(method, PATH, &headers, Some("{\"first_name\":\"Eve\"}"))).await;
             assert_401(&response, expected);
         }
     }
@@ -528,134 +461,16 @@ async fn the_store_being_down_is_a_503() {
     app.store.set_unavailable(true);
     for method in ["GET", "PATCH"] {
         let response = write(&app, method, &tokens.access, json!({"first_name": "Eve"})).await;
-        assert_eq!(response.status(), 503);
-        assert_security_headers(&response);
-        assert!(header(&response, "retry-after").is_some());
-        assert_eq!(
-            body_json(&response),
-            json!({"detail": "Service temporarily unavailable."})
-        );
+        assert_unavailable(&response);
     }
 }
 
 // --- What lands between authentication and the write ----------------------------------------------
 
-/// What lands between the request's authentication and its write.
-enum Meanwhile {
-    /// An admin deactivates the user.
-    Deactivate,
-    /// An admin deletes the user.
-    Delete,
-    /// The user changes the password from another session, which revokes this one.
-    PasswordChange { kept_session: String },
-}
-
-/// The memory store, with `meanwhile` done right after the request's session is read: the
-/// window between authentication and the conditional write.
-struct Interfering {
-    store: MemoryStore,
-    user_id: u64,
-    meanwhile: Mutex<Option<Meanwhile>>,
-}
-
-impl UserStore for Interfering {
-    async fn email_registered(&self, email: &str) -> StoreResult<bool> {
-        self.store.email_registered(email).await
-    }
-
-    async fn create_user(&self, user: NewUser, first_session: Option<NewSession>) -> StoreResult<Registration> {
-        self.store.create_user(user, first_session).await
-    }
-
-    async fn find_by_email(&self, email: &str) -> StoreResult<Option<User>> {
-        self.store.find_by_email(email).await
-    }
-
-    async fn update_profile(
-        &self,
-        user_id: u64,
-        expected_epoch: u64,
-        changes: &ProfileChanges,
-    ) -> StoreResult<Result<User, SessionProblem>> {
-        self.store.update_profile(user_id, expected_epoch, changes).await
-    }
-}
-
-impl SessionStore for Interfering {
-    async fn start_session(&self, user: &User, session: NewSession, logged_in_at: &str) -> StoreResult<bool> {
-        self.store.start_session(user, session, logged_in_at).await
-    }
-
-    async fn load(&self, user_id: u64, session_id: &str) -> StoreResult<SessionView> {
-        let view = self.store.load(user_id, session_id).await?;
-        let meanwhile = self.meanwhile.lock().ok().and_then(|mut next| next.take());
-        match meanwhile {
-            Some(Meanwhile::Deactivate) => self.store.set_active(self.user_id, false),
-            Some(Meanwhile::Delete) => self.store.delete_user(self.user_id),
-            Some(Meanwhile::PasswordChange { kept_session }) => {
-                let changed = self
-                    .store
-                    .change_password(self.user_id, &kept_session, 0, "new-hash")
-                    .await?;
-                assert!(changed, "the other session changed the password");
-            }
-            None => {}
-        }
-        Ok(view)
-    }
-
-    async fn rotate_refresh(
-        &self,
-        user_id: u64,
-        session_id: &str,
-        presented_jti: &str,
-        expected_epoch: u64,
-        next: &NextRefresh,
-    ) -> StoreResult<Rotation> {
-        self.store
-            .rotate_refresh(user_id, session_id, presented_jti, expected_epoch, next)
-            .await
-    }
-
-    async fn end_session(&self, user_id: u64, session_id: &str) -> StoreResult<bool> {
-        self.store.end_session(user_id, session_id).await
-    }
-
-    async fn change_password(
-        &self,
-        user_id: u64,
-        keep_session_id: &str,
-        expected_epoch: u64,
-        new_password_hash: &str,
-    ) -> StoreResult<bool> {
-        self.store
-            .change_password(user_id, keep_session_id, expected_epoch, new_password_hash)
-            .await
-    }
-
-    async fn touch_session(&self, user_id: u64, session_id: &str, at: i64) -> StoreResult<bool> {
-        self.store.touch_session(user_id, session_id, at).await
-    }
-}
-
-/// A user with two sessions over a store that does `meanwhile` after the next read; the access
-/// token of the first session.
-async fn interfered(meanwhile: impl FnOnce(String) -> Meanwhile) -> (App<Interfering>, u64, String) {
-    let plain = app();
-    let (user_id, tokens) = joined(&plain).await;
-    let other = start_session(&plain, user_id).await;
-    let store = Interfering {
-        store: plain.store,
-        user_id,
-        meanwhile: Mutex::new(Some(meanwhile(other.session_id))),
-    };
-    (App::new(test_config(&[]), store), user_id, tokens.access)
-}
-
 #[tokio::test]
 async fn a_deactivation_landing_after_authentication_is_not_overwritten() {
-    let (app, user_id, access) = interfered(|_| Meanwhile::Deactivate).await;
-    let response = write(&app, "PATCH", &access, json!({"first_name": "Eve"})).await;
+    let (app, user_id, tokens) = interfered(|_| Meanwhile::Deactivate).await;
+    let response = write(&app, "PATCH", &tokens.access, json!({"first_name": "Eve"})).await;
     assert_401(&response, &user_not_found());
     let user = app.store.store.user(user_id).expect("still there");
     assert!(!user.is_active, "the deactivation stands");
@@ -664,8 +479,8 @@ async fn a_deactivation_landing_after_authentication_is_not_overwritten() {
 
 #[tokio::test]
 async fn a_password_change_landing_after_authentication_is_not_overwritten() {
-    let (app, user_id, access) = interfered(|kept_session| Meanwhile::PasswordChange { kept_session }).await;
-    let response = write(&app, "PUT", &access, json!({"first_name": "Eve"})).await;
+    let (app, user_id, tokens) = interfered(|kept_session| Meanwhile::PasswordChange { kept_session }).await;
+    let response = write(&app, "PUT", &tokens.access, json!({"first_name": "Eve"})).await;
     assert_401(&response, &token_not_valid("Token is invalid"));
     let user = app.store.store.user(user_id).expect("still there");
     assert_eq!(
@@ -681,8 +496,8 @@ async fn a_password_change_landing_after_authentication_is_not_overwritten() {
 
 #[tokio::test]
 async fn a_deletion_landing_after_authentication_does_not_recreate_the_user() {
-    let (app, user_id, access) = interfered(|_| Meanwhile::Delete).await;
-    let response = write(&app, "PATCH", &access, json!({"last_name": "Ghost"})).await;
+    let (app, user_id, tokens) = interfered(|_| Meanwhile::Delete).await;
+    let response = write(&app, "PATCH", &tokens.access, json!({"last_name": "Ghost"})).await;
     assert_401(&response, &user_not_found());
     assert!(app.store.store.user(user_id).is_none());
 }
@@ -691,9 +506,9 @@ async fn a_deletion_landing_after_authentication_does_not_recreate_the_user() {
 /// reason they name.
 #[tokio::test]
 async fn without_interference_the_write_goes_through() {
-    let (app, user_id, access) = interfered(|_| Meanwhile::Deactivate).await;
+    let (app, user_id, tokens) = interfered(|_| Meanwhile::Deactivate).await;
     app.store.meanwhile.lock().unwrap().take();
-    let response = write(&app, "PATCH", &access, json!({"first_name": "Ada"})).await;
+    let response = write(&app, "PATCH", &tokens.access, json!({"first_name": "Ada"})).await;
     assert_eq!(response.status(), 200);
     assert_eq!(app.store.store.user(user_id).unwrap().first_name, "Ada");
 }
@@ -707,7 +522,7 @@ async fn post_and_delete_are_405_with_allow() {
     let authorization = bearer(&tokens.access);
     for path in [PATH, "/account/user"] {
         for method in ["POST", "DELETE", "TRACE"] {
-            let response = send(&app, event(method, path, &[("authorization", &authorization)], None)).await;
+            let response = handle(&app, event(method, path, &[("authorization", &authorization)], None)).await;
             assert_eq!(response.status(), 405, "{method} {path}");
             assert_security_headers(&response);
             assert_eq!(header(&response, "allow"), Some(ALLOW));
@@ -722,7 +537,7 @@ async fn post_and_delete_are_405_with_allow() {
 #[tokio::test]
 async fn options_answers_without_a_token() {
     for path in [PATH, "/account/user"] {
-        let response = send(&app(), event("OPTIONS", path, &[], None)).await;
+        let response = handle(&app(), event("OPTIONS", path, &[], None)).await;
         assert_eq!(response.status(), 200);
         assert_security_headers(&response);
         assert_eq!(header(&response, "allow"), Some(ALLOW));
@@ -736,7 +551,7 @@ async fn paths_it_does_not_own_are_json_404s() {
     let (_, tokens) = joined(&app).await;
     let authorization = bearer(&tokens.access);
     for path in ["/account/user/x", "/account/users/", "/account/", "/account/mypage/"] {
-        let response = send(&app, event("GET", path, &[("authorization", &authorization)], None)).await;
+        let response = handle(&app, event("GET", path, &[("authorization", &authorization)], None)).await;
         assert_eq!(response.status(), 404, "{path}");
         assert_eq!(body_json(&response), json!({"detail": "Not found."}));
     }

@@ -6,23 +6,16 @@ use serde_json::{Value, json};
 use shared::App;
 use shared::store::MemoryStore;
 use shared::testing::{
-    assert_post_route_conventions, assert_security_headers, body_json, create_user, mailing_app_with, post_json,
+    EMAIL, PASSWORD, assert_not_found, assert_post_route_conventions, assert_security_headers, assert_unavailable,
+    body_json, create_user, mailing_app_with, post_json,
 };
 use shared::tokens::links::encode_uid;
 use verify_email::handle;
 
 const PATH: &str = "/account/join/verify-email/";
-const EMAIL: &str = "user@example.com";
-const PASSWORD: &str = "Tutorial-Pw!7319";
 
 async fn verify(app: &App<MemoryStore>, body: Value) -> Response<Body> {
     handle(app, post_json(PATH, &body, &[])).await
-}
-
-fn not_found(response: &Response<Body>) {
-    assert_eq!(response.status(), 404);
-    assert_security_headers(response);
-    assert_eq!(body_json(response), json!({"detail": "Not found."}));
 }
 
 #[tokio::test]
@@ -39,7 +32,7 @@ async fn a_good_key_verifies_the_address_once() {
     assert_eq!(body_json(&response), json!({"detail": "ok"}));
     assert!(app.store.user(user.id).unwrap().email_verified);
     // Used: allauth answers 404 for a verified address's key.
-    not_found(&verify(&app, json!({"key": key})).await);
+    assert_not_found(&verify(&app, json!({"key": key})).await);
 }
 
 #[tokio::test]
@@ -67,7 +60,7 @@ async fn expired_forged_or_foreign_keys_are_not_found() {
         format!("{}:abc:{mac}", encode_uid(user.id)),
         "::".into(),
     ] {
-        not_found(&verify(&app, json!({"key": key})).await);
+        assert_not_found(&verify(&app, json!({"key": key})).await);
     }
     assert!(!app.store.user(user.id).unwrap().email_verified);
     assert!(!app.store.user(other.id).unwrap().email_verified);
@@ -87,7 +80,7 @@ async fn a_missing_or_blank_key_gets_the_references_400() {
         assert_eq!(body_json(&response), expected, "{body}");
     }
     app.store.set_unavailable(true);
-    assert_eq!(verify(&app, json!({"key": "MQ:abc:def"})).await.status(), 503);
+    assert_unavailable(&verify(&app, json!({"key": "MQ:abc:def"})).await);
 }
 
 #[tokio::test]
