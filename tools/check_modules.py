@@ -12,6 +12,7 @@ The layers, from the bottom up:
     config                     the environment, read once
     mail                       messages, transports, the sending rules
     app                        what a handler is given, the event loop
+    security_log               security events made from requests, logged and stored
     auth                       passwords, the login throttle, sessions behind tokens
     account                    the account's own rules (user object, sessions, superuser)
     testing                    test support (feature `testing`)
@@ -35,6 +36,7 @@ LAYERS = [
     ("config",),
     ("mail",),
     ("app",),
+    ("security_log",),
     ("auth",),
     ("account",),
     ("testing",),

@@ -190,7 +190,7 @@ pub async fn create_superuser<S: UserStore>(
         is_superuser: true,
         joined_at: timestamp(OffsetDateTime::now_utc()),
     };
-    match store.create_user(user, None).await? {
+    match store.create_user(user, None, &[]).await? {
         Registration::Created(user) => Ok(user),
         Registration::EmailTaken => Err(AdminError::EmailTaken),
     }

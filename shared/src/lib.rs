@@ -2,7 +2,7 @@
 //! holds everything they have in common, so each rule lives in one place.
 //!
 //! The modules are layered, from the bottom up: `clock`, `ids`, `logging`, `aws` (leaves);
-//! `store`; `tokens`; `http`; `config`; `mail`; `app`; `auth`; `account`. Each uses only the
+//! `store`; `tokens`; `http`; `config`; `mail`; `app`; `security_log`; `auth`; `account`. Each uses only the
 //! layers below its own, so the graph has no cycle (`tools/check_modules.py`, in `make test`).
 
 pub mod account;
@@ -15,6 +15,7 @@ pub mod http;
 pub mod ids;
 pub mod logging;
 pub mod mail;
+pub mod security_log;
 pub mod store;
 #[cfg(feature = "testing")]
 pub mod testing;

@@ -140,12 +140,20 @@ async fn a_join_whose_transaction_had_already_committed_is_created_not_taken() {
         .send()
         .await
         .unwrap();
-    match store.create_user(new_user("retry@example.com"), None).await.unwrap() {
+    match store
+        .create_user(new_user("retry@example.com"), None, &[])
+        .await
+        .unwrap()
+    {
         Registration::Created(user) => assert_eq!(user.id, 1),
         Registration::EmailTaken => panic!("its own claim is not someone else's"),
     }
     // Anyone else's claim is still taken.
-    match store.create_user(new_user("retry@example.com"), None).await.unwrap() {
+    match store
+        .create_user(new_user("retry@example.com"), None, &[])
+        .await
+        .unwrap()
+    {
         Registration::EmailTaken => {}
         Registration::Created(user) => panic!("a second account {user:?}"),
     }
@@ -208,7 +216,7 @@ async fn operations_cost_a_fixed_number_of_round_trips() {
 
     let before = store.round_trips();
     store
-        .start_session(&user, a_session(), "2026-11-27T08:00:00Z")
+        .start_session(&user, a_session(), "2026-11-27T08:00:00Z", &[])
         .await
         .unwrap();
     assert_eq!(counted(before), 1);
@@ -218,7 +226,7 @@ async fn operations_cost_a_fixed_number_of_round_trips() {
         .rotate_refresh(user.id, &session.id, &session.refresh_jti, 0, &next_refresh())
         .await
         .unwrap();
-    store.change_password(user.id, &session.id, 0, "h").await.unwrap();
+    store.change_password(user.id, &session.id, 0, "h", &[]).await.unwrap();
     assert_eq!(counted(before), 2);
 
     let before = store.round_trips();
@@ -384,7 +392,7 @@ async fn log_in(store: &DynamoStore, user: &User, device: &str) -> String {
     let id = session.id.clone();
     assert!(
         store
-            .start_session(user, session, "2026-11-27T08:00:00Z")
+            .start_session(user, session, "2026-11-27T08:00:00Z", &[])
             .await
             .unwrap()
     );
@@ -484,7 +492,7 @@ async fn revoking_the_other_sessions_keeps_the_callers_in_one_transaction() {
     let (user, kept) = joined(&store, "others@example.com").await;
     let others = [log_in(&store, &user, "a").await, log_in(&store, &user, "b").await];
     let before = store.round_trips();
-    assert!(store.revoke_other_sessions(user.id, &kept.id, 0).await.unwrap());
+    assert!(store.revoke_other_sessions(user.id, &kept.id, 0, &[]).await.unwrap());
     assert_eq!(store.round_trips() - before, 1);
     assert_eq!(is_live(&store, user.id, &kept.id).await, Ok(()));
     for other in &others {
@@ -495,7 +503,7 @@ async fn revoking_the_other_sessions_keeps_the_callers_in_one_transaction() {
     assert_eq!(after.password_hash, user.password_hash, "no password change");
     // The same call again (a retry whose first answer was lost) is recognised as done, and
     // writes nothing more.
-    assert!(store.revoke_other_sessions(user.id, &kept.id, 0).await.unwrap());
+    assert!(store.revoke_other_sessions(user.id, &kept.id, 0, &[]).await.unwrap());
     assert_eq!(
         store
             .load(user.id, &kept.id)
@@ -507,10 +515,10 @@ async fn revoking_the_other_sessions_keeps_the_callers_in_one_transaction() {
         1
     );
     // From a session the revocation ended, or from one that has ended otherwise: refused.
-    assert!(!store.revoke_other_sessions(user.id, &others[0], 0).await.unwrap());
+    assert!(!store.revoke_other_sessions(user.id, &others[0], 0, &[]).await.unwrap());
     let fresh = log_in(&store, &after, "c").await;
     assert!(store.end_session(user.id, &fresh).await.unwrap());
-    assert!(!store.revoke_other_sessions(user.id, &fresh, 1).await.unwrap());
+    assert!(!store.revoke_other_sessions(user.id, &fresh, 1, &[]).await.unwrap());
     assert_eq!(is_live(&store, user.id, &kept.id).await, Ok(()));
 }
 
@@ -530,7 +538,7 @@ async fn deleting_an_account_removes_the_user_the_claim_the_throttle_record_and_
     assert_eq!(store.replace_throttle_record(email, 0, &guess).await.unwrap(), Ok(()));
 
     let before = store.round_trips();
-    assert_eq!(store.delete_account(&user, &caller.id).await.unwrap(), Ok(()));
+    assert_eq!(store.delete_account(&user, &caller.id, &[]).await.unwrap(), Ok(()));
     assert_eq!(store.round_trips() - before, 1, "one transaction");
     assert!(item(&store, format!("USER#{}", user.id), "USER".into()).await.is_none());
     assert!(!store.email_registered(email).await.unwrap());
@@ -551,7 +559,7 @@ async fn deleting_an_account_removes_the_user_the_claim_the_throttle_record_and_
     assert!(store.list_sessions(user.id).await.unwrap().is_empty());
 
     // Done already (a retried or a racing deletion): done.
-    assert_eq!(store.delete_account(&user, &caller.id).await.unwrap(), Ok(()));
+    assert_eq!(store.delete_account(&user, &caller.id, &[]).await.unwrap(), Ok(()));
     // The address joins again as a new user.
     let (again, _) = joined(&store, email).await;
     assert!(again.id > user.id);
@@ -563,9 +571,14 @@ async fn a_deletion_landing_after_a_password_change_a_deactivation_or_a_logout_d
     let (user, caller) = joined(&store, "refused@example.com").await;
     // The request authenticated at epoch 0; a password change moved the user on since.
     let other = log_in(&store, &user, "other").await;
-    assert!(store.change_password(user.id, &other, 0, "new-hash").await.unwrap());
+    assert!(
+        store
+            .change_password(user.id, &other, 0, "new-hash", &[])
+            .await
+            .unwrap()
+    );
     assert_eq!(
-        store.delete_account(&user, &caller.id).await.unwrap(),
+        store.delete_account(&user, &caller.id, &[]).await.unwrap(),
         Err(SessionProblem::Revoked)
     );
     assert!(user_item(&store, user.id).await.is_some() && store.email_registered(&user.email).await.unwrap());
@@ -573,14 +586,14 @@ async fn a_deletion_landing_after_a_password_change_a_deactivation_or_a_logout_d
     let current = store.load(user.id, &other).await.unwrap().user.expect("user");
     store.set_active(user.id, false).await;
     assert_eq!(
-        store.delete_account(&current, &other).await.unwrap(),
+        store.delete_account(&current, &other, &[]).await.unwrap(),
         Err(SessionProblem::NoActiveUser)
     );
     store.set_active(user.id, true).await;
 
     assert!(store.end_session(user.id, &other).await.unwrap());
     assert_eq!(
-        store.delete_account(&current, &other).await.unwrap(),
+        store.delete_account(&current, &other, &[]).await.unwrap(),
         Err(SessionProblem::Revoked)
     );
     assert!(user_item(&store, user.id).await.is_some() && store.email_registered(&user.email).await.unwrap());

@@ -11,7 +11,10 @@ use common::{Harness, a_session, joined, new_user, next_refresh};
 use secrecy::SecretString;
 use shared::account::create_superuser;
 use shared::ids::random_id;
-use shared::store::{MailPurpose, NextRefresh, ProfileChanges, Registration, Rotation, SessionProblem, ThrottleRecord};
+use shared::store::{
+    EventKind, EventPosition, EventSubject, MailPurpose, NextRefresh, ProfileChanges, Registration, Rotation,
+    SecurityEvent, SessionProblem, ThrottleRecord,
+};
 
 /// Each test of the contract, once per store.
 macro_rules! contract {
@@ -54,6 +57,8 @@ contract!(
     racing_mails_to_one_address_never_pass_its_limit,
     a_touch_writes_the_last_use_at_most_once_a_minute_and_never_creates_a_session,
     a_login_that_read_the_user_before_the_deletion_starts_no_session_after_it,
+    events_ride_in_their_actions_transactions_and_exist_only_if_they_committed,
+    a_subjects_events_page_newest_first_within_the_retention_and_no_further,
 );
 
 async fn users_are_created_found_and_unique_by_email<S: Harness>() {
@@ -76,7 +81,7 @@ async fn users_are_created_found_and_unique_by_email<S: Harness>() {
     assert!(store.find_by_email("nobody@example.com").await.unwrap().is_none());
 
     let again = store
-        .create_user(new_user("ada@example.com"), Some(a_session()))
+        .create_user(new_user("ada@example.com"), Some(a_session()), &[])
         .await
         .unwrap();
     assert!(matches!(again, Registration::EmailTaken));
@@ -86,7 +91,11 @@ async fn racing_joins_with_one_email_have_exactly_one_winner<S: Harness>() {
     let store = Arc::new(S::fresh().await);
     let joins = (0..12).map(|_| {
         let store = Arc::clone(&store);
-        tokio::spawn(async move { store.create_user(new_user("race@example.com"), Some(a_session())).await })
+        tokio::spawn(async move {
+            store
+                .create_user(new_user("race@example.com"), Some(a_session()), &[])
+                .await
+        })
     });
     let outcomes = futures::future::join_all(joins).await;
     let created = outcomes
@@ -103,7 +112,7 @@ async fn login_starts_a_second_session_and_records_the_time<S: Harness>() {
     let (user, _) = joined(&store, "ada@example.com").await;
     let second = a_session();
     store
-        .start_session(&user, second.clone(), "2026-11-27T08:00:00Z")
+        .start_session(&user, second.clone(), "2026-11-27T08:00:00Z", &[])
         .await
         .unwrap();
     let view = store.load(user.id, &second.id).await.unwrap();
@@ -116,14 +125,14 @@ async fn a_login_does_not_start_a_session_after_a_password_change_or_deactivatio
     let (user, session) = joined(&store, "ada@example.com").await;
     assert!(
         store
-            .change_password(user.id, &session.id, user.session_epoch, "new-hash")
+            .change_password(user.id, &session.id, user.session_epoch, "new-hash", &[])
             .await
             .unwrap()
     );
     // `user` was read before the change: its epoch is stale.
     assert!(
         !store
-            .start_session(&user, a_session(), "2026-11-27T08:00:00Z")
+            .start_session(&user, a_session(), "2026-11-27T08:00:00Z", &[])
             .await
             .unwrap()
     );
@@ -132,7 +141,7 @@ async fn a_login_does_not_start_a_session_after_a_password_change_or_deactivatio
     store.set_active(user.id, false).await;
     assert!(
         !store
-            .start_session(&current, a_session(), "2026-11-27T08:00:00Z")
+            .start_session(&current, a_session(), "2026-11-27T08:00:00Z", &[])
             .await
             .unwrap()
     );
@@ -148,7 +157,7 @@ async fn a_profile_update_never_overwrites_a_password_change_a_deactivation_or_a
     // A password change landed after the request authenticated at epoch 0.
     assert!(
         store
-            .change_password(user.id, &session.id, 0, "new-hash")
+            .change_password(user.id, &session.id, 0, "new-hash", &[])
             .await
             .unwrap()
     );
@@ -252,11 +261,16 @@ async fn a_rotation_writes_only_while_the_user_is_as_the_refresh_read_them<S: Ha
     let other = a_session();
     assert!(
         store
-            .start_session(&user, other.clone(), "2026-11-27T08:00:00Z")
+            .start_session(&user, other.clone(), "2026-11-27T08:00:00Z", &[])
             .await
             .unwrap()
     );
-    assert!(store.change_password(user.id, &other.id, 0, "new-hash").await.unwrap());
+    assert!(
+        store
+            .change_password(user.id, &other.id, 0, "new-hash", &[])
+            .await
+            .unwrap()
+    );
     let refused = store
         .rotate_refresh(user.id, &session.id, &session.refresh_jti, 0, &next_refresh())
         .await
@@ -277,11 +291,11 @@ async fn a_rotation_writes_only_while_the_user_is_as_the_refresh_read_them<S: Ha
     let caller = a_session();
     assert!(
         store
-            .start_session(&user, caller.clone(), "2026-11-27T08:00:00Z")
+            .start_session(&user, caller.clone(), "2026-11-27T08:00:00Z", &[])
             .await
             .unwrap()
     );
-    assert_eq!(store.delete_account(&user, &caller.id).await.unwrap(), Ok(()));
+    assert_eq!(store.delete_account(&user, &caller.id, &[]).await.unwrap(), Ok(()));
     let refused = store
         .rotate_refresh(user.id, &session.id, &session.refresh_jti, 0, &next_refresh())
         .await
@@ -336,7 +350,7 @@ async fn ending_a_session_leaves_the_others<S: Harness>() {
     let (user, first) = joined(&store, "ada@example.com").await;
     let second = a_session();
     store
-        .start_session(&user, second.clone(), "2026-11-27T08:00:00Z")
+        .start_session(&user, second.clone(), "2026-11-27T08:00:00Z", &[])
         .await
         .unwrap();
     assert!(store.end_session(user.id, &first.id).await.unwrap());
@@ -350,13 +364,13 @@ async fn a_password_change_keeps_its_session_and_revokes_the_others<S: Harness>(
     let (user, kept) = joined(&store, "ada@example.com").await;
     let other = a_session();
     store
-        .start_session(&user, other.clone(), "2026-11-27T08:00:00Z")
+        .start_session(&user, other.clone(), "2026-11-27T08:00:00Z", &[])
         .await
         .unwrap();
 
     assert!(
         store
-            .change_password(user.id, &kept.id, user.session_epoch, "new-hash")
+            .change_password(user.id, &kept.id, user.session_epoch, "new-hash", &[])
             .await
             .unwrap()
     );
@@ -370,7 +384,7 @@ async fn a_password_change_keeps_its_session_and_revokes_the_others<S: Harness>(
     // A change based on the old epoch (a concurrent change) is refused, and changes nothing.
     assert!(
         !store
-            .change_password(user.id, &kept.id, user.session_epoch, "stale-hash")
+            .change_password(user.id, &kept.id, user.session_epoch, "stale-hash", &[])
             .await
             .unwrap()
     );
@@ -405,10 +419,10 @@ async fn a_reset_writes_once_per_hash_ends_every_session_and_forgets_guesses<S: 
             .is_ok()
     );
     assert_eq!(store.find_by_id(user.id).await.unwrap(), Some(user.clone()));
-    assert!(store.reset_password(&user, "$argon2id$first").await.unwrap());
+    assert!(store.reset_password(&user, "$argon2id$first", &[]).await.unwrap());
     // A retry of that very write (its answer lost) is recognised by its hash; a rival is refused.
-    assert!(store.reset_password(&user, "$argon2id$first").await.unwrap());
-    assert!(!store.reset_password(&user, "$argon2id$second").await.unwrap());
+    assert!(store.reset_password(&user, "$argon2id$first", &[]).await.unwrap());
+    assert!(!store.reset_password(&user, "$argon2id$second", &[]).await.unwrap());
     let stored = store.find_by_id(user.id).await.unwrap().unwrap();
     assert_eq!(stored.password_hash, "$argon2id$first");
     assert_eq!(stored.session_epoch, user.session_epoch + 1);
@@ -432,7 +446,7 @@ async fn racing_resets_of_one_hash_have_exactly_one_winner<S: Harness>() {
         let (store, user) = (store.clone(), user.clone());
         tokio::spawn(async move {
             store
-                .reset_password(&user, &format!("$argon2id$racer-{i}"))
+                .reset_password(&user, &format!("$argon2id$racer-{i}"), &[])
                 .await
                 .unwrap()
         })
@@ -525,15 +539,192 @@ async fn a_login_that_read_the_user_before_the_deletion_starts_no_session_after_
     let store = S::fresh().await;
     let (user, caller) = joined(&store, "race@example.com").await;
     // The login read `user` and checked the password; then the deletion committed.
-    assert_eq!(store.delete_account(&user, &caller.id).await.unwrap(), Ok(()));
+    assert_eq!(store.delete_account(&user, &caller.id, &[]).await.unwrap(), Ok(()));
     let late = a_session();
     assert!(
         !store
-            .start_session(&user, late.clone(), "2026-11-27T08:00:00Z")
+            .start_session(&user, late.clone(), "2026-11-27T08:00:00Z", &[])
             .await
             .unwrap()
     );
     let view = store.load(user.id, &late.id).await.unwrap();
     assert!(view.session.is_none(), "no session");
     assert!(view.user.is_none(), "no stub user");
+}
+
+/// An event of `kind` about `user` at `at_ms`, kept a day.
+fn an_event(kind: EventKind, user: EventSubject, at_ms: i64) -> SecurityEvent {
+    SecurityEvent {
+        id: random_id(),
+        kind,
+        at_ms,
+        user,
+        actor: None,
+        ip: Some("203.0.113.9".to_owned()),
+        device: Some("Firefox on Linux".to_owned()),
+        detail: [("reason".to_owned(), "wrong_password".to_owned())].into(),
+        expires_at: at_ms / 1000 + 86_400,
+    }
+}
+
+/// Every event of the user, newest first (a day's retention back from now).
+async fn events_of_user<S: Harness>(store: &S, user_id: u64) -> Vec<SecurityEvent> {
+    let since = (shared::now_unix() - 86_400) * 1000;
+    store
+        .events_of(&EventSubject::User(user_id), since, None, 100)
+        .await
+        .unwrap()
+        .events
+}
+
+async fn events_ride_in_their_actions_transactions_and_exist_only_if_they_committed<S: Harness>() {
+    let store = S::fresh().await;
+    let now_ms = shared::now_unix() * 1000;
+    // Join: the store writes the new user's id into its events, as subject and as actor.
+    let mut joined_event = an_event(EventKind::Join, EventSubject::User(0), now_ms);
+    joined_event.actor = Some(0);
+    let Registration::Created(user) = store
+        .create_user(
+            new_user("ada@example.com"),
+            Some(a_session()),
+            std::slice::from_ref(&joined_event),
+        )
+        .await
+        .unwrap()
+    else {
+        panic!("created");
+    };
+    let stored = events_of_user(&store, user.id).await;
+    assert_eq!(stored.len(), 1);
+    assert_eq!(
+        (stored[0].user.clone(), stored[0].actor),
+        (EventSubject::User(user.id), Some(user.id))
+    );
+    assert_eq!(stored[0].id, joined_event.id);
+    assert_eq!(stored[0].detail, joined_event.detail, "stored whole");
+    // A join that loses to the taken address records nothing.
+    let lost = an_event(EventKind::Join, EventSubject::User(0), now_ms + 1);
+    let taken = store
+        .create_user(new_user("ada@example.com"), None, std::slice::from_ref(&lost))
+        .await
+        .unwrap();
+    assert!(matches!(taken, Registration::EmailTaken));
+
+    // A login refused by its condition (deactivated meanwhile) writes no event; one that starts
+    // a session writes its own.
+    let login = |at| an_event(EventKind::Login, EventSubject::User(user.id), at);
+    store.set_active(user.id, false).await;
+    let refused = login(now_ms + 2);
+    assert!(
+        !store
+            .start_session(
+                &user,
+                a_session(),
+                "2026-11-27T08:00:00Z",
+                std::slice::from_ref(&refused)
+            )
+            .await
+            .unwrap()
+    );
+    store.set_active(user.id, true).await;
+    let session = a_session();
+    let logged_in = login(now_ms + 3);
+    assert!(
+        store
+            .start_session(
+                &user,
+                session.clone(),
+                "2026-11-27T08:00:00Z",
+                std::slice::from_ref(&logged_in)
+            )
+            .await
+            .unwrap()
+    );
+
+    // A password change from a stale epoch writes nothing; the current one writes its event.
+    let stale = an_event(EventKind::PasswordChanged, EventSubject::User(user.id), now_ms + 4);
+    assert!(
+        !store
+            .change_password(user.id, &session.id, 7, "stale-hash", std::slice::from_ref(&stale))
+            .await
+            .unwrap()
+    );
+    let changed = an_event(EventKind::PasswordChanged, EventSubject::User(user.id), now_ms + 5);
+    assert!(
+        store
+            .change_password(user.id, &session.id, 0, "new-hash", std::slice::from_ref(&changed))
+            .await
+            .unwrap()
+    );
+
+    // The deletion's event outlives the account, as every earlier one does.
+    let user = store.find_by_id(user.id).await.unwrap().expect("still there");
+    let deleted = an_event(EventKind::AccountDeleted, EventSubject::User(user.id), now_ms + 6);
+    store
+        .delete_account(&user, &session.id, std::slice::from_ref(&deleted))
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(store.find_by_id(user.id).await.unwrap().is_none());
+    let ids: Vec<String> = events_of_user(&store, user.id)
+        .await
+        .into_iter()
+        .map(|event| event.id)
+        .collect();
+    assert_eq!(
+        ids,
+        [deleted.id, changed.id, logged_in.id, joined_event.id],
+        "newest first, nothing refused among them"
+    );
+}
+
+async fn a_subjects_events_page_newest_first_within_the_retention_and_no_further<S: Harness>() {
+    let store = S::fresh().await;
+    let base = shared::now_unix() * 1000;
+    let ada = EventSubject::User(41);
+    let address = EventSubject::address("00ff");
+    // Five of Ada's (two in one millisecond), one too old to list, and others' beside them.
+    let mut adas: Vec<SecurityEvent> = [0, 10, 10, 20, 30]
+        .into_iter()
+        .map(|offset| an_event(EventKind::LoginFailed, ada.clone(), base + offset))
+        .collect();
+    let too_old = an_event(EventKind::Login, ada.clone(), base - 5_000);
+    let others = [
+        an_event(EventKind::Login, EventSubject::User(42), base + 15),
+        an_event(EventKind::LoginFailed, address.clone(), base + 15),
+    ];
+    let mut all = adas.clone();
+    all.push(too_old);
+    all.extend(others.clone());
+    store.record_events(&all).await.unwrap();
+
+    adas.sort_by(|a, b| (b.at_ms, &b.id).cmp(&(a.at_ms, &a.id)));
+    let since = base - 1_000;
+    let mut listed = Vec::new();
+    let mut after: Option<EventPosition> = None;
+    let mut pages = 0;
+    loop {
+        let page = store.events_of(&ada, since, after.as_ref(), 2).await.unwrap();
+        assert!(page.events.len() <= 2);
+        pages += 1;
+        listed.extend(page.events);
+        match page.next {
+            Some(next) => after = Some(next),
+            None => break,
+        }
+    }
+    assert_eq!(pages, 3, "2 + 2 + 1, and no empty page at the end");
+    let ids = |events: &[SecurityEvent]| events.iter().map(|event| event.id.clone()).collect::<Vec<_>>();
+    assert_eq!(
+        ids(&listed),
+        ids(&adas),
+        "newest first, ties by id, each once, none too old"
+    );
+    assert_eq!(listed[0], adas[0], "each event as recorded");
+
+    let page = store.events_of(&address, since, None, 10).await.unwrap();
+    assert_eq!(ids(&page.events), ids(&others[1..]));
+    assert!(page.next.is_none());
+    let none = store.events_of(&EventSubject::User(43), since, None, 10).await.unwrap();
+    assert!(none.events.is_empty() && none.next.is_none());
 }

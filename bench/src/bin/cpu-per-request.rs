@@ -223,7 +223,7 @@ impl Setup {
             joined_at: "2026-11-26T12:00:00Z".to_owned(),
         };
         let session = self.new_session();
-        match self.store.create_user(new_user, Some(session.clone())).await {
+        match self.store.create_user(new_user, Some(session.clone()), &[]).await {
             Ok(Registration::Created(user)) => {
                 let tokens = self.sign(user.id, &session)?;
                 Ok((user, tokens))
@@ -237,7 +237,11 @@ impl Setup {
     async fn log_in(&self, user: &shared::store::User) -> Result<Tokens, String> {
         let session = self.new_session();
         let tokens = self.sign(user.id, &session)?;
-        match self.store.start_session(user, session, "2026-11-26T12:00:00Z").await {
+        match self
+            .store
+            .start_session(user, session, "2026-11-26T12:00:00Z", &[])
+            .await
+        {
             Ok(true) => Ok(tokens),
             Ok(false) => Err("the bench account refused a session".to_owned()),
             Err(error) => Err(error.to_string()),

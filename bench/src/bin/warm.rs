@@ -216,7 +216,7 @@ async fn measure_routes<S: Store + Counted>(app: &App<S>, run: &str, iterations:
                 .expect("user");
             assert!(
                 app.store
-                    .start_session(&user, session, "2026-11-26T00:00:00Z")
+                    .start_session(&user, session, "2026-11-26T00:00:00Z", &[])
                     .await
                     .expect("store")
             );

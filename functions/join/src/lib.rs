@@ -21,7 +21,8 @@ use shared::http::input::{Fields, body_object, today_utc};
 use shared::http::{ApiError, Endpoint, FieldErrors, NON_FIELD_ERRORS, json_response, serve};
 use shared::mail::Language;
 use shared::mail::delivery::{send_account_exists, send_confirmation};
-use shared::store::{EmailStore, NewUser, Registration, SessionOrigin, UserStore};
+use shared::security_log;
+use shared::store::{EmailStore, EventKind, EventSubject, NewUser, Registration, SessionOrigin, UserStore};
 use shared::{App, now_unix};
 
 pub const ENDPOINT: Endpoint = Endpoint::post("Register", "/account/join");
@@ -77,7 +78,10 @@ async fn join<S: UserStore + EmailStore>(app: &App<S>, request: &Request) -> Res
 
     let password_hash = hash_password(&password1).map_err(|_| ApiError::Internal)?;
     let now = now_unix();
-    let session = new_session(&app.tokens, now, SessionOrigin::of(request));
+    let origin = SessionOrigin::of(request);
+    let session = new_session(&app.tokens, now, origin.clone());
+    // About the user the store creates: it writes their id in (0 until then).
+    let mut joined = security_log::own(&app.config, EventKind::Join, 0, &origin);
     let first_session = (verification != EmailVerification::Mandatory).then(|| session.clone());
     let new_user = NewUser {
         email,
@@ -91,7 +95,11 @@ async fn join<S: UserStore + EmailStore>(app: &App<S>, request: &Request) -> Res
         joined_at: timestamp(time::OffsetDateTime::now_utc()),
     };
     let email = new_user.email.clone();
-    let user = match app.store.create_user(new_user, first_session).await? {
+    let user = match app
+        .store
+        .create_user(new_user, first_session, std::slice::from_ref(&joined))
+        .await?
+    {
         Registration::Created(user) => user,
         // Taken, and the answer must not say so: its owner is told instead.
         Registration::EmailTaken if mandatory => {
@@ -107,6 +115,8 @@ async fn join<S: UserStore + EmailStore>(app: &App<S>, request: &Request) -> Res
     };
     shared::logging::record_user(user.id);
     tracing::info!("user joined");
+    (joined.user, joined.actor) = (EventSubject::User(user.id), Some(user.id));
+    security_log::log(&[joined]);
     if verification != EmailVerification::None {
         // The user exists now: a mail service failing must not make the client join again
         // (it would be told the address is taken). Logged; resend-email sends it later.

@@ -459,3 +459,22 @@ async fn a_mail_service_down_does_not_undo_a_join() {
     );
     assert!(app.store.user(1).is_some());
 }
+
+#[tokio::test]
+async fn a_join_is_recorded_as_the_new_users_own_act_and_a_refused_one_is_not() {
+    use shared::store::{EventKind, EventSubject};
+    let app = shared::testing::app();
+    let response = join_with(&app, signup("recorded@example.com")).await;
+    assert_eq!(response.status(), 201);
+    let pk = body_json(&response)["user"]["pk"].as_u64().expect("a pk");
+    let joins = shared::testing::recorded(&app, EventKind::Join);
+    assert_eq!(joins.len(), 1);
+    assert_eq!(
+        (joins[0].user.clone(), joins[0].actor),
+        (EventSubject::User(pk), Some(pk))
+    );
+    assert_eq!(joins[0].ip.as_deref(), Some("127.0.0.1"));
+    // Taken: nothing joined, nothing recorded.
+    assert_eq!(join_with(&app, signup("recorded@example.com")).await.status(), 400);
+    assert_eq!(app.store.events().len(), 1);
+}

@@ -14,7 +14,8 @@ use shared::http::{
     ACCESS_COOKIE, ApiError, Endpoint, FieldErrors, NON_FIELD_ERRORS, REFRESH_COOKIE, json_response, serve,
     token_cookie, with_cookies,
 };
-use shared::store::{SessionOrigin, Store, ThrottleRecord};
+use shared::security_log;
+use shared::store::{EventKind, EventSubject, SecurityEvent, SessionOrigin, Store, ThrottleRecord, User};
 use shared::{App, KeyUse, now_unix};
 
 /// It signs tokens or makes and checks mailed links: it holds the signing keys (`shared::KeyUse`).
@@ -58,38 +59,64 @@ async fn login<S: Store>(app: &App<S>, request: &Request) -> Result<Response<Bod
         },
         app.store.find_by_email(&email)
     )?;
+    let origin = SessionOrigin::of(request);
     // Counted as a wrong guess before Argon2 runs, so parallel guesses cannot outrun the count.
-    reserve_password_check(&app.store, throttle, &email, now, seen).await?;
+    if let Err(refused) = reserve_password_check(&app.store, throttle, &email, now, seen).await {
+        if matches!(refused, ApiError::Throttled(_)) {
+            let throttled = attempt_event(app, EventKind::LoginThrottled, user.as_ref(), &email, &origin);
+            security_log::record(&app.store, &[throttled]).await;
+        }
+        return Err(refused);
+    }
 
     // Unknown email, wrong password, inactive user: one answer, one Argon2 verification each.
-    let accepted = match &user {
-        Some(user) => verify_password(&password, &user.password_hash) && user.is_active,
-        None => verify_against_stand_in(&password),
+    let (accepted, failure) = match &user {
+        Some(user) if !verify_password(&password, &user.password_hash) => (false, "wrong_password"),
+        Some(user) => (user.is_active, "inactive"),
+        None => (verify_against_stand_in(&password), "unknown_address"),
     };
     let bad_credentials = || ApiError::Validation(FieldErrors::single(NON_FIELD_ERRORS, BAD_CREDENTIALS));
-    let Some(user) = user.filter(|_| accepted) else {
-        return Err(bad_credentials());
+    let user = match user {
+        Some(user) if accepted => user,
+        refused => {
+            let failed = attempt_event(app, EventKind::LoginFailed, refused.as_ref(), &email, &origin);
+            security_log::record(&app.store, &[security_log::with_detail(failed, "reason", failure)]).await;
+            return Err(bad_credentials());
+        }
     };
     if app.config.email.verification == EmailVerification::Mandatory && !user.email_verified {
         // The right password: its guesses are forgotten, but no session starts.
-        forget_failures(&app.store, throttle, &email).await?;
+        let failed = attempt_event(app, EventKind::LoginFailed, Some(&user), &email, &origin);
+        let failed = security_log::with_detail(failed, "reason", "email_not_verified");
+        let ((), forgotten) = tokio::join!(
+            security_log::record(&app.store, std::slice::from_ref(&failed)),
+            forget_failures(&app.store, throttle, &email)
+        );
+        forgotten?;
         return Err(ApiError::Validation(FieldErrors::single(
             NON_FIELD_ERRORS,
             EMAIL_NOT_VERIFIED,
         )));
     }
 
-    let session = new_session(&app.tokens, now, SessionOrigin::of(request));
+    let session = new_session(&app.tokens, now, origin.clone());
     let tokens = session_tokens(&app.tokens, user.id, &session, now)?;
     let logged_in_at = timestamp(time::OffsetDateTime::now_utc());
+    let logged_in = security_log::own(&app.config, EventKind::Login, user.id, &origin);
     let (started, ()) = tokio::try_join!(
-        async { Ok(app.store.start_session(&user, session, &logged_in_at).await?) },
+        async {
+            Ok(app
+                .store
+                .start_session(&user, session, &logged_in_at, std::slice::from_ref(&logged_in))
+                .await?)
+        },
         forget_failures(&app.store, throttle, &email),
     )?;
     if !started {
         // Deactivated, or the password changed, between our read and our write.
         return Err(bad_credentials());
     }
+    security_log::log(&[logged_in]);
     shared::logging::record_user(user.id);
     tracing::info!("logged in");
     let secure = app.config.cookie_secure;
@@ -109,4 +136,24 @@ async fn login<S: Store>(app: &App<S>, request: &Request) -> Result<Response<Bod
             ),
         ],
     ))
+}
+
+/// An event of a login attempt on `email`: about its user if there is one, else about the
+/// address, named by its keyed hash (never the address itself).
+fn attempt_event<S>(
+    app: &App<S>,
+    kind: EventKind,
+    user: Option<&User>,
+    email: &str,
+    origin: &SessionOrigin,
+) -> SecurityEvent {
+    let subject = match user {
+        Some(user) => EventSubject::User(user.id),
+        None => match app.email_keys() {
+            Ok(keys) => EventSubject::address(&keys.address_tag(email)),
+            // Only a function without the signing keys lands here, and login holds them.
+            Err(_) => EventSubject::address("unkeyed"),
+        },
+    };
+    security_log::event(&app.config, kind, subject, None, origin)
 }

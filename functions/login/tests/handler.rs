@@ -5,10 +5,11 @@ use serde_json::{Value, json};
 
 use login::handle;
 use shared::App;
-use shared::store::MemoryStore;
+use shared::store::{EventKind, EventSubject, MemoryStore};
 use shared::testing::{
     PASSWORD, app, app_with, assert_400, assert_post_route_conventions, assert_security_headers, assert_token_cookie,
-    assert_unavailable, body_json, cookie_attributes, create_user, event, header, post_json, set_cookie, set_cookies,
+    assert_unavailable, body_json, cookie_attributes, create_user, event, header, post_json, recorded, set_cookie,
+    set_cookies,
 };
 use shared::tokens::TokenKind;
 
@@ -490,4 +491,100 @@ async fn mandatory_verification_refuses_an_unverified_address_only_with_the_righ
             .status(),
         200
     );
+}
+
+// --- Security events ----------------------------------------------------------------------------
+
+#[tokio::test]
+async fn a_login_is_recorded_with_its_session_and_logged_once_it_started() {
+    let app = app();
+    let user = create_user(&app, "events@example.com", PASSWORD).await;
+    let (logs, _guard) = shared::testing::capture_logs();
+    let headers = [(
+        "user-agent",
+        "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0",
+    )];
+    let response = handle(
+        &app,
+        post_json(PATH, &credentials("events@example.com", PASSWORD), &headers),
+    )
+    .await;
+    assert_eq!(response.status(), 200);
+    let logins = recorded(&app, EventKind::Login);
+    assert_eq!(logins.len(), 1);
+    let login = &logins[0];
+    assert_eq!(
+        (login.user.clone(), login.actor),
+        (EventSubject::User(user.id), Some(user.id))
+    );
+    assert_eq!(login.ip.as_deref(), Some("127.0.0.1"), "the REST API's sourceIp");
+    assert_eq!(login.device.as_deref(), Some("Firefox on Linux"));
+    let lines = logs.security_events();
+    assert_eq!(lines.len(), 1, "{}", logs.text());
+    assert_eq!(lines[0]["fields"]["event_id"], login.id.as_str());
+    assert_eq!(lines[0]["fields"]["event_type"], "login");
+    assert_eq!(lines[0]["fields"]["user"], user.id.to_string());
+}
+
+#[tokio::test]
+async fn each_failed_login_is_recorded_with_its_reason_and_an_unknown_address_by_its_keyed_hash() {
+    let app = app();
+    let user = create_user(&app, "ada@example.com", PASSWORD).await;
+    let inactive = create_user(&app, "gone@example.com", PASSWORD).await;
+    app.store.set_active(inactive.id, false);
+    let (logs, _guard) = shared::testing::capture_logs();
+    for (email, password) in [
+        ("ada@example.com", "Wrong-Guess!4402"),
+        ("gone@example.com", PASSWORD),
+        ("nobody@example.com", PASSWORD),
+        ("NOBODY@example.com", "Another-Guess!11"),
+    ] {
+        assert_eq!(login_with(&app, credentials(email, password)).await.status(), 400);
+    }
+    let failed = recorded(&app, EventKind::LoginFailed);
+    let reasons: Vec<(EventSubject, &str)> = failed
+        .iter()
+        .map(|event| (event.user.clone(), event.detail["reason"].as_str()))
+        .collect();
+    let EventSubject::Address(tag) = &failed[2].user else {
+        panic!("an unknown address is no user: {:?}", failed[2]);
+    };
+    assert_eq!(
+        reasons,
+        [
+            (EventSubject::User(user.id), "wrong_password"),
+            (EventSubject::User(inactive.id), "inactive"),
+            (EventSubject::Address(tag.clone()), "unknown_address"),
+            (EventSubject::Address(tag.clone()), "unknown_address"),
+        ],
+        "one address, canonicalised, is one subject"
+    );
+    assert!(
+        tag.starts_with("address:") && tag.len() == "address:".len() + 32,
+        "{tag}"
+    );
+    assert!(
+        failed.iter().all(|event| event.actor.is_none()),
+        "nobody is known to have acted"
+    );
+    assert!(recorded(&app, EventKind::Login).is_empty());
+    assert!(
+        !logs.text().contains("nobody@"),
+        "the address is never logged: {}",
+        logs.text()
+    );
+    assert!(!format!("{failed:?}").contains("nobody@"), "nor stored");
+    assert_eq!(logs.security_events().len(), 4);
+}
+
+#[tokio::test]
+async fn a_throttled_login_is_recorded_as_such() {
+    let app = app();
+    let user = create_user(&app, "ada@example.com", PASSWORD).await;
+    let statuses = attempts(&app, "ada@example.com", 6, PASSWORD, 60).await;
+    assert_eq!(statuses, [400, 400, 400, 400, 400, 429, 429]);
+    assert_eq!(recorded(&app, EventKind::LoginFailed).len(), 5);
+    let throttled = recorded(&app, EventKind::LoginThrottled);
+    assert_eq!(throttled.len(), 2);
+    assert!(throttled.iter().all(|event| event.user == EventSubject::User(user.id)));
 }

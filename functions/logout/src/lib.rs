@@ -12,7 +12,8 @@ use shared::http::{
     with_cookies,
 };
 use shared::http::{ApiError, RefreshDenied};
-use shared::store::SessionStore;
+use shared::security_log;
+use shared::store::{EventKind, EventStore, SessionOrigin, SessionStore};
 use shared::{App, KeyUse};
 
 /// It only verifies tokens: under ES256 it holds the public keys alone (`shared::KeyUse`).
@@ -20,7 +21,7 @@ pub const KEY_USE: KeyUse = KeyUse::Verify;
 
 pub const ENDPOINT: Endpoint = Endpoint::post("Logout", "/account/logout");
 
-pub async fn handle<S: SessionStore>(app: &App<S>, request: Request) -> Response<Body> {
+pub async fn handle<S: SessionStore + EventStore>(app: &App<S>, request: Request) -> Response<Body> {
     let response = serve(&app.config.cors, &ENDPOINT, &request, |request| logout(app, request)).await;
     if is_cross_site(&app.config.cors, &request) {
         // Another site's page may not sign the browser out either: its cookies stay.
@@ -36,7 +37,7 @@ pub async fn handle<S: SessionStore>(app: &App<S>, request: Request) -> Response
     )
 }
 
-async fn logout<S: SessionStore>(app: &App<S>, request: &Request) -> Result<Response<Body>, ApiError> {
+async fn logout<S: SessionStore + EventStore>(app: &App<S>, request: &Request) -> Result<Response<Body>, ApiError> {
     let body = body_object(request)?;
     let token = match body.get("refresh") {
         Some(Value::String(token)) => token.trim().to_owned(),
@@ -45,8 +46,14 @@ async fn logout<S: SessionStore>(app: &App<S>, request: &Request) -> Result<Resp
         }
         Some(_) => return Err(ApiError::Logout(RefreshDenied::Invalid)),
     };
-    let live = check_refresh(app, &token, RefreshUse::Logout).await?;
-    if !app.store.end_session(live.token.user_id, &live.session.id).await? {
+    let origin = SessionOrigin::of(request);
+    let live = check_refresh(app, &token, RefreshUse::Logout, &origin).await?;
+    let logged_out = security_log::own(&app.config, EventKind::Logout, live.token.user_id, &origin);
+    let (ended, ()) = tokio::join!(
+        app.store.end_session(live.token.user_id, &live.session.id),
+        security_log::record(&app.store, std::slice::from_ref(&logged_out))
+    );
+    if !ended? {
         // Gone (expired) between our read and our write.
         return Err(ApiError::Logout(RefreshDenied::Blacklisted));
     }

@@ -295,3 +295,20 @@ async fn logout_follows_the_route_conventions() {
     let foreign = ["/account/login/", "/account/logout/all", "/account/logoutx"];
     assert_post_route_conventions(|request| handle(&app, request), PATH, "Logout", &foreign).await;
 }
+
+#[tokio::test]
+async fn a_logout_is_recorded_as_the_users_own_act() {
+    use shared::store::{EventKind, EventSubject};
+    let app = app();
+    let (user_id, tokens) = joined(&app).await;
+    assert_eq!(logout_with(&app, &tokens.refresh).await.status(), 200);
+    let logouts = shared::testing::recorded(&app, EventKind::Logout);
+    assert_eq!(logouts.len(), 1);
+    assert_eq!(
+        (logouts[0].user.clone(), logouts[0].actor),
+        (EventSubject::User(user_id), Some(user_id))
+    );
+    // A refused logout (garbage) records nothing more.
+    assert_eq!(logout_with(&app, "garbage").await.status(), 401);
+    assert_eq!(shared::testing::recorded(&app, EventKind::Logout).len(), 1);
+}

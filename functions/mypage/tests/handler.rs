@@ -193,7 +193,7 @@ async fn mypage_refuses_sessions_ended_by_a_password_change_elsewhere() {
     let kept = start_session(&app, user_id).await;
     assert!(
         app.store
-            .change_password(user_id, &kept.session_id, 0, "new-hash")
+            .change_password(user_id, &kept.session_id, 0, "new-hash", &[])
             .await
             .unwrap()
     );

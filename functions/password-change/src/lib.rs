@@ -12,7 +12,8 @@ use shared::auth::password::{MAX_PASSWORD_CHARS, hash_password, verify_password}
 use shared::auth::throttle::{forget_failures, read_and_reserve_password_check};
 use shared::http::input::{Fields, body_object};
 use shared::http::{AccessDenied, ApiError, Endpoint, json_response, serve};
-use shared::store::Store;
+use shared::security_log;
+use shared::store::{EventKind, SessionOrigin, Store};
 use shared::{App, KeyUse, now_unix};
 
 /// It only verifies tokens: under ES256 it holds the public keys alone (`shared::KeyUse`).
@@ -59,14 +60,27 @@ async fn change_password<S: Store>(app: &App<S>, request: &Request) -> Result<Re
     check_new_password(new_password1.expose_secret(), new_password2.expose_secret(), user)?;
 
     let password_hash = hash_password(&new_password2).map_err(|_| ApiError::Internal)?;
+    let changed_event = security_log::own(
+        &app.config,
+        EventKind::PasswordChanged,
+        user.id,
+        &SessionOrigin::of(request),
+    );
     let changed = app
         .store
-        .change_password(user.id, &authenticated.session.id, user.session_epoch, &password_hash)
+        .change_password(
+            user.id,
+            &authenticated.session.id,
+            user.session_epoch,
+            &password_hash,
+            std::slice::from_ref(&changed_event),
+        )
         .await?;
     if !changed {
         // The session was revoked, or another change landed, while we worked.
         return Err(ApiError::Access(AccessDenied::Invalid));
     }
+    security_log::log(&[changed_event]);
     tracing::info!(user_id = user.id, "password changed; other sessions revoked");
     Ok(json_response(
         StatusCode::OK,

@@ -35,7 +35,8 @@ fn changed_from(old: &str, new: &str) -> Value {
 
 /// Whether a refresh token would still be accepted by token/refresh.
 async fn refresh_works(app: &App<MemoryStore>, refresh: &str) -> bool {
-    shared::auth::check_refresh(app, refresh, shared::auth::RefreshUse::Refresh)
+    let origin = shared::store::SessionOrigin::default();
+    shared::auth::check_refresh(app, refresh, shared::auth::RefreshUse::Refresh, &origin)
         .await
         .is_ok()
 }
@@ -398,4 +399,21 @@ async fn password_change_follows_the_route_conventions() {
         "/account/password/change/x",
     ];
     assert_post_route_conventions(|request| handle(&app, request), PATH, "Password Change", &foreign).await;
+}
+
+#[tokio::test]
+async fn a_password_change_is_recorded_only_when_it_is_saved() {
+    use shared::store::{EventKind, EventSubject};
+    let app = app();
+    let (user_id, tokens) = joined(&app).await;
+    let wrong = change(&app, &tokens.access, changed_from("Wrong-Guess!4402", NEW)).await;
+    assert_eq!(wrong.status(), 400);
+    assert!(shared::testing::recorded(&app, EventKind::PasswordChanged).is_empty());
+    assert_eq!(change(&app, &tokens.access, changed_from(OLD, NEW)).await.status(), 200);
+    let changed = shared::testing::recorded(&app, EventKind::PasswordChanged);
+    assert_eq!(changed.len(), 1);
+    assert_eq!(
+        (changed[0].user.clone(), changed[0].actor),
+        (EventSubject::User(user_id), Some(user_id))
+    );
 }

@@ -12,7 +12,8 @@ use shared::account::check_new_password;
 use shared::auth::password::{MAX_PASSWORD_CHARS, hash_password};
 use shared::http::input::{Fields, body_object};
 use shared::http::{ApiError, Endpoint, FieldErrors, json_response, serve};
-use shared::store::EmailStore;
+use shared::security_log;
+use shared::store::{EmailStore, EventKind, SessionOrigin};
 use shared::tokens::links::decode_uid;
 use shared::{App, KeyUse, now_unix};
 
@@ -58,10 +59,22 @@ async fn confirm<S: EmailStore>(app: &App<S>, request: &Request) -> Result<Respo
     check_new_password(new_password1.expose_secret(), new_password2.expose_secret(), &user)?;
 
     let password_hash = hash_password(&new_password2).map_err(|_| ApiError::Internal)?;
-    if !app.store.reset_password(&user, &password_hash).await? {
+    // The link's holder acts as the user: they are its actor.
+    let done = security_log::own(
+        &app.config,
+        EventKind::PasswordResetDone,
+        user.id,
+        &SessionOrigin::of(request),
+    );
+    if !app
+        .store
+        .reset_password(&user, &password_hash, std::slice::from_ref(&done))
+        .await?
+    {
         // Another confirmation of this token (or a login, a password change) landed first.
         return Err(invalid("token"));
     }
+    security_log::log(&[done]);
     tracing::info!("password reset; every session revoked");
     Ok(json_response(StatusCode::OK, &json!({"detail": RESET_DONE})))
 }

@@ -85,8 +85,8 @@ async fn a_confirmation_that_read_the_user_before_another_landed_writes_nothing(
     let (app, _) = mailing_app_with(&[]);
     let user = create_user(&app, EMAIL, OLD).await;
     // Both read the user as it was; the store's condition on the old hash lets one through.
-    assert!(app.store.reset_password(&user, "$argon2id$first").await.unwrap());
-    assert!(!app.store.reset_password(&user, "$argon2id$second").await.unwrap());
+    assert!(app.store.reset_password(&user, "$argon2id$first", &[]).await.unwrap());
+    assert!(!app.store.reset_password(&user, "$argon2id$second", &[]).await.unwrap());
     assert_eq!(app.store.user(user.id).unwrap().password_hash, "$argon2id$first");
 }
 
@@ -246,4 +246,20 @@ async fn the_route_answers_its_methods_and_nothing_else() {
         &["/account/password/reset/", "/account/password/reset/confirm/x/"],
     )
     .await;
+}
+
+#[tokio::test]
+async fn a_reset_is_recorded_once_and_a_refused_token_records_nothing() {
+    use shared::store::{EventKind, EventSubject};
+    let (app, mailer) = mailing_app_with(&[]);
+    let (user, _) = join_user(&app, EMAIL, OLD).await;
+    let (uid, token) = mailed_link(&app, &mailer, EMAIL).await;
+    assert_eq!(confirm(&app, body(&uid, &token, NEW, NEW)).await.status(), 200);
+    assert_eq!(confirm(&app, body(&uid, &token, NEW, NEW)).await.status(), 400, "spent");
+    let done = shared::testing::recorded(&app, EventKind::PasswordResetDone);
+    assert_eq!(done.len(), 1);
+    assert_eq!(
+        (done[0].user.clone(), done[0].actor),
+        (EventSubject::User(user.id), Some(user.id))
+    );
 }

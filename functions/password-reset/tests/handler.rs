@@ -175,3 +175,37 @@ async fn the_route_answers_its_methods_and_nothing_else() {
     )
     .await;
 }
+
+#[tokio::test]
+async fn every_request_is_recorded_with_its_outcome_and_an_unknown_address_only_by_its_keyed_hash() {
+    use shared::store::{EventKind, EventSubject};
+    let (app, _) = mailing_app_with(&[("PASSWORD_RESET_MAX_PER_HOUR", "1")]);
+    let user = create_user(&app, EMAIL, PASSWORD).await;
+    let inactive = create_user(&app, "gone@example.com", PASSWORD).await;
+    app.store.set_active(inactive.id, false);
+    let (logs, _guard) = shared::testing::capture_logs();
+    for email in [EMAIL, EMAIL, "gone@example.com", "nobody@example.com"] {
+        sent(&reset(&app, json!({"email": email}), &[]).await);
+    }
+    let requested = shared::testing::recorded(&app, EventKind::PasswordResetRequested);
+    let outcomes: Vec<(EventSubject, &str)> = requested
+        .iter()
+        .map(|event| (event.user.clone(), event.detail["outcome"].as_str()))
+        .collect();
+    let EventSubject::Address(tag) = &requested[3].user else {
+        panic!("an unknown address is no user: {:?}", requested[3]);
+    };
+    assert_eq!(
+        outcomes,
+        [
+            (EventSubject::User(user.id), "mailed"),
+            (EventSubject::User(user.id), "limit_reached"),
+            (EventSubject::User(inactive.id), "inactive"),
+            (EventSubject::Address(tag.clone()), "unknown_address"),
+        ]
+    );
+    assert!(requested.iter().all(|event| event.actor.is_none()));
+    assert!(!format!("{requested:?}").contains("nobody@"));
+    assert!(!logs.text().contains("nobody@"), "{}", logs.text());
+    assert_eq!(logs.security_events().len(), 4);
+}

@@ -14,7 +14,9 @@ use shared::http::{
 };
 use shared::http::{ApiError, RefreshDenied};
 use shared::ids::random_id;
-use shared::store::{NextRefresh, Rotation, Session, SessionProblem, SessionStore, TOUCH_INTERVAL_SECONDS};
+use shared::store::{
+    EventStore, NextRefresh, Rotation, Session, SessionOrigin, SessionProblem, SessionStore, TOUCH_INTERVAL_SECONDS,
+};
 use shared::tokens::{Issued, TokenKind};
 use shared::{App, KeyUse, now_unix};
 
@@ -23,7 +25,7 @@ pub const KEY_USE: KeyUse = KeyUse::Sign;
 
 pub const ENDPOINT: Endpoint = Endpoint::post("Token Refresh", "/account/token/refresh");
 
-pub async fn handle<S: SessionStore>(app: &App<S>, request: Request) -> Response<Body> {
+pub async fn handle<S: SessionStore + EventStore>(app: &App<S>, request: Request) -> Response<Body> {
     serve(&app.config.cors, &ENDPOINT, &request, |request| refresh(app, request)).await
 }
 
@@ -36,7 +38,7 @@ fn expiration(unix_seconds: i64) -> String {
         .unwrap_or_default()
 }
 
-async fn refresh<S: SessionStore>(app: &App<S>, request: &Request) -> Result<Response<Body>, ApiError> {
+async fn refresh<S: SessionStore + EventStore>(app: &App<S>, request: &Request) -> Result<Response<Body>, ApiError> {
     let body = body_object(request)?;
     // The body's key wins over the cookie.
     let by_cookie = !body.contains_key("refresh");
@@ -48,7 +50,7 @@ async fn refresh<S: SessionStore>(app: &App<S>, request: &Request) -> Result<Res
     } else {
         request_cookie(request, REFRESH_COOKIE).ok_or(ApiError::Refresh(RefreshDenied::Missing))?
     };
-    let live = check_refresh(app, &token, RefreshUse::Refresh).await?;
+    let live = check_refresh(app, &token, RefreshUse::Refresh, &SessionOrigin::of(request)).await?;
 
     let now = now_unix();
     let (user_id, session_id) = (live.token.user_id, live.session.id.as_str());

@@ -315,7 +315,7 @@ async fn refresh_refuses_tokens_of_sessions_ended_by_a_password_change() {
     let kept = start_session(&app, user_id).await;
     assert!(
         app.store
-            .change_password(user_id, &kept.session_id, 0, "new-hash")
+            .change_password(user_id, &kept.session_id, 0, "new-hash", &[])
             .await
             .unwrap()
     );
@@ -542,4 +542,21 @@ async fn a_token_minted_before_the_limit_existed_is_refused_past_the_session_end
     // The access token (a day's exp) is refused too: the session decides.
     assert!(access_denial(&app, &tokens.access).await.is_some());
     assert_token_refused(&refresh_with(&app, &tokens.refresh).await, "Token is expired");
+}
+
+#[tokio::test]
+async fn a_spent_token_presented_again_is_recorded_as_reuse_with_no_actor() {
+    use shared::store::{EventKind, EventSubject};
+    let app = app();
+    let (user_id, tokens) = joined(&app).await;
+    assert_eq!(refresh_with(&app, &tokens.refresh).await.status(), 200);
+    assert!(app.store.events().is_empty(), "a rotation is no security event");
+    app.store.age_rotation(user_id, &tokens.session_id, REUSE_INTERVAL + 1);
+    assert_token_refused(&refresh_with(&app, &tokens.refresh).await, "Token is blacklisted");
+    let reuse = shared::testing::recorded(&app, EventKind::TokenReuseDetected);
+    assert_eq!(reuse.len(), 1);
+    assert_eq!(
+        (reuse[0].user.clone(), reuse[0].actor),
+        (EventSubject::User(user_id), None)
+    );
 }

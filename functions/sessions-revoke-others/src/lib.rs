@@ -11,7 +11,8 @@ use serde_json::json;
 use shared::auth::authenticate;
 use shared::http::input::body_object;
 use shared::http::{AccessDenied, ApiError, Endpoint, json_response, serve};
-use shared::store::{SessionListStore, SessionStore};
+use shared::security_log;
+use shared::store::{EventKind, SessionListStore, SessionOrigin, SessionStore};
 use shared::{App, KeyUse, now_unix};
 
 /// It only verifies tokens: under ES256 it holds the public keys alone (`shared::KeyUse`).
@@ -42,16 +43,26 @@ async fn revoke_others<S: SessionStore + SessionListStore>(
         .iter()
         .filter(|session| session.id != current.id && session.in_force(Some(user), now))
         .count();
-    // With none live, nothing to write: a login landing after this read is ordered after it.
-    if others > 0
-        && !app
+    // With none live, nothing to write (nor to record): a login landing after this read is
+    // ordered after it.
+    if others > 0 {
+        let revoked = security_log::own(
+            &app.config,
+            EventKind::SessionsRevoked,
+            user.id,
+            &SessionOrigin::of(request),
+        );
+        let revoked = security_log::with_detail(revoked, "count", &others.to_string());
+        if !app
             .store
-            .revoke_other_sessions(user.id, &current.id, user.session_epoch)
+            .revoke_other_sessions(user.id, &current.id, user.session_epoch, std::slice::from_ref(&revoked))
             .await?
-    {
-        // This session was ended, or the epoch moved (a password change or another
-        // revoke-others, which ended this session too), while we worked.
-        return Err(ApiError::Access(AccessDenied::Invalid));
+        {
+            // This session was ended, or the epoch moved (a password change or another
+            // revoke-others, which ended this session too), while we worked.
+            return Err(ApiError::Access(AccessDenied::Invalid));
+        }
+        security_log::log(&[revoked]);
     }
     tracing::info!(revoked = others, "other sessions revoked");
     Ok(json_response(StatusCode::OK, &json!({"revoked": others})))

@@ -172,3 +172,19 @@ async fn the_store_being_down_is_a_503() {
     app.store.set_unavailable(true);
     assert_unavailable(&revoke_others(&app, &caller.access).await);
 }
+
+#[tokio::test]
+async fn revoking_others_is_recorded_with_the_count_and_nothing_to_revoke_is_not() {
+    use shared::store::{EventKind, EventSubject};
+    let app = app();
+    let (user, caller) = join_user(&app, "recorded@example.com", PASSWORD).await;
+    assert_revoked(&revoke_others(&app, &caller.access).await, 0);
+    assert!(app.store.events().is_empty());
+    start_session(&app, user.id).await;
+    start_session(&app, user.id).await;
+    assert_revoked(&revoke_others(&app, &caller.access).await, 2);
+    let revoked = shared::testing::recorded(&app, EventKind::SessionsRevoked);
+    assert_eq!(revoked.len(), 1);
+    assert_eq!(revoked[0].user, EventSubject::User(user.id));
+    assert_eq!(revoked[0].detail["count"], "2");
+}

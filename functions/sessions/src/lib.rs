@@ -14,7 +14,8 @@ use serde_json::{Value, json};
 use shared::auth::authenticate;
 use shared::clock::unix_timestamp;
 use shared::http::{ApiError, Endpoint, json_response, no_content, serve};
-use shared::store::{Session, SessionListStore, SessionStore};
+use shared::security_log;
+use shared::store::{EventKind, EventStore, Session, SessionListStore, SessionOrigin, SessionStore};
 use shared::{App, KeyUse, now_unix};
 
 /// It only verifies tokens: under ES256 it holds the public keys alone (`shared::KeyUse`).
@@ -27,7 +28,7 @@ pub const ITEM: Endpoint = Endpoint::delete("Session Instance", "/account/sessio
 /// Revoke-others ends the rest too.
 pub const MAX_LISTED: usize = 100;
 
-pub async fn handle<S: SessionStore + SessionListStore>(app: &App<S>, request: Request) -> Response<Body> {
+pub async fn handle<S: SessionStore + SessionListStore + EventStore>(app: &App<S>, request: Request) -> Response<Body> {
     let cors = &app.config.cors;
     // A path naming a session is the item's; the list answers (or 404s) every other path.
     if ITEM.owns(request.raw_http_path()) {
@@ -76,7 +77,7 @@ pub fn session_json(session: &Session, current_id: &str, ends: i64) -> Value {
     })
 }
 
-async fn end<S: SessionStore>(app: &App<S>, request: &Request) -> Result<Response<Body>, ApiError> {
+async fn end<S: SessionStore + EventStore>(app: &App<S>, request: &Request) -> Result<Response<Body>, ApiError> {
     let authenticated = authenticate(app, request).await?;
     let id = ITEM.id(request).ok_or(ApiError::NotFound)?;
     // The key is in the caller's own partition: another user's session id is simply not found
@@ -85,6 +86,15 @@ async fn end<S: SessionStore>(app: &App<S>, request: &Request) -> Result<Respons
     if !app.store.end_session(authenticated.user.id, &id).await? {
         return Err(ApiError::NotFound);
     }
+    // After the write, not beside it: an unknown id ends nothing and records nothing.
+    let ended = security_log::own(
+        &app.config,
+        EventKind::SessionEnded,
+        authenticated.user.id,
+        &SessionOrigin::of(request),
+    );
+    let ended = security_log::with_detail(ended, "session", &id);
+    security_log::record(&app.store, &[ended]).await;
     tracing::info!(current = (id == authenticated.session.id), "session ended by its user");
     Ok(no_content())
 }

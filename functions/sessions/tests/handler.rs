@@ -135,7 +135,7 @@ async fn revoked_expired_and_stale_epoch_sessions_are_not_listed() {
     // A password change from `kept` leaves `live` at the old epoch: revoked.
     assert!(
         app.store
-            .change_password(user.id, &kept.session_id, 0, "h")
+            .change_password(user.id, &kept.session_id, 0, "h", &[])
             .await
             .unwrap()
     );
@@ -410,4 +410,22 @@ fn sessions_from_before_start_times_were_recorded_show_no_start() {
             "current": false,
         })
     );
+}
+
+#[tokio::test]
+async fn ending_a_session_is_recorded_and_an_unknown_id_records_nothing() {
+    use shared::store::{EventKind, EventSubject};
+    let app = app();
+    let (user, caller) = join_user(&app, "recorded@example.com", PASSWORD).await;
+    let other = start_session(&app, user.id).await;
+    assert_not_found(&delete(&app, &caller.access, &item_path(&random_id())).await);
+    assert!(app.store.events().is_empty());
+    assert_no_content(&delete(&app, &caller.access, &item_path(&other.session_id)).await);
+    let ended = shared::testing::recorded(&app, EventKind::SessionEnded);
+    assert_eq!(ended.len(), 1);
+    assert_eq!(
+        (ended[0].user.clone(), ended[0].actor),
+        (EventSubject::User(user.id), Some(user.id))
+    );
+    assert_eq!(ended[0].detail["session"], other.session_id);
 }

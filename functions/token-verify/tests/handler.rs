@@ -175,7 +175,7 @@ async fn a_password_change_blacklists_the_other_sessions_tokens() {
     let kept = start_session(&app, user_id).await;
     assert!(
         app.store
-            .change_password(user_id, &kept.session_id, 0, "new-hash")
+            .change_password(user_id, &kept.session_id, 0, "new-hash", &[])
             .await
             .unwrap()
     );

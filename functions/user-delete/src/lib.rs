@@ -21,7 +21,8 @@ use shared::auth::password::{MAX_PASSWORD_CHARS, verify_password};
 use shared::auth::throttle::{forget_failures, read_and_reserve_password_check};
 use shared::http::input::{Fields, body_object};
 use shared::http::{AccessDenied, ApiError, Endpoint, FieldErrors, no_content, serve};
-use shared::store::{SessionProblem, Store};
+use shared::security_log;
+use shared::store::{EventKind, SessionOrigin, SessionProblem, Store};
 use shared::{App, KeyUse, now_unix};
 
 /// It only verifies tokens: under ES256 it holds the public keys alone (`shared::KeyUse`).
@@ -59,7 +60,18 @@ async fn delete_user<S: Store>(app: &App<S>, request: &Request) -> Result<Respon
     }
 
     // Step 1 (it also forgets the email's guesses, this right one included).
-    let refused = match app.store.delete_account(user, &authenticated.session.id).await? {
+    // Kept for the retention period after the account is gone.
+    let deleted = security_log::own(
+        &app.config,
+        EventKind::AccountDeleted,
+        user.id,
+        &SessionOrigin::of(request),
+    );
+    let refused = match app
+        .store
+        .delete_account(user, &authenticated.session.id, std::slice::from_ref(&deleted))
+        .await?
+    {
         Ok(()) => None,
         // A password change or a logout landed since authentication: this session has ended.
         Err(SessionProblem::Revoked) => Some(AccessDenied::Invalid),
@@ -70,6 +82,7 @@ async fn delete_user<S: Store>(app: &App<S>, request: &Request) -> Result<Respon
         return Err(ApiError::Access(denied));
     }
     tracing::info!("account deleted");
+    security_log::log(&[deleted]);
 
     // Step 2: the other sessions, dead already. Left behind on a failure, they expire by TTL.
     let swept = async {

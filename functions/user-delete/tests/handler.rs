@@ -200,3 +200,32 @@ async fn the_store_being_down_is_a_503_and_deletes_nothing() {
     app.store.set_unavailable(false);
     assert!(app.store.user(user.id).is_some());
 }
+
+#[tokio::test]
+async fn a_deletion_is_recorded_and_its_record_outlives_the_account() {
+    use shared::store::{EventKind, EventStore, EventSubject};
+    let app = app();
+    let (user, tokens) = join_user(&app, EMAIL, PASSWORD).await;
+    assert_eq!(
+        delete(&app, &tokens.access, json!({"password": "Wrong-Guess!4402"}))
+            .await
+            .status(),
+        400
+    );
+    assert!(shared::testing::recorded(&app, EventKind::AccountDeleted).is_empty());
+    assert_eq!(
+        delete(&app, &tokens.access, json!({"password": PASSWORD}))
+            .await
+            .status(),
+        204
+    );
+    assert!(app.store.user(user.id).is_none());
+    let page = app
+        .store
+        .events_of(&EventSubject::User(user.id), 0, None, 10)
+        .await
+        .unwrap();
+    assert_eq!(page.events.len(), 1);
+    assert_eq!(page.events[0].kind, EventKind::AccountDeleted);
+    assert_eq!(page.events[0].actor, Some(user.id));
+}

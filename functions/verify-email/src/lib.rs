@@ -8,7 +8,8 @@ use serde_json::json;
 
 use shared::http::input::{Fields, body_object};
 use shared::http::{ApiError, Endpoint, json_response, serve};
-use shared::store::EmailStore;
+use shared::security_log;
+use shared::store::{EmailStore, EventKind, EventStore, SessionOrigin};
 use shared::tokens::links::EmailKeys;
 use shared::{App, KeyUse, now_unix};
 
@@ -17,11 +18,11 @@ pub const KEY_USE: KeyUse = KeyUse::Sign;
 
 pub const ENDPOINT: Endpoint = Endpoint::post("Verify Email", "/account/join/verify-email");
 
-pub async fn handle<S: EmailStore>(app: &App<S>, request: Request) -> Response<Body> {
+pub async fn handle<S: EmailStore + EventStore>(app: &App<S>, request: Request) -> Response<Body> {
     serve(&app.config.cors, &ENDPOINT, &request, |request| verify(app, request)).await
 }
 
-async fn verify<S: EmailStore>(app: &App<S>, request: &Request) -> Result<Response<Body>, ApiError> {
+async fn verify<S: EmailStore + EventStore>(app: &App<S>, request: &Request) -> Result<Response<Body>, ApiError> {
     let body = body_object(request)?;
     let mut fields = Fields::new(&body);
     let key = fields.string("key", true, false, None);
@@ -43,6 +44,15 @@ async fn verify<S: EmailStore>(app: &App<S>, request: &Request) -> Result<Respon
     if !app.store.mark_email_verified(user.id, &user.email).await? {
         return Err(ApiError::NotFound);
     }
+    // Only once the address is verified (an UpdateItem that may find it done already): this
+    // rarely used route pays the one round trip more rather than record what did not happen.
+    let verified = security_log::own(
+        &app.config,
+        EventKind::EmailVerified,
+        user.id,
+        &SessionOrigin::of(request),
+    );
+    security_log::record(&app.store, &[verified]).await;
     tracing::info!("address verified");
     Ok(json_response(StatusCode::OK, &json!({"detail": "ok"})))
 }

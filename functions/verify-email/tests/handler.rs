@@ -95,3 +95,22 @@ async fn the_route_answers_its_methods_and_nothing_else() {
     )
     .await;
 }
+
+#[tokio::test]
+async fn a_verification_is_recorded_once_and_a_used_key_records_nothing() {
+    use shared::store::{EventKind, EventSubject};
+    let (app, _) = mailing_app_with(&[]);
+    let user = create_user(&app, EMAIL, PASSWORD).await;
+    let key = app
+        .email_keys()
+        .unwrap()
+        .confirmation_key(user.id, EMAIL, shared::now_unix());
+    assert_eq!(verify(&app, json!({"key": key})).await.status(), 200);
+    assert_not_found(&verify(&app, json!({"key": key})).await);
+    let verified = shared::testing::recorded(&app, EventKind::EmailVerified);
+    assert_eq!(verified.len(), 1);
+    assert_eq!(
+        (verified[0].user.clone(), verified[0].actor),
+        (EventSubject::User(user.id), Some(user.id))
+    );
+}

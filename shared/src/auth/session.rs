@@ -6,7 +6,8 @@ use lambda_http::Request;
 use crate::app::App;
 use crate::clock::now_unix;
 use crate::http::{AccessDenied, ApiError, RefreshDenied, bearer_token};
-use crate::store::{Session, SessionProblem, SessionStore, User};
+use crate::security_log;
+use crate::store::{EventKind, EventStore, Session, SessionOrigin, SessionProblem, SessionStore, User};
 use crate::tokens::{TokenFault, TokenKind, Verified};
 
 /// A request's user and session, both live.
@@ -92,11 +93,12 @@ pub struct LiveRefresh {
 
 /// Checks a refresh token and its session. A token of the session that is neither its unspent
 /// one nor, within the reuse interval, its previous one was spent before: that is reuse, so the
-/// whole session is revoked.
-pub async fn check_refresh<S: SessionStore>(
+/// whole session is revoked, and the reuse recorded as a security event from `origin`.
+pub async fn check_refresh<S: SessionStore + EventStore>(
     app: &App<S>,
     token: &str,
     purpose: RefreshUse,
+    origin: &SessionOrigin,
 ) -> Result<LiveRefresh, ApiError> {
     let verified = app.tokens.verify(token, TokenKind::Refresh).map_err(|fault| {
         purpose.denied(match fault {
@@ -127,7 +129,19 @@ pub async fn check_refresh<S: SessionStore>(
             user_id = verified.user_id,
             "spent refresh token presented again: session revoked"
         );
-        app.store.end_session(verified.user_id, &session.id).await?;
+        // Whoever presented it may be the thief or the victim: no actor.
+        let reuse = security_log::event(
+            &app.config,
+            EventKind::TokenReuseDetected,
+            crate::store::EventSubject::User(verified.user_id),
+            None,
+            origin,
+        );
+        let (ended, ()) = tokio::join!(
+            app.store.end_session(verified.user_id, &session.id),
+            security_log::record(&app.store, std::slice::from_ref(&reuse))
+        );
+        ended?;
         return Err(purpose.denied(RefreshDenied::Blacklisted));
     };
     Ok(LiveRefresh {

@@ -33,6 +33,10 @@ pub const MAX_KEY_REFRESH_SECONDS: i64 = 86400;
 /// a lifetime can overflow (a login must never panic on its configuration).
 pub const MAX_DURATION_SECONDS: i64 = 10 * 366 * 24 * 3600;
 
+/// The longest retention of security events: ten years.
+pub const MAX_EVENT_RETENTION_DAYS: i64 = 3650;
+const RETENTION_EXPECTED: &str = "a number of days between 1 and 3650";
+
 /// The most clock skew we tolerate on `exp`: an hour is already generous.
 pub const MAX_LEEWAY_SECONDS: u64 = 3600;
 
@@ -89,6 +93,9 @@ pub struct Config {
     pub cors: Cors,
     /// Password reset and address verification: the mail they send (`crate::mail`).
     pub email: EmailSettings,
+    /// `EVENT_RETENTION_DAYS` (default 90, at most 3650): how long security events are kept
+    /// (their TTL) and listed.
+    pub event_retention_days: i64,
 }
 
 // ANCHOR_END: variables
@@ -113,6 +120,7 @@ impl fmt::Debug for Config {
             .field("login_throttle", &self.login_throttle)
             .field("cors", &self.cors)
             .field("email", &self.email)
+            .field("event_retention_days", &self.event_retention_days)
             .finish()
     }
 }
@@ -256,7 +264,14 @@ impl Config {
                 expected: "comma-separated origins such as https://app.example.com (no *, no path)",
             })?,
             email: email_settings(&lookup)?,
+            event_retention_days: parse_or(&lookup, "EVENT_RETENTION_DAYS", 90, RETENTION_EXPECTED)?,
         };
+        if !(1..=MAX_EVENT_RETENTION_DAYS).contains(&config.event_retention_days) {
+            return Err(ConfigError::Invalid {
+                name: "EVENT_RETENTION_DAYS",
+                expected: RETENTION_EXPECTED,
+            });
+        }
         if config.login_throttle.max_lockout < config.login_throttle.lockout {
             return Err(ConfigError::Invalid {
                 name: "LOGIN_THROTTLE_MAX_LOCKOUT_SECONDS",

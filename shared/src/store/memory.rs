@@ -4,10 +4,12 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, MutexGuard};
 
+use super::event::events_of_new_user;
 use super::{
-    AccountStore, EmailStore, LoginThrottleStore, MAIL_QUOTA_WINDOW_SECONDS, MailPurpose, NewSession, NewUser,
-    NextRefresh, ProfileChanges, Registration, Rotation, Session, SessionListStore, SessionProblem, SessionStore,
-    SessionView, StoreError, StoreResult, TOUCH_INTERVAL_SECONDS, ThrottleRecord, User, UserStore,
+    AccountStore, EmailStore, EventPage, EventPosition, EventStore, EventSubject, LoginThrottleStore,
+    MAIL_QUOTA_WINDOW_SECONDS, MailPurpose, NewSession, NewUser, NextRefresh, ProfileChanges, Registration, Rotation,
+    SecurityEvent, Session, SessionListStore, SessionProblem, SessionStore, SessionView, StoreError, StoreResult,
+    TOUCH_INTERVAL_SECONDS, ThrottleRecord, User, UserStore,
 };
 
 #[derive(Default)]
@@ -19,6 +21,8 @@ struct State {
     /// Per (email, purpose): mails counted and when the window ends.
     mail_quota: HashMap<(String, &'static str), (u32, i64)>,
     last_user_id: u64,
+    /// Every event recorded, in the order written.
+    events: Vec<SecurityEvent>,
 }
 
 #[derive(Default)]
@@ -88,6 +92,11 @@ impl MemoryStore {
         state.throttle.get(email).cloned()
     }
 
+    /// Every event recorded so far, oldest first.
+    pub fn events(&self) -> Vec<SecurityEvent> {
+        self.state.lock().map(|state| state.events.clone()).unwrap_or_default()
+    }
+
     pub fn user(&self, user_id: u64) -> Option<User> {
         let state = self.state.lock().ok()?;
         state.users.get(&user_id).cloned()
@@ -108,7 +117,12 @@ impl UserStore for MemoryStore {
         Ok(self.state()?.emails.contains_key(email))
     }
 
-    async fn create_user(&self, new: NewUser, first_session: Option<NewSession>) -> StoreResult<Registration> {
+    async fn create_user(
+        &self,
+        new: NewUser,
+        first_session: Option<NewSession>,
+        events: &[SecurityEvent],
+    ) -> StoreResult<Registration> {
         let mut state = self.state()?;
         state.last_user_id += 1;
         if state.emails.contains_key(&new.email) {
@@ -137,6 +151,7 @@ impl UserStore for MemoryStore {
                 .sessions
                 .insert((user.id, session.id.clone()), session.start(user.id, 0));
         }
+        state.events.extend(events_of_new_user(events, user.id));
         Ok(Registration::Created(user))
     }
 
@@ -165,7 +180,13 @@ impl UserStore for MemoryStore {
 }
 
 impl SessionStore for MemoryStore {
-    async fn start_session(&self, user: &User, session: NewSession, logged_in_at: &str) -> StoreResult<bool> {
+    async fn start_session(
+        &self,
+        user: &User,
+        session: NewSession,
+        logged_in_at: &str,
+        events: &[SecurityEvent],
+    ) -> StoreResult<bool> {
         let mut state = self.state()?;
         match state.users.get_mut(&user.id) {
             Some(stored) if stored.is_active && stored.session_epoch == user.session_epoch => {
@@ -175,6 +196,7 @@ impl SessionStore for MemoryStore {
         }
         let key = (user.id, session.id.clone());
         state.sessions.insert(key, session.start(user.id, user.session_epoch));
+        state.events.extend_from_slice(events);
         Ok(true)
     }
 
@@ -238,10 +260,15 @@ impl SessionStore for MemoryStore {
         keep_session_id: &str,
         expected_epoch: u64,
         new_password_hash: &str,
+        events: &[SecurityEvent],
     ) -> StoreResult<bool> {
-        Ok(self
-            .state()?
-            .bump_epoch(user_id, keep_session_id, expected_epoch, Some(new_password_hash)))
+        Ok(self.state()?.bump_epoch(
+            user_id,
+            keep_session_id,
+            expected_epoch,
+            Some(new_password_hash),
+            events,
+        ))
     }
 
     async fn touch_session(&self, user_id: u64, session_id: &str, at: i64) -> StoreResult<bool> {
@@ -265,6 +292,7 @@ impl State {
         keep_session_id: &str,
         expected_epoch: u64,
         new_password_hash: Option<&str>,
+        events: &[SecurityEvent],
     ) -> bool {
         let key = (user_id, keep_session_id.to_owned());
         let session_live =
@@ -283,6 +311,7 @@ impl State {
         if let Some(session) = self.sessions.get_mut(&key) {
             session.epoch = next_epoch;
         }
+        self.events.extend_from_slice(events);
         true
     }
 }
@@ -306,8 +335,11 @@ impl SessionListStore for MemoryStore {
         user_id: u64,
         keep_session_id: &str,
         expected_epoch: u64,
+        events: &[SecurityEvent],
     ) -> StoreResult<bool> {
-        Ok(self.state()?.bump_epoch(user_id, keep_session_id, expected_epoch, None))
+        Ok(self
+            .state()?
+            .bump_epoch(user_id, keep_session_id, expected_epoch, None, events))
     }
 
     async fn delete_sessions(&self, user_id: u64, session_ids: &[String]) -> StoreResult<()> {
@@ -320,7 +352,12 @@ impl SessionListStore for MemoryStore {
 }
 
 impl AccountStore for MemoryStore {
-    async fn delete_account(&self, user: &User, session_id: &str) -> StoreResult<Result<(), SessionProblem>> {
+    async fn delete_account(
+        &self,
+        user: &User,
+        session_id: &str,
+        events: &[SecurityEvent],
+    ) -> StoreResult<Result<(), SessionProblem>> {
         let mut state = self.state()?;
         let key = (user.id, session_id.to_owned());
         // The same order of judgement as the DynamoDB store: the user first.
@@ -337,6 +374,7 @@ impl AccountStore for MemoryStore {
         state.emails.remove(&user.email);
         state.throttle.remove(&user.email);
         state.sessions.remove(&key);
+        state.events.extend_from_slice(events);
         Ok(Ok(()))
     }
 }
@@ -372,7 +410,12 @@ impl EmailStore for MemoryStore {
         Ok(self.state()?.users.get(&user_id).cloned())
     }
 
-    async fn reset_password(&self, user: &User, new_password_hash: &str) -> StoreResult<bool> {
+    async fn reset_password(
+        &self,
+        user: &User,
+        new_password_hash: &str,
+        events: &[SecurityEvent],
+    ) -> StoreResult<bool> {
         let mut state = self.state()?;
         match state.users.get_mut(&user.id) {
             Some(stored)
@@ -390,6 +433,7 @@ impl EmailStore for MemoryStore {
             None => return Ok(false),
         }
         state.throttle.remove(&user.email);
+        state.events.extend_from_slice(events);
         Ok(true)
     }
 
@@ -418,5 +462,41 @@ impl EmailStore for MemoryStore {
         }
         entry.0 += 1;
         Ok(true)
+    }
+}
+
+impl EventStore for MemoryStore {
+    async fn record_events(&self, events: &[SecurityEvent]) -> StoreResult<()> {
+        self.state()?.events.extend_from_slice(events);
+        Ok(())
+    }
+
+    async fn events_of(
+        &self,
+        subject: &EventSubject,
+        since_ms: i64,
+        after: Option<&EventPosition>,
+        limit: usize,
+    ) -> StoreResult<EventPage> {
+        let state = self.state()?;
+        // DynamoDB's order: by time, then id, newest first; a page continues below `after`.
+        let below = |event: &SecurityEvent| {
+            after.is_none_or(|after| (event.at_ms, event.id.as_str()) < (after.at_ms, after.id.as_str()))
+        };
+        let mut events: Vec<SecurityEvent> = state
+            .events
+            .iter()
+            .filter(|event| &event.user == subject && event.at_ms >= since_ms && below(event))
+            .cloned()
+            .collect();
+        events.sort_by(|a, b| (b.at_ms, &b.id).cmp(&(a.at_ms, &a.id)));
+        let next = match events.len() > limit {
+            true => {
+                events.truncate(limit);
+                events.last().map(SecurityEvent::position)
+            }
+            false => None,
+        };
+        Ok(EventPage { events, next })
     }
 }

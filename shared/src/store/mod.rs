@@ -5,14 +5,20 @@
 //! (for the reuse interval), whether it was revoked, and the user's `session_epoch` when it
 //! started: a password change bumps the user's epoch and carries only the changing session
 //! over, so every other session is revoked in O(1).
+//!
+//! Each write that is already a transaction takes the security events it records (`events`):
+//! they are written in it, so an event exists exactly when its action happened, at no extra
+//! round trip. Other events go through [`EventStore::record_events`].
 
 mod dynamo;
+mod event;
 mod memory;
 mod model;
 
 use std::future::Future;
 
 pub use dynamo::{DynamoStore, TableDefinition};
+pub use event::{EventKind, EventPage, EventPosition, EventSubject, SecurityEvent};
 pub use memory::MemoryStore;
 pub use model::{
     MAIL_QUOTA_WINDOW_SECONDS, MailPurpose, NewSession, NewUser, NextRefresh, ProfileChanges, Registration, Rotation,
@@ -38,11 +44,13 @@ pub trait UserStore: Send + Sync {
     fn email_registered(&self, email: &str) -> impl Future<Output = StoreResult<bool>> + Send;
 
     /// Creates the user, claiming the email atomically (exactly one of two racing joins wins),
-    /// and starts `first_session` with it when given.
+    /// and starts `first_session` with it when given. `events` name the user with
+    /// [`EventSubject::User`] of 0: the id is assigned here, and written into them.
     fn create_user(
         &self,
         user: NewUser,
         first_session: Option<NewSession>,
+        events: &[SecurityEvent],
     ) -> impl Future<Output = StoreResult<Registration>> + Send;
 
     fn find_by_email(&self, email: &str) -> impl Future<Output = StoreResult<Option<User>>> + Send;
@@ -70,6 +78,7 @@ pub trait SessionStore: Send + Sync {
         user: &User,
         session: NewSession,
         logged_in_at: &str,
+        events: &[SecurityEvent],
     ) -> impl Future<Output = StoreResult<bool>> + Send;
 
     /// The user and the session, read consistently in one round trip.
@@ -101,6 +110,7 @@ pub trait SessionStore: Send + Sync {
         keep_session_id: &str,
         expected_epoch: u64,
         new_password_hash: &str,
+        events: &[SecurityEvent],
     ) -> impl Future<Output = StoreResult<bool>> + Send;
 
     /// Records a use of the session at `at` (a refresh that writes nothing else: rotation off),
@@ -125,6 +135,7 @@ pub trait SessionListStore: Send + Sync {
         user_id: u64,
         keep_session_id: &str,
         expected_epoch: u64,
+        events: &[SecurityEvent],
     ) -> impl Future<Output = StoreResult<bool>> + Send;
 
     /// Deletes these sessions of the user (gone ones count as deleted).
@@ -145,6 +156,7 @@ pub trait AccountStore: Send + Sync {
         &self,
         user: &User,
         session_id: &str,
+        events: &[SecurityEvent],
     ) -> impl Future<Output = StoreResult<Result<(), SessionProblem>>> + Send;
 }
 
@@ -177,7 +189,12 @@ pub trait EmailStore: Send + Sync {
     /// and epoch `user` was read with. So a reset token, which signs that hash, works once: of
     /// two racing confirmations exactly one writes. `false` otherwise (a retry of this very
     /// call whose first answer was lost is recognised, by its new hash, and is `true`).
-    fn reset_password(&self, user: &User, new_password_hash: &str) -> impl Future<Output = StoreResult<bool>> + Send;
+    fn reset_password(
+        &self,
+        user: &User,
+        new_password_hash: &str,
+        events: &[SecurityEvent],
+    ) -> impl Future<Output = StoreResult<bool>> + Send;
 
     /// Marks the address verified if the user still has `email` and it is not verified yet;
     /// `false` when nothing was written (gone, another address, verified already).
@@ -195,6 +212,29 @@ pub trait EmailStore: Send + Sync {
     ) -> impl Future<Output = StoreResult<bool>> + Send;
 }
 
+/// The security-event log: events of one subject (a user, or an address no account has) in one
+/// partition, newest first, each kept for the retention period (its TTL).
+pub trait EventStore: Send + Sync {
+    /// Records events that no transaction of an action carries (written side by side).
+    fn record_events(&self, events: &[SecurityEvent]) -> impl Future<Output = StoreResult<()>> + Send;
+
+    /// The subject's events, newest first: at most `limit`, none from before `since_ms` (past
+    /// their retention, whether or not the TTL has removed them yet), starting after `after`.
+    fn events_of(
+        &self,
+        subject: &EventSubject,
+        since_ms: i64,
+        after: Option<&EventPosition>,
+        limit: usize,
+    ) -> impl Future<Output = StoreResult<EventPage>> + Send;
+}
+
 /// Every trait: what the application holds.
-pub trait Store: UserStore + SessionStore + SessionListStore + AccountStore + LoginThrottleStore + EmailStore {}
-impl<T: UserStore + SessionStore + SessionListStore + AccountStore + LoginThrottleStore + EmailStore> Store for T {}
+pub trait Store:
+    UserStore + SessionStore + SessionListStore + AccountStore + LoginThrottleStore + EmailStore + EventStore
+{
+}
+impl<T> Store for T where
+    T: UserStore + SessionStore + SessionListStore + AccountStore + LoginThrottleStore + EmailStore + EventStore
+{
+}

@@ -16,6 +16,22 @@ pub fn event(method: &str, path: &str, headers: &[(&str, &str)], body: Option<&s
 
 /// The JSON of that event, as Lambda hands it to a function (the bench's Runtime API sends it).
 pub fn rest_event_json(method: &str, path: &str, headers: &[(&str, &str)], body: Option<&str>) -> Value {
+    // A query string goes into the parameter maps, decoded, as API Gateway passes it: the last
+    // value of a repeated name in the single-value map, all of them in the multi-value one.
+    let (path, query) = path.split_once('?').unwrap_or((path, ""));
+    let pairs: Vec<(String, String)> = serde_urlencoded::from_str(query).expect("a well-formed query string");
+    let (mut single_query, mut multi_query) = (serde_json::Map::new(), serde_json::Map::new());
+    for (name, value) in pairs {
+        single_query.insert(name.clone(), Value::String(value.clone()));
+        match multi_query.entry(name).or_insert_with(|| json!([])) {
+            Value::Array(values) => values.push(Value::String(value)),
+            _ => unreachable!("only arrays are inserted"),
+        }
+    }
+    let (single_query, multi_query) = match single_query.is_empty() {
+        true => (Value::Null, Value::Null),
+        false => (Value::Object(single_query), Value::Object(multi_query)),
+    };
     let mut single = serde_json::Map::new();
     let mut multi = serde_json::Map::new();
     for (name, value) in headers {
@@ -34,8 +50,8 @@ pub fn rest_event_json(method: &str, path: &str, headers: &[(&str, &str)], body:
         "httpMethod": method,
         "headers": single,
         "multiValueHeaders": multi,
-        "queryStringParameters": null,
-        "multiValueQueryStringParameters": null,
+        "queryStringParameters": single_query,
+        "multiValueQueryStringParameters": multi_query,
         "pathParameters": null,
         "stageVariables": null,
         "requestContext": {

@@ -6,8 +6,8 @@ use std::sync::Mutex;
 
 use crate::app::App;
 use crate::store::{
-    MemoryStore, NewSession, NewUser, NextRefresh, ProfileChanges, Registration, Rotation, SessionProblem,
-    SessionStore, SessionView, StoreResult, User, UserStore,
+    EventPage, EventPosition, EventStore, EventSubject, MemoryStore, NewSession, NewUser, NextRefresh, ProfileChanges,
+    Registration, Rotation, SecurityEvent, SessionProblem, SessionStore, SessionView, StoreResult, User, UserStore,
 };
 
 use super::app::{app, test_config};
@@ -37,8 +37,13 @@ impl UserStore for Interfering {
         self.store.email_registered(email).await
     }
 
-    async fn create_user(&self, user: NewUser, first_session: Option<NewSession>) -> StoreResult<Registration> {
-        self.store.create_user(user, first_session).await
+    async fn create_user(
+        &self,
+        user: NewUser,
+        first_session: Option<NewSession>,
+        events: &[SecurityEvent],
+    ) -> StoreResult<Registration> {
+        self.store.create_user(user, first_session, events).await
     }
 
     async fn find_by_email(&self, email: &str) -> StoreResult<Option<User>> {
@@ -56,8 +61,14 @@ impl UserStore for Interfering {
 }
 
 impl SessionStore for Interfering {
-    async fn start_session(&self, user: &User, session: NewSession, logged_in_at: &str) -> StoreResult<bool> {
-        self.store.start_session(user, session, logged_in_at).await
+    async fn start_session(
+        &self,
+        user: &User,
+        session: NewSession,
+        logged_in_at: &str,
+        events: &[SecurityEvent],
+    ) -> StoreResult<bool> {
+        self.store.start_session(user, session, logged_in_at, events).await
     }
 
     async fn load(&self, user_id: u64, session_id: &str) -> StoreResult<SessionView> {
@@ -67,7 +78,7 @@ impl SessionStore for Interfering {
             Some(Meanwhile::PasswordChange { kept_session }) => {
                 let changed = self
                     .store
-                    .change_password(self.user_id, &kept_session, 0, "new-hash")
+                    .change_password(self.user_id, &kept_session, 0, "new-hash", &[])
                     .await?;
                 assert!(changed, "the other session changed the password");
             }
@@ -101,14 +112,31 @@ impl SessionStore for Interfering {
         keep_session_id: &str,
         expected_epoch: u64,
         new_password_hash: &str,
+        events: &[SecurityEvent],
     ) -> StoreResult<bool> {
         self.store
-            .change_password(user_id, keep_session_id, expected_epoch, new_password_hash)
+            .change_password(user_id, keep_session_id, expected_epoch, new_password_hash, events)
             .await
     }
 
     async fn touch_session(&self, user_id: u64, session_id: &str, at: i64) -> StoreResult<bool> {
         self.store.touch_session(user_id, session_id, at).await
+    }
+}
+
+impl EventStore for Interfering {
+    async fn record_events(&self, events: &[SecurityEvent]) -> StoreResult<()> {
+        self.store.record_events(events).await
+    }
+
+    async fn events_of(
+        &self,
+        subject: &EventSubject,
+        since_ms: i64,
+        after: Option<&EventPosition>,
+        limit: usize,
+    ) -> StoreResult<EventPage> {
+        self.store.events_of(subject, since_ms, after, limit).await
     }
 }
 

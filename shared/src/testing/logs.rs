@@ -26,6 +26,14 @@ impl CapturedLogs {
             .collect()
     }
 
+    /// The security events' lines (`crate::security_log::log`).
+    pub fn security_events(&self) -> Vec<Value> {
+        self.lines()
+            .into_iter()
+            .filter(|line| line["fields"]["kind"] == "security_event")
+            .collect()
+    }
+
     /// Everything written, as text (to check that nothing secret is in it).
     pub fn text(&self) -> String {
         String::from_utf8_lossy(&self.0.lock().map(|bytes| bytes.clone()).unwrap_or_default()).into_owned()
@@ -45,15 +53,51 @@ impl std::io::Write for CapturedLogs {
     }
 }
 
+thread_local! {
+    /// Where this thread's log lines go while a test captures them.
+    static CAPTURING: std::cell::RefCell<Option<CapturedLogs>> = const { std::cell::RefCell::new(None) };
+}
+
+/// Writes to the capture of the thread it writes on, if any; elsewhere nowhere.
+struct ThisThread;
+
+impl std::io::Write for ThisThread {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        CAPTURING.with(|capturing| match capturing.borrow_mut().as_mut() {
+            Some(logs) => logs.write(bytes),
+            None => Ok(bytes.len()),
+        })
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Stops this thread's capture when dropped.
+pub struct CaptureGuard(());
+
+impl Drop for CaptureGuard {
+    fn drop(&mut self) {
+        CAPTURING.with(|capturing| capturing.borrow_mut().take());
+    }
+}
+
 /// Captures this thread's logs (a `#[tokio::test]` runs on one thread) until the guard drops.
-pub fn capture_logs() -> (CapturedLogs, tracing::subscriber::DefaultGuard) {
+///
+/// One global subscriber for the whole test binary, writing to the capture of the thread that
+/// logs: a scoped subscriber per test (`set_default`) lost lines, as tracing caches whether a
+/// callsite is wanted across threads and another test's thread could have it cached "never"
+/// for the lifetime of ours.
+pub fn capture_logs() -> (CapturedLogs, CaptureGuard) {
+    static INSTALLED: std::sync::Once = std::sync::Once::new();
+    INSTALLED.call_once(|| {
+        let subscriber =
+            crate::logging::subscriber(|| ThisThread, tracing_subscriber::filter::LevelFilter::INFO, "", true);
+        // A binary that set its own global subscriber keeps it (and captures nothing).
+        let _ = tracing::subscriber::set_global_default(subscriber);
+    });
     let logs = CapturedLogs::default();
-    let writer = logs.clone();
-    let subscriber = crate::logging::subscriber(
-        move || writer.clone(),
-        tracing_subscriber::filter::LevelFilter::INFO,
-        "",
-        true,
-    );
-    (logs, tracing::subscriber::set_default(subscriber))
+    CAPTURING.with(|capturing| *capturing.borrow_mut() = Some(logs.clone()));
+    (logs, CaptureGuard(()))
 }

@@ -6,7 +6,8 @@
 //!
 //! - `app`: the test configuration, an app over a fresh memory store, a recording mailer
 //! - `events`: requests as the deployed API sends them; bodies, headers and cookies of answers
-//! - `users`: the test user, created and joined; sessions started, spent and checked
+//! - `users`: the test user, created and joined; sessions started, spent and checked; the
+//!   security events recorded
 //! - `tokens`: bearer values, expired, foreign and unsigned tokens, the 401 bodies
 //! - `assertions`: the answers every route shares (security headers, 400, 401, 404, 503, 204, ...)
 //! - `interfering`: a store that lets a change land between a handler's read and its write

@@ -37,7 +37,7 @@ pub async fn create_user(app: &App<MemoryStore>, email: &str, password: &str) ->
     };
     match app
         .store
-        .create_user(new_user, None)
+        .create_user(new_user, None, &[])
         .await
         .expect("the memory store is up")
     {
@@ -70,7 +70,10 @@ pub async fn start_session_at(
     let session = crate::account::new_session(&app.tokens, now, origin);
     let tokens = crate::account::session_tokens(&app.tokens, user.id, &session, now).expect("signed");
     let session_id = session.id.clone();
-    let started = app.store.start_session(&user, session, "2026-01-01T00:00:00Z").await;
+    let started = app
+        .store
+        .start_session(&user, session, "2026-01-01T00:00:00Z", &[])
+        .await;
     assert!(started.expect("the memory store is up"), "the user is active");
     SessionTokens {
         session_id,
@@ -125,4 +128,13 @@ pub async fn rotate_refresh(app: &App<MemoryStore>, user_id: u64, session_id: &s
         .expect("the memory store is up");
     assert_eq!(rotation, Rotation::Rotated);
     next.token
+}
+
+/// The events of `kind` recorded in the store so far, oldest first.
+pub fn recorded(app: &App<MemoryStore>, kind: crate::store::EventKind) -> Vec<crate::store::SecurityEvent> {
+    app.store
+        .events()
+        .into_iter()
+        .filter(|event| event.kind == kind)
+        .collect()
 }

@@ -27,6 +27,9 @@ use crate::store::User;
 /// HKDF's labels: one key per purpose.
 const RESET_LABEL: &[u8] = b"account-api/password-reset-token/v1";
 const CONFIRM_LABEL: &[u8] = b"account-api/email-confirmation-key/v1";
+const ADDRESS_LABEL: &[u8] = b"account-api/event-address/v1";
+/// Bytes of an address's keyed hash in the event log: 128 bits, hex.
+const ADDRESS_TAG_BYTES: usize = 16;
 /// Bytes of the MAC kept in a link: 128 bits, as Django keeps.
 const MAC_BYTES: usize = 16;
 /// A timestamp this far in the future is still accepted (clock skew between instances).
@@ -38,6 +41,8 @@ const MAX_TIMESTAMP_DIGITS: usize = 13;
 pub struct EmailKeys {
     reset: Vec<hmac::Key>,
     confirm: Vec<hmac::Key>,
+    /// The current key's only: the events of one address match while the key does.
+    address: hmac::Key,
 }
 
 /// The MAC keys could not be derived: only a broken crypto backend can cause it, and then the
@@ -84,11 +89,23 @@ impl EmailKeys {
                 .iter()
                 .map(|secret| derive(secret, CONFIRM_LABEL))
                 .collect::<Result<_, _>>()?,
+            address: derive(current, ADDRESS_LABEL)?,
         })
     }
 
     pub fn from_secret(secret: &[u8]) -> Result<Self, DerivationFailed> {
         Self::from_secrets(secret, None)
+    }
+
+    /// The event log's name for an address no account has: a keyed hash (HMAC-SHA-256, 128
+    /// bits in hex) of the canonical address, so attempts on one address can be counted without
+    /// the address being stored, and nobody without the key can test a guess against it.
+    pub fn address_tag(&self, canonical_email: &str) -> String {
+        let mac = hmac::sign(&self.address, canonical_email.as_bytes());
+        mac.as_ref()[..ADDRESS_TAG_BYTES]
+            .iter()
+            .map(|byte| format!("{byte:02x}"))
+            .collect()
     }
 
     /// Django's reset token for `user`, made at `now`.

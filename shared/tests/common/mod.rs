@@ -154,7 +154,7 @@ pub fn a_session() -> NewSession {
 pub async fn joined<S: Store>(store: &S, email: &str) -> (User, NewSession) {
     let session = a_session();
     match store
-        .create_user(new_user(email), Some(session.clone()))
+        .create_user(new_user(email), Some(session.clone()), &[])
         .await
         .expect("create")
     {

@@ -4,7 +4,12 @@
 use super::*;
 
 impl AccountStore for DynamoStore {
-    async fn delete_account(&self, user: &User, session_id: &str) -> StoreResult<Result<(), SessionProblem>> {
+    async fn delete_account(
+        &self,
+        user: &User,
+        session_id: &str,
+        events: &[SecurityEvent],
+    ) -> StoreResult<Result<(), SessionProblem>> {
         let delete = |pk: String, sk: &str| Delete::builder().table_name(&self.table).set_key(Some(key(pk, sk)));
         // A failed condition shows the item it found (ALL_OLD): the outcome is judged from it.
         let conditional = |delete: aws_sdk_dynamodb::types::builders::DeleteBuilder, condition: &str| {
@@ -51,6 +56,8 @@ impl AccountStore for DynamoStore {
                     .expression_attribute_values(":false", AttributeValue::Bool(false)),
             )?,
         ];
+        // The events stay for their retention period: their partition is not the user's.
+        let items = self.with_events(items, events)?;
         let failed = match self.transact(items).await {
             Ok(()) => return Ok(Ok(())),
             Err(TransactOutcome::ConditionFailed(failed)) => failed,

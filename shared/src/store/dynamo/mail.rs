@@ -11,7 +11,12 @@ impl EmailStore for DynamoStore {
         }
     }
 
-    async fn reset_password(&self, user: &User, new_password_hash: &str) -> StoreResult<bool> {
+    async fn reset_password(
+        &self,
+        user: &User,
+        new_password_hash: &str,
+        events: &[SecurityEvent],
+    ) -> StoreResult<bool> {
         let update = Update::builder()
             .table_name(&self.table)
             .set_key(Some(key(user_pk(user.id), USER_SK)))
@@ -38,6 +43,7 @@ impl EmailStore for DynamoStore {
             TransactWriteItem::builder().update(update).build(),
             TransactWriteItem::builder().delete(forget_guesses).build(),
         ];
+        let items = self.with_events(items, events)?;
         match self.transact(items).await {
             Ok(()) => Ok(true),
             // Ours already when the user holds our new hash (Argon2 salts are random: no other

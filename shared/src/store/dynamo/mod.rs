@@ -9,6 +9,7 @@
 //! | session       | `USER#<id>`       | `SESSION#<sid>`   | the `Session` fields; `expires_at` is the TTL |
 //! | throttle      | `THROTTLE#<email>`| `LOGIN`           | the `ThrottleRecord` fields; TTL likewise     |
 //! | mail quota    | `MAIL#<email>`    | `RESET`/`CONFIRM` | `count`; `expires_at`: window end and TTL     |
+//! | event         | `EVENTS#<subject>`| `EVENT#<ms>#<id>` | the `SecurityEvent` fields; `expires_at` TTL  |
 //!
 //! Every attribute named in an expression goes through a `#name`, so no DynamoDB reserved word
 //! can break an expression.
@@ -30,15 +31,18 @@ use aws_sdk_dynamodb::types::{
 use serde::Serialize;
 
 mod accounts;
+mod events;
 mod mail;
 mod sessions;
 mod throttle;
 mod users;
 
+use super::event::events_of_new_user;
+
 use super::{
     AccountStore, EmailStore, LoginThrottleStore, MAIL_QUOTA_WINDOW_SECONDS, MailPurpose, NewSession, NewUser,
-    NextRefresh, ProfileChanges, Registration, Rotation, Session, SessionListStore, SessionProblem, SessionStore,
-    SessionView, StoreError, StoreResult, TOUCH_INTERVAL_SECONDS, ThrottleRecord, User, UserStore,
+    NextRefresh, ProfileChanges, Registration, Rotation, SecurityEvent, Session, SessionListStore, SessionProblem,
+    SessionStore, SessionView, StoreError, StoreResult, TOUCH_INTERVAL_SECONDS, ThrottleRecord, User, UserStore,
 };
 
 /// The table's shape: the one definition used to create it locally and checked against the

@@ -5,7 +5,13 @@
 use super::*;
 
 impl SessionStore for DynamoStore {
-    async fn start_session(&self, user: &User, session: NewSession, logged_in_at: &str) -> StoreResult<bool> {
+    async fn start_session(
+        &self,
+        user: &User,
+        session: NewSession,
+        logged_in_at: &str,
+        events: &[SecurityEvent],
+    ) -> StoreResult<bool> {
         // The user must still be active and at the epoch its password was checked under.
         let mark_login = Update::builder()
             .table_name(&self.table)
@@ -25,6 +31,7 @@ impl SessionStore for DynamoStore {
             self.put(session_item(user.id, user.session_epoch, session)?, true)?,
             TransactWriteItem::builder().update(mark_login).build(),
         ];
+        let items = self.with_events(items, events)?;
         match self.transact(items).await {
             Ok(()) => Ok(true),
             Err(TransactOutcome::ConditionFailed(failed)) if matches!(failed.get(1), Some(Some(_))) => Ok(false),
@@ -173,9 +180,16 @@ impl SessionStore for DynamoStore {
         keep_session_id: &str,
         expected_epoch: u64,
         new_password_hash: &str,
+        events: &[SecurityEvent],
     ) -> StoreResult<bool> {
-        self.bump_epoch(user_id, keep_session_id, expected_epoch, Some(new_password_hash))
-            .await
+        self.bump_epoch(
+            user_id,
+            keep_session_id,
+            expected_epoch,
+            Some(new_password_hash),
+            events,
+        )
+        .await
     }
 
     async fn touch_session(&self, user_id: u64, session_id: &str, at: i64) -> StoreResult<bool> {
@@ -213,6 +227,7 @@ impl DynamoStore {
         keep_session_id: &str,
         expected_epoch: u64,
         new_password_hash: Option<&str>,
+        events: &[SecurityEvent],
     ) -> StoreResult<bool> {
         let next_epoch = expected_epoch + 1;
         let mut user = Update::builder()
@@ -248,6 +263,7 @@ impl DynamoStore {
             TransactWriteItem::builder().update(user).build(),
             TransactWriteItem::builder().update(session).build(),
         ];
+        let items = self.with_events(items, events)?;
         let failed = match self.transact(items).await {
             Ok(()) => return Ok(true),
             Err(TransactOutcome::ConditionFailed(failed)) => failed,
@@ -305,8 +321,10 @@ impl SessionListStore for DynamoStore {
         user_id: u64,
         keep_session_id: &str,
         expected_epoch: u64,
+        events: &[SecurityEvent],
     ) -> StoreResult<bool> {
-        self.bump_epoch(user_id, keep_session_id, expected_epoch, None).await
+        self.bump_epoch(user_id, keep_session_id, expected_epoch, None, events)
+            .await
     }
 
     async fn delete_sessions(&self, user_id: u64, session_ids: &[String]) -> StoreResult<()> {

@@ -8,7 +8,12 @@ impl UserStore for DynamoStore {
         Ok(self.get(email_pk(email), EMAIL_SK).await?.is_some())
     }
 
-    async fn create_user(&self, new: NewUser, first_session: Option<NewSession>) -> StoreResult<Registration> {
+    async fn create_user(
+        &self,
+        new: NewUser,
+        first_session: Option<NewSession>,
+        events: &[SecurityEvent],
+    ) -> StoreResult<Registration> {
         let id = self.next_user_id().await?;
         let user = User {
             id,
@@ -35,6 +40,7 @@ impl UserStore for DynamoStore {
         if let Some(session) = first_session {
             items.push(self.put(session_item(id, 0, session)?, true)?);
         }
+        let items = self.with_events(items, &events_of_new_user(events, id))?;
         match self.transact(items).await {
             Ok(()) => Ok(Registration::Created(user)),
             Err(TransactOutcome::ConditionFailed(failed)) => match failed.first() {
