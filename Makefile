@@ -30,7 +30,7 @@ fuzz-api: ## schemathesis against the local stack, long: FUZZ_API_EXAMPLES (100)
 invoke: ## send every event in events/ to the running `make dev` stack (cargo lambda invoke)
 	@tools/invoke.sh
 
-sam-build: ## build the sixteen functions for arm64 Lambda with SAM (.aws-sam/), and report zipped sizes
+sam-build: ## build every function for arm64 Lambda with SAM (.aws-sam/), and report zipped sizes
 	@tools/sam-build.sh
 
 deploy: ## parameter checks, sam validate --lint, sam build (arm64), sam deploy --config-env $(ENV) (ENV=dev or prod; PARAMS='K=V ...' overrides samconfig.toml), then the deployed code checked against the build

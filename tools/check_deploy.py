@@ -83,6 +83,7 @@ ROUTES = {
     "/account/sessions": "sessions",
     "/account/sessions/{id}": "sessions",
     "/account/sessions/revoke-others": "sessions-revoke-others",
+    "/account/events": "security-events",
     "/account/password/reset": "password-reset",
     "/account/password/reset/confirm": "password-reset-confirm",
     "/account/join/verify-email": "verify-email",

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# `make deploy ENV=dev|prod` (default dev): the template checked (`sam validate --lint`), the sixteen
-# functions built for arm64 Lambda (`sam build`, cargo lambda through zig, no Docker), then
+# `make deploy ENV=dev|prod` (default dev): the template checked (`sam validate --lint`), every
+# function built for arm64 Lambda (`sam build`, cargo lambda through zig, no Docker), then
 # `sam deploy` with that environment's settings from samconfig.toml (stack name, parameters;
 # prod shows the change set and waits for a yes). Uses the pinned SAM CLI in .tools/venv and
 # your AWS credentials and region (AWS_PROFILE, AWS_REGION, ~/.aws/config).

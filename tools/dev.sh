@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# `make dev`: the whole API on loopback — DynamoDB (moto) and the sixteen functions behind
+# `make dev`: the whole API on loopback — DynamoDB (moto) and every function behind
 # cargo lambda's router, CONCURRENCY instances per function. It starts only when both ports are
 # free, and however it ends (Ctrl-C, TERM, HUP, KILL) nothing it started survives
 # (tools/stack.sh).

@@ -624,3 +624,94 @@ async fn sessions_are_deleted_25_a_request() {
 }
 
 // Password reset and address verification.
+
+/// An item's size as DynamoDB bills it: each attribute's name in UTF-8 bytes plus its value (a
+/// string's bytes, a number's digits, 1 for a boolean or null, maps and lists their contents
+/// plus 3 bytes and 1 per element), per
+/// https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/CapacityUnitCalculations.html
+fn billed_size(item: &std::collections::HashMap<String, AttributeValue>) -> usize {
+    fn value_size(value: &AttributeValue) -> usize {
+        match value {
+            AttributeValue::S(text) => text.len(),
+            AttributeValue::N(number) => number.trim_start_matches('-').len().div_ceil(2) + 1,
+            AttributeValue::Bool(_) | AttributeValue::Null(_) => 1,
+            AttributeValue::M(map) => {
+                3 + map
+                    .iter()
+                    .map(|(name, value)| name.len() + value_size(value) + 1)
+                    .sum::<usize>()
+            }
+            AttributeValue::L(list) => 3 + list.iter().map(|value| value_size(value) + 1).sum::<usize>(),
+            other => panic!("no such attribute in an event: {other:?}"),
+        }
+    }
+    item.iter().map(|(name, value)| name.len() + value_size(value)).sum()
+}
+
+#[tokio::test]
+async fn an_event_is_one_write_unit_and_a_page_of_twenty_half_a_read_unit_per_4_kb() {
+    use shared::store::{EventKind, EventStore, EventSubject, SecurityEvent};
+    let store = fresh_store().await;
+    let now_ms = shared::now_unix() * 1000;
+    // The largest an event of today's routes gets: the longest device label (64), an IPv6
+    // address in full, a reason, an admin's list of fields.
+    let events: Vec<SecurityEvent> = (0..20)
+        .map(|i| SecurityEvent {
+            id: random_id(),
+            kind: EventKind::AdminUpdate,
+            at_ms: now_ms - i,
+            user: EventSubject::User(4_294_967_296 + 123),
+            actor: Some(4_294_967_296 + 7),
+            ip: Some("2001:0db8:85a3:0000:0000:8a2e:0370:7334".to_owned()),
+            device: Some("x".repeat(64)),
+            detail: [
+                (
+                    "fields".to_owned(),
+                    "is_active,is_staff,first_name,last_name,date_of_birth".to_owned(),
+                ),
+                ("reason".to_owned(), "email_not_verified".to_owned()),
+            ]
+            .into(),
+            expires_at: now_ms / 1000 + 90 * 86_400,
+        })
+        .collect();
+    let before = store.round_trips();
+    store.record_events(&events).await.unwrap();
+    assert_eq!(store.round_trips() - before, 20, "one PutItem an event");
+    let items = store
+        .client()
+        .query()
+        .table_name(store.table())
+        .key_condition_expression("PK = :pk")
+        .expression_attribute_values(":pk", AttributeValue::S(format!("EVENTS#{}", 4_294_967_296_u64 + 123)))
+        .send()
+        .await
+        .unwrap()
+        .items
+        .unwrap_or_default();
+    assert_eq!(items.len(), 20);
+    let sizes: Vec<usize> = items.iter().map(billed_size).collect();
+    let largest = *sizes.iter().max().unwrap();
+    let page: usize = sizes.iter().sum();
+    // Figures for the book (operating/costs.md, data-model.md).
+    eprintln!("event item: {largest} bytes at most; a page of 20: {page} bytes");
+    assert!(
+        largest <= 1024,
+        "an event put is 1 WRU (2 in a transaction): {largest} bytes"
+    );
+    assert!(
+        page <= 16 * 1024,
+        "a page of 20 reads at most 2 RRU eventually consistent: {page} bytes"
+    );
+
+    let before = store.round_trips();
+    let page = store
+        .events_of(&EventSubject::User(4_294_967_296 + 123), now_ms - 60_000, None, 20)
+        .await
+        .unwrap();
+    assert_eq!(
+        (page.events.len(), store.round_trips() - before),
+        (20, 1),
+        "one Query a page"
+    );
+}

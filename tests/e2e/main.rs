@@ -11,6 +11,7 @@ mod mypage;
 mod password_change;
 mod races;
 mod refresh;
+mod security_events;
 mod sessions;
 mod token_verify;
 mod user;

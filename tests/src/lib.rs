@@ -38,6 +38,7 @@ pub const USER: &str = "/account/user/";
 pub const USER_DELETE: &str = "/account/user/delete/";
 pub const SESSIONS: &str = "/account/sessions/";
 pub const REVOKE_OTHERS: &str = "/account/sessions/revoke-others/";
+pub const EVENTS: &str = "/account/events/";
 pub const JWKS: &str = "/account/.well-known/jwks.json";
 pub const OPENID_CONFIGURATION: &str = "/account/.well-known/openid-configuration";
 pub const PASSWORD_RESET: &str = "/account/password/reset/";
@@ -1001,6 +1002,8 @@ pub enum Protected {
     RevokeOthers,
     /// POST /account/user/delete/ with the right password for every test user.
     UserDelete,
+    /// GET /account/events/.
+    Events,
 }
 
 impl Protected {
@@ -1032,6 +1035,7 @@ impl Protected {
             Protected::SessionEnd => send("DELETE", &session_path(&random_hex()), &headers, None).await,
             Protected::RevokeOthers => post_json_with(REVOKE_OTHERS, json!({}), &headers).await,
             Protected::UserDelete => post_json_with(USER_DELETE, json!({"password": PASSWORD}), &headers).await,
+            Protected::Events => get(EVENTS, &headers).await,
         }
     }
 
