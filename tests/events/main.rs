@@ -54,6 +54,7 @@ async fn dispatch(app: &App<MemoryStore>, request: lambda_http::Request) -> Resp
         "/account/password/reset/confirm" => password_reset_confirm::handle(app, request).await,
         "/account/join/verify-email" => verify_email::handle(app, request).await,
         "/account/join/resend-email" => resend_email::handle(app, request).await,
+        "/account/events" => security_events::handle(app, request).await,
         "/account/.well-known/jwks.json" | "/account/.well-known/openid-configuration" => {
             well_known::handle(app, request).await
         }
@@ -74,8 +75,10 @@ async fn send(app: &App<MemoryStore>, name: &str, tokens: (&str, &str)) -> (u16,
     }
 }
 
-const COVERED: [&str; 55] = [
+const COVERED: [&str; 57] = [
     "join.json",
+    "security-events.json",
+    "security-events-no-slash.json",
     "join-no-slash.json",
     "login.json",
     "login-no-slash.json",
@@ -190,7 +193,8 @@ async fn the_success_events_walk_a_whole_account_life_in_both_spellings() {
     }
 }
 
-/// join, login, mypage, user, token verify, refresh, password change and logout, each from its
+/// join, login, mypage, user, token verify, refresh, password change, the security events and
+/// logout, each from its
 /// event file
 /// (`join{suffix}.json`, ...), on a fresh store.
 async fn walk_a_whole_account_life(suffix: &str) {
@@ -259,6 +263,19 @@ async fn walk_a_whole_account_life(suffix: &str) {
         (status, changed),
         (200, json!({"detail": "New password has been saved."}))
     );
+    // What the walk recorded, newest first (the rotation is no event).
+    let (status, events) = send(&app, &file("security-events"), (access, &new_refresh)).await;
+    assert_eq!(status, 200, "{events}");
+    let types: Vec<&str> = events["results"]
+        .as_array()
+        .expect("results")
+        .iter()
+        .filter_map(|event| event["type"].as_str())
+        .collect();
+    assert_eq!(types, ["password_changed", "login", "join"]);
+    assert_eq!(events["next"], Value::Null);
+    assert_eq!(send(&app, &file("security-events"), none).await.0, 401);
+
     let (status, out) = send(&app, &file("logout"), (access, &new_refresh)).await;
     assert_eq!((status, out), (200, json!({"detail": "Successfully logged out."})));
 }

@@ -503,7 +503,11 @@ async fn a_wrong_guess_whose_reservation_answer_was_lost_counts_once() {
     let app = app_with(Some(injector)).await;
     let address = email();
     let response = login::handle(&app, login_request(&address, "Wrong-Guess!4402")).await;
-    assert_eq!(lost.load(Ordering::SeqCst), 2, "the reservation was sent twice");
+    assert_eq!(
+        lost.load(Ordering::SeqCst),
+        3,
+        "the reservation was sent twice, then the login_failed event's PutItem"
+    );
     assert_eq!(response.status().as_u16(), 400, "{:?}", body_json(&response));
     let record = app.store.throttle_record(&address).await.expect("the record");
     assert_eq!(record.failures, 1, "counted once");
@@ -824,8 +828,8 @@ async fn the_new_routes_cost_the_round_trips_the_readme_lists() {
     );
     assert_eq!(
         counted(Box::pin(sessions::handle(&app, end))).await,
-        (204, 2),
-        "BatchGetItem, UpdateItem"
+        (204, 3),
+        "BatchGetItem, UpdateItem, then the session_ended event's PutItem"
     );
     logged_in(&app, &address).await;
     let revoke = revoke_others_request(&caller.access);
