@@ -353,3 +353,33 @@ def test_a_mailed_confirmation_link_confirms_the_address_once(context):
     page.goto(link)
     page.click("button[type=submit]")
     expect(page.locator(".alert-error")).to_contain_text("This link does not work")
+
+
+def test_recent_activity_lists_what_happened_newest_first_in_either_language(context):
+    page = context.new_page()
+    email = new_email()
+    join(page, email)
+    page.click("#logout")
+    expect(page.locator(".alert-info")).to_have_text("You have been logged out.")
+    log_in(page, email, "Not-The-Password!1")
+    expect(page.locator("form .alert-error")).to_have_text("Unable to log in with provided credentials.")
+    log_in(page, email)
+    expect(page.locator("#greeting")).to_be_visible()
+    page.click("nav a[href='#/activity']")
+    expect(page.locator("h1")).to_have_text("Recent activity")
+    expect(page.locator(".event strong")).to_have_text(["Signed in", "Failed sign-in", "Signed out", "Account created"])
+    expect(page.locator(".event-login_failed .badge")).to_have_text("wrong password")
+    expect(page.locator("#more-events")).to_be_hidden()
+    assert email not in page.locator("#app").inner_text(), "no address among the events"
+    shot(page, "16-recent-activity")
+    page.select_option("#language", "ko")
+    expect(page.locator("h1")).to_have_text("최근 활동")
+    expect(page.locator(".event strong").first).to_have_text("로그인")
+    shot(page, "17-recent-activity-korean")
+
+
+def test_a_signed_out_visitor_asking_for_the_activity_page_gets_the_login_page(context):
+    page = context.new_page()
+    page.goto(WEB_URL + "#/activity")
+    expect(page.locator("#field-password")).to_be_visible()
+    expect(page.locator(".event")).to_have_count(0)

@@ -152,6 +152,8 @@ export const changePassword = (fields) => authorized("password/change/", { metho
 export const sessions = () => authorized("sessions/");
 export const endSession = (id) => authorized(`sessions/${encodeURIComponent(id)}/`, { method: "DELETE" });
 export const revokeOtherSessions = () => authorized("sessions/revoke-others/", { method: "POST", body: {} });
+/** A page of the bearer's security events, newest first; `cursor` is the `next` of the one before. */
+export const events = (cursor) => authorized(cursor ? `events/?cursor=${encodeURIComponent(cursor)}` : "events/");
 
 /** Ends the session and forgets it here, after the account is deleted. */
 export async function deleteAccount(password) {

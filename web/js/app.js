@@ -368,7 +368,41 @@ const PAGES = {
     });
     return page("sessions.title", "sessions.lead", el("ul", { class: "sessions" }, items), list.length > 1 ? revoke : null);
   },
+
+  async activity() {
+    const list = el("ul", { class: "events" });
+    const more = el("button", { type: "button", class: "secondary", id: "more-events", text: t("activity.more") });
+    const append = async (cursor) => {
+      const { results, next } = await api.events(cursor);
+      list.append(...results.map(eventItem));
+      more.hidden = !next;
+      more.onclick = async () => {
+        more.disabled = true;
+        try {
+          await append(next);
+        } finally {
+          more.disabled = false;
+        }
+      };
+    };
+    await append(null);
+    if (!list.children.length) list.append(el("li", { class: "muted", text: t("activity.none") }));
+    return page("activity.title", "activity.lead", list, more);
+  },
 };
+
+/** One security event as the activity page shows it: what, when, from where, and why. */
+function eventItem(event) {
+  const why = event.detail?.reason || event.detail?.outcome;
+  const where = [event.device || t("sessions.unknownDevice"), event.ip].filter(Boolean).join(" · ");
+  return el(
+    "li",
+    { class: `event event-${event.type}`, "data-event": event.type },
+    el("strong", { text: t(`event.${event.type}`) }),
+    why ? el("span", { class: "badge muted-badge", text: t(`event.why.${why}`) }) : null,
+    el("p", { class: "muted", text: `${formatDate(event.time)} · ${where}` }),
+  );
+}
 
 function deleteSection() {
   return el(
@@ -383,11 +417,11 @@ function deleteSection() {
   );
 }
 
-const PROTECTED = new Set(["mypage", "profile", "password", "sessions"]);
+const PROTECTED = new Set(["mypage", "profile", "password", "sessions", "activity"]);
 
 function renderNav() {
   const links = api.isSignedIn()
-    ? [["mypage", "nav.mypage"], ["profile", "nav.profile"], ["sessions", "nav.sessions"], ["password", "nav.password"]]
+    ? [["mypage", "nav.mypage"], ["profile", "nav.profile"], ["sessions", "nav.sessions"], ["activity", "nav.activity"], ["password", "nav.password"]]
     : [["login", "nav.login"], ["join", "nav.join"]];
   const current = location.hash.slice(2);
   const logout = api.isSignedIn()
