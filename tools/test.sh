@@ -18,9 +18,13 @@ python3 tools/check_modules.py
 python3 tools/check_modules.py --self-test
 say "cargo clippy (warnings denied)"
 cargo clippy --workspace --all-targets --quiet -- -D warnings
+# --all-targets means the targets with tests: the end-to-end and faults targets (test = false,
+# they need a stack) are named.
+cargo clippy --workspace --test e2e --test faults --quiet -- -D warnings
 say "building functions and tests"
 cargo build --workspace --bins --quiet
-cargo test --workspace --tests --test e2e --test faults --no-run --quiet
+cargo test --workspace --tests --no-run --quiet
+cargo test --workspace --test e2e --test faults --no-run --quiet
 stack_begin
 # The throwaway key files of this run go with it.
 trap 'stack_end; rm -rf "$LOCAL"/test-keys-$$-*' EXIT
