@@ -84,6 +84,7 @@ ROUTES = {
     "/account/sessions/{id}": "sessions",
     "/account/sessions/revoke-others": "sessions-revoke-others",
     "/account/events": "security-events",
+    "/account/admin/users": "admin-users",
     "/account/password/reset": "password-reset",
     "/account/password/reset/confirm": "password-reset-confirm",
     "/account/join/verify-email": "verify-email",

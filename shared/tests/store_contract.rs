@@ -13,7 +13,7 @@ use shared::account::create_superuser;
 use shared::ids::random_id;
 use shared::store::{
     EventKind, EventPosition, EventSubject, MailPurpose, NextRefresh, ProfileChanges, Registration, Rotation,
-    SecurityEvent, SessionProblem, ThrottleRecord,
+    SecurityEvent, SessionProblem, ThrottleRecord, UserPosition, UserQuery,
 };
 
 /// Each test of the contract, once per store.
@@ -59,6 +59,7 @@ contract!(
     a_login_that_read_the_user_before_the_deletion_starts_no_session_after_it,
     events_ride_in_their_actions_transactions_and_exist_only_if_they_committed,
     a_subjects_events_page_newest_first_within_the_retention_and_no_further,
+    staff_list_users_in_email_order_by_prefix_and_flags_a_page_at_a_time,
 );
 
 async fn users_are_created_found_and_unique_by_email<S: Harness>() {
@@ -727,4 +728,89 @@ async fn a_subjects_events_page_newest_first_within_the_retention_and_no_further
     assert!(page.next.is_none());
     let none = store.events_of(&EventSubject::User(43), since, None, 10).await.unwrap();
     assert!(none.events.is_empty() && none.next.is_none());
+}
+
+async fn staff_list_users_in_email_order_by_prefix_and_flags_a_page_at_a_time<S: Harness>() {
+    let store = S::fresh().await;
+    let mut ids = std::collections::HashMap::new();
+    for email in [
+        "carol@example.com",
+        "ada@example.com",
+        "bob@example.com",
+        "al@example.com",
+        "adam@example.com",
+    ] {
+        let mut user = new_user(email);
+        user.is_staff = email == "bob@example.com";
+        let Registration::Created(created) = store.create_user(user, None, &[]).await.unwrap() else {
+            panic!("{email} created");
+        };
+        ids.insert(email, created.id);
+    }
+    store.set_active(ids["adam@example.com"], false).await;
+    let emails = |page: &shared::store::UserPage| page.users.iter().map(|user| user.email.clone()).collect::<Vec<_>>();
+
+    // Every user, two a page, in email order, each once.
+    let everyone = UserQuery::default();
+    let mut listed = Vec::new();
+    let mut after: Option<UserPosition> = None;
+    let mut pages = 0;
+    loop {
+        let page = store.list_users(&everyone, after.as_ref(), 2).await.unwrap();
+        pages += 1;
+        listed.extend(emails(&page));
+        match page.next {
+            Some(next) => after = Some(next),
+            None => break,
+        }
+    }
+    assert_eq!(
+        listed,
+        [
+            "ada@example.com",
+            "adam@example.com",
+            "al@example.com",
+            "bob@example.com",
+            "carol@example.com"
+        ]
+    );
+    assert_eq!(pages, 3);
+
+    let query = |prefix: &str, is_active, is_staff| UserQuery {
+        email_prefix: prefix.to_owned(),
+        is_active,
+        is_staff,
+    };
+    let all = |query: UserQuery| {
+        let store = &store;
+        async move { emails(&store.list_users(&query, None, 50).await.unwrap()) }
+    };
+    assert_eq!(
+        all(query("ad", None, None)).await,
+        ["ada@example.com", "adam@example.com"]
+    );
+    assert_eq!(all(query("ada@", None, None)).await, ["ada@example.com"]);
+    assert_eq!(
+        all(query("a", Some(true), None)).await,
+        ["ada@example.com", "al@example.com"]
+    );
+    assert_eq!(all(query("", Some(false), None)).await, ["adam@example.com"]);
+    assert_eq!(all(query("", None, Some(true))).await, ["bob@example.com"]);
+    assert_eq!(all(query("b", Some(true), Some(false))).await, Vec::<String>::new());
+    assert!(all(query("zed", None, None)).await.is_empty());
+
+    // What the list shows of a user, and a change of it showing there.
+    let page = store.list_users(&query("bob", None, None), None, 1).await.unwrap();
+    let bob = &page.users[0];
+    assert_eq!(
+        (bob.id, bob.is_staff, bob.is_active, bob.first_name.as_str()),
+        (ids["bob@example.com"], true, true, "Ada")
+    );
+    assert!(page.next.is_none());
+    store.set_active(ids["bob@example.com"], false).await;
+    assert_eq!(all(query("", None, Some(true))).await, ["bob@example.com"]);
+    assert!(
+        all(query("bob", Some(true), None)).await.is_empty(),
+        "the deactivation is in the index"
+    );
 }

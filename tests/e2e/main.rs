@@ -1,5 +1,6 @@
 //! End-to-end: every route over real HTTP through cargo lambda's router and real DynamoDB.
 
+mod admin;
 mod conventions;
 mod email;
 mod flows;

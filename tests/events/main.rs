@@ -55,6 +55,7 @@ async fn dispatch(app: &App<MemoryStore>, request: lambda_http::Request) -> Resp
         "/account/join/verify-email" => verify_email::handle(app, request).await,
         "/account/join/resend-email" => resend_email::handle(app, request).await,
         "/account/events" => security_events::handle(app, request).await,
+        "/account/admin/users" => admin_users::handle(app, request).await,
         "/account/.well-known/jwks.json" | "/account/.well-known/openid-configuration" => {
             well_known::handle(app, request).await
         }
@@ -75,7 +76,9 @@ async fn send(app: &App<MemoryStore>, name: &str, tokens: (&str, &str)) -> (u16,
     }
 }
 
-const COVERED: [&str; 57] = [
+const COVERED: [&str; 59] = [
+    "admin-users.json",
+    "admin-users-no-slash.json",
     "join.json",
     "security-events.json",
     "security-events-no-slash.json",
@@ -578,4 +581,34 @@ async fn the_mail_error_events_get_the_references_answers() {
         assert_eq!(send_mail_event(&app, name, &[]).await, (status, expected), "{name}");
     }
     assert!(mailer.sent().is_empty());
+}
+
+#[tokio::test]
+async fn the_admin_events_list_users_for_staff_alone() {
+    let app = app();
+    let none = ("REPLACE_WITH_ACCESS_TOKEN", "REPLACE_WITH_REFRESH_TOKEN");
+    assert_eq!(send(&app, "join.json", none).await.0, 201);
+    let login = login::handle(&app, event("login.json", none.0, none.1)).await;
+    let session = body_json(&login);
+    let tokens = (
+        session["access"].as_str().expect("access"),
+        session["refresh"].as_str().expect("refresh"),
+    );
+    let forbidden = (
+        403,
+        json!({"detail": "You do not have permission to perform this action."}),
+    );
+    for name in ["admin-users.json", "admin-users-no-slash.json"] {
+        assert_eq!(send(&app, name, tokens).await, forbidden, "{name}");
+        assert_eq!(send(&app, name, none).await.0, 401, "{name}");
+    }
+    let ada = session["user"]["pk"].as_u64().expect("a pk");
+    app.store.set_staff(ada, true);
+    for name in ["admin-users.json", "admin-users-no-slash.json"] {
+        let (status, body) = send(&app, name, tokens).await;
+        assert_eq!(status, 200, "{name}: {body}");
+        assert_eq!(body["results"][0]["email"], "ada@example.com", "{name}");
+        assert_eq!(body["results"][0]["is_staff"], true, "{name}");
+        assert_eq!(body["next"], Value::Null, "{name}");
+    }
 }

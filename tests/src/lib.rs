@@ -39,6 +39,7 @@ pub const USER_DELETE: &str = "/account/user/delete/";
 pub const SESSIONS: &str = "/account/sessions/";
 pub const REVOKE_OTHERS: &str = "/account/sessions/revoke-others/";
 pub const EVENTS: &str = "/account/events/";
+pub const ADMIN_USERS: &str = "/account/admin/users/";
 pub const JWKS: &str = "/account/.well-known/jwks.json";
 pub const OPENID_CONFIGURATION: &str = "/account/.well-known/openid-configuration";
 pub const PASSWORD_RESET: &str = "/account/password/reset/";
@@ -898,6 +899,23 @@ pub async fn set_active(pk: u64, active: bool) {
         .expect("deactivating the user");
 }
 
+/// Sets the user's `is_staff`, as a superuser would.
+pub async fn set_staff(pk: u64, staff: bool) {
+    let [pk_attr, sk_attr] = user_key(pk);
+    dynamodb()
+        .await
+        .update_item()
+        .table_name(table_name())
+        .key(pk_attr.0, pk_attr.1)
+        .key(sk_attr.0, sk_attr.1)
+        .update_expression("SET is_staff = :staff")
+        .condition_expression("attribute_exists(PK)")
+        .expression_attribute_values(":staff", AttributeValue::Bool(staff))
+        .send()
+        .await
+        .expect("making the user staff");
+}
+
 /// One attribute of the user's item as stored (`None`: no such item or attribute).
 pub async fn user_attribute(pk: u64, name: &str) -> Option<AttributeValue> {
     let [pk_attr, sk_attr] = user_key(pk);
@@ -1004,6 +1022,8 @@ pub enum Protected {
     UserDelete,
     /// GET /account/events/.
     Events,
+    /// GET /account/admin/users/ (a non-staff user's valid token gets 403, not one of these).
+    AdminUsers,
 }
 
 impl Protected {
@@ -1036,6 +1056,7 @@ impl Protected {
             Protected::RevokeOthers => post_json_with(REVOKE_OTHERS, json!({}), &headers).await,
             Protected::UserDelete => post_json_with(USER_DELETE, json!({"password": PASSWORD}), &headers).await,
             Protected::Events => get(EVENTS, &headers).await,
+            Protected::AdminUsers => get(ADMIN_USERS, &headers).await,
         }
     }
 

@@ -6,12 +6,13 @@
 //! continues this user's list) page through it: `{"results": [...], "next": cursor | null}`.
 
 use lambda_http::http::StatusCode;
-use lambda_http::{Body, Request, RequestExt, Response};
+use lambda_http::{Body, Request, Response};
 use serde_json::json;
 
 use shared::auth::authenticate;
+use shared::http::pages::{self, INVALID_CURSOR};
 use shared::http::{ApiError, Endpoint, FieldErrors, json_response, serve};
-use shared::security_log::{cursor, event_json, read_cursor, retained_since};
+use shared::security_log::{cursor, event_json, position_of, retained_since};
 use shared::store::{EventStore, EventSubject, SessionStore};
 use shared::{App, KeyUse};
 
@@ -21,9 +22,6 @@ pub const KEY_USE: KeyUse = KeyUse::Verify;
 pub const ENDPOINT: Endpoint = Endpoint::get("Security Event List", "/account/events");
 
 pub const DEFAULT_LIMIT: usize = 20;
-pub const MAX_LIMIT: usize = 100;
-pub const INVALID_LIMIT: &str = "Ensure this value is a whole number from 1 to 100.";
-pub const INVALID_CURSOR: &str = "Invalid cursor.";
 
 pub async fn handle<S: SessionStore + EventStore>(app: &App<S>, request: Request) -> Response<Body> {
     serve(&app.config.cors, &ENDPOINT, &request, |request| list(app, request)).await
@@ -34,28 +32,14 @@ async fn list<S: SessionStore + EventStore>(app: &App<S>, request: &Request) -> 
     let user_id = authenticated.user.id;
     // The cursor is bound to this list: another user's, or an admin query's, does not read.
     let query = format!("user:{user_id}");
-    let parameters = request.query_string_parameters_ref();
-    let parameter = |name: &str| parameters.and_then(|parameters| parameters.first(name));
     let mut errors = FieldErrors::default();
-    let limit = match parameter("limit") {
-        None => Some(DEFAULT_LIMIT),
-        Some(text) => text.trim().parse().ok().filter(|limit| (1..=MAX_LIMIT).contains(limit)),
-    };
-    if limit.is_none() {
-        errors.add("limit", INVALID_LIMIT);
-    }
-    let after = match parameter("cursor") {
-        None => None,
-        Some(text) => {
-            let position = read_cursor(&query, text);
-            if position.is_none() {
-                errors.add("cursor", INVALID_CURSOR);
-            }
-            position
-        }
-    };
+    let limit = pages::limit(request, DEFAULT_LIMIT, &mut errors);
+    let after = pages::after(request, &query, &mut errors);
     errors.into_result()?;
-    let limit = limit.unwrap_or(DEFAULT_LIMIT);
+    let after = match after {
+        Some(position) => Some(position_of(&position).ok_or_else(invalid_cursor)?),
+        None => None,
+    };
     let page = app
         .store
         .events_of(
@@ -71,4 +55,8 @@ async fn list<S: SessionStore + EventStore>(app: &App<S>, request: &Request) -> 
         StatusCode::OK,
         &json!({"results": results, "next": next}),
     ))
+}
+
+fn invalid_cursor() -> ApiError {
+    ApiError::Validation(FieldErrors::single("cursor", INVALID_CURSOR))
 }

@@ -5,8 +5,9 @@
 use lambda_http::{Body, Response};
 use serde_json::{Value, json};
 
-use security_events::{ENDPOINT, INVALID_CURSOR, INVALID_LIMIT, handle};
+use security_events::{ENDPOINT, handle};
 use shared::App;
+use shared::http::pages::{INVALID_CURSOR, INVALID_LIMIT};
 use shared::ids::random_id;
 use shared::store::{EventKind, EventStore, EventSubject, MemoryStore, SecurityEvent};
 use shared::testing::{

@@ -5,4 +5,6 @@ pub mod password;
 pub mod session;
 pub mod throttle;
 
-pub use session::{Authenticated, LiveRefresh, RefreshUse, Standing, authenticate, check_refresh, standing};
+pub use session::{
+    Authenticated, LiveRefresh, RefreshUse, Standing, authenticate, authenticate_staff, check_refresh, standing,
+};

@@ -45,6 +45,18 @@ pub async fn authenticate<S: SessionStore>(app: &App<S>, request: &Request) -> R
     }
 }
 
+/// Authenticates the bearer as [`authenticate`] does, then requires an active staff user, as
+/// read from the store now (never from a claim in the token): anyone else gets DRF's 403 — a
+/// user who is not staff, and one deactivated or deleted since their token was issued. An
+/// anonymous or refused token gets the 401 every protected route answers.
+pub async fn authenticate_staff<S: SessionStore>(app: &App<S>, request: &Request) -> Result<Authenticated, ApiError> {
+    match authenticate(app, request).await {
+        Ok(authenticated) if authenticated.user.is_staff && authenticated.user.is_active => Ok(authenticated),
+        Ok(_) | Err(ApiError::Access(AccessDenied::UserNotFound)) => Err(ApiError::Forbidden),
+        Err(error) => Err(error),
+    }
+}
+
 /// Where a presented refresh token stands in its family.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Standing {

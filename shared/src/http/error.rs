@@ -109,6 +109,10 @@ pub enum ApiError {
     /// cross-site check): DRF's CSRF refusal.
     #[error("cross-site request refused")]
     CrossSite,
+    /// Authenticated, but not allowed to do this (DRF's `PermissionDenied`): an admin route
+    /// asked for by anyone but an active staff user.
+    #[error("permission denied")]
+    Forbidden,
     #[error("access denied: {0:?}")]
     Access(AccessDenied),
     #[error("refresh denied: {0:?}")]
@@ -195,6 +199,10 @@ impl ApiError {
                 )
             }
             ApiError::NotFound => (StatusCode::NOT_FOUND, json!({"detail": "Not found."})),
+            ApiError::Forbidden => (
+                StatusCode::FORBIDDEN,
+                json!({"detail": "You do not have permission to perform this action."}),
+            ),
             // Django's reason, without the origin itself: no answer carries input back.
             ApiError::CrossSite => (
                 StatusCode::FORBIDDEN,

@@ -8,6 +8,7 @@ pub mod device;
 pub mod endpoint;
 pub mod error;
 pub mod input;
+pub mod pages;
 pub mod response;
 
 pub use bearer::bearer_token;

@@ -9,7 +9,8 @@ use super::{
     AccountStore, EmailStore, EventPage, EventPosition, EventStore, EventSubject, LoginThrottleStore,
     MAIL_QUOTA_WINDOW_SECONDS, MailPurpose, NewSession, NewUser, NextRefresh, ProfileChanges, Registration, Rotation,
     SecurityEvent, Session, SessionListStore, SessionProblem, SessionStore, SessionView, StoreError, StoreResult,
-    TOUCH_INTERVAL_SECONDS, ThrottleRecord, User, UserStore,
+    TOUCH_INTERVAL_SECONDS, ThrottleRecord, User, UserDirectory, UserListing, UserPage, UserPosition, UserQuery,
+    UserStore,
 };
 
 #[derive(Default)]
@@ -47,6 +48,15 @@ impl MemoryStore {
             && let Some(user) = state.users.get_mut(&user_id)
         {
             user.is_active = active;
+        }
+    }
+
+    /// Makes a user staff or not (what a superuser would do).
+    pub fn set_staff(&self, user_id: u64, staff: bool) {
+        if let Ok(mut state) = self.state.lock()
+            && let Some(user) = state.users.get_mut(&user_id)
+        {
+            user.is_staff = staff;
         }
     }
 
@@ -95,6 +105,12 @@ impl MemoryStore {
     /// Every event recorded so far, oldest first.
     pub fn events(&self) -> Vec<SecurityEvent> {
         self.state.lock().map(|state| state.events.clone()).unwrap_or_default()
+    }
+
+    /// The user with this email, read at once (tests).
+    pub fn find_by_email_now(&self, email: &str) -> Option<User> {
+        let state = self.state.lock().ok()?;
+        state.emails.get(email).and_then(|id| state.users.get(id)).cloned()
     }
 
     pub fn user(&self, user_id: u64) -> Option<User> {
@@ -498,5 +514,31 @@ impl EventStore for MemoryStore {
             false => None,
         };
         Ok(EventPage { events, next })
+    }
+}
+
+impl UserDirectory for MemoryStore {
+    async fn list_users(&self, query: &UserQuery, after: Option<&UserPosition>, limit: usize) -> StoreResult<UserPage> {
+        let state = self.state()?;
+        let mut users: Vec<UserListing> = state
+            .users
+            .values()
+            .map(UserListing::from)
+            .filter(|user| query.matches(user))
+            .filter(|user| after.is_none_or(|after| user.email.as_str() > after.email.as_str()))
+            .collect();
+        // The index's order: by email (unique).
+        users.sort_by(|a, b| a.email.cmp(&b.email));
+        let next = match users.len() > limit {
+            true => {
+                users.truncate(limit);
+                users.last().map(|user| UserPosition {
+                    email: user.email.clone(),
+                    id: user.id,
+                })
+            }
+            false => None,
+        };
+        Ok(UserPage { users, next })
     }
 }

@@ -10,6 +10,7 @@
 //! they are written in it, so an event exists exactly when its action happened, at no extra
 //! round trip. Other events go through [`EventStore::record_events`].
 
+mod directory;
 mod dynamo;
 mod event;
 mod memory;
@@ -17,6 +18,7 @@ mod model;
 
 use std::future::Future;
 
+pub use directory::{UserListing, UserPage, UserPosition, UserQuery};
 pub use dynamo::{DynamoStore, TableDefinition};
 pub use event::{EventKind, EventPage, EventPosition, EventSubject, SecurityEvent};
 pub use memory::MemoryStore;
@@ -229,12 +231,38 @@ pub trait EventStore: Send + Sync {
     ) -> impl Future<Output = StoreResult<EventPage>> + Send;
 }
 
+/// The users as staff list them (`crate::store::UserQuery`), in email order.
+pub trait UserDirectory: Send + Sync {
+    /// At most `limit` users the query matches, from after `after`, in email order; never a
+    /// scan (DynamoDB: the `users-by-email` index, at most a few index pages a call).
+    fn list_users(
+        &self,
+        query: &UserQuery,
+        after: Option<&UserPosition>,
+        limit: usize,
+    ) -> impl Future<Output = StoreResult<UserPage>> + Send;
+}
+
 /// Every trait: what the application holds.
 pub trait Store:
-    UserStore + SessionStore + SessionListStore + AccountStore + LoginThrottleStore + EmailStore + EventStore
+    UserStore
+    + SessionStore
+    + SessionListStore
+    + AccountStore
+    + LoginThrottleStore
+    + EmailStore
+    + EventStore
+    + UserDirectory
 {
 }
 impl<T> Store for T where
-    T: UserStore + SessionStore + SessionListStore + AccountStore + LoginThrottleStore + EmailStore + EventStore
+    T: UserStore
+        + SessionStore
+        + SessionListStore
+        + AccountStore
+        + LoginThrottleStore
+        + EmailStore
+        + EventStore
+        + UserDirectory
 {
 }

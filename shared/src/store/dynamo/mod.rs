@@ -11,6 +11,9 @@
 //! | mail quota    | `MAIL#<email>`    | `RESET`/`CONFIRM` | `count`; `expires_at`: window end and TTL     |
 //! | event         | `EVENTS#<subject>`| `EVENT#<ms>#<id>` | the `SecurityEvent` fields; `expires_at` TTL  |
 //!
+//! One global secondary index, `users-by-email` (`TableDefinition::USER_INDEX`): user items
+//! carry `user_list = USERS`, so the admin list is a Query of them in email order.
+//!
 //! Every attribute named in an expression goes through a `#name`, so no DynamoDB reserved word
 //! can break an expression.
 
@@ -24,13 +27,14 @@ use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder;
 use aws_sdk_dynamodb::operation::update_item::{UpdateItemError, UpdateItemOutput};
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, AttributeValue, BillingMode, ConditionCheck, Delete, DeleteRequest, KeySchemaElement, KeyType,
-    KeysAndAttributes, Put, ReturnValuesOnConditionCheckFailure, ScalarAttributeType, TimeToLiveSpecification,
-    TransactWriteItem, Update, WriteRequest,
+    AttributeDefinition, AttributeValue, BillingMode, ConditionCheck, Delete, DeleteRequest, GlobalSecondaryIndex,
+    KeySchemaElement, KeyType, KeysAndAttributes, Projection, ProjectionType, Put, ReturnValuesOnConditionCheckFailure,
+    ScalarAttributeType, TimeToLiveSpecification, TransactWriteItem, Update, WriteRequest,
 };
 use serde::Serialize;
 
 mod accounts;
+mod directory;
 mod events;
 mod mail;
 mod sessions;
@@ -53,6 +57,26 @@ impl TableDefinition {
     pub const PARTITION_KEY: &'static str = "PK";
     pub const SORT_KEY: &'static str = "SK";
     pub const TTL_ATTRIBUTE: &'static str = "expires_at";
+    /// The admin list's index: every user item in one index partition, sorted by email, so a
+    /// prefix of an email is one Query (`begins_with`) and the whole list pages in email order.
+    pub const USER_INDEX: &'static str = "users-by-email";
+    /// Its partition key, on user items only (`USERS`): other items stay out of the index.
+    pub const USER_INDEX_PARTITION: &'static str = "user_list";
+    pub const USER_INDEX_PARTITION_VALUE: &'static str = "USERS";
+    pub const USER_INDEX_SORT: &'static str = "email";
+    /// What the index holds beside the keys: what the list shows. Never the password hash, and
+    /// nothing a login or a refresh writes (`last_login`, `session_epoch`), so those writes do
+    /// not touch the index.
+    pub const USER_INDEX_ATTRIBUTES: [&'static str; 8] = [
+        "id",
+        "first_name",
+        "last_name",
+        "is_active",
+        "is_staff",
+        "is_superuser",
+        "email_verified",
+        "date_joined",
+    ];
 
     /// The definition in CloudFormation's words, for `account-admin table-definition`, which
     /// `make test` compares with the table of `template.yaml`.
@@ -62,11 +86,21 @@ impl TableDefinition {
             "AttributeDefinitions": [
                 {"AttributeName": Self::PARTITION_KEY, "AttributeType": "S"},
                 {"AttributeName": Self::SORT_KEY, "AttributeType": "S"},
+                {"AttributeName": Self::USER_INDEX_PARTITION, "AttributeType": "S"},
+                {"AttributeName": Self::USER_INDEX_SORT, "AttributeType": "S"},
             ],
             "KeySchema": [
                 {"AttributeName": Self::PARTITION_KEY, "KeyType": "HASH"},
                 {"AttributeName": Self::SORT_KEY, "KeyType": "RANGE"},
             ],
+            "GlobalSecondaryIndexes": [{
+                "IndexName": Self::USER_INDEX,
+                "KeySchema": [
+                    {"AttributeName": Self::USER_INDEX_PARTITION, "KeyType": "HASH"},
+                    {"AttributeName": Self::USER_INDEX_SORT, "KeyType": "RANGE"},
+                ],
+                "Projection": {"ProjectionType": "INCLUDE", "NonKeyAttributes": Self::USER_INDEX_ATTRIBUTES},
+            }],
             "TimeToLiveSpecification": {"AttributeName": Self::TTL_ATTRIBUTE, "Enabled": true},
         })
     }
@@ -199,8 +233,26 @@ impl DynamoStore {
             .billing_mode(BillingMode::PayPerRequest)
             .attribute_definitions(attribute(TableDefinition::PARTITION_KEY)?)
             .attribute_definitions(attribute(TableDefinition::SORT_KEY)?)
+            .attribute_definitions(attribute(TableDefinition::USER_INDEX_PARTITION)?)
+            .attribute_definitions(attribute(TableDefinition::USER_INDEX_SORT)?)
             .key_schema(key(TableDefinition::PARTITION_KEY, KeyType::Hash)?)
             .key_schema(key(TableDefinition::SORT_KEY, KeyType::Range)?)
+            .global_secondary_indexes(
+                GlobalSecondaryIndex::builder()
+                    .index_name(TableDefinition::USER_INDEX)
+                    .key_schema(key(TableDefinition::USER_INDEX_PARTITION, KeyType::Hash)?)
+                    .key_schema(key(TableDefinition::USER_INDEX_SORT, KeyType::Range)?)
+                    .projection(
+                        Projection::builder()
+                            .projection_type(ProjectionType::Include)
+                            .set_non_key_attributes(Some(
+                                TableDefinition::USER_INDEX_ATTRIBUTES.map(str::to_owned).to_vec(),
+                            ))
+                            .build(),
+                    )
+                    .build()
+                    .map_err(|e| StoreError::Other(e.to_string()))?,
+            )
             .send()
             .await;
         if let Err(error) = created {
@@ -396,6 +448,16 @@ where
     } else {
         StoreError::Other(message)
     }
+}
+
+/// A user item: the user's fields, and the key of the admin list's index.
+fn user_item(user: &User) -> StoreResult<HashMap<String, AttributeValue>> {
+    let mut item = to_item(user, user_pk(user.id), USER_SK)?;
+    item.insert(
+        TableDefinition::USER_INDEX_PARTITION.to_owned(),
+        s(TableDefinition::USER_INDEX_PARTITION_VALUE),
+    );
+    Ok(item)
 }
 
 fn session_item(user_id: u64, epoch: u64, new: NewSession) -> StoreResult<HashMap<String, AttributeValue>> {

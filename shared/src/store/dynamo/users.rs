@@ -33,10 +33,7 @@ impl UserStore for DynamoStore {
         };
         let mut claim = key(email_pk(&user.email), EMAIL_SK);
         claim.insert("user_id".to_owned(), n(id));
-        let mut items = vec![
-            self.put(claim, true)?,
-            self.put(to_item(&user, user_pk(id), USER_SK)?, true)?,
-        ];
+        let mut items = vec![self.put(claim, true)?, self.put(user_item(&user)?, true)?];
         if let Some(session) = first_session {
             items.push(self.put(session_item(id, 0, session)?, true)?);
         }
