@@ -72,7 +72,7 @@ mod white_box {
         }
         assert_eq!(seen, expected);
         let active = admin_users(&staff.bearer(), &format!("?q={prefix}&is_active=true")).await;
-        assert_eq!(emails(&active.json()), [&expected[0], &expected[2]]);
+        assert_eq!(emails(&active.json()), [expected[0].clone(), expected[2].clone()]);
 
         // Staff as the store says now: demoted, refused at once, with the same token.
         set_staff(pk, false).await;
