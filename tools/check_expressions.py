@@ -3,7 +3,8 @@ dynalite, which validates expressions as DynamoDB does where moto lets malformed
 undefined or unused names and values, reserved words, syntax. dynalite has no transactions, so
 each item of a TransactWriteItems is sent on its own (a condition check as a conditional
 delete). A ValidationException fails; a failed condition or success both mean the request was
-well formed. Usage: python check_expressions.py REQUESTS.jsonl DYNALITE_PORT
+well formed. The table is created as the code defines it (`account-admin table-definition`), its
+index included. Usage: python check_expressions.py REQUESTS.jsonl DYNALITE_PORT TABLE_DEFINITION_JSON
 """
 
 import json
@@ -21,7 +22,9 @@ def snake(name):
 
 
 def main():
-    log, port = sys.argv[1], sys.argv[2]
+    log, port, definition_file = sys.argv[1], sys.argv[2], sys.argv[3]
+    with open(definition_file) as handle:
+        definition = json.load(handle)
     client = boto3.client(
         "dynamodb",
         endpoint_url=f"http://127.0.0.1:{port}",
@@ -31,9 +34,10 @@ def main():
     )
     client.create_table(
         TableName=TABLE,
-        AttributeDefinitions=[{"AttributeName": "PK", "AttributeType": "S"}, {"AttributeName": "SK", "AttributeType": "S"}],
-        KeySchema=[{"AttributeName": "PK", "KeyType": "HASH"}, {"AttributeName": "SK", "KeyType": "RANGE"}],
-        BillingMode="PAY_PER_REQUEST",
+        AttributeDefinitions=definition["AttributeDefinitions"],
+        KeySchema=definition["KeySchema"],
+        GlobalSecondaryIndexes=definition.get("GlobalSecondaryIndexes", []),
+        BillingMode=definition["BillingMode"],
     )
     client.get_waiter("table_exists").wait(TableName=TABLE)
 

@@ -101,7 +101,7 @@ dynalite_port="$(free_port)"
 say "dynalite on 127.0.0.1:$dynalite_port: the store's requests, checked beside the end-to-end tests"
 stack_service "$LOCAL/dynalite.log" node "$TOOLS/dynalite/node_modules/dynalite/cli.js" --port "$dynalite_port"
 wait_for_http "http://127.0.0.1:$dynalite_port" 30
-stack_service "$LOCAL/check-expressions.log" python "$ROOT/tools/check_expressions.py" "$DYNAMODB_REQUEST_LOG" "$dynalite_port"
+stack_service "$LOCAL/check-expressions.log" python "$ROOT/tools/check_expressions.py" "$DYNAMODB_REQUEST_LOG" "$dynalite_port" "$LOCAL/table-definition.json"
 expressions_pid="$SERVICE_PID"
 
 end_to_end
