@@ -113,6 +113,17 @@ def listener_pids(port):
     return sorted({int(part.split("=")[1].rstrip(",)")) for part in out.split() for part in part.split(",") if part.startswith("pid=")})
 
 
+def signal_masks(pid):
+    """SigIgn, SigBlk, SigCgt and SigPnd/ShdPnd of `pid` (as /proc shows them), and its state."""
+    fields = dict(line.split(":\t", 1) for line in pathlib.Path(f"/proc/{pid}/status").read_text().splitlines()
+                  if ":\t" in line)
+    return {name: fields[name] for name in ("State", "SigIgn", "SigBlk", "SigCgt", "SigPnd", "ShdPnd")}
+
+
+def ignored(pid, signum):
+    return int(signal_masks(pid)["SigIgn"], 16) >> (signum - 1) & 1 == 1
+
+
 def guard_pids(script_pid):
     state = f"stack-{script_pid}.state".encode()
     return pids_where(lambda entry: state in (entry / "cmdline").read_bytes())
@@ -194,6 +205,10 @@ def stop_and_check(name, stop):
         for path in ("/account/mypage/", "/account/login/"):
             status = status_of(base + path, "OPTIONS")
             assert status == 200, f"OPTIONS {path}: {status}"
+        # bash cannot trap a signal it was started with ignored: a case whose signal dev.sh
+        # ignores would report a leak that no terminal or supervisor can cause.
+        deaf = [sig.name for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP) if ignored(stack.process.pid, sig)]
+        assert not deaf, f"dev.sh was started with {', '.join(deaf)} ignored (inherited from how this check was started)"
         pids, groups = stack.members()
         kinds = sorted(set(pids.values()))
         assert kinds == ["API listener", "DynamoDB listener", "dev.sh", "function", "guard", "web listener"], kinds
@@ -207,7 +222,8 @@ def stop_and_check(name, stop):
                 print(f"check_dev_stop: {name}: {len(pids)} processes, all gone in {time.monotonic() - started:.1f}s")
                 return True
             time.sleep(0.2)
-        print(f"check_dev_stop: {name}: left after {STOP_DEADLINE}s: {', '.join(left)} (log: {stack.log})")
+        state = signal_masks(stack.process.pid) if alive(stack.process.pid) else "ended"
+        print(f"check_dev_stop: {name}: left after {STOP_DEADLINE}s: {', '.join(left)} (dev.sh: {state}; log: {stack.log})")
         return False
     finally:
         stack.kill_everything()
@@ -260,10 +276,13 @@ CASES = {
 
 
 def main():
-    # A shell starts a background job with SIGINT ignored, and an ignored signal stays ignored
-    # across exec: make test runs this check in the background, and Ctrl-C's case would find a
-    # make dev that cannot hear it. Handling SIGINT here gives the stacks it starts the default.
+    # A shell starts a background job with SIGINT ignored, nohup (or a CI runner that detaches
+    # a job the same way) starts it with SIGHUP ignored, and an ignored signal stays ignored
+    # across exec: bash cannot even trap it. make test runs this check in the background, and the
+    # Ctrl-C and closed-terminal cases would find a make dev that cannot hear them, as no make
+    # dev in a terminal is. Handling both here gives the stacks it starts the default.
     signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGHUP, lambda signum, frame: sys.exit(128 + signum))
     LOCAL.mkdir(exist_ok=True)
     results = [stop_and_check(name, stop) for name, stop in CASES.items()]
     results.append(busy_port_is_refused())
