@@ -17,6 +17,12 @@ nothing here names a route:
   sessions. Without it they would run on the shared user below and ruin it for the cases after.
   To chain such an operation in the stateful phase, link it from join's answer: a linked token
   is used as it is, so the chain works on the user it registered itself.
+* `x-staff: true`: the bearer is the staff user: a superuser made once, on first use, the way an
+  operator makes one (`account-admin create-superuser`, password on standard input, against the
+  stack's table: `TABLE_NAME` and the DynamoDB endpoint of the environment `make test` runs this
+  in), then logged in. Admin operations say so; a non-staff bearer would only ever get 403. Admin
+  operations that change or end users act on generated pks, which name nobody: they never
+  touch this user or the others below.
 * `x-credentials`: request fields that carry credentials, filled in *positive* cases only
   (negative ones are meant to be refused for their data): `body: {field: kind}` when the generated
   body has the field or the schema requires it, `cookie: {name: kind}` and `path: {parameter:
@@ -73,8 +79,11 @@ import atexit
 import base64
 import itertools
 import json
+import os
+import pathlib
 import re
 import secrets
+import subprocess
 import threading
 import time
 import zlib
@@ -191,6 +200,23 @@ class Api:
         COUNTERS.add("joins")
         return Account(email, password, body["access"], body["refresh"], time.monotonic())
 
+    def superuser(self):
+        """A new superuser, made by the operator CLI, and a session of theirs."""
+        email, password = _new_identity()
+        admin = os.environ.get("ACCOUNT_ADMIN") or str(
+            pathlib.Path(__file__).resolve().parent.parent / "target" / "debug" / "account-admin"
+        )
+        made = subprocess.run(
+            [admin, "create-superuser", email], input=password + "\n", capture_output=True, text=True, timeout=60
+        )
+        if made.returncode != 0:
+            raise RuntimeError(f"account-admin create-superuser failed: {made.stderr.strip()}")
+        account = Account(email, password)
+        tokens = self.login(account)
+        if tokens is None:
+            raise RuntimeError("a superuser made a moment ago could not log in")
+        return Account(email, password, *tokens, time.monotonic())
+
     def login(self, account):
         """A new session of `account`: (access, refresh), or None if its password is refused."""
         status, body = self._post("/account/login/", {"email": account.email, "password": account.password})
@@ -227,12 +253,13 @@ class Users:
         self.api = None
         self.bearer = None
         self.login = None
+        self.staff = None
 
     def connect(self, base_url):
         with self.lock:
             if self.api is None or self.api.base_url != base_url.rstrip("/"):
                 self.api = Api(base_url)
-                self.bearer = self.login = None
+                self.bearer = self.login = self.staff = None
             return self.api
 
     def bearer_account(self):
@@ -250,10 +277,21 @@ class Users:
                 COUNTERS.add("renewals")
             return account
 
+    def staff_account(self):
+        with self.lock:
+            account = self.staff
+            if account is None or time.monotonic() - account.logged_in_at > SESSION_RENEWAL_SECONDS:
+                account = self.staff = self.api.superuser()
+                COUNTERS.add("joins")
+            return account
+
     def forget_bearer(self, access):
         with self.lock:
             if self.bearer is not None and self.bearer.access == access:
                 self.bearer = None
+                COUNTERS.add("renewals")
+            if self.staff is not None and self.staff.access == access:
+                self.staff = None
                 COUNTERS.add("renewals")
 
     def login_account(self):
@@ -325,6 +363,7 @@ class AccountCredentials:
         bearer = _requires_bearer(operation)
         declared = raw.get("x-credentials") or {}
         fresh = bool(raw.get("x-fresh-user"))
+        staff = bool(raw.get("x-staff"))
         positive = _is_positive(case)
         body_fields = _body_fields_to_fill(case, declared.get("body", {})) if positive else {}
         cookies = dict(declared.get("cookie", {})) if positive and not _keeps_generated(case) else {}
@@ -345,7 +384,11 @@ class AccountCredentials:
 
         api = USERS.connect(operation.schema.get_base_url())
         values = {}
-        if fresh:
+        if staff:
+            account = USERS.staff_account()
+            values.update(access=account.access)
+            shared = True
+        elif fresh:
             account = api.join()
             values.update(access=account.access, refresh=account.refresh)
             shared = False
