@@ -39,6 +39,7 @@ LAYERS = [
     ("security_log",),
     ("auth",),
     ("account",),
+    ("admin",),
     ("testing",),
 ]
 RANK = {module: rank for rank, modules in enumerate(LAYERS) for module in modules}

@@ -5,12 +5,16 @@ use secrecy::{ExposeSecret, SecretString};
 use serde_json::{Value, json};
 use time::OffsetDateTime;
 
+use crate::app::App;
 use crate::auth::password::{self, Attribute};
-use crate::clock::timestamp;
+use crate::clock::{timestamp, unix_timestamp};
 use crate::http::input::{Fields, normalise_email};
 use crate::http::{ApiError, FieldErrors};
 use crate::ids::random_id;
-use crate::store::{NewSession, NewUser, ProfileChanges, Registration, SessionOrigin, StoreError, User, UserStore};
+use crate::store::{
+    NewSession, NewUser, ProfileChanges, Registration, Session, SessionListStore, SessionOrigin, StoreError, User,
+    UserStore,
+};
 use crate::tokens::{Issued, SigningFailed, TokenKeys, TokenKind};
 
 /// The contract's user object (§3).
@@ -22,6 +26,44 @@ pub fn user_json(user: &User) -> Value {
         "last_name": user.last_name,
         "gender": user.gender,
         "date_of_birth": user.date_of_birth,
+    })
+}
+
+/// The most sessions listed (the newest): every answer stays small whatever a user did.
+/// Revoke-others ends the rest too.
+pub const MAX_LISTED_SESSIONS: usize = 100;
+
+/// The user's live sessions, newest first, at most [`MAX_LISTED_SESSIONS`]: exactly those whose
+/// tokens would be accepted now (`Session::in_force`, the rule authentication applies, and the
+/// absolute end). Revoked, expired and stale-epoch sessions are not listed.
+pub async fn live_sessions<S: SessionListStore>(app: &App<S>, user: &User) -> Result<Vec<Session>, ApiError> {
+    let now = crate::clock::now_unix();
+    let mut sessions: Vec<Session> = app
+        .store
+        .list_sessions(user.id)
+        .await?
+        .into_iter()
+        .filter(|session| session.in_force(Some(user), now) && now < app.tokens.session_end(session.started_at()))
+        .collect();
+    // Newest first; sessions from before start times were recorded (0) last.
+    sessions.sort_by(|a, b| b.created_at.cmp(&a.created_at).then_with(|| a.id.cmp(&b.id)));
+    sessions.truncate(MAX_LISTED_SESSIONS);
+    Ok(sessions)
+}
+
+/// One session as the list shows it; `ends` is its absolute end (`MAX_SESSION_SECONDS` after
+/// its login).
+pub fn session_json(session: &Session, current_id: &str, ends: i64) -> Value {
+    json!({
+        "id": session.id,
+        // Unknown (null) only for sessions started before start times were recorded.
+        "created": (session.created_at > 0).then(|| unix_timestamp(session.created_at)),
+        "last_used": unix_timestamp(session.last_used()),
+        // The latest it ends however often it is refreshed (sooner if it is not).
+        "expires": unix_timestamp(ends),
+        "device": session.device,
+        "ip": session.ip,
+        "current": session.id == current_id,
     })
 }
 

@@ -26,6 +26,17 @@ pub fn event(
     actor: Option<u64>,
     origin: &SessionOrigin,
 ) -> SecurityEvent {
+    kept_for(config.event_retention_days, kind, user, actor, origin)
+}
+
+/// [`event`], kept for `retention_days` (for `account-admin`, which has no function's `Config`).
+pub fn kept_for(
+    retention_days: i64,
+    kind: EventKind,
+    user: EventSubject,
+    actor: Option<u64>,
+    origin: &SessionOrigin,
+) -> SecurityEvent {
     let at_ms = i64::try_from(OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000).unwrap_or(0);
     SecurityEvent {
         id: random_id(),
@@ -36,7 +47,7 @@ pub fn event(
         ip: origin.ip.clone(),
         device: Some(origin.device.clone()).filter(|device| !device.is_empty()),
         detail: BTreeMap::new(),
-        expires_at: (at_ms + config.event_retention_days * MILLIS_PER_DAY) / 1000,
+        expires_at: (at_ms + retention_days * MILLIS_PER_DAY) / 1000,
     }
 }
 

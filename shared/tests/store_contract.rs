@@ -12,8 +12,8 @@ use secrecy::SecretString;
 use shared::account::create_superuser;
 use shared::ids::random_id;
 use shared::store::{
-    EventKind, EventPosition, EventSubject, MailPurpose, NextRefresh, ProfileChanges, Registration, Rotation,
-    SecurityEvent, SessionProblem, ThrottleRecord, UserPosition, UserQuery,
+    AdminChanges, AdminRefusal, EventFilter, EventKind, EventPosition, EventSubject, MailPurpose, NextRefresh,
+    ProfileChanges, Registration, Rotation, SecurityEvent, SessionProblem, ThrottleRecord, UserPosition, UserQuery,
 };
 
 /// Each test of the contract, once per store.
@@ -60,6 +60,11 @@ contract!(
     events_ride_in_their_actions_transactions_and_exist_only_if_they_committed,
     a_subjects_events_page_newest_first_within_the_retention_and_no_further,
     staff_list_users_in_email_order_by_prefix_and_flags_a_page_at_a_time,
+    an_admin_write_applies_to_what_was_read_and_a_stale_read_is_a_conflict,
+    the_last_active_superuser_cannot_be_demoted_deactivated_or_deleted,
+    racing_demotions_of_the_last_two_superusers_leave_one,
+    an_admin_sign_out_ends_every_session_and_a_deletion_frees_the_email,
+    the_event_log_pages_everyone_newest_first_across_days_and_by_filter,
 );
 
 async fn users_are_created_found_and_unique_by_email<S: Harness>() {
@@ -813,4 +818,229 @@ async fn staff_list_users_in_email_order_by_prefix_and_flags_a_page_at_a_time<S:
         all(query("bob", Some(true), None)).await.is_empty(),
         "the deactivation is in the index"
     );
+}
+
+fn demotion() -> AdminChanges {
+    AdminChanges {
+        is_superuser: Some(false),
+        ..Default::default()
+    }
+}
+
+async fn a_superuser<S: Harness>(store: &S, email: &str) -> shared::store::User {
+    create_superuser(store, email, &SecretString::from("Admin-Pw!93821"))
+        .await
+        .unwrap()
+}
+
+async fn an_admin_write_applies_to_what_was_read_and_a_stale_read_is_a_conflict<S: Harness>() {
+    let store = S::fresh().await;
+    let (user, session) = joined(&store, "ada@example.com").await;
+    let rename = |name: &str| AdminChanges {
+        profile: ProfileChanges {
+            first_name: Some(name.to_owned()),
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    let event = an_event(
+        EventKind::AdminUpdate,
+        EventSubject::User(user.id),
+        shared::now_unix() * 1000,
+    );
+    let renamed = store
+        .admin_update(&user, &rename("One"), std::slice::from_ref(&event))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(renamed.first_name, "One");
+    assert_eq!(
+        events_of_user(&store, user.id).await,
+        [event],
+        "the event rides in the write"
+    );
+    // `user` is stale now: the same field again is a conflict, and the first change stands.
+    assert_eq!(
+        store.admin_update(&user, &rename("Two"), &[]).await.unwrap(),
+        Err(AdminRefusal::Conflict)
+    );
+    assert_eq!(store.find_by_id(user.id).await.unwrap().unwrap().first_name, "One");
+    // Another field read as it still is: applied beside the first change, which it keeps.
+    let verify = AdminChanges {
+        email_verified: Some(true),
+        ..Default::default()
+    };
+    let both = store.admin_update(&user, &verify, &[]).await.unwrap().unwrap();
+    assert!(both.email_verified && both.first_name == "One");
+    // A deactivation moves the epoch: the session ends with it, and stays ended.
+    let deactivate = AdminChanges {
+        is_active: Some(false),
+        ..Default::default()
+    };
+    let inactive = store.admin_update(&both, &deactivate, &[]).await.unwrap().unwrap();
+    assert!(!inactive.is_active && inactive.session_epoch == both.session_epoch + 1);
+    let reactivate = AdminChanges {
+        is_active: Some(true),
+        ..Default::default()
+    };
+    store.admin_update(&inactive, &reactivate, &[]).await.unwrap().unwrap();
+    let view = store.load(user.id, &session.id).await.unwrap();
+    assert_eq!(view.live(shared::now_unix()).err(), Some(SessionProblem::Revoked));
+    // Gone: nothing written, nothing recreated.
+    store.delete_user_item(user.id).await;
+    assert_eq!(
+        store.admin_update(&inactive, &rename("Three"), &[]).await.unwrap(),
+        Err(AdminRefusal::Gone)
+    );
+    assert!(store.find_by_id(user.id).await.unwrap().is_none());
+}
+
+async fn the_last_active_superuser_cannot_be_demoted_deactivated_or_deleted<S: Harness>() {
+    let store = S::fresh().await;
+    let first = a_superuser(&store, "root@example.com").await;
+    let second = a_superuser(&store, "root2@example.com").await;
+    let first = store.admin_update(&first, &demotion(), &[]).await.unwrap().unwrap();
+    assert!(!first.is_superuser);
+    assert_eq!(
+        store.admin_update(&second, &demotion(), &[]).await.unwrap(),
+        Err(AdminRefusal::LastSuperuser)
+    );
+    let deactivate = AdminChanges {
+        is_active: Some(false),
+        ..Default::default()
+    };
+    assert_eq!(
+        store.admin_update(&second, &deactivate, &[]).await.unwrap(),
+        Err(AdminRefusal::LastSuperuser)
+    );
+    assert_eq!(
+        store.admin_delete(&second, &[]).await.unwrap(),
+        Err(AdminRefusal::LastSuperuser)
+    );
+    let stored = store.find_by_id(second.id).await.unwrap().unwrap();
+    assert!(stored.is_active && stored.is_superuser, "nothing written");
+    // With another active superuser, the rule lets each of these through.
+    let promote = AdminChanges {
+        is_superuser: Some(true),
+        ..Default::default()
+    };
+    store.admin_update(&first, &promote, &[]).await.unwrap().unwrap();
+    assert_eq!(store.admin_delete(&second, &[]).await.unwrap(), Ok(()));
+    assert!(store.find_by_id(second.id).await.unwrap().is_none());
+    let first = store.find_by_id(first.id).await.unwrap().unwrap();
+    assert_eq!(
+        store.admin_update(&first, &demotion(), &[]).await.unwrap(),
+        Err(AdminRefusal::LastSuperuser)
+    );
+}
+
+async fn racing_demotions_of_the_last_two_superusers_leave_one<S: Harness>() {
+    let store = Arc::new(S::fresh().await);
+    let first = a_superuser(&*store, "root@example.com").await;
+    let second = a_superuser(&*store, "root2@example.com").await;
+    let demote = |user: shared::store::User| {
+        let store = Arc::clone(&store);
+        tokio::spawn(async move { store.admin_update(&user, &demotion(), &[]).await })
+    };
+    let (a, b) = tokio::join!(demote(first.clone()), demote(second.clone()));
+    let outcomes = [a.unwrap(), b.unwrap()];
+    let won = outcomes.iter().filter(|outcome| matches!(outcome, Ok(Ok(_)))).count();
+    assert!(won <= 1, "{outcomes:?}");
+    let mut left = 0;
+    for id in [first.id, second.id] {
+        left += usize::from(store.find_by_id(id).await.unwrap().unwrap().is_superuser);
+    }
+    assert_eq!(left, 2 - won, "one superuser at least, whatever the order");
+}
+
+async fn an_admin_sign_out_ends_every_session_and_a_deletion_frees_the_email<S: Harness>() {
+    let store = S::fresh().await;
+    let (user, first) = joined(&store, "ada@example.com").await;
+    let second = a_session();
+    assert!(
+        store
+            .start_session(&user, second.clone(), "2026-12-05T10:00:00Z", &[])
+            .await
+            .unwrap()
+    );
+    assert_eq!(store.admin_sign_out(&user, &[]).await.unwrap(), Ok(()));
+    for session in [&first, &second] {
+        let view = store.load(user.id, &session.id).await.unwrap();
+        assert_eq!(view.live(shared::now_unix()).err(), Some(SessionProblem::Revoked));
+    }
+    // Read before the sign-out: its epoch is gone.
+    assert_eq!(
+        store.admin_sign_out(&user, &[]).await.unwrap(),
+        Err(AdminRefusal::Conflict)
+    );
+    let user = store.find_by_id(user.id).await.unwrap().unwrap();
+    let event = an_event(
+        EventKind::AdminDelete,
+        EventSubject::User(user.id),
+        shared::now_unix() * 1000,
+    );
+    assert_eq!(
+        store.admin_delete(&user, std::slice::from_ref(&event)).await.unwrap(),
+        Ok(())
+    );
+    assert!(store.find_by_id(user.id).await.unwrap().is_none());
+    assert!(!store.email_registered("ada@example.com").await.unwrap());
+    assert_eq!(events_of_user(&store, user.id).await, [event], "its events stay");
+    assert_eq!(store.admin_delete(&user, &[]).await.unwrap(), Err(AdminRefusal::Gone));
+    assert!(matches!(joined(&store, "ada@example.com").await, (again, _) if again.id != user.id));
+}
+
+async fn the_event_log_pages_everyone_newest_first_across_days_and_by_filter<S: Harness>() {
+    let store = S::fresh().await;
+    let now = shared::now_unix() * 1000;
+    let day = 86_400_000;
+    // Three days, several subjects and kinds; one too old to list.
+    let all = vec![
+        an_event(EventKind::Login, EventSubject::User(1), now - 10),
+        an_event(EventKind::LoginFailed, EventSubject::address("00ff"), now - 20),
+        an_event(EventKind::Login, EventSubject::User(2), now - day),
+        an_event(EventKind::AdminUpdate, EventSubject::User(1), now - day - 5),
+        an_event(EventKind::Login, EventSubject::User(1), now - 2 * day),
+        an_event(EventKind::Login, EventSubject::User(1), now - 9 * day),
+    ];
+    store.record_events(&all).await.unwrap();
+    let since = now - 3 * day;
+    let read_all = |filter: EventFilter| {
+        let store = &store;
+        async move {
+            let mut listed = Vec::new();
+            let mut before: Option<EventPosition> = None;
+            for _ in 0..20 {
+                let page = store.event_feed(&filter, since, before.as_ref(), 2).await.unwrap();
+                assert!(page.events.len() <= 2);
+                listed.extend(page.events.iter().map(|event| event.id.clone()));
+                match page.next {
+                    Some(next) => before = Some(next),
+                    None => return listed,
+                }
+            }
+            panic!("the log never ended");
+        }
+    };
+    let ids = |indexes: &[usize]| indexes.iter().map(|&i| all[i].id.clone()).collect::<Vec<_>>();
+    assert_eq!(
+        read_all(EventFilter::default()).await,
+        ids(&[0, 1, 2, 3, 4]),
+        "newest first, none too old"
+    );
+    let logins = EventFilter {
+        kind: Some(EventKind::Login),
+        ..Default::default()
+    };
+    assert_eq!(read_all(logins).await, ids(&[0, 2, 4]));
+    let adas_logins = EventFilter {
+        subject: Some(EventSubject::User(1)),
+        kind: Some(EventKind::Login),
+    };
+    assert_eq!(read_all(adas_logins).await, ids(&[0, 4]));
+    let address = EventFilter {
+        subject: Some(EventSubject::address("00ff")),
+        kind: None,
+    };
+    assert_eq!(read_all(address).await, ids(&[1]));
 }

@@ -51,7 +51,7 @@ mod white_box {
     async fn a_reactivated_user_gets_in_again() {
         let session = new_user().await;
         set_active(session.pk(), false).await;
-        mypage(&session.bearer()).await.expect_challenge(user_not_found());
+        mypage(&session.bearer()).await.expect_challenge(user_inactive());
         set_active(session.pk(), true).await;
         assert_greeted(&mypage(&session.bearer()).await, &session.email);
     }

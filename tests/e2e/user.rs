@@ -240,7 +240,7 @@ mod white_box {
         set_active(session.pk(), false).await;
         update_user("PATCH", &session.bearer(), json!({"first_name": "Eve"}))
             .await
-            .expect_challenge(user_not_found());
+            .expect_challenge(user_inactive());
         assert_eq!(
             user_attribute(session.pk(), "is_active").await,
             Some(aws_sdk_dynamodb::types::AttributeValue::Bool(false))

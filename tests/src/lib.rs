@@ -648,6 +648,10 @@ pub fn user_not_found() -> Value {
     json!({"detail": "User not found", "code": "user_not_found"})
 }
 
+pub fn user_inactive() -> Value {
+    json!({"detail": "User is inactive", "code": "user_inactive"})
+}
+
 /// token/refresh's 401 body.
 pub fn refresh_refused(detail: &str) -> Value {
     json!({"detail": detail, "code": "token_not_valid"})
@@ -1069,6 +1073,18 @@ impl Protected {
     /// says now.
     #[track_caller]
     pub fn expect_user_gone(self, answer: &Answer) {
+        self.expect_refused_user(answer, user_not_found());
+    }
+
+    /// The answer to a deactivated user's token: simplejwt's `user_inactive` 401, DRF's 403 on
+    /// the admin routes.
+    #[track_caller]
+    pub fn expect_user_inactive(self, answer: &Answer) {
+        self.expect_refused_user(answer, user_inactive());
+    }
+
+    #[track_caller]
+    fn expect_refused_user(self, answer: &Answer, challenge: Value) {
         match self {
             Protected::AdminUsers => {
                 assert_eq!(answer.status, 403, "{}", answer.text);
@@ -1077,7 +1093,7 @@ impl Protected {
                     json!({"detail": "You do not have permission to perform this action."})
                 );
             }
-            _ => answer.expect_challenge(user_not_found()),
+            _ => answer.expect_challenge(challenge),
         }
     }
 }
@@ -1274,7 +1290,7 @@ macro_rules! protected_route_401s {
                 async fn inactive_user() {
                     let session = new_user().await;
                     set_active(session.pk(), false).await;
-                    ROUTE.expect_user_gone(&ROUTE.with_bearer(&session.access).await);
+                    ROUTE.expect_user_inactive(&ROUTE.with_bearer(&session.access).await);
                 }
 
                 #[tokio::test]

@@ -13,11 +13,10 @@ use lambda_http::{Body, Request, Response};
 use serde_json::json;
 
 use shared::http::{ApiError, Endpoint, json_response, serve};
-use shared::mail::delivery::{answer_no_sooner, deliver, requested_email};
-use shared::mail::{Language, password_reset_email};
+use shared::mail::Language;
+use shared::mail::delivery::{answer_no_sooner, mail_password_reset, requested_email};
 use shared::security_log;
 use shared::store::{EmailStore, EventKind, EventStore, EventSubject, MailPurpose, SessionOrigin, UserStore};
-use shared::tokens::links::encode_uid;
 use shared::{App, now_unix};
 
 pub const ENDPOINT: Endpoint = Endpoint::post("Password Reset", "/account/password/reset");
@@ -85,8 +84,6 @@ async fn send_link<S: UserStore + EmailStore>(
         tracing::info!("reset mail withheld: hourly limit reached");
         return Ok((EventSubject::User(user.id), "limit_reached"));
     }
-    let token = app.email_keys()?.reset_token(&user, now);
-    let message = password_reset_email(settings, &user.email, &encode_uid(user.id), &token, language);
-    deliver(app, &user, &message, "reset mail sent").await;
+    mail_password_reset(app, &user, language, now).await?;
     Ok((EventSubject::User(user.id), "mailed"))
 }

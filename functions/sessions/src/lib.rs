@@ -9,24 +9,20 @@
 
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, RequestExt, Response};
-use serde_json::{Value, json};
+use serde_json::Value;
 
+use shared::account::{live_sessions, session_json};
 use shared::auth::authenticate;
-use shared::clock::unix_timestamp;
 use shared::http::{ApiError, Endpoint, json_response, no_content, serve};
 use shared::security_log;
-use shared::store::{EventKind, EventStore, Session, SessionListStore, SessionOrigin, SessionStore};
-use shared::{App, KeyUse, now_unix};
+use shared::store::{EventKind, EventStore, SessionListStore, SessionOrigin, SessionStore};
+use shared::{App, KeyUse};
 
 /// It only verifies tokens: under ES256 it holds the public keys alone (`shared::KeyUse`).
 pub const KEY_USE: KeyUse = KeyUse::Verify;
 
 pub const LIST: Endpoint = Endpoint::get("Session List", "/account/sessions");
 pub const ITEM: Endpoint = Endpoint::delete("Session Instance", "/account/sessions/{id}");
-
-/// The most sessions listed (the newest): every answer stays small whatever a user did.
-/// Revoke-others ends the rest too.
-pub const MAX_LISTED: usize = 100;
 
 pub async fn handle<S: SessionStore + SessionListStore + EventStore>(app: &App<S>, request: Request) -> Response<Body> {
     let cors = &app.config.cors;
@@ -40,41 +36,13 @@ pub async fn handle<S: SessionStore + SessionListStore + EventStore>(app: &App<S
 
 async fn list<S: SessionStore + SessionListStore>(app: &App<S>, request: &Request) -> Result<Response<Body>, ApiError> {
     let authenticated = authenticate(app, request).await?;
-    let now = now_unix();
-    let mut sessions: Vec<Session> = app
-        .store
-        .list_sessions(authenticated.user.id)
-        .await?
-        .into_iter()
-        .filter(|session| {
-            session.in_force(Some(&authenticated.user), now) && now < app.tokens.session_end(session.started_at())
-        })
-        .collect();
-    // Newest first; sessions from before start times were recorded (0) last.
-    sessions.sort_by(|a, b| b.created_at.cmp(&a.created_at).then_with(|| a.id.cmp(&b.id)));
-    sessions.truncate(MAX_LISTED);
+    let sessions = live_sessions(app, &authenticated.user).await?;
     let current = &authenticated.session.id;
     let body: Vec<Value> = sessions
         .iter()
         .map(|session| session_json(session, current, app.tokens.session_end(session.started_at())))
         .collect();
     Ok(json_response(StatusCode::OK, &Value::Array(body)))
-}
-
-/// One session as the list shows it; `ends` is its absolute end (`MAX_SESSION_SECONDS` after
-/// its login).
-pub fn session_json(session: &Session, current_id: &str, ends: i64) -> Value {
-    json!({
-        "id": session.id,
-        // Unknown (null) only for sessions started before start times were recorded.
-        "created": (session.created_at > 0).then(|| unix_timestamp(session.created_at)),
-        "last_used": unix_timestamp(session.last_used()),
-        // The latest it ends however often it is refreshed (sooner if it is not).
-        "expires": unix_timestamp(ends),
-        "device": session.device,
-        "ip": session.ip,
-        "current": session.id == current_id,
-    })
 }
 
 async fn end<S: SessionStore + EventStore>(app: &App<S>, request: &Request) -> Result<Response<Body>, ApiError> {

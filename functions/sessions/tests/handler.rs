@@ -5,8 +5,9 @@
 use lambda_http::{Body, Request, Response};
 use serde_json::{Value, json};
 
-use sessions::{ITEM, LIST, MAX_LISTED, handle};
+use sessions::{ITEM, LIST, handle};
 use shared::App;
+use shared::account::MAX_LISTED_SESSIONS as MAX_LISTED;
 use shared::ids::random_id;
 use shared::store::{MemoryStore, SessionListStore, SessionOrigin, SessionStore};
 use shared::testing::{
@@ -399,7 +400,7 @@ fn sessions_from_before_start_times_were_recorded_show_no_start() {
         ip: None,
     };
     assert_eq!(
-        sessions::session_json(&legacy, "other", 1_795_694_400 + 60),
+        shared::account::session_json(&legacy, "other", 1_795_694_400 + 60),
         json!({
             "id": "s",
             "created": null,

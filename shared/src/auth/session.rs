@@ -30,6 +30,11 @@ pub async fn authenticate<S: SessionStore>(app: &App<S>, request: &Request) -> R
     })?;
     crate::logging::record_user(verified.user_id);
     let view = app.store.load(verified.user_id, &verified.session_id).await?;
+    // A deactivated user's tokens say so, as simplejwt's do (before the session, which the
+    // deactivation ended too, so reactivation revives none of them).
+    if view.user.as_ref().is_some_and(|user| !user.is_active) {
+        return Err(ApiError::Access(AccessDenied::Inactive));
+    }
     let now = now_unix();
     match view.live(now) {
         // Tokens minted before sessions had an absolute end may outlive it: the session decides.
@@ -52,7 +57,7 @@ pub async fn authenticate<S: SessionStore>(app: &App<S>, request: &Request) -> R
 pub async fn authenticate_staff<S: SessionStore>(app: &App<S>, request: &Request) -> Result<Authenticated, ApiError> {
     match authenticate(app, request).await {
         Ok(authenticated) if authenticated.user.is_staff && authenticated.user.is_active => Ok(authenticated),
-        Ok(_) | Err(ApiError::Access(AccessDenied::UserNotFound)) => Err(ApiError::Forbidden),
+        Ok(_) | Err(ApiError::Access(AccessDenied::UserNotFound | AccessDenied::Inactive)) => Err(ApiError::Forbidden),
         Err(error) => Err(error),
     }
 }

@@ -23,15 +23,22 @@ pub enum Methods {
     GetPutPatch,
     /// DELETE: one of the bearer's resources by id (a session).
     Delete,
+    /// GET and HEAD, PATCH and DELETE: a resource staff read, change and remove (a user).
+    GetPatchDelete,
 }
 
-/// The last segment of a path that names one resource by its id (`/account/sessions/{id}`):
-/// the REST API resource and the local router's route are written the same way.
-const ID_SEGMENT: &str = "/{id}";
+/// A path segment naming one resource by its id (`/account/sessions/{id}`): it matches ids
+/// alone (32 lowercase hex digits, as `crate::ids::random_id` makes them). The REST API
+/// resource and the local router's route are written the same way.
+const ID_SEGMENT: &str = "{id}";
+/// A path segment naming a user by pk (`/account/admin/users/{pk}`): any one segment matches,
+/// and the handler answers 400 for one that is not a pk (a malformed pk is bad input there,
+/// not an unknown path).
+const PK_SEGMENT: &str = "{pk}";
 
 /// One route of the contract: its path (without the trailing slash) and its methods. A path
-/// ending in `/{id}` owns the paths whose last segment is an id (32 lowercase hex digits, as
-/// `crate::token::random_id` makes them); any other segment there is not found.
+/// with an `{id}` segment owns the paths with an id there (any other segment there is not
+/// found); a `{pk}` segment, any one segment.
 #[derive(Debug, Clone, Copy)]
 pub struct Endpoint {
     /// Shown in the OPTIONS answer, as DRF names its views.
@@ -77,6 +84,15 @@ impl Endpoint {
         }
     }
 
+    /// A route answering GET, HEAD, PATCH and DELETE (and OPTIONS).
+    pub const fn get_patch_delete(name: &'static str, path: &'static str) -> Self {
+        Endpoint {
+            name,
+            path,
+            methods: Methods::GetPatchDelete,
+        }
+    }
+
     /// The `Allow` header value for this route, in DRF's order.
     pub const fn allow(&self) -> &'static str {
         match self.methods {
@@ -84,6 +100,7 @@ impl Endpoint {
             Methods::Get => "GET, HEAD, OPTIONS",
             Methods::GetPutPatch => "GET, PUT, PATCH, HEAD, OPTIONS",
             Methods::Delete => "DELETE, OPTIONS",
+            Methods::GetPatchDelete => "GET, PATCH, DELETE, HEAD, OPTIONS",
         }
     }
 
@@ -95,6 +112,7 @@ impl Endpoint {
             Methods::Get => reads,
             Methods::GetPutPatch => reads || *method == Method::PUT || *method == Method::PATCH,
             Methods::Delete => *method == Method::DELETE,
+            Methods::GetPatchDelete => reads || *method == Method::PATCH || *method == Method::DELETE,
         }
     }
 
@@ -110,35 +128,48 @@ impl Endpoint {
 
     /// Whether `path` (either spelling) is this route's.
     pub fn owns(&self, path: &str) -> bool {
+        self.segments(path).is_some()
+    }
+
+    /// The named segments of `path` (`{id}`, `{pk}`) if it is this route's.
+    fn segments<'p>(&self, path: &'p str) -> Option<Vec<(&'static str, &'p str)>> {
         let path = path.strip_suffix('/').unwrap_or(path);
-        match self.path.strip_suffix(ID_SEGMENT) {
-            Some(parent) => id_in(path, parent).is_some(),
-            None => path == self.path,
+        let mut named = Vec::new();
+        let mut wanted = self.path.split('/');
+        let mut given = path.split('/');
+        loop {
+            match (wanted.next(), given.next()) {
+                (None, None) => return Some(named),
+                (Some(ID_SEGMENT), Some(id)) if is_id(id) => named.push(("id", id)),
+                (Some(PK_SEGMENT), Some(pk)) if !pk.is_empty() => named.push(("pk", pk)),
+                (Some(fixed), Some(segment)) if fixed == segment && !fixed.starts_with('{') => {}
+                _ => return None,
+            }
         }
     }
 
-    /// The id a request for a `/{id}` route names: from the event's path parameters, where the
-    /// front door matched the route (the REST API's `{id}` resource, the local router's `{id}`
-    /// segment), otherwise read from the path itself. `None` unless it is a well-formed id.
-    pub fn id(&self, request: &Request) -> Option<String> {
-        let parent = self.path.strip_suffix(ID_SEGMENT)?;
-        if let Some(id) = request
+    /// The segment `name` (`id`, `pk`) of a request's path: from the event's path parameters,
+    /// where the front door matched the route (the REST API's resource, the local router's
+    /// route), otherwise read from the path itself. An `id` is always a well-formed id.
+    pub fn parameter(&self, request: &Request, name: &str) -> Option<String> {
+        if let Some(value) = request
             .path_parameters_ref()
-            .and_then(|parameters| parameters.first("id"))
+            .and_then(|parameters| parameters.first(name))
         {
-            tracing::debug!("id from the path parameters");
-            return is_id(id).then(|| id.to_owned());
+            tracing::debug!(name, "segment from the path parameters");
+            return (name != "id" || is_id(value)).then(|| value.to_owned());
         }
-        tracing::debug!("id from the path");
-        let path = request.raw_http_path();
-        id_in(path.strip_suffix('/').unwrap_or(path), parent).map(str::to_owned)
+        tracing::debug!(name, "segment from the path");
+        self.segments(request.raw_http_path())?
+            .into_iter()
+            .find(|(segment, _)| *segment == name)
+            .map(|(_, value)| value.to_owned())
     }
-}
 
-/// The id that `path` names below `parent` (`/account/sessions/<id>`), if it is one.
-fn id_in<'p>(path: &'p str, parent: &str) -> Option<&'p str> {
-    let id = path.strip_prefix(parent)?.strip_prefix('/')?;
-    is_id(id).then_some(id)
+    /// The id a request for an `{id}` route names (see [`Endpoint::parameter`]).
+    pub fn id(&self, request: &Request) -> Option<String> {
+        self.parameter(request, "id")
+    }
 }
 
 /// Runs `handler` for a request the endpoint admits and turns every outcome, errors included,
@@ -334,5 +365,32 @@ mod tests {
         }
         let list = Endpoint::get("Session List", "/account/sessions");
         assert!(list.owns("/account/sessions/") && !list.owns(&format!("/account/sessions/{id}/")));
+    }
+
+    #[test]
+    fn a_route_by_pk_owns_any_one_segment_there_and_its_fixed_segments_only() {
+        let user = Endpoint::get_patch_delete("User", "/account/admin/users/{pk}");
+        let sign_out = Endpoint::post("Sign Out", "/account/admin/users/{pk}/sign-out");
+        for path in [
+            "/account/admin/users/7",
+            "/account/admin/users/7/",
+            "/account/admin/users/x7/",
+        ] {
+            assert!(user.owns(path), "{path}");
+        }
+        for path in [
+            "/account/admin/users/",
+            "/account/admin/users//",
+            "/account/admin/users/7/sign-out/",
+            "/account/admin/user/7/",
+        ] {
+            assert!(!user.owns(path), "{path}");
+        }
+        assert!(sign_out.owns("/account/admin/users/7/sign-out/") && sign_out.owns("/account/admin/users/7/sign-out"));
+        assert!(!sign_out.owns("/account/admin/users/7/") && !sign_out.owns("/account/admin/users/7/sign-in/"));
+        assert_eq!(
+            sign_out.segments("/account/admin/users/42/sign-out/"),
+            Some(vec![("pk", "42")])
+        );
     }
 }

@@ -63,6 +63,8 @@ pub enum AccessDenied {
     Expired,
     WrongType,
     UserNotFound,
+    /// The user was deactivated (simplejwt's `user_inactive`).
+    Inactive,
 }
 
 /// Why a refresh token was refused (token/refresh and logout).
@@ -113,6 +115,14 @@ pub enum ApiError {
     /// asked for by anyone but an active staff user.
     #[error("permission denied")]
     Forbidden,
+    /// A request the rules refuse as a whole (400 with a `detail`): an admin acting on
+    /// themself, or on the last active superuser.
+    #[error("refused: {0}")]
+    Refused(&'static str),
+    /// The resource changed between this request's read and its write (409): read it again and
+    /// retry.
+    #[error("conflict")]
+    Conflict,
     #[error("access denied: {0:?}")]
     Access(AccessDenied),
     #[error("refresh denied: {0:?}")]
@@ -203,6 +213,11 @@ impl ApiError {
                 StatusCode::FORBIDDEN,
                 json!({"detail": "You do not have permission to perform this action."}),
             ),
+            ApiError::Refused(detail) => (StatusCode::BAD_REQUEST, json!({"detail": detail})),
+            ApiError::Conflict => (
+                StatusCode::CONFLICT,
+                json!({"detail": "The user was changed by someone else meanwhile: read it again and retry."}),
+            ),
             // Django's reason, without the origin itself: no answer carries input back.
             ApiError::CrossSite => (
                 StatusCode::FORBIDDEN,
@@ -222,6 +237,7 @@ impl ApiError {
                     AccessDenied::Expired => token_not_valid("Token is expired"),
                     AccessDenied::WrongType => token_not_valid("Token has wrong type"),
                     AccessDenied::UserNotFound => user_not_found(),
+                    AccessDenied::Inactive => json!({"detail": "User is inactive", "code": "user_inactive"}),
                 };
                 (StatusCode::UNAUTHORIZED, body)
             }

@@ -199,6 +199,29 @@ impl<'a> Fields<'a> {
         None
     }
 
+    /// An optional boolean, as DRF's `BooleanField` reads one: JSON `true`/`false`, `1`/`0`, or
+    /// the words `true`/`false`, `yes`/`no`, `on`/`off`, `1`/`0` in any case.
+    pub fn boolean(&mut self, name: &str) -> Option<bool> {
+        let word = match self.body.get(name)? {
+            Value::Bool(value) => return Some(*value),
+            Value::Null => {
+                self.errors.add(name, NULL);
+                return None;
+            }
+            Value::Number(number) => number.to_string(),
+            Value::String(text) => text.trim().to_ascii_lowercase(),
+            _ => String::new(),
+        };
+        match word.as_str() {
+            "true" | "yes" | "on" | "1" | "t" | "y" => Some(true),
+            "false" | "no" | "off" | "0" | "f" | "n" => Some(false),
+            _ => {
+                self.errors.add(name, "Must be a valid boolean.");
+                None
+            }
+        }
+    }
+
     /// An optional `YYYY-MM-DD` date of birth: null or blank means none; the future is refused.
     pub fn date_of_birth(&mut self, name: &str, today: Date) -> Option<Date> {
         let text = match self.text(name) {

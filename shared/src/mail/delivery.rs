@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use std::sync::Arc;
 
-use super::message::{Email, Language, account_exists_email, confirmation_email};
+use super::message::{Email, Language, account_exists_email, confirmation_email, password_reset_email};
 use super::transport::{MailError, Mailer};
 use crate::config::EmailSettings;
 use crate::http::ApiError;
@@ -80,6 +80,40 @@ pub async fn mail_confirmation(
     let key = app.link_keys()?.confirmation_key(user.id, &user.email, now);
     let email = confirmation_email(app.mail_settings(), &user.email, &key, language);
     Ok(deliver(app, user, &email, "confirmation mail sent").await)
+}
+
+/// Sends `user` a password reset link, if the address is under its hourly limit of reset mails
+/// (a reset asked for by staff counts against the same limit as the user's own requests).
+/// `Ok(None)` when the limit held it back; `Ok(Some(sent))` otherwise (see [`deliver`]).
+pub async fn send_password_reset(
+    app: &impl Mailroom,
+    user: &User,
+    language: Language,
+    now: i64,
+) -> Result<Option<bool>, ApiError> {
+    let limit = app.mail_settings().reset_mails_per_hour;
+    let allowed = app
+        .mail_store()
+        .take_mail_quota(&user.email, MailPurpose::PasswordReset, limit, now)
+        .await?;
+    if !allowed {
+        tracing::info!(user_id = user.id, "reset mail withheld: hourly limit reached");
+        return Ok(None);
+    }
+    mail_password_reset(app, user, language, now).await.map(Some)
+}
+
+/// Mails `user` a password reset link, the hourly limit already counted: whether it was sent.
+pub async fn mail_password_reset(
+    app: &impl Mailroom,
+    user: &User,
+    language: Language,
+    now: i64,
+) -> Result<bool, ApiError> {
+    let token = app.link_keys()?.reset_token(user, now);
+    let uid = crate::tokens::links::encode_uid(user.id);
+    let message = password_reset_email(app.mail_settings(), &user.email, &uid, &token, language);
+    Ok(deliver(app, user, &message, "reset mail sent").await)
 }
 
 /// Tells the owner of `email` that someone tried to join with it (allauth's "account already

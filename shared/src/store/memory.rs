@@ -6,11 +6,11 @@ use std::sync::{Mutex, MutexGuard};
 
 use super::event::events_of_new_user;
 use super::{
-    AccountStore, EmailStore, EventPage, EventPosition, EventStore, EventSubject, LoginThrottleStore,
-    MAIL_QUOTA_WINDOW_SECONDS, MailPurpose, NewSession, NewUser, NextRefresh, ProfileChanges, Registration, Rotation,
-    SecurityEvent, Session, SessionListStore, SessionProblem, SessionStore, SessionView, StoreError, StoreResult,
-    TOUCH_INTERVAL_SECONDS, ThrottleRecord, User, UserDirectory, UserListing, UserPage, UserPosition, UserQuery,
-    UserStore,
+    AccountStore, AdminChanges, AdminRefusal, AdminStore, EmailStore, EventFilter, EventPage, EventPosition,
+    EventStore, EventSubject, LoginThrottleStore, MAIL_QUOTA_WINDOW_SECONDS, MailPurpose, NewSession, NewUser,
+    NextRefresh, ProfileChanges, Registration, Rotation, SecurityEvent, Session, SessionListStore, SessionProblem,
+    SessionStore, SessionView, StoreError, StoreResult, TOUCH_INTERVAL_SECONDS, ThrottleRecord, User, UserDirectory,
+    UserListing, UserPage, UserPosition, UserQuery, UserStore,
 };
 
 #[derive(Default)]
@@ -57,6 +57,16 @@ impl MemoryStore {
             && let Some(user) = state.users.get_mut(&user_id)
         {
             user.is_staff = staff;
+        }
+    }
+
+    /// Makes a user a superuser or not, straight in the store (a test's setup).
+    pub fn set_superuser(&self, user_id: u64, superuser: bool) {
+        if let Ok(mut state) = self.state.lock()
+            && let Some(user) = state.users.get_mut(&user_id)
+        {
+            user.is_superuser = superuser;
+            user.is_staff |= superuser;
         }
     }
 
@@ -540,5 +550,141 @@ impl UserDirectory for MemoryStore {
             false => None,
         };
         Ok(UserPage { users, next })
+    }
+}
+
+impl State {
+    /// Whether `user` (as stored) is the only active superuser: the write ending their standing
+    /// would leave none.
+    fn is_last_active_superuser(&self, user_id: u64) -> bool {
+        let superusers: Vec<u64> = self
+            .users
+            .values()
+            .filter(|user| super::is_active_superuser(user))
+            .map(|user| user.id)
+            .collect();
+        superusers == [user_id]
+    }
+}
+
+impl AdminStore for MemoryStore {
+    async fn admin_update(
+        &self,
+        user: &User,
+        changes: &AdminChanges,
+        events: &[SecurityEvent],
+    ) -> StoreResult<Result<User, AdminRefusal>> {
+        let mut state = self.state()?;
+        let Some(stored) = state.users.get(&user.id) else {
+            return Ok(Err(AdminRefusal::Gone));
+        };
+        // The fields it changes still hold what was read (the DynamoDB store's condition).
+        let mut expected = stored.clone();
+        changes.apply_to(&mut expected);
+        let unchanged = stored.session_epoch == user.session_epoch
+            && changes
+                .profile
+                .first_name
+                .as_ref()
+                .is_none_or(|_| stored.first_name == user.first_name)
+            && changes
+                .profile
+                .last_name
+                .as_ref()
+                .is_none_or(|_| stored.last_name == user.last_name)
+            && changes
+                .profile
+                .gender
+                .as_ref()
+                .is_none_or(|_| stored.gender == user.gender)
+            && changes
+                .profile
+                .date_of_birth
+                .as_ref()
+                .is_none_or(|_| stored.date_of_birth == user.date_of_birth)
+            && changes.is_active.is_none_or(|_| stored.is_active == user.is_active)
+            && changes.is_staff.is_none_or(|_| stored.is_staff == user.is_staff)
+            && changes
+                .is_superuser
+                .is_none_or(|_| stored.is_superuser == user.is_superuser)
+            && changes
+                .email_verified
+                .is_none_or(|_| stored.email_verified == user.email_verified);
+        if !unchanged {
+            return Ok(Err(AdminRefusal::Conflict));
+        }
+        if super::is_active_superuser(stored)
+            && !super::is_active_superuser(&expected)
+            && state.is_last_active_superuser(user.id)
+        {
+            return Ok(Err(AdminRefusal::LastSuperuser));
+        }
+        state.users.insert(user.id, expected.clone());
+        state.events.extend_from_slice(events);
+        Ok(Ok(expected))
+    }
+
+    async fn admin_sign_out(&self, user: &User, events: &[SecurityEvent]) -> StoreResult<Result<(), AdminRefusal>> {
+        let mut state = self.state()?;
+        match state.users.get_mut(&user.id) {
+            None => Ok(Err(AdminRefusal::Gone)),
+            Some(stored) if stored.session_epoch != user.session_epoch => Ok(Err(AdminRefusal::Conflict)),
+            Some(stored) => {
+                stored.session_epoch += 1;
+                state.events.extend_from_slice(events);
+                Ok(Ok(()))
+            }
+        }
+    }
+
+    async fn admin_delete(&self, user: &User, events: &[SecurityEvent]) -> StoreResult<Result<(), AdminRefusal>> {
+        let mut state = self.state()?;
+        match state.users.get(&user.id) {
+            None => return Ok(Err(AdminRefusal::Gone)),
+            Some(stored)
+                if stored.session_epoch != user.session_epoch
+                    || stored.is_active != user.is_active
+                    || stored.is_superuser != user.is_superuser =>
+            {
+                return Ok(Err(AdminRefusal::Conflict));
+            }
+            Some(stored) if super::is_active_superuser(stored) && state.is_last_active_superuser(user.id) => {
+                return Ok(Err(AdminRefusal::LastSuperuser));
+            }
+            Some(_) => {}
+        }
+        state.users.remove(&user.id);
+        state.emails.remove(&user.email);
+        state.throttle.remove(&user.email);
+        state.events.extend_from_slice(events);
+        Ok(Ok(()))
+    }
+
+    async fn event_feed(
+        &self,
+        filter: &EventFilter,
+        since_ms: i64,
+        before: Option<&EventPosition>,
+        limit: usize,
+    ) -> StoreResult<EventPage> {
+        let state = self.state()?;
+        let below = |event: &SecurityEvent| {
+            before.is_none_or(|before| (event.at_ms, event.id.as_str()) < (before.at_ms, before.id.as_str()))
+        };
+        let mut events: Vec<SecurityEvent> = state
+            .events
+            .iter()
+            .filter(|event| filter.matches(&event.user, event.kind) && event.at_ms >= since_ms && below(event))
+            .cloned()
+            .collect();
+        events.sort_by(|a, b| (b.at_ms, &b.id).cmp(&(a.at_ms, &a.id)));
+        let next = match events.len() > limit {
+            true => {
+                events.truncate(limit);
+                events.last().map(SecurityEvent::position)
+            }
+            false => None,
+        };
+        Ok(EventPage { events, next })
     }
 }

@@ -10,6 +10,7 @@
 //! they are written in it, so an event exists exactly when its action happened, at no extra
 //! round trip. Other events go through [`EventStore::record_events`].
 
+mod admin;
 mod directory;
 mod dynamo;
 mod event;
@@ -18,6 +19,7 @@ mod model;
 
 use std::future::Future;
 
+pub use admin::{AdminChanges, AdminRefusal, EventFilter, is_active_superuser};
 pub use directory::{UserListing, UserPage, UserPosition, UserQuery};
 pub use dynamo::{DynamoStore, TableDefinition};
 pub use event::{EventKind, EventPage, EventPosition, EventSubject, SecurityEvent};
@@ -231,6 +233,49 @@ pub trait EventStore: Send + Sync {
     ) -> impl Future<Output = StoreResult<EventPage>> + Send;
 }
 
+/// What staff and operators do to a user (`crate::store::admin`): each write conditional on
+/// what was read (a conflict otherwise), none leaving the service without an active superuser.
+pub trait AdminStore: Send + Sync {
+    /// Applies `changes` to the user as `user` was read — if every field they change still
+    /// holds its value in `user` and the user is at `user`'s epoch — in one transaction with
+    /// `events` and the active-superuser set; a deactivation moves the epoch on (every session
+    /// ends). Answers the user as stored after it.
+    fn admin_update(
+        &self,
+        user: &User,
+        changes: &AdminChanges,
+        events: &[SecurityEvent],
+    ) -> impl Future<Output = StoreResult<Result<User, AdminRefusal>>> + Send;
+
+    /// Ends every session of the user (the epoch moves on) if it is still at `user`'s epoch.
+    fn admin_sign_out(
+        &self,
+        user: &User,
+        events: &[SecurityEvent],
+    ) -> impl Future<Output = StoreResult<Result<(), AdminRefusal>>> + Send;
+
+    /// Deletes the user, their email claim and throttle record in one transaction, if the user
+    /// is at `user`'s epoch and standing (active, superuser) and is not the last active
+    /// superuser. The sessions are left for [`SessionListStore::delete_sessions`], dead already.
+    fn admin_delete(
+        &self,
+        user: &User,
+        events: &[SecurityEvent],
+    ) -> impl Future<Output = StoreResult<Result<(), AdminRefusal>>> + Send;
+
+    /// The event log as staff read it, newest first: every subject's (DynamoDB: the
+    /// `events-by-day` index, a day a Query) or one subject's, of one kind or all; at most
+    /// `limit`, none before `since_ms`, strictly before `before` when given. A bounded number of
+    /// reads per call: a page can come back short, with `next` where to go on.
+    fn event_feed(
+        &self,
+        filter: &EventFilter,
+        since_ms: i64,
+        before: Option<&EventPosition>,
+        limit: usize,
+    ) -> impl Future<Output = StoreResult<EventPage>> + Send;
+}
+
 /// The users as staff list them (`crate::store::UserQuery`), in email order.
 pub trait UserDirectory: Send + Sync {
     /// At most `limit` users the query matches, from after `after`, in email order; never a
@@ -253,6 +298,7 @@ pub trait Store:
     + EmailStore
     + EventStore
     + UserDirectory
+    + AdminStore
 {
 }
 impl<T> Store for T where
@@ -264,5 +310,6 @@ impl<T> Store for T where
         + EmailStore
         + EventStore
         + UserDirectory
+        + AdminStore
 {
 }

@@ -56,6 +56,12 @@ impl AccountStore for DynamoStore {
                     .expression_attribute_values(":false", AttributeValue::Bool(false)),
             )?,
         ];
+        let mut items = items;
+        if crate::store::is_active_superuser(user) {
+            // The set stays true; the last superuser may leave (`account-admin create-superuser`
+            // makes another).
+            items.push(self.superuser_removed(user.id, false)?);
+        }
         // The events stay for their retention period: their partition is not the user's.
         let items = self.with_events(items, events)?;
         let failed = match self.transact(items).await {

@@ -11,18 +11,63 @@ const EVENT_SK_PREFIX: &str = "EVENT#";
 /// Above every digit: the upper end of a subject's sort keys.
 const EVENT_SK_END: &str = "EVENT#~";
 
-fn events_pk(subject: &EventSubject) -> String {
+pub(super) fn events_pk(subject: &EventSubject) -> String {
     format!("EVENTS#{}", subject.key())
 }
 
 /// Zero-padded milliseconds (13 digits last until the year 2286), so the string order of the
 /// sort keys is the time order.
-fn event_sk(at_ms: i64, id: &str) -> String {
+pub(super) fn event_sk(at_ms: i64, id: &str) -> String {
     format!("{EVENT_SK_PREFIX}{at_ms:013}#{id}")
 }
 
+/// The time a sort key names.
+pub(super) fn at_ms_of(sk: &str) -> Option<i64> {
+    sk.strip_prefix(EVENT_SK_PREFIX)?.split('#').next()?.parse().ok()
+}
+
+const MILLIS_PER_DAY: i64 = 86_400_000;
+
+/// The `events-by-day` index partition of a time: its UTC day, `YYYY-MM-DD`.
+pub(super) fn event_day(at_ms: i64) -> String {
+    let day = time::OffsetDateTime::from_unix_timestamp(at_ms.div_euclid(1000))
+        .map_or(time::Date::MIN, time::OffsetDateTime::date);
+    format!("{:04}-{:02}-{:02}", day.year(), u8::from(day.month()), day.day())
+}
+
+/// The first millisecond of the UTC day of `at_ms`.
+pub(super) fn day_start_ms(at_ms: i64) -> i64 {
+    at_ms - at_ms.rem_euclid(MILLIS_PER_DAY)
+}
+
+/// An event item: its subject's partition, and the day partition of the staff's log index.
 fn event_item(event: &SecurityEvent) -> StoreResult<HashMap<String, AttributeValue>> {
-    to_item(event, events_pk(&event.user), &event_sk(event.at_ms, &event.id))
+    let mut item = to_item(event, events_pk(&event.user), &event_sk(event.at_ms, &event.id))?;
+    item.insert(
+        TableDefinition::EVENT_INDEX_PARTITION.to_owned(),
+        s(&event_day(event.at_ms)),
+    );
+    Ok(item)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_day_partition_is_the_utc_day_and_a_sort_key_reads_back_its_time() {
+        // 2025-12-05T10:20:00.123Z
+        let at = 1_764_930_000_123;
+        assert_eq!(event_day(at), "2025-12-05");
+        assert_eq!(event_day(day_start_ms(at)), "2025-12-05");
+        assert_eq!(event_day(day_start_ms(at) - 1), "2025-12-04");
+        assert_eq!(at_ms_of(&event_sk(at, "abc")), Some(at));
+        assert_eq!(at_ms_of(&event_sk(at, "")), Some(at));
+        assert!(
+            event_sk(at, "") < event_sk(at, "0"),
+            "an empty id sorts before every event of its millisecond"
+        );
+    }
 }
 
 impl DynamoStore {

@@ -10,9 +10,12 @@
 //! | throttle      | `THROTTLE#<email>`| `LOGIN`           | the `ThrottleRecord` fields; TTL likewise     |
 //! | mail quota    | `MAIL#<email>`    | `RESET`/`CONFIRM` | `count`; `expires_at`: window end and TTL     |
 //! | event         | `EVENTS#<subject>`| `EVENT#<ms>#<id>` | the `SecurityEvent` fields; `expires_at` TTL  |
+//! | superusers    | `SUPERUSERS`      | `SET`             | `ids`: the active superusers (a number set)   |
 //!
-//! One global secondary index, `users-by-email` (`TableDefinition::USER_INDEX`): user items
-//! carry `user_list = USERS`, so the admin list is a Query of them in email order.
+//! Two global secondary indexes: `users-by-email` (`TableDefinition::USER_INDEX`): user items
+//! carry `user_list = USERS`, so the admin list is a Query of them in email order; and
+//! `events-by-day` (`TableDefinition::EVENT_INDEX`): event items carry their UTC day, so the
+//! staff's event log is a Query of a day's events in time order.
 //!
 //! Every attribute named in an expression goes through a `#name`, so no DynamoDB reserved word
 //! can break an expression.
@@ -34,6 +37,7 @@ use aws_sdk_dynamodb::types::{
 use serde::Serialize;
 
 mod accounts;
+mod admin;
 mod directory;
 mod events;
 mod mail;
@@ -78,6 +82,11 @@ impl TableDefinition {
         "date_joined",
     ];
 
+    /// The staff's event log across users: event items carry their UTC day (`event_day`), so
+    /// a day's events are one index partition in time order (the table's sort key).
+    pub const EVENT_INDEX: &'static str = "events-by-day";
+    pub const EVENT_INDEX_PARTITION: &'static str = "event_day";
+
     /// The definition in CloudFormation's words, for `account-admin table-definition`, which
     /// `make test` compares with the table of `template.yaml`.
     pub fn as_cloudformation() -> serde_json::Value {
@@ -88,6 +97,7 @@ impl TableDefinition {
                 {"AttributeName": Self::SORT_KEY, "AttributeType": "S"},
                 {"AttributeName": Self::USER_INDEX_PARTITION, "AttributeType": "S"},
                 {"AttributeName": Self::USER_INDEX_SORT, "AttributeType": "S"},
+                {"AttributeName": Self::EVENT_INDEX_PARTITION, "AttributeType": "S"},
             ],
             "KeySchema": [
                 {"AttributeName": Self::PARTITION_KEY, "KeyType": "HASH"},
@@ -100,6 +110,13 @@ impl TableDefinition {
                     {"AttributeName": Self::USER_INDEX_SORT, "KeyType": "RANGE"},
                 ],
                 "Projection": {"ProjectionType": "INCLUDE", "NonKeyAttributes": Self::USER_INDEX_ATTRIBUTES},
+            }, {
+                "IndexName": Self::EVENT_INDEX,
+                "KeySchema": [
+                    {"AttributeName": Self::EVENT_INDEX_PARTITION, "KeyType": "HASH"},
+                    {"AttributeName": Self::SORT_KEY, "KeyType": "RANGE"},
+                ],
+                "Projection": {"ProjectionType": "ALL"},
             }],
             "TimeToLiveSpecification": {"AttributeName": Self::TTL_ATTRIBUTE, "Enabled": true},
         })
@@ -235,6 +252,7 @@ impl DynamoStore {
             .attribute_definitions(attribute(TableDefinition::SORT_KEY)?)
             .attribute_definitions(attribute(TableDefinition::USER_INDEX_PARTITION)?)
             .attribute_definitions(attribute(TableDefinition::USER_INDEX_SORT)?)
+            .attribute_definitions(attribute(TableDefinition::EVENT_INDEX_PARTITION)?)
             .key_schema(key(TableDefinition::PARTITION_KEY, KeyType::Hash)?)
             .key_schema(key(TableDefinition::SORT_KEY, KeyType::Range)?)
             .global_secondary_indexes(
@@ -250,6 +268,15 @@ impl DynamoStore {
                             ))
                             .build(),
                     )
+                    .build()
+                    .map_err(|e| StoreError::Other(e.to_string()))?,
+            )
+            .global_secondary_indexes(
+                GlobalSecondaryIndex::builder()
+                    .index_name(TableDefinition::EVENT_INDEX)
+                    .key_schema(key(TableDefinition::EVENT_INDEX_PARTITION, KeyType::Hash)?)
+                    .key_schema(key(TableDefinition::SORT_KEY, KeyType::Range)?)
+                    .projection(Projection::builder().projection_type(ProjectionType::All).build())
                     .build()
                     .map_err(|e| StoreError::Other(e.to_string()))?,
             )

@@ -37,6 +37,9 @@ impl UserStore for DynamoStore {
         if let Some(session) = first_session {
             items.push(self.put(session_item(id, 0, session)?, true)?);
         }
+        if crate::store::is_active_superuser(&user) {
+            items.push(self.superuser_added(id)?);
+        }
         let items = self.with_events(items, &events_of_new_user(events, id))?;
         match self.transact(items).await {
             Ok(()) => Ok(Registration::Created(user)),
