@@ -6,11 +6,15 @@
 //! themself here; and the last active superuser stays one (the store refuses, in the write
 //! itself). An operator (IAM, `account-admin`) acts as a superuser.
 
+use std::future::Future;
+
+use lambda_http::{Body, Request, Response};
 use serde_json::{Map, Value, json};
 
 use crate::account::{profile_fields, session_json};
+use crate::app::App;
 use crate::http::input::Fields;
-use crate::http::{ApiError, FieldErrors};
+use crate::http::{ApiError, Endpoint, FieldErrors, finish, serve};
 use crate::security_log;
 use crate::store::{
     AdminChanges, AdminRefusal, AdminStore, EventKind, EventSubject, SecurityEvent, Session, SessionListStore,
@@ -23,6 +27,27 @@ pub const SELF_DELETION: &str = "You cannot delete yourself here: use the accoun
 pub const LAST_SUPERUSER: &str = "The last active superuser cannot be demoted, deactivated or deleted.";
 /// DRF's `IntegerField` message.
 pub const INVALID_PK: &str = "A valid integer is required.";
+
+/// [`serve`] for an admin route: with the admin API off (`ADMIN_API=false`) every request,
+/// OPTIONS included, gets the 404 of a path that does not exist.
+pub async fn serve_admin<'r, S, F, Fut>(
+    app: &App<S>,
+    endpoint: &Endpoint,
+    request: &'r Request,
+    handler: F,
+) -> Response<Body>
+where
+    F: FnOnce(&'r Request) -> Fut,
+    Fut: Future<Output = Result<Response<Body>, ApiError>>,
+{
+    if !app.config.admin_api {
+        tracing::info!("the admin API is off (ADMIN_API=false)");
+        let mut response = finish(Err(ApiError::NotFound));
+        app.config.cors.apply(request, None, &mut response);
+        return response;
+    }
+    serve(&app.config.cors, endpoint, request, handler).await
+}
 
 /// Who acts.
 #[derive(Debug, Clone)]

@@ -11,9 +11,10 @@ use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, Response};
 use serde_json::json;
 
+use shared::admin::serve_admin;
 use shared::auth::authenticate_staff;
 use shared::http::pages::{self, INVALID_CURSOR};
-use shared::http::{ApiError, Endpoint, FieldErrors, json_response, serve};
+use shared::http::{ApiError, Endpoint, FieldErrors, json_response};
 use shared::ids::is_id;
 use shared::security_log::{event_json, retained_since};
 use shared::store::{AdminStore, EventFilter, EventKind, EventPosition, EventSubject, SessionStore};
@@ -28,7 +29,7 @@ pub const DEFAULT_LIMIT: usize = 50;
 pub const INVALID_USER: &str = "Enter a user's pk or an address subject (address:<hex>).";
 
 pub async fn handle<S: SessionStore + AdminStore>(app: &App<S>, request: Request) -> Response<Body> {
-    serve(&app.config.cors, &ENDPOINT, &request, |request| list(app, request)).await
+    serve_admin(app, &ENDPOINT, &request, |request| list(app, request)).await
 }
 
 async fn list<S: SessionStore + AdminStore>(app: &App<S>, request: &Request) -> Result<Response<Body>, ApiError> {

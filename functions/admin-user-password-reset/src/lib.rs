@@ -11,9 +11,9 @@ use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, Response};
 use serde_json::json;
 
-use shared::admin::{Action, Actor, Occasion, permit, read_pk};
+use shared::admin::{Action, Actor, Occasion, permit, read_pk, serve_admin};
 use shared::auth::authenticate_staff;
-use shared::http::{ApiError, Endpoint, json_response, serve};
+use shared::http::{ApiError, Endpoint, json_response};
 use shared::mail::Language;
 use shared::mail::delivery::send_password_reset;
 use shared::security_log;
@@ -26,7 +26,7 @@ pub const SENT: &str = "Password reset e-mail has been sent.";
 pub const INACTIVE: &str = "The user is inactive: reset e-mails go to active users only.";
 
 pub async fn handle<S: Store>(app: &App<S>, request: Request) -> Response<Body> {
-    serve(&app.config.cors, &ENDPOINT, &request, |request| reset(app, request)).await
+    serve_admin(app, &ENDPOINT, &request, |request| reset(app, request)).await
 }
 
 async fn reset<S: Store>(app: &App<S>, request: &Request) -> Result<Response<Body>, ApiError> {

@@ -9,9 +9,9 @@ use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, Response};
 use serde_json::json;
 
-use shared::admin::{self, Actor, Occasion, read_pk};
+use shared::admin::{self, Actor, Occasion, read_pk, serve_admin};
 use shared::auth::authenticate_staff;
-use shared::http::{ApiError, Endpoint, json_response, serve};
+use shared::http::{ApiError, Endpoint, json_response};
 use shared::store::{SessionOrigin, Store};
 use shared::{App, KeyUse};
 
@@ -21,7 +21,7 @@ pub const KEY_USE: KeyUse = KeyUse::Verify;
 pub const ENDPOINT: Endpoint = Endpoint::post("Admin User Sign Out", "/account/admin/users/{pk}/sign-out");
 
 pub async fn handle<S: Store>(app: &App<S>, request: Request) -> Response<Body> {
-    serve(&app.config.cors, &ENDPOINT, &request, |request| sign_out(app, request)).await
+    serve_admin(app, &ENDPOINT, &request, |request| sign_out(app, request)).await
 }
 
 async fn sign_out<S: Store>(app: &App<S>, request: &Request) -> Result<Response<Body>, ApiError> {

@@ -17,10 +17,10 @@ use lambda_http::http::{Method, StatusCode};
 use lambda_http::{Body, Request, Response};
 
 use shared::account::live_sessions;
-use shared::admin::{self, Actor, Occasion, admin_user_json, read_pk};
+use shared::admin::{self, Actor, Occasion, admin_user_json, read_pk, serve_admin};
 use shared::auth::authenticate_staff;
 use shared::http::input::{body_object, today_utc};
-use shared::http::{ApiError, Endpoint, json_response, no_content, serve};
+use shared::http::{ApiError, Endpoint, json_response, no_content};
 use shared::security_log::retained_since;
 use shared::store::{EventSubject, SessionOrigin, Store, User};
 use shared::{App, KeyUse};
@@ -34,7 +34,7 @@ pub const ENDPOINT: Endpoint = Endpoint::get_patch_delete("Admin User Instance",
 pub const EVENTS_SHOWN: usize = 20;
 
 pub async fn handle<S: Store>(app: &App<S>, request: Request) -> Response<Body> {
-    serve(&app.config.cors, &ENDPOINT, &request, |request| user(app, request)).await
+    serve_admin(app, &ENDPOINT, &request, |request| user(app, request)).await
 }
 
 async fn user<S: Store>(app: &App<S>, request: &Request) -> Result<Response<Body>, ApiError> {

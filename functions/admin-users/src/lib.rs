@@ -11,9 +11,10 @@ use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, Response};
 use serde_json::{Value, json};
 
+use shared::admin::serve_admin;
 use shared::auth::authenticate_staff;
 use shared::http::pages::{self, INVALID_CURSOR};
-use shared::http::{ApiError, Endpoint, FieldErrors, json_response, serve};
+use shared::http::{ApiError, Endpoint, FieldErrors, json_response};
 use shared::store::{SessionStore, UserDirectory, UserListing, UserPosition, UserQuery};
 use shared::{App, KeyUse};
 
@@ -27,7 +28,7 @@ pub const DEFAULT_LIMIT: usize = 50;
 pub const MAX_QUERY_CHARS: usize = 254;
 
 pub async fn handle<S: SessionStore + UserDirectory>(app: &App<S>, request: Request) -> Response<Body> {
-    serve(&app.config.cors, &ENDPOINT, &request, |request| list(app, request)).await
+    serve_admin(app, &ENDPOINT, &request, |request| list(app, request)).await
 }
 
 async fn list<S: SessionStore + UserDirectory>(app: &App<S>, request: &Request) -> Result<Response<Body>, ApiError> {

@@ -209,3 +209,20 @@ async fn a_store_outage_is_a_503_and_other_methods_are_405() {
     app.store.set_unavailable(true);
     assert_unavailable(&list(&app, &tokens.access, "").await);
 }
+
+#[tokio::test]
+async fn with_the_admin_api_off_every_request_is_a_404_as_for_a_path_that_does_not_exist() {
+    let app = shared::testing::app_with(&[("ADMIN_API", "false")]);
+    let (staff, tokens) = join_user(&app, "staff@example.com", PASSWORD).await;
+    app.store.set_staff(staff.id, true);
+    for method in ["GET", "OPTIONS", "POST"] {
+        let response = handle(
+            &app,
+            event(method, PATH, &[("authorization", &bearer(&tokens.access))], None),
+        )
+        .await;
+        assert_eq!(response.status(), 404, "{method}");
+        assert_eq!(body_json(&response), json!({"detail": "Not found."}));
+        assert_eq!(header(&response, "allow"), None, "nothing says the route exists");
+    }
+}

@@ -11,7 +11,7 @@ use shared::store::{MemoryStore, SessionStore};
 use shared::testing::{
     CHALLENGE, EMAIL, PASSWORD, app, assert_401, assert_security_headers, assert_unavailable, bearer, body_json, event,
     expired_token, foreign_token, header, join_user, joined, post_json, set_cookies, start_session, token_not_valid,
-    unsigned_copy, user_not_found,
+    unsigned_copy, user_inactive, user_not_found,
 };
 use shared::tokens::TokenKind;
 
@@ -226,7 +226,7 @@ async fn mypage_refuses_an_inactive_user_until_reactivated() {
     let app = app();
     let (user_id, tokens) = joined(&app).await;
     app.store.set_active(user_id, false);
-    assert_401(&mypage(&app, &tokens.access).await, &user_not_found());
+    assert_401(&mypage(&app, &tokens.access).await, &user_inactive());
     app.store.set_active(user_id, true);
     assert_eq!(mypage(&app, &tokens.access).await.status(), 200);
 }

@@ -10,7 +10,7 @@ use shared::testing::{
     EMAIL, PASSWORD, access_denial, app, app_with, assert_400, assert_401, assert_post_route_conventions,
     assert_security_headers, assert_unavailable, bearer, body_json, event, expired_token, foreign_token, header,
     join_user, joined, password_is, post_json, set_cookies, start_session, token_not_valid, unsigned_copy,
-    user_not_found,
+    user_inactive, user_not_found,
 };
 use shared::tokens::TokenKind;
 
@@ -333,7 +333,7 @@ async fn password_change_refuses_inactive_and_deleted_users() {
     app.store.set_active(user_id, false);
     assert_401(
         &change(&app, &tokens.access, new_passwords(NEW)).await,
-        &user_not_found(),
+        &user_inactive(),
     );
     assert!(password_is(&app, user_id, OLD));
     app.store.delete_user(user_id);

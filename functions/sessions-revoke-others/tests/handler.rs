@@ -11,7 +11,7 @@ use shared::store::{MemoryStore, SessionOrigin, SessionStore};
 use shared::testing::{
     PASSWORD, app, assert_401, assert_post_route_conventions, assert_security_headers, assert_unavailable, bearer,
     body_json, event, header, join_user, post_json, refused_authorizations, start_session, start_session_at,
-    token_not_valid, user_not_found,
+    token_not_valid, user_inactive, user_not_found,
 };
 
 const PATH: &str = "/account/sessions/revoke-others/";
@@ -146,7 +146,7 @@ async fn it_refuses_what_mypage_refuses_and_ends_nothing() {
     assert!(live(&app, user.id, &other.session_id).await);
     app.store.set_active(user.id, false);
     let response = revoke_others(&app, &caller.access).await;
-    assert_401(&response, &user_not_found());
+    assert_401(&response, &user_inactive());
 }
 
 #[tokio::test]

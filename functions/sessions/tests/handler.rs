@@ -13,7 +13,7 @@ use shared::store::{MemoryStore, SessionListStore, SessionOrigin, SessionStore};
 use shared::testing::{
     PASSWORD, app, assert_401, assert_no_content, assert_not_found, assert_security_headers, assert_unavailable,
     bearer, body_json, event, header, join_user, refused_authorizations, rest_event_json, start_session,
-    start_session_at, token_not_valid, user_not_found,
+    start_session_at, token_not_valid, user_inactive, user_not_found,
 };
 
 const LIST_PATH: &str = "/account/sessions/";
@@ -294,7 +294,7 @@ async fn an_inactive_or_deleted_user_is_not_found() {
     let app = app();
     let (user, tokens) = join_user(&app, "gone@example.com", PASSWORD).await;
     app.store.set_active(user.id, false);
-    assert_401(&list(&app, &tokens.access).await, &user_not_found());
+    assert_401(&list(&app, &tokens.access).await, &user_inactive());
     app.store.delete_user(user.id);
     assert_401(&list(&app, &tokens.access).await, &user_not_found());
     let response = delete(&app, &tokens.access, &item_path(&tokens.session_id)).await;

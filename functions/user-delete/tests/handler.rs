@@ -10,7 +10,7 @@ use shared::store::{MemoryStore, SessionListStore, UserStore};
 use shared::testing::{
     PASSWORD, app, app_with, assert_400, assert_401, assert_no_content, assert_post_route_conventions,
     assert_unavailable, bearer, body_json, create_user, event, header, join_user, post_json, refused_authorizations,
-    start_session, token_not_valid, user_not_found,
+    start_session, token_not_valid, user_inactive, user_not_found,
 };
 use user_delete::{WRONG_PASSWORD, handle};
 
@@ -161,10 +161,10 @@ async fn it_refuses_what_mypage_refuses_before_reading_the_body() {
         assert_401(&response, &expected);
     }
     assert!(app.store.user(user.id).is_some());
-    // An inactive user is not found, whatever the password.
+    // An inactive user is refused as inactive, whatever the password.
     app.store.set_active(user.id, false);
     let response = delete(&app, &caller.access, json!({"password": PASSWORD})).await;
-    assert_401(&response, &user_not_found());
+    assert_401(&response, &user_inactive());
     assert!(app.store.user(user.id).is_some());
 }
 

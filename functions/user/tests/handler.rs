@@ -11,7 +11,7 @@ use shared::store::{MemoryStore, SessionStore, User, UserStore};
 use shared::testing::{
     CHALLENGE, EMAIL, Meanwhile, app, assert_400, assert_401, assert_security_headers, assert_unavailable, bearer,
     body_json, event, header, interfered, joined, refused_authorizations, start_session, token_not_valid,
-    user_not_found,
+    user_inactive, user_not_found,
 };
 use user::handle;
 
@@ -441,7 +441,7 @@ async fn an_inactive_or_deleted_user_is_not_found_and_stays_as_it_was() {
     app.store.set_active(user_id, false);
     for method in ["GET", "PUT", "PATCH"] {
         let response = write(&app, method, &tokens.access, json!({"first_name": "Eve"})).await;
-        assert_401(&response, &user_not_found());
+        assert_401(&response, &user_inactive());
     }
     let user = stored(&app, user_id);
     assert!(!user.is_active);

@@ -96,6 +96,10 @@ pub struct Config {
     /// `EVENT_RETENTION_DAYS` (default 90, at most 3650): how long security events are kept
     /// (their TTL) and listed.
     pub event_retention_days: i64,
+    /// `ADMIN_API` (default true): whether the admin routes answer. Off, they answer 404 to
+    /// everything and (in the template) hold no DynamoDB permission: admin through IAM alone
+    /// (`account-admin`).
+    pub admin_api: bool,
 }
 
 // ANCHOR_END: variables
@@ -121,6 +125,7 @@ impl fmt::Debug for Config {
             .field("cors", &self.cors)
             .field("email", &self.email)
             .field("event_retention_days", &self.event_retention_days)
+            .field("admin_api", &self.admin_api)
             .finish()
     }
 }
@@ -265,6 +270,7 @@ impl Config {
             })?,
             email: email_settings(&lookup)?,
             event_retention_days: parse_or(&lookup, "EVENT_RETENTION_DAYS", 90, RETENTION_EXPECTED)?,
+            admin_api: parse_bool_or(&lookup, "ADMIN_API", true)?,
         };
         if !(1..=MAX_EVENT_RETENTION_DAYS).contains(&config.event_retention_days) {
             return Err(ConfigError::Invalid {

@@ -66,6 +66,11 @@ pub fn user_not_found() -> Value {
     json!({"detail": "User not found", "code": "user_not_found"})
 }
 
+/// simplejwt's answer to a deactivated user's access token.
+pub fn user_inactive() -> Value {
+    json!({"detail": "User is inactive", "code": "user_inactive"})
+}
+
 /// The `Authorization` values a protected route refuses for the session `tokens` of `user_id`,
 /// each with mypage's 401 body (contract §2); `None` is no header at all.
 pub fn refused_authorizations(
