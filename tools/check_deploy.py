@@ -85,6 +85,10 @@ ROUTES = {
     "/account/sessions/revoke-others": "sessions-revoke-others",
     "/account/events": "security-events",
     "/account/admin/users": "admin-users",
+    "/account/admin/users/{pk}": "admin-user",
+    "/account/admin/users/{pk}/sign-out": "admin-user-sign-out",
+    "/account/admin/users/{pk}/password-reset": "admin-user-password-reset",
+    "/account/admin/events": "admin-events",
     "/account/password/reset": "password-reset",
     "/account/password/reset/confirm": "password-reset-confirm",
     "/account/join/verify-email": "verify-email",
@@ -571,8 +575,10 @@ def secrets_readable(expanded, function, conditions):
     role = function["Properties"].get("Role", {})
     role_name = role.get("Fn::GetAtt", [None])[0] if isinstance(role, dict) else None
     readable = set()
-    for policy in expanded["Resources"].get(role_name, {}).get("Properties", {}).get("Policies", []):
-        for statement in resolve_conditions(policy["PolicyDocument"], conditions).get("Statement", []):
+    # A policy under a condition (AdminApi's) is an Fn::If around the whole policy.
+    policies = expanded["Resources"].get(role_name, {}).get("Properties", {}).get("Policies", [])
+    for policy in resolve_conditions(policies, conditions):
+        for statement in policy["PolicyDocument"].get("Statement", []):
             actions = statement.get("Action", [])
             actions = [actions] if isinstance(actions, str) else actions
             if statement.get("Effect") == "Allow" and any(a in ("secretsmanager:GetSecretValue", "secretsmanager:*", "*") for a in actions):

@@ -452,7 +452,8 @@ def function_grants(template, table, region, account):
         if "PermissionsBoundary" in role:
             raise ToolError(f"{logical}: a permissions boundary, which moto does not evaluate")
         documents, skipped = {}, []
-        for policy in role.get("Policies") or []:
+        # A policy under a condition (AdminApi's) is an Fn::If around the whole policy.
+        for policy in resolver.resolve(role.get("Policies") or []):
             documents[policy["PolicyName"]] = policy["PolicyDocument"]
         for name, resource in resources.items():  # AWS::IAM::Policy resources attached to the role
             if resource["Type"] == "AWS::IAM::Policy" and {"Ref": role_name} in resource["Properties"].get("Roles", []):

@@ -18,7 +18,7 @@ use crate::http::{ApiError, Endpoint, FieldErrors, finish, serve};
 use crate::security_log;
 use crate::store::{
     AdminChanges, AdminRefusal, AdminStore, EventKind, EventSubject, SecurityEvent, Session, SessionListStore,
-    SessionOrigin, User,
+    SessionOrigin, User, UserListing, UserQuery,
 };
 
 pub const SELF_DEACTIVATION: &str = "You cannot deactivate yourself.";
@@ -137,6 +137,7 @@ pub fn admin_changes(body: &Map<String, Value>, today: time::Date) -> Result<Adm
         is_staff: fields.boolean("is_staff"),
         is_superuser: fields.boolean("is_superuser"),
         email_verified: fields.boolean("email_verified"),
+        password_hash: None,
     };
     fields.errors.into_result()?;
     Ok(changes)
@@ -228,6 +229,62 @@ pub async fn update(
     security_log::log(&[event]);
     tracing::info!(user_id = target.id, fields = %changed.join(","), "user changed by an admin");
     Ok(updated)
+}
+
+/// Replaces `target`'s password with one nobody knows and ends every session (Cognito's
+/// AdminResetUserPassword, for `account-admin reset-password`): the user sets a new one through
+/// the reset mail. `unknown_hash` is the Argon2 hash of a random secret, so a login against it
+/// costs what any login costs.
+pub async fn replace_password(
+    store: &impl AdminStore,
+    occasion: &Occasion,
+    target: &User,
+    unknown_hash: String,
+) -> Result<User, ApiError> {
+    permit(&occasion.actor, target, Action::PasswordReset)?;
+    let changes = AdminChanges {
+        password_hash: Some(unknown_hash),
+        ..AdminChanges::default()
+    };
+    let event = security_log::with_detail(
+        occasion.event(EventKind::AdminPasswordReset, target),
+        "outcome",
+        "password_replaced",
+    );
+    let updated = store
+        .admin_update(target, &changes, std::slice::from_ref(&event))
+        .await?
+        .map_err(refused)?;
+    security_log::log(&[event]);
+    tracing::info!(user_id = target.id, "password replaced by an operator");
+    Ok(updated)
+}
+
+/// The name of the users list a query reads: a cursor is bound to it, so another query's
+/// cursor is refused (the admin route and `account-admin list-users` share it).
+pub fn user_list_name(query: &UserQuery) -> String {
+    let flag = |value: Option<bool>| value.map_or("any", |value| if value { "true" } else { "false" });
+    format!(
+        "users|q={}|is_active={}|is_staff={}",
+        query.email_prefix,
+        flag(query.is_active),
+        flag(query.is_staff)
+    )
+}
+
+/// A user as the admin list shows them (no password hash: the index does not hold it).
+pub fn listed_user_json(user: &UserListing) -> Value {
+    json!({
+        "pk": user.id,
+        "email": user.email,
+        "first_name": user.first_name,
+        "last_name": user.last_name,
+        "is_active": user.is_active,
+        "is_staff": user.is_staff,
+        "is_superuser": user.is_superuser,
+        "email_verified": user.email_verified,
+        "date_joined": user.date_joined,
+    })
 }
 
 /// Ends every session of `target` at once: how many were live.

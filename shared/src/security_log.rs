@@ -58,8 +58,13 @@ pub fn own(config: &Config, kind: EventKind, user_id: u64, origin: &SessionOrigi
 
 /// The oldest time, in Unix milliseconds, still within the retention period.
 pub fn retained_since(config: &Config) -> i64 {
+    retained_since_days(config.event_retention_days)
+}
+
+/// [`retained_since`] for a retention of `days`.
+pub fn retained_since_days(days: i64) -> i64 {
     let now_ms = i64::try_from(OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000).unwrap_or(0);
-    now_ms - config.event_retention_days * MILLIS_PER_DAY
+    now_ms - days * MILLIS_PER_DAY
 }
 
 /// Adds a non-secret word of detail.

@@ -80,3 +80,128 @@ mod white_box {
         assert_eq!(answer.status, 403, "{}", answer.text);
     }
 }
+
+/// The other admin routes refuse anyone but staff, over the real router: no token 401, a user
+/// who is not staff DRF's 403 (a pk of their own or anyone's).
+#[tokio::test]
+async fn every_admin_route_answers_401_without_a_token_and_403_to_a_user_who_is_not_staff() {
+    let user = new_user().await;
+    let pk = user.user["pk"].as_u64().expect("pk");
+    let bearer = user.bearer();
+    let routes = [
+        ("GET", format!("/account/admin/users/{pk}/")),
+        ("PATCH", format!("/account/admin/users/{pk}")),
+        ("DELETE", format!("/account/admin/users/{pk}/")),
+        ("POST", format!("/account/admin/users/{pk}/sign-out/")),
+        ("POST", format!("/account/admin/users/{pk}/password-reset")),
+        ("GET", "/account/admin/events/".to_owned()),
+    ];
+    for (method, path) in &routes {
+        let anonymous = send(method, path, &[], Some("{}".into())).await;
+        assert_eq!(anonymous.status, 401, "{method} {path}: {}", anonymous.text);
+        let answer = send(
+            method,
+            path,
+            &[("authorization", &bearer), ("content-type", "application/json")],
+            Some("{}".into()),
+        )
+        .await;
+        assert_eq!(
+            (answer.status, answer.json()),
+            (403, json!({"detail": FORBIDDEN})),
+            "{method} {path}"
+        );
+    }
+    assert_eq!(mypage(&bearer).await.status, 200, "nothing happened to the user");
+}
+
+mod white_box_actions {
+    use super::*;
+
+    async fn call(method: &str, path: &str, bearer: &str, body: Option<Value>) -> Answer {
+        let headers = [("authorization", bearer), ("content-type", "application/json")];
+        send(method, path, &headers, body.map(|body| body.to_string())).await
+    }
+
+    /// A staff member reads a user, edits them, deactivates them (their tokens say so at once),
+    /// signs them out, reactivates them (their old tokens stay dead), finds it all in the event
+    /// log, and deletes them: over the real router, each route its own function.
+    #[tokio::test]
+    async fn staff_read_change_deactivate_sign_out_and_delete_a_user_with_every_step_logged() {
+        let staff = new_user().await;
+        let staff_pk = staff.user["pk"].as_u64().expect("pk");
+        set_staff(staff_pk, true).await;
+        let target = new_user().await;
+        let pk = target.user["pk"].as_u64().expect("pk");
+        let item = format!("/account/admin/users/{pk}/");
+
+        let view = call("GET", &item, &staff.bearer(), None).await;
+        assert_eq!(view.status, 200, "{}", view.text);
+        let body = view.json();
+        assert_eq!(body["email"], target.email.as_str());
+        assert_eq!(body["sessions"].as_array().map(Vec::len), Some(1));
+        assert!(!view.text.contains("argon2"), "no hash: {}", view.text);
+
+        let renamed = call("PATCH", &item, &staff.bearer(), Some(json!({"first_name": "Grace"}))).await;
+        assert_eq!(
+            (renamed.status, renamed.json()["first_name"].clone()),
+            (200, json!("Grace"))
+        );
+        let refused = call("PATCH", &item, &staff.bearer(), Some(json!({"is_staff": true}))).await;
+        assert_eq!(refused.status, 403, "only a superuser changes the flags");
+
+        let deactivated = call("PATCH", &item, &staff.bearer(), Some(json!({"is_active": false}))).await;
+        assert_eq!(deactivated.status, 200, "{}", deactivated.text);
+        mypage(&target.bearer()).await.expect_challenge(user_inactive());
+        assert_eq!(refresh(&target.refresh).await.status, 401);
+
+        let signed_out = call("POST", &format!("{item}sign-out/"), &staff.bearer(), None).await;
+        assert_eq!(
+            (signed_out.status, signed_out.json()),
+            (200, json!({"revoked": 0})),
+            "none live any more"
+        );
+        let reactivated = call("PATCH", &item, &staff.bearer(), Some(json!({"is_active": true}))).await;
+        assert_eq!(reactivated.status, 200);
+        mypage(&target.bearer()).await.expect_challenge(access_invalid());
+
+        let log = get(
+            &format!("/account/admin/events/?user={pk}"),
+            &[("authorization", &staff.bearer())],
+        )
+        .await;
+        assert_eq!(log.status, 200, "{}", log.text);
+        let kinds: Vec<String> = log.json()["results"]
+            .as_array()
+            .expect("results")
+            .iter()
+            .map(|event| event["type"].as_str().expect("a type").to_owned())
+            .collect();
+        assert_eq!(
+            kinds[..4],
+            ["admin_update", "admin_sign_out", "admin_update", "admin_update"]
+        );
+        assert!(kinds.contains(&"join".to_owned()), "{kinds:?}");
+
+        assert_eq!(call("DELETE", &item, &staff.bearer(), None).await.status, 204);
+        assert_eq!(call("GET", &item, &staff.bearer(), None).await.status, 404);
+        assert_eq!(user_attribute(pk, "email").await, None, "the user item is gone");
+    }
+
+    /// Bad input gets its answer through the router: a segment that is no pk 400, an unknown
+    /// pk 404, a method the route does not take 405.
+    #[tokio::test]
+    async fn a_malformed_pk_is_400_an_unknown_one_404_and_put_405() {
+        let staff = new_user().await;
+        set_staff(staff.user["pk"].as_u64().expect("pk"), true).await;
+        let bad = call("GET", "/account/admin/users/abc/", &staff.bearer(), None).await;
+        assert_eq!(
+            (bad.status, bad.json()),
+            (400, json!({"pk": ["A valid integer is required."]}))
+        );
+        let unknown = call("POST", "/account/admin/users/999999999/sign-out", &staff.bearer(), None).await;
+        assert_eq!((unknown.status, unknown.json()), (404, json!({"detail": "Not found."})));
+        let put = call("PUT", "/account/admin/users/1/", &staff.bearer(), Some(json!({}))).await;
+        assert_eq!(put.status, 405);
+    }
+}

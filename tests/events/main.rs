@@ -56,6 +56,14 @@ async fn dispatch(app: &App<MemoryStore>, request: lambda_http::Request) -> Resp
         "/account/join/resend-email" => resend_email::handle(app, request).await,
         "/account/events" => security_events::handle(app, request).await,
         "/account/admin/users" => admin_users::handle(app, request).await,
+        "/account/admin/events" => admin_events::handle(app, request).await,
+        path if path.starts_with("/account/admin/users/") && path.ends_with("/sign-out") => {
+            admin_user_sign_out::handle(app, request).await
+        }
+        path if path.starts_with("/account/admin/users/") && path.ends_with("/password-reset") => {
+            admin_user_password_reset::handle(app, request).await
+        }
+        path if path.starts_with("/account/admin/users/") => admin_user::handle(app, request).await,
         "/account/.well-known/jwks.json" | "/account/.well-known/openid-configuration" => {
             well_known::handle(app, request).await
         }
@@ -76,9 +84,17 @@ async fn send(app: &App<MemoryStore>, name: &str, tokens: (&str, &str)) -> (u16,
     }
 }
 
-const COVERED: [&str; 59] = [
+const COVERED: [&str; 67] = [
     "admin-users.json",
     "admin-users-no-slash.json",
+    "admin-user.json",
+    "admin-user-no-slash.json",
+    "admin-user-sign-out.json",
+    "admin-user-sign-out-no-slash.json",
+    "admin-user-password-reset.json",
+    "admin-user-password-reset-no-slash.json",
+    "admin-events.json",
+    "admin-events-no-slash.json",
     "join.json",
     "security-events.json",
     "security-events-no-slash.json",
@@ -611,4 +627,81 @@ async fn the_admin_events_list_users_for_staff_alone() {
         assert_eq!(body["results"][0]["is_staff"], true, "{name}");
         assert_eq!(body["next"], Value::Null, "{name}");
     }
+}
+
+#[tokio::test]
+async fn the_admin_events_read_change_sign_out_and_mail_user_1_and_list_the_log_for_staff_alone() {
+    let (app, mailer) = shared::testing::mailing_app_with(&[]);
+    let none = ("REPLACE_WITH_ACCESS_TOKEN", "REPLACE_WITH_REFRESH_TOKEN");
+    assert_eq!(send(&app, "join.json", none).await.0, 201);
+    let login = login::handle(&app, event("login.json", none.0, none.1)).await;
+    let session = body_json(&login);
+    let tokens = (
+        session["access"].as_str().expect("access"),
+        session["refresh"].as_str().expect("refresh"),
+    );
+    let ada = session["user"]["pk"].as_u64().expect("a pk");
+    assert_eq!(ada, 1, "the events name user 1");
+    const ADMIN: [&str; 8] = [
+        "admin-user.json",
+        "admin-user-no-slash.json",
+        "admin-user-password-reset.json",
+        "admin-user-password-reset-no-slash.json",
+        "admin-events.json",
+        "admin-events-no-slash.json",
+        "admin-user-sign-out.json",
+        "admin-user-sign-out-no-slash.json",
+    ];
+    for name in ADMIN {
+        let (status, body) = send(&app, name, tokens).await;
+        assert_eq!(
+            (status, body),
+            (
+                403,
+                json!({"detail": "You do not have permission to perform this action."})
+            ),
+            "{name}"
+        );
+        assert_eq!(send(&app, name, none).await.0, 401, "{name}");
+    }
+    app.store.set_staff(ada, true);
+    let (status, body) = send(&app, "admin-user.json", tokens).await;
+    assert_eq!((status, body["email"].clone()), (200, json!("ada@example.com")));
+    let (status, body) = send(&app, "admin-user-no-slash.json", tokens).await;
+    assert_eq!(
+        (status, body["first_name"].clone(), body["email_verified"].clone()),
+        (200, json!("Augusta Ada"), json!(true))
+    );
+    for name in [
+        "admin-user-password-reset.json",
+        "admin-user-password-reset-no-slash.json",
+    ] {
+        let (status, body) = send(&app, name, tokens).await;
+        assert_eq!(
+            (status, body),
+            (202, json!({"detail": "Password reset e-mail has been sent."})),
+            "{name}"
+        );
+    }
+    assert_eq!(mailer.sent_to("ada@example.com").len(), 2);
+    let (status, body) = send(&app, "admin-events.json", tokens).await;
+    assert_eq!(status, 200);
+    assert_eq!(body["results"][0]["type"], "admin_password_reset");
+    let (status, body) = send(&app, "admin-events-no-slash.json", tokens).await;
+    assert_eq!(status, 200);
+    assert!(
+        body["results"]
+            .as_array()
+            .expect("results")
+            .iter()
+            .all(|event| event["type"] == "login")
+    );
+    // Last: it ends Ada's own sessions, this one included.
+    let (status, body) = send(&app, "admin-user-sign-out.json", tokens).await;
+    assert_eq!((status, body), (200, json!({"revoked": 2})));
+    assert_eq!(
+        send(&app, "admin-user-sign-out-no-slash.json", tokens).await.0,
+        401,
+        "her token went with them"
+    );
 }

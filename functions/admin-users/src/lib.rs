@@ -11,11 +11,11 @@ use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, Response};
 use serde_json::{Value, json};
 
-use shared::admin::serve_admin;
+use shared::admin::{listed_user_json, serve_admin, user_list_name};
 use shared::auth::authenticate_staff;
 use shared::http::pages::{self, INVALID_CURSOR};
 use shared::http::{ApiError, Endpoint, FieldErrors, json_response};
-use shared::store::{SessionStore, UserDirectory, UserListing, UserPosition, UserQuery};
+use shared::store::{SessionStore, UserDirectory, UserPosition, UserQuery};
 use shared::{App, KeyUse};
 
 /// It only verifies tokens: under ES256 it holds the public keys alone (`shared::KeyUse`).
@@ -48,7 +48,7 @@ async fn list<S: SessionStore + UserDirectory>(app: &App<S>, request: &Request) 
         is_staff: pages::flag(request, "is_staff", &mut errors),
     };
     let limit = pages::limit(request, DEFAULT_LIMIT, &mut errors);
-    let list = list_name(&query);
+    let list = user_list_name(&query);
     let after = pages::after(request, &list, &mut errors);
     errors.into_result()?;
     let after = match after.as_deref() {
@@ -68,32 +68,6 @@ async fn list<S: SessionStore + UserDirectory>(app: &App<S>, request: &Request) 
         StatusCode::OK,
         &json!({"results": results, "next": next}),
     ))
-}
-
-/// The list a cursor continues: the query's own words, so another query's cursor is refused.
-fn list_name(query: &UserQuery) -> String {
-    let flag = |value: Option<bool>| value.map_or("any", |value| if value { "true" } else { "false" });
-    format!(
-        "users|q={}|is_active={}|is_staff={}",
-        query.email_prefix,
-        flag(query.is_active),
-        flag(query.is_staff)
-    )
-}
-
-/// A user as the admin list shows them (no password hash: the index does not hold it).
-pub fn listed_user_json(user: &UserListing) -> Value {
-    json!({
-        "pk": user.id,
-        "email": user.email,
-        "first_name": user.first_name,
-        "last_name": user.last_name,
-        "is_active": user.is_active,
-        "is_staff": user.is_staff,
-        "is_superuser": user.is_superuser,
-        "email_verified": user.email_verified,
-        "date_joined": user.date_joined,
-    })
 }
 
 fn invalid_cursor() -> ApiError {

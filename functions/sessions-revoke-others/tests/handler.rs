@@ -11,7 +11,7 @@ use shared::store::{MemoryStore, SessionOrigin, SessionStore};
 use shared::testing::{
     PASSWORD, app, assert_401, assert_post_route_conventions, assert_security_headers, assert_unavailable, bearer,
     body_json, event, header, join_user, post_json, refused_authorizations, start_session, start_session_at,
-    token_not_valid, user_inactive, user_not_found,
+    token_not_valid, user_inactive,
 };
 
 const PATH: &str = "/account/sessions/revoke-others/";

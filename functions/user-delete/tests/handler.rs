@@ -10,7 +10,7 @@ use shared::store::{MemoryStore, SessionListStore, UserStore};
 use shared::testing::{
     PASSWORD, app, app_with, assert_400, assert_401, assert_no_content, assert_post_route_conventions,
     assert_unavailable, bearer, body_json, create_user, event, header, join_user, post_json, refused_authorizations,
-    start_session, token_not_valid, user_inactive, user_not_found,
+    start_session, token_not_valid, user_inactive,
 };
 use user_delete::{WRONG_PASSWORD, handle};
 

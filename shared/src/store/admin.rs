@@ -19,6 +19,9 @@ pub struct AdminChanges {
     pub is_staff: Option<bool>,
     pub is_superuser: Option<bool>,
     pub email_verified: Option<bool>,
+    /// A new password hash: `account-admin reset-password` replaces the password with one
+    /// nobody knows (the user then sets theirs through the reset mail). Never from HTTP.
+    pub password_hash: Option<String>,
 }
 
 impl AdminChanges {
@@ -26,14 +29,19 @@ impl AdminChanges {
         *self == AdminChanges::default()
     }
 
-    /// The changes applied to `user` (a deactivation also moves the epoch: every session ends).
+    /// The changes applied to `user` (a deactivation and a new password also move the epoch:
+    /// every session ends).
     pub fn apply_to(&self, user: &mut User) {
         self.profile.apply_to(user);
+        let ends_sessions = (user.is_active && self.is_active == Some(false)) || self.password_hash.is_some();
+        if ends_sessions {
+            user.session_epoch += 1;
+        }
         if let Some(active) = self.is_active {
-            if user.is_active && !active {
-                user.session_epoch += 1;
-            }
             user.is_active = active;
+        }
+        if let Some(hash) = &self.password_hash {
+            user.password_hash.clone_from(hash);
         }
         if let Some(staff) = self.is_staff {
             user.is_staff = staff;
@@ -50,7 +58,7 @@ impl AdminChanges {
     pub fn changed_fields(&self, user: &User) -> Vec<&'static str> {
         let mut changed = user.clone();
         self.apply_to(&mut changed);
-        let pairs: [(&'static str, bool); 8] = [
+        let pairs: [(&'static str, bool); 9] = [
             ("first_name", changed.first_name != user.first_name),
             ("last_name", changed.last_name != user.last_name),
             ("gender", changed.gender != user.gender),
@@ -59,6 +67,7 @@ impl AdminChanges {
             ("is_staff", changed.is_staff != user.is_staff),
             ("is_superuser", changed.is_superuser != user.is_superuser),
             ("email_verified", changed.email_verified != user.email_verified),
+            ("password", changed.password_hash != user.password_hash),
         ];
         pairs
             .into_iter()

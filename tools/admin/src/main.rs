@@ -20,7 +20,16 @@
 //! 300 s, the functions' `JWT_KEY_REFRESH_SECONDS`) before the new key becomes `AWSCURRENT`, so no
 //! function that verifies meets a key id it does not know.
 //!
+//! The user verbs (Cognito's admin API, issue 28), each recorded as a security event with the
+//! operator as its actor and under the admin routes' rules (`users.rs`): `list-users`,
+//! `get-user`, `disable-user`, `enable-user`, `sign-out-user`, `reset-password`, `delete-user`,
+//! `set-staff`, `set-superuser`. `backfill` brings a table from before the admin indexes up to
+//! date (the users list's key on every user, the set of active superusers): run it once after
+//! upgrading a stack deployed before them.
+//!
 //! The table commands use `TABLE_NAME` and the usual AWS environment (`AWS_ENDPOINT_URL_DYNAMODB` locally).
+
+mod users;
 
 use std::io::BufRead;
 use std::process::ExitCode;
@@ -29,7 +38,7 @@ use secrecy::SecretString;
 use shared::account::create_superuser;
 use shared::store::{DynamoStore, TableDefinition};
 
-const USAGE: &str = "usage: account-admin create-table | table-definition | create-superuser EMAIL  (password on stdin) | new-signing-key HS256|ES256 | public-keys CURRENT_PEM [PREVIOUS_PEM] | publish-public-keys SIGNING_SECRET KEY_SET_SECRET | rotate-signing-key HS256|ES256 SIGNING_SECRET [KEY_SET_SECRET] [--wait SECONDS]";
+const USAGE: &str = "usage: account-admin create-table | table-definition | backfill | create-superuser EMAIL  (password on stdin) | USER VERB (account-admin help-users) | new-signing-key HS256|ES256 | public-keys CURRENT_PEM [PREVIOUS_PEM] | publish-public-keys SIGNING_SECRET KEY_SET_SECRET | rotate-signing-key HS256|ES256 SIGNING_SECRET [KEY_SET_SECRET] [--wait SECONDS]";
 
 /// The functions' default `JWT_KEY_REFRESH_SECONDS`: how long a rotation waits between publishing
 /// a new public key and signing with it.
@@ -64,9 +73,26 @@ async fn main() -> ExitCode {
     {
         return finish(secrets_command(&args).await);
     }
+    if args.first().map(String::as_str) == Some("help-users") {
+        println!("account-admin {}", users::USAGE);
+        return ExitCode::SUCCESS;
+    }
     let table = std::env::var("TABLE_NAME").unwrap_or_else(|_| "accounts".to_owned());
     let store = DynamoStore::connect(table.clone()).await;
-    let outcome = match args.iter().map(String::as_str).collect::<Vec<_>>().as_slice() {
+    let words: Vec<&str> = args.iter().map(String::as_str).collect();
+    if let Some(command) = words.first()
+        && users::owns(command)
+    {
+        return finish(users::run(&store, &words).await);
+    }
+    let outcome = match words.as_slice() {
+        ["backfill"] => store
+            .backfill_admin_indexes()
+            .await
+            .map(|(users, superusers)| {
+                format!("{users} users carry the users list's key; {superusers} active superusers in their set")
+            })
+            .map_err(|error| error.to_string()),
         ["table-definition"] => Ok(TableDefinition::as_cloudformation().to_string()),
         ["create-table"] => store
             .create_table_if_missing()

@@ -128,6 +128,9 @@ impl AdminStore for DynamoStore {
                 optional(after.date_of_birth.as_deref()),
             ));
         }
+        if changes.password_hash.is_some() {
+            sets.push(("password_hash", s(&user.password_hash), s(&after.password_hash)));
+        }
         let flags = [
             ("is_active", changes.is_active, user.is_active),
             ("is_staff", changes.is_staff, user.is_staff),
@@ -322,5 +325,102 @@ impl AdminStore for DynamoStore {
             id: upto.rsplit('#').next().unwrap_or_default().to_owned(),
         });
         Ok(EventPage { events, next })
+    }
+}
+
+impl DynamoStore {
+    /// Brings a table written before the admin indexes up to date, for `account-admin
+    /// backfill`: every user item gets the users list's key, every event its day, and the set of
+    /// active superusers is written from the users. A Scan of the whole table, once, by an
+    /// operator (never a route); writes that land meanwhile keep the set themselves. Answers
+    /// the users and the active superusers found.
+    pub async fn backfill_admin_indexes(&self) -> StoreResult<(usize, usize)> {
+        let mut users = 0;
+        let mut superusers: Vec<String> = Vec::new();
+        let mut start = None;
+        loop {
+            self.count();
+            let output = self
+                .client
+                .scan()
+                .table_name(&self.table)
+                .filter_expression(
+                    "(#sk = :user AND begins_with(#pk, :users)) OR (begins_with(#pk, :events) AND attribute_not_exists(#day))",
+                )
+                .expression_attribute_names("#pk", TableDefinition::PARTITION_KEY)
+                .expression_attribute_names("#sk", TableDefinition::SORT_KEY)
+                .expression_attribute_names("#day", TableDefinition::EVENT_INDEX_PARTITION)
+                .expression_attribute_values(":user", s(USER_SK))
+                .expression_attribute_values(":users", s("USER#"))
+                .expression_attribute_values(":events", s("EVENTS#"))
+                .set_exclusive_start_key(start.take())
+                .send()
+                .await
+                .map_err(classify)?;
+            for item in output.items.unwrap_or_default() {
+                let (Some(pk), Some(sk)) = (
+                    item.get(TableDefinition::PARTITION_KEY)
+                        .and_then(|v| v.as_s().ok())
+                        .cloned(),
+                    item.get(TableDefinition::SORT_KEY).and_then(|v| v.as_s().ok()).cloned(),
+                ) else {
+                    continue;
+                };
+                let (name, value) = if sk == USER_SK {
+                    let user: User = from_item(item.clone())?;
+                    users += 1;
+                    if is_active_superuser(&user) {
+                        superusers.push(user.id.to_string());
+                    }
+                    if item.contains_key(TableDefinition::USER_INDEX_PARTITION) {
+                        continue;
+                    }
+                    (
+                        TableDefinition::USER_INDEX_PARTITION,
+                        s(TableDefinition::USER_INDEX_PARTITION_VALUE),
+                    )
+                } else {
+                    let Some(at_ms) = super::events::at_ms_of(&sk) else {
+                        continue;
+                    };
+                    (TableDefinition::EVENT_INDEX_PARTITION, s(&event_day(at_ms)))
+                };
+                self.count();
+                let written = self
+                    .client
+                    .update_item()
+                    .table_name(&self.table)
+                    .set_key(Some(key(pk, &sk)))
+                    .update_expression("SET #name = :value")
+                    .condition_expression("attribute_exists(#pk)")
+                    .expression_attribute_names("#name", name)
+                    .expression_attribute_names("#pk", TableDefinition::PARTITION_KEY)
+                    .expression_attribute_values(":value", value)
+                    .send()
+                    .await;
+                // Deleted meanwhile: nothing to bring up to date.
+                written_unless_condition_failed(written)?;
+            }
+            match output.last_evaluated_key {
+                Some(last) if !last.is_empty() => start = Some(last),
+                _ => break,
+            }
+        }
+        let found = superusers.len();
+        self.count();
+        let update = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key(SUPERUSERS_PK.to_owned(), SUPERUSERS_SK)))
+            .expression_attribute_names("#ids", SUPERUSER_IDS);
+        let update = match superusers.is_empty() {
+            true => update.update_expression("REMOVE #ids"),
+            false => update
+                .update_expression("SET #ids = :ids")
+                .expression_attribute_values(":ids", AttributeValue::Ns(superusers)),
+        };
+        update.send().await.map_err(classify)?;
+        Ok((users, found))
     }
 }

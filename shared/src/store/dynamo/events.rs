@@ -50,26 +50,6 @@ fn event_item(event: &SecurityEvent) -> StoreResult<HashMap<String, AttributeVal
     Ok(item)
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_day_partition_is_the_utc_day_and_a_sort_key_reads_back_its_time() {
-        // 2025-12-05T10:20:00.123Z
-        let at = 1_764_930_000_123;
-        assert_eq!(event_day(at), "2025-12-05");
-        assert_eq!(event_day(day_start_ms(at)), "2025-12-05");
-        assert_eq!(event_day(day_start_ms(at) - 1), "2025-12-04");
-        assert_eq!(at_ms_of(&event_sk(at, "abc")), Some(at));
-        assert_eq!(at_ms_of(&event_sk(at, "")), Some(at));
-        assert!(
-            event_sk(at, "") < event_sk(at, "0"),
-            "an empty id sorts before every event of its millisecond"
-        );
-    }
-}
-
 impl DynamoStore {
     /// `items` (an action's transaction) with a Put of each event after them: the items'
     /// positions, which a failed condition's answer is read by, do not move.
@@ -146,5 +126,25 @@ impl EventStore for DynamoStore {
             false => None,
         };
         Ok(EventPage { events, next })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_day_partition_is_the_utc_day_and_a_sort_key_reads_back_its_time() {
+        // 2025-12-05T10:20:00.123Z
+        let at = 1_764_930_000_123;
+        assert_eq!(event_day(at), "2025-12-05");
+        assert_eq!(event_day(day_start_ms(at)), "2025-12-05");
+        assert_eq!(event_day(day_start_ms(at) - 1), "2025-12-04");
+        assert_eq!(at_ms_of(&event_sk(at, "abc")), Some(at));
+        assert_eq!(at_ms_of(&event_sk(at, "")), Some(at));
+        assert!(
+            event_sk(at, "") < event_sk(at, "0"),
+            "an empty id sorts before every event of its millisecond"
+        );
     }
 }
