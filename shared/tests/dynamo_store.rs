@@ -623,6 +623,122 @@ async fn sessions_are_deleted_25_a_request() {
     );
 }
 
+/// The admin list's index: what a page of 50 users (the default) reads, with the longest
+/// emails and names the service accepts. A GSI Query is eventually consistent: 0.5 RRU per
+/// 4 KB of the index entries read (keys plus the projected attributes), summed over the page.
+#[tokio::test]
+async fn a_page_of_fifty_users_reads_a_few_read_units_of_the_index_and_one_query() {
+    use shared::store::{TableDefinition, UserDirectory, UserQuery};
+    let store = fresh_store().await;
+    for i in 0..51 {
+        let mut user = common::new_user(&format!("{}{i:02}@{}.example.com", "a".repeat(60), "d".repeat(40)));
+        user.first_name = "F".repeat(150);
+        user.last_name = "L".repeat(150);
+        store.create_user(user, None, &[]).await.unwrap();
+    }
+    let before = store.round_trips();
+    let page = store.list_users(&UserQuery::default(), None, 50).await.unwrap();
+    assert_eq!(
+        (page.users.len(), store.round_trips() - before),
+        (50, 1),
+        "one Query a page"
+    );
+    // What the index holds of each user: its keys and the projected attributes.
+    let mut kept: Vec<&str> = vec![
+        "PK",
+        "SK",
+        TableDefinition::USER_INDEX_PARTITION,
+        TableDefinition::USER_INDEX_SORT,
+    ];
+    kept.extend(TableDefinition::USER_INDEX_ATTRIBUTES);
+    let items = store
+        .client()
+        .query()
+        .table_name(store.table())
+        .index_name(TableDefinition::USER_INDEX)
+        .key_condition_expression("user_list = :list")
+        .expression_attribute_values(":list", AttributeValue::S("USERS".into()))
+        .limit(50)
+        .send()
+        .await
+        .unwrap()
+        .items
+        .unwrap_or_default();
+    let entries: Vec<usize> = items
+        .iter()
+        .map(|item| {
+            let projected = item.iter().filter(|(name, _)| kept.contains(&name.as_str()));
+            billed_size(&projected.map(|(name, value)| (name.clone(), value.clone())).collect())
+        })
+        .collect();
+    let page_bytes: usize = entries.iter().sum();
+    let read_units = page_bytes.div_ceil(4096) as f64 * 0.5;
+    // Figures for the book (data-model.md, operating/costs.md).
+    eprintln!(
+        "users index entry: {} bytes at most; a page of 50: {page_bytes} bytes, {read_units} RRU",
+        entries.iter().max().unwrap()
+    );
+    assert!(read_units <= 4.0, "a page of 50 of the longest users: {read_units} RRU");
+}
+
+/// The staff's event log: an event item with its day (the events-by-day index's key) is still
+/// one write unit, and its index entry (ALL projected) one more.
+#[tokio::test]
+async fn an_event_with_its_day_stays_one_write_unit_and_a_log_page_is_one_query_a_day() {
+    use shared::store::{AdminStore, EventFilter, EventKind, EventStore, EventSubject, SecurityEvent};
+    let store = fresh_store().await;
+    let now_ms = shared::now_unix() * 1000;
+    let events: Vec<SecurityEvent> = (0..50)
+        .map(|i| SecurityEvent {
+            id: random_id(),
+            kind: EventKind::AdminUpdate,
+            at_ms: now_ms - i,
+            user: EventSubject::User(4_294_967_296 + i as u64),
+            actor: Some(4_294_967_296 + 7),
+            ip: Some("2001:0db8:85a3:0000:0000:8a2e:0370:7334".to_owned()),
+            device: Some("x".repeat(64)),
+            detail: [(
+                "fields".to_owned(),
+                "is_active,is_staff,is_superuser,first_name,last_name,gender,date_of_birth,email_verified".to_owned(),
+            )]
+            .into(),
+            expires_at: now_ms / 1000 + 90 * 86_400,
+        })
+        .collect();
+    store.record_events(&events).await.unwrap();
+    let item = store
+        .client()
+        .get_item()
+        .table_name(store.table())
+        .key("PK", AttributeValue::S(format!("EVENTS#{}", 4_294_967_296_u64)))
+        .key("SK", AttributeValue::S(format!("EVENT#{now_ms:013}#{}", events[0].id)))
+        .send()
+        .await
+        .unwrap()
+        .item
+        .expect("the event");
+    assert!(item.contains_key("event_day"));
+    let size = billed_size(&item);
+    eprintln!("event item with its day: {size} bytes");
+    assert!(size <= 1024, "1 WRU, and 1 WRU of the index: {size} bytes");
+    let before = store.round_trips();
+    let page = store
+        .event_feed(&EventFilter::default(), now_ms - 60_000, None, 50)
+        .await
+        .unwrap();
+    assert_eq!(page.events.len(), 50);
+    assert_eq!(
+        store.round_trips() - before,
+        1,
+        "today's events: one Query of today's partition"
+    );
+    let page_bytes = 50 * size;
+    eprintln!(
+        "a log page of 50: {page_bytes} bytes at most, {} RRU",
+        page_bytes.div_ceil(4096) as f64 * 0.5
+    );
+}
+
 // Password reset and address verification.
 
 /// An item's size as DynamoDB bills it: each attribute's name in UTF-8 bytes plus its value (a
