@@ -107,7 +107,7 @@ ROUTE_THROTTLE_METHODS = ("ANY", "POST")
 # Security review #17: the functions that sign tokens or make/check the mailed links' keys read
 # the private signing key; every other one only verifies, and under ES256 may read only the
 # public keys (under HS256 the shared secret is what verifies).
-MAILING_FUNCTIONS = ("join", "password-reset", "resend-email")
+MAILING_FUNCTIONS = ("join", "password-reset", "resend-email", "admin-user-password-reset")
 # The log-line alarms (security review #2): the JSON filter on each function's log group.
 ALERT_FILTERS = {
     "AccessDenied": '{ $.fields.alert = "aws_access_denied" }',

@@ -16,7 +16,7 @@ does not mention:
 It also fails when an include directive of docs/src names a file or an anchor that is not there
 (a file moved, say: mdBook includes nothing for a lost anchor and only warns for a lost file), or
 was left unexpanded in the HTML, and when a test that the security promises page names is no longer a
-`fn` of functions/, shared/ or tests/, nor a pytest `def test_…` of tests/ (the browser tests).
+`fn` of functions/, shared/, tests/ or tools/, nor a pytest `def test_…` of tests/ (the browser tests).
 
 A self-test runs first: the same checks over a copy of the code with one more route and one
 more variable, against the same book, must report exactly those two problems more.
@@ -157,7 +157,7 @@ def missing_tests(root):
     if not names:
         return [f"{page.relative_to(root)} names no test"]
     defined = set()
-    for folder in ("functions", "shared", "tests"):
+    for folder in ("functions", "shared", "tests", "tools"):
         for source in (root / folder).rglob("*.rs"):
             defined.update(re.findall(r"\bfn ([a-z0-9_]+)", source.read_text()))
     # The browser tests (pytest): `def test_…` of tests/browser/.

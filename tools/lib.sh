@@ -255,7 +255,8 @@ start_test_dynamodb() {
 
 # One route of each function (with its trailing slash), to wake them.
 WAKE_ROUTES="join/ login/ logout/ token/refresh/ token/verify/ password/change/ mypage/ user/ user/delete/ sessions/ sessions/revoke-others/ .well-known/jwks.json
-    password/reset/ password/reset/confirm/ join/verify-email/ join/resend-email/"
+    password/reset/ password/reset/confirm/ join/verify-email/ join/resend-email/ events/ admin/users/ admin/users/1/
+    admin/users/1/sign-out/ admin/users/1/password-reset/ admin/events/"
 
 # The API under cargo lambda watch (four instances per function), its tokens signed with $2 by
 # throwaway key files for this run only, read again before every request

@@ -20,9 +20,9 @@ nothing here names a route:
 * `x-staff: true`: the bearer is the staff user: a superuser made once, on first use, the way an
   operator makes one (`account-admin create-superuser`, password on standard input, against the
   stack's table: `TABLE_NAME` and the DynamoDB endpoint of the environment `make test` runs this
-  in), then logged in. Admin operations say so; a non-staff bearer would only ever get 403. Admin
-  operations that change or end users act on generated pks, which name nobody: they never
-  touch this user or the others below.
+  in), then logged in. Admin operations say so; a non-staff bearer would only ever get 403. The
+  user they act on is the `victim` kind below: pks are small counters, so a generated one could
+  name this user or the others below, and a deletion or a deactivation would end them.
 * `x-credentials`: request fields that carry credentials, filled in *positive* cases only
   (negative ones are meant to be refused for their data): `body: {field: kind}` when the generated
   body has the field or the schema requires it, `cookie: {name: kind}` and `path: {parameter:
@@ -31,7 +31,9 @@ nothing here names a route:
   token of the shared session, alternately: for read-only uses such as token verify), `session`
   (the id of the session the case's access token belongs to, its `sid` claim: ending one's own
   session is the success path of `DELETE /account/sessions/{id}/`, which a generated id never
-  reaches). One positive case in four
+  reaches), `victim` (the pk of a user joined for this case alone: what an admin operation may
+  change, sign out, mail or delete; filled in every positive case, never left generated, since
+  a generated pk may be a shared user's). One positive case in four
   keeps its generated values instead (chosen by a checksum of its body, so a seed repeats), so
   that refused credentials are fuzzed too.
 
@@ -199,6 +201,17 @@ class Api:
             raise RuntimeError(f"the hook's own join answered {status}: {body}")
         COUNTERS.add("joins")
         return Account(email, password, body["access"], body["refresh"], time.monotonic())
+
+    def join_for_pk(self):
+        """The pk of a user joined for one case alone (what an admin operation acts on)."""
+        email, password = _new_identity()
+        status, body = self._post(
+            "/account/join/", {"email": email, "password1": password, "password2": password}
+        )
+        if status != 201:
+            raise RuntimeError(f"the hook's own join answered {status}: {body}")
+        COUNTERS.add("joins")
+        return body["user"]["pk"]
 
     def superuser(self):
         """A new superuser, made by the operator CLI, and a session of theirs."""
@@ -368,6 +381,12 @@ class AccountCredentials:
         body_fields = _body_fields_to_fill(case, declared.get("body", {})) if positive else {}
         cookies = dict(declared.get("cookie", {})) if positive and not _keeps_generated(case) else {}
         path = dict(declared.get("path", {})) if positive and not _keeps_generated(case) else {}
+        # A pk that names someone (an integer, generated or carried by a link from an earlier
+        # answer, such as the bearer user's own) is always replaced by a victim's: an admin
+        # operation must never end a user the other cases rely on. Malformed pks stay (400).
+        for name, kind in declared.get("path", {}).items():
+            if kind == "victim" and str((case.path_parameters or {}).get(name, "")).lstrip("-").isdigit():
+                path[name] = kind
         linked = LINKED_BEARER.fullmatch(str(case.headers.get("Authorization", "")))
         kinds = set(body_fields.values()) | set(cookies.values()) | set(path.values())
         if bearer and linked:
@@ -408,6 +427,8 @@ class AccountCredentials:
             values.update(access=account.access)
             shared = True
         values.update(email=account.email, password=account.password)
+        if "victim" in kinds:
+            values["victim"] = api.join_for_pk()
         if "session" in kinds:
             values["session"] = _session_id(values.get("access", ""))
         if "token" in kinds:

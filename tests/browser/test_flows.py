@@ -7,10 +7,14 @@ lived: the expiry flow waits for one to expire). Each flow saves a screenshot in
 .local/screenshots/.
 """
 
+import json
 import os
 import pathlib
+import re
 import secrets
+import subprocess
 import time
+import urllib.request
 
 import pytest
 from playwright.sync_api import expect, sync_playwright
@@ -18,7 +22,8 @@ from playwright.sync_api import expect, sync_playwright
 WEB_URL = os.environ["WEB_URL"].rstrip("/") + "/"
 API_URL = os.environ["API_URL"].rstrip("/")
 ACCESS_LIFETIME = int(os.environ.get("ACCESS_TOKEN_LIFETIME_SECONDS", "3600"))
-SHOTS = pathlib.Path(__file__).resolve().parents[2] / ".local" / "screenshots"
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+SHOTS = ROOT / ".local" / "screenshots"
 PASSWORD = "Tutorial-Pw!7319"
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 
@@ -383,3 +388,183 @@ def test_a_signed_out_visitor_asking_for_the_activity_page_gets_the_login_page(c
     page.goto(WEB_URL + "#/activity")
     expect(page.locator("#field-password")).to_be_visible()
     expect(page.locator(".event")).to_have_count(0)
+
+
+# --- the admin area (staff only) -----------------------------------------------------------------
+
+# The first admin call of a run may meet a function the stack has not started yet.
+FIRST_ADMIN_CALL_MS = 30_000
+
+
+def create_superuser():
+    """A superuser (active staff) made by the operator CLI against the stack's table: its email
+    and password. The tests run in the stack's environment (TABLE_NAME, the DynamoDB endpoint)."""
+    email = f"staff-{secrets.token_hex(5)}@example.com"
+    password = "Adm1n-" + secrets.token_hex(6) + "!Q"
+    subprocess.run(
+        [str(ROOT / "target" / "debug" / "account-admin"), "create-superuser", email],
+        input=password + "\n",
+        text=True,
+        check=True,
+        capture_output=True,
+    )
+    return email, password
+
+
+def join_by_api(email):
+    """A user joined straight through the API (no browser): faster when a test needs many."""
+    request = urllib.request.Request(
+        f"{API_URL}/account/join/",
+        data=json.dumps({"email": email, "password1": PASSWORD, "password2": PASSWORD}).encode(),
+        headers={"Content-Type": "application/json", "Accept": "application/json"},
+        method="POST",
+    )
+    with urllib.request.urlopen(request, timeout=60) as response:
+        assert response.status == 201, response.status
+
+
+def test_staff_find_edit_sign_out_deactivate_reset_and_delete_a_user(browser):
+    prefix = f"adm{secrets.token_hex(4)}-"
+    target = f"{prefix}target@example.com"
+    others = [f"{prefix}{number:02d}@example.com" for number in range(11)]
+    for email in others:
+        join_by_api(email)
+    # The user acted on keeps a browser of their own, to meet what the admin does.
+    theirs = browser.new_context(locale="en-US")
+    their_page = theirs.new_page()
+    join(their_page, target)
+
+    staff_email, staff_password = create_superuser()
+    admin = browser.new_context(locale="en-US", viewport={"width": 1100, "height": 760})
+    page = admin.new_page()
+    traffic = Traffic(page)
+    log_in(page, staff_email, staff_password)
+    expect(page.locator("#greeting")).to_have_text(f"반갑습니다, {staff_email}님!")
+    # The Admin link once the page has found out it is staff.
+    expect(page.locator("nav a[href='#/admin']")).to_be_visible(timeout=FIRST_ADMIN_CALL_MS)
+    page.click("nav a[href='#/admin']")
+    expect(page.locator("h1")).to_have_text("Users")
+    expect(page.locator("#admin-search")).to_be_visible()
+
+    # A filter: none of them is staff.
+    page.fill("#field-q", prefix)
+    page.select_option("#field-is_staff", "true")
+    page.click("#admin-search")
+    expect(page.locator("#admin-none")).to_be_visible()
+    expect(page.locator(".admin-user")).to_have_count(0)
+
+    # By the prefix, ten a page, in email order; More follows `next`.
+    everyone = sorted(others + [target])
+    page.select_option("#field-is_staff", label="Any")
+    page.select_option("#field-limit", "10")
+    page.click("#admin-search")
+    expect(page.locator(".admin-user a")).to_have_text(everyone[:10])
+    expect(page.locator("#admin-more")).to_be_visible()
+    shot(page, "18-admin-search")
+    page.click("#admin-more")
+    expect(page.locator(".admin-user a")).to_have_text(everyone)
+    expect(page.locator("#admin-more")).to_be_hidden()
+
+    # The user's page: their fields, their session, their events.
+    page.click(f".admin-user[data-email='{target}'] a")
+    expect(page.locator("h1")).to_have_text("User")
+    expect(page.locator("#admin-user-email")).to_have_text(target)
+    expect(page.locator(".admin-session")).to_have_count(1)
+    expect(page.locator("#admin-events .event-join")).to_have_count(1)
+
+    # Edit the first name: Save asks first, Confirm sends.
+    page.fill("#field-first_name", "Renamed")
+    page.click("#admin-save")
+    expect(page.locator("#admin-save-question")).to_have_text("Save the changes to: First name?")
+    page.click("#admin-save-confirm")
+    expect(page.locator("section.card > .alert-info")).to_have_text("Saved.")
+    expect(page.locator("#admin-user-name")).to_have_text("Renamed")
+    expect(page.locator("#field-first_name")).to_have_value("Renamed")
+    expect(page.locator("#admin-events .event-admin_update strong")).to_have_text("Changed by an administrator")
+    shot(page, "19-admin-user")
+
+    # Sign out everywhere: the button asks, Confirm ends their session.
+    page.click("#admin-sign-out")
+    expect(page.locator("#admin-sign-out-confirm")).to_be_visible()
+    page.click("#admin-sign-out-confirm")
+    expect(page.locator("section.card > .alert-info")).to_have_text("Sessions ended: 1.")
+    expect(page.locator(".admin-session")).to_have_count(0)
+    expect(page.locator("#admin-no-sessions")).to_be_visible()
+    their_page.reload()
+    expect(their_page.locator("#field-password")).to_be_visible()
+    # They can sign in again (a deactivation keeps them out).
+    log_in(their_page, target)
+    expect(their_page.locator("#greeting")).to_have_text(f"반갑습니다, {target}님!")
+
+    # A password reset, confirmed: the page shows the API's answer.
+    page.click("#admin-reset")
+    page.click("#admin-reset-confirm")
+    expect(page.locator("section.card > .alert-info")).to_have_text("Password reset e-mail has been sent.")
+
+    # Deactivate: their session ends and their password no longer signs them in.
+    page.uncheck("#field-is_active")
+    page.click("#admin-save")
+    expect(page.locator("#admin-save-question")).to_have_text("Save the changes to: Active?")
+    page.click("#admin-save-confirm")
+    expect(page.locator("section.card > .alert-info")).to_have_text("Saved.")
+    expect(page.locator("#admin-user-flags .flag-inactive")).to_have_text("Inactive")
+    expect(page.locator("#field-is_active")).not_to_be_checked()
+    their_page.reload()
+    expect(their_page.locator("#field-password")).to_be_visible()
+    log_in(their_page, target)
+    expect(their_page.locator("form .alert-error")).to_have_text("Unable to log in with provided credentials.")
+
+    # A reset for an inactive user is refused: the API's reason shows among the actions.
+    page.click("#admin-reset")
+    page.click("#admin-reset-confirm")
+    expect(page.locator("#admin-actions .alert-error")).to_have_text(
+        "The user is inactive: reset e-mails go to active users only."
+    )
+
+    # The same page in Korean.
+    page.select_option("#language", "ko")
+    expect(page.locator("h1")).to_have_text("사용자 정보")
+    expect(page.locator("#admin-user-flags .flag-inactive")).to_have_text("비활성")
+    shot(page, "20-admin-user-korean")
+    page.select_option("#language", "en")
+    expect(page.locator("h1")).to_have_text("User")
+
+    # Delete, confirmed: back on the list, and no search finds them.
+    page.click("#admin-delete")
+    expect(page.locator("#admin-delete-question")).to_contain_text("cannot be undone")
+    page.click("#admin-delete-confirm")
+    expect(page).to_have_url(re.compile(r"#/admin$"))
+    expect(page.locator("section.card > .alert-info")).to_have_text(f"{target} has been deleted.")
+    page.fill("#field-q", target)
+    page.click("#admin-search")
+    expect(page.locator("#admin-none")).to_be_visible()
+    expect(page.locator(".admin-user")).to_have_count(0)
+    assert traffic.errors == []
+    admin.close()
+    theirs.close()
+
+
+def test_a_user_who_is_not_staff_gets_the_not_allowed_page_and_no_admin_link(context):
+    page = context.new_page()
+    traffic = Traffic(page)
+    join(page, new_email())
+    page.goto(WEB_URL + "#/admin")
+    expect(page.locator("h1")).to_have_text("Not allowed", timeout=FIRST_ADMIN_CALL_MS)
+    expect(page.locator("#admin-denied")).to_have_text("You do not have permission to perform this action.")
+    expect(page.locator("#admin-search")).to_have_count(0)
+    # The page has asked whether this user is staff by now: no link.
+    expect(page.locator("nav a[href='#/admin']")).to_have_count(0)
+    expect(page.locator("#nav")).to_have_text("My pageProfileDevicesActivityPasswordLog out")
+    shot(page, "21-admin-not-allowed")
+    page.goto(WEB_URL + "#/admin/user/1")
+    expect(page.locator("#admin-denied")).to_be_visible()
+    expect(page.locator("#admin-user-form")).to_have_count(0)
+    assert traffic.errors == []
+
+
+def test_a_signed_out_visitor_asking_for_the_admin_area_gets_the_login_page(context):
+    page = context.new_page()
+    page.goto(WEB_URL + "#/admin/user/1")
+    expect(page.locator("#field-password")).to_be_visible()
+    expect(page.locator("#admin-denied")).to_have_count(0)
+    expect(page.locator("#admin-user-form")).to_have_count(0)

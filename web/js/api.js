@@ -161,6 +161,39 @@ export async function deleteAccount(password) {
   setAccess(null);
 }
 
+// --- the admin routes (staff only: anyone else gets 403) ---------------------------------------
+
+/** `path` with the query `params` whose values are not empty. */
+function withQuery(path, params = {}) {
+  const query = new URLSearchParams();
+  for (const [name, value] of Object.entries(params)) {
+    if (value !== undefined && value !== null && value !== "") query.set(name, String(value));
+  }
+  const text = query.toString();
+  return text ? `${path}?${text}` : path;
+}
+
+const adminUserPath = (pk) => `admin/users/${encodeURIComponent(pk)}/`;
+
+/**
+ * A page of users, by canonical email: `q` an email prefix, `is_active` and `is_staff` "true" or
+ * "false", `limit` 1-100, `cursor` the `next` of the page before (with the same q and flags).
+ */
+export const adminUsers = ({ q, is_active, is_staff, limit, cursor } = {}) =>
+  authorized(withQuery("admin/users/", { q, is_active, is_staff, limit, cursor }));
+/** One user: their fields, live sessions and 20 latest events. */
+export const adminUser = (pk) => authorized(adminUserPath(pk));
+/** Changes some of a user's fields and flags; answers the user as `adminUser` does. */
+export const updateAdminUser = (pk, fields) => authorized(adminUserPath(pk), { method: "PATCH", body: fields });
+export const deleteAdminUser = (pk) => authorized(adminUserPath(pk), { method: "DELETE" });
+/** Ends every session of a user: `{revoked}`, how many were live. */
+export const adminSignOut = (pk) => authorized(`${adminUserPath(pk)}sign-out/`, { method: "POST", body: {} });
+/** Mails a user a password reset link: `{detail}`. */
+export const adminPasswordReset = (pk, language) =>
+  authorized(`${adminUserPath(pk)}password-reset/`, { method: "POST", body: {}, language });
+/** A page of everyone's security events, newest first: `user` a pk, `type` an event type. */
+export const adminEvents = ({ user, type, limit, cursor } = {}) =>
+  authorized(withQuery("admin/events/", { user, type, limit, cursor }));
 
 // Password reset and address verification: the mail is written in `language`.
 export const requestPasswordReset = (email, language) => send("password/reset/", { method: "POST", body: { email }, language });

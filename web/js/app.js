@@ -117,12 +117,17 @@ function page(titleKey, leadKey, ...content) {
   return { titleKey, leadKey, content };
 }
 
-function show({ titleKey, leadKey, content }) {
+/** A page drawn on a wider card (tables). */
+function wide(view) {
+  return { ...view, wide: true };
+}
+
+function show({ titleKey, leadKey, content, wide: isWide = false }) {
   document.title = `${t(titleKey)} · ${t("brand")}`;
   const header = el("div", { class: "page-header" }, el("h1", { text: t(titleKey) }), leadKey ? el("p", { class: "lead", text: t(leadKey) }) : null);
   const carried = notice ? el("div", { class: "alert alert-info", role: "status", text: notice }) : null;
   notice = null;
-  app.replaceChildren(el("section", { class: "card" }, header, carried, ...content));
+  app.replaceChildren(el("section", { class: isWide ? "card wide" : "card" }, header, carried, ...content));
   app.querySelector("input")?.focus();
 }
 
@@ -389,6 +394,28 @@ const PAGES = {
     if (!list.children.length) list.append(el("li", { class: "muted", text: t("activity.none") }));
     return page("activity.title", "activity.lead", list, more);
   },
+
+  // Staff only: #/admin (find users) and #/admin/user/<pk> (one user). Anyone else signed in
+  // gets the not-allowed page; the API refuses them anyway.
+  async admin([section, pk] = []) {
+    if (!(await staffStatus())) return notAllowed(staff.detail);
+    try {
+      return section === "user" && pk ? await adminUserPage(pk) : await adminUsersPage();
+    } catch (error) {
+      if (!(error instanceof api.ApiError)) throw error;
+      if (error.status === 403) {
+        // Reading is every active staff user's: a 403 here means this user is no longer one.
+        staff.known = false;
+        staff.detail = typeof error.body.detail === "string" ? error.body.detail : null;
+        return notAllowed(staff.detail);
+      }
+      // An unknown pk (404) or a malformed one (400).
+      if (section === "user" && (error.status === 404 || error.status === 400)) {
+        return page("admin.user.title", null, el("div", { class: "alert alert-error", role: "alert", id: "admin-missing", text: apiMessage(error) }), backToUsers());
+      }
+      throw error;
+    }
+  },
 };
 
 /** One security event as the activity page shows it: what, when, from where, and why. */
@@ -417,12 +444,385 @@ function deleteSection() {
   );
 }
 
-const PROTECTED = new Set(["mypage", "profile", "password", "sessions", "activity"]);
+// --- admin (staff only) ----------------------------------------------------------------------
+
+// Whether the signed-in user is staff. The front end cannot read is_staff (GET user/ leaves it
+// out), so it asks the admin list for one user, once per sign-in: 200 is staff, 403 is not (404:
+// the admin routes are off). The answer holds for the page's life, until the session changes.
+const staff = { known: null, detail: null, probe: null, generation: 0 };
+
+function forgetStaff() {
+  staff.known = null;
+  staff.detail = null;
+  staff.probe = null;
+  staff.generation += 1;
+}
+
+/** Resolves true or false; rejects with what is neither answer (no network, session over). */
+function staffStatus() {
+  if (!api.isSignedIn()) return Promise.resolve(false);
+  if (staff.known !== null) return Promise.resolve(staff.known);
+  if (!staff.probe) {
+    const generation = staff.generation;
+    staff.probe = api.adminUsers({ limit: 1 }).then(
+      () => settleStaff(generation, true, null),
+      (error) => {
+        if (error instanceof api.ApiError && (error.status === 403 || error.status === 404)) {
+          return settleStaff(generation, false, error.body.detail);
+        }
+        if (generation === staff.generation) staff.probe = null; // asked again next time
+        throw error;
+      },
+    );
+  }
+  return staff.probe;
+}
+
+function settleStaff(generation, isStaff, detail) {
+  // An answer about a session that has ended since is dropped.
+  if (generation === staff.generation) {
+    staff.known = isStaff;
+    staff.detail = typeof detail === "string" ? detail : null;
+    renderNav();
+  }
+  return isStaff;
+}
+
+/** The probe, for the navigation: its failures are left for the next page to meet. */
+function probeStaffInBackground() {
+  staffStatus().catch(() => false);
+}
+
+const FLAGS = ["is_active", "is_staff", "is_superuser", "email_verified"];
+const ANY_YES_NO = [["", "filter.any"], ["true", "filter.yes"], ["false", "filter.no"]];
+const PAGE_SIZES = ["10", "25", "50", "100"];
+
+// The last search, kept while the page lives: back from a user, or after a deletion, the list
+// is the one that search gives.
+const adminSearch = { q: "", is_active: "", is_staff: "", limit: "25" };
+
+// The user a save answered with: the page after it draws them without reading them again.
+let savedUser = null;
+
+/** The page a signed-in user who is not staff gets for every admin route. */
+function notAllowed(detail) {
+  return page(
+    "admin.denied.title",
+    "admin.denied.lead",
+    el("div", { class: "alert alert-error", role: "alert", id: "admin-denied", text: detail || t("admin.denied.text") }),
+  );
+}
+
+/** The API's message for a failed call, as one line. */
+function apiMessage(error) {
+  if (!(error instanceof api.ApiError)) return t("error.unexpected");
+  if (error.status === 0) return t("error.network");
+  if (typeof error.body.detail === "string") return error.body.detail;
+  const messages = Object.values(error.body).flatMap((value) => (Array.isArray(value) ? value.map(String) : []));
+  return messages.length ? messages.join(" ") : t("error.unexpected");
+}
+
+/** Runs `action` for `button`; a failure is shown in `box` (an element holding an .alert). */
+async function attempt(box, button, action) {
+  clearErrors(box);
+  button.disabled = true;
+  try {
+    await action();
+  } catch (error) {
+    if (error instanceof api.ApiError && error.status === 401 && !api.isSignedIn()) {
+      signedOut(t("error.signedOut"));
+      return;
+    }
+    showError(box, error);
+  } finally {
+    button.disabled = false;
+  }
+}
+
+/**
+ * The in-page confirmation of an action (no window.confirm): `open(question)` shows the question
+ * with Confirm (`#<id>-confirm`) and Cancel (`#<id>-cancel`); Confirm runs `action`, whose failure
+ * lands in `step.box`.
+ */
+function confirmStep(id, action, { danger = false } = {}) {
+  const question = el("span", { class: "question", id: `${id}-question` });
+  const confirm = el("button", { type: "button", class: danger ? "primary danger" : "primary", id: `${id}-confirm`, text: t("admin.confirm") });
+  const cancel = el("button", { type: "button", class: "secondary", id: `${id}-cancel`, text: t("admin.cancel") });
+  const bar = el("div", { class: "confirm", role: "group", hidden: true }, question, confirm, cancel);
+  const step = {
+    bar,
+    box: null,
+    onclose: () => {},
+    open(text) {
+      question.textContent = text;
+      bar.hidden = false;
+      confirm.focus();
+    },
+    close() {
+      bar.hidden = true;
+      step.onclose();
+    },
+  };
+  cancel.addEventListener("click", () => step.close());
+  confirm.addEventListener("click", () =>
+    attempt(step.box, confirm, async () => {
+      try {
+        await action();
+      } finally {
+        step.close();
+      }
+    }),
+  );
+  return step;
+}
+
+/** A button (`#<id>`) whose action waits for its confirmation step. */
+function confirmedAction(id, labelKey, questionKey, box, action, { danger = false } = {}) {
+  const start = el("button", { type: "button", class: danger ? "secondary danger" : "secondary", id, text: t(labelKey) });
+  const step = confirmStep(id, action, { danger });
+  step.box = box;
+  step.onclose = () => {
+    start.hidden = false;
+  };
+  start.addEventListener("click", () => {
+    clearErrors(box);
+    start.hidden = true;
+    step.open(t(questionKey));
+  });
+  return el("div", { class: "action" }, start, step.bar);
+}
+
+function checkbox(name) {
+  const id = `field-${name}`;
+  return el(
+    "div",
+    { class: "field check", "data-field": name },
+    el("label", { for: id }, el("input", { id, name, type: "checkbox", "aria-describedby": `${id}-error` }), el("span", { text: t(`field.${name}`) })),
+    el("p", { class: "field-error", id: `${id}-error`, role: "alert" }),
+  );
+}
+
+function fullName(user) {
+  return [user.first_name, user.last_name].filter(Boolean).join(" ");
+}
+
+function flagBadges(user) {
+  const badge = (flag, key) => el("span", { class: `badge flag flag-${flag}`, text: t(key) });
+  return el(
+    "span",
+    { class: "flags" },
+    user.is_active ? badge("active", "flag.active") : badge("inactive", "flag.inactive"),
+    user.is_staff ? badge("staff", "flag.staff") : null,
+    user.is_superuser ? badge("superuser", "flag.superuser") : null,
+    user.email_verified ? badge("verified", "flag.verified") : null,
+  );
+}
+
+function userRow(user) {
+  return el(
+    "tr",
+    { class: "admin-user", "data-pk": String(user.pk), "data-email": user.email },
+    el("td", {}, el("a", { href: `#/admin/user/${encodeURIComponent(user.pk)}`, text: user.email })),
+    el("td", { text: fullName(user) || "—" }),
+    el("td", {}, flagBadges(user)),
+  );
+}
+
+function backToUsers() {
+  return el("p", { class: "switch back" }, el("a", { href: "#/admin", id: "admin-back", text: t("admin.back") }));
+}
+
+/** #/admin: users by the start of their email, two filters, a page at a time. */
+async function adminUsersPage() {
+  const rows = el("tbody");
+  const table = el(
+    "table",
+    { class: "admin-table", id: "admin-results" },
+    el("thead", {}, el("tr", {}, ["admin.column.email", "admin.column.name", "admin.column.flags"].map((key) => el("th", { scope: "col", text: t(key) })))),
+    rows,
+  );
+  const none = el("p", { class: "muted", id: "admin-none", text: t("admin.none"), hidden: true });
+  const more = el("button", { type: "button", class: "secondary", id: "admin-more", text: t("admin.more"), hidden: true });
+  let searches = 0; // an answer arriving after a newer search started is dropped
+  const search = async (query, cursor) => {
+    const id = cursor ? searches : ++searches;
+    if (!cursor) more.hidden = true;
+    const { results, next } = await api.adminUsers({ ...query, cursor });
+    if (id !== searches) return;
+    if (!cursor) rows.replaceChildren();
+    rows.append(...results.map(userRow));
+    table.hidden = !rows.children.length;
+    none.hidden = rows.children.length > 0;
+    more.hidden = !next;
+    more.onclick = () => attempt(searchForm, more, () => search(query, next));
+  };
+  const searchForm = form(
+    [
+      el(
+        "div",
+        { class: "filters" },
+        field("q", { type: "search" }),
+        field("is_active", { options: ANY_YES_NO }),
+        field("is_staff", { options: ANY_YES_NO }),
+        field("limit", { options: PAGE_SIZES.map((size) => [size, size]) }),
+      ),
+    ],
+    "admin.search",
+    async ({ q, is_active, is_staff, limit }) => {
+      Object.assign(adminSearch, { q: q.trim(), is_active, is_staff, limit });
+      await search({ ...adminSearch }, null);
+    },
+  );
+  searchForm.id = "admin-search-form";
+  searchForm.setAttribute("role", "search");
+  searchForm.querySelector("button[type=submit]").id = "admin-search";
+  searchForm.elements.namedItem("q").setAttribute("autocomplete", "off");
+  for (const [name, value] of Object.entries(adminSearch)) searchForm.elements.namedItem(name).value = value;
+  await search({ ...adminSearch }, null);
+  return wide(page("admin.title", "admin.lead", searchForm, el("div", { class: "table-scroll" }, table), none, more));
+}
+
+/** What the edit form changes of `user`: only those fields are sent (the flags only if changed:
+ *  only a superuser may send is_staff or is_superuser at all). */
+function changesOf(formNode, user) {
+  const changes = {};
+  for (const name of ["first_name", "last_name", "gender"]) {
+    const value = formNode.elements.namedItem(name).value;
+    if (value !== (user[name] ?? "")) changes[name] = value;
+  }
+  const born = formNode.elements.namedItem("date_of_birth").value || null;
+  if (born !== (user.date_of_birth || null)) changes.date_of_birth = born;
+  for (const name of FLAGS) {
+    const checked = formNode.elements.namedItem(name).checked;
+    if (checked !== Boolean(user[name])) changes[name] = checked;
+  }
+  return changes;
+}
+
+/** #/admin/user/<pk>: the user's fields, an edit form, their sessions and latest events, and
+ *  the actions, each behind a confirmation step. */
+async function adminUserPage(pk) {
+  const user = savedUser && String(savedUser.pk) === pk ? savedUser : await api.adminUser(pk);
+  savedUser = null;
+
+  const fact = (key, value) => el("div", {}, el("dt", { text: t(key) }), el("dd", {}, value));
+  const facts = el(
+    "dl",
+    { class: "facts", id: "admin-user" },
+    fact("admin.fact.email", el("span", { id: "admin-user-email", text: user.email })),
+    fact("admin.fact.name", el("span", { id: "admin-user-name", text: fullName(user) || "—" })),
+    fact("admin.fact.pk", el("span", { id: "admin-user-pk", text: String(user.pk) })),
+    fact("admin.fact.joined", formatDate(user.date_joined)),
+    fact("admin.fact.lastLogin", formatDate(user.last_login)),
+    fact("admin.fact.flags", el("span", { id: "admin-user-flags" }, flagBadges(user))),
+  );
+
+  // Save: the changed fields, named in the confirmation, then sent.
+  let pending = {};
+  const save = confirmStep("admin-save", async () => {
+    savedUser = await api.updateAdminUser(user.pk, pending);
+    notice = t("admin.saved");
+    render();
+  });
+  const editor = form(
+    [...personalFields(), el("div", { class: "checks" }, FLAGS.map(checkbox))],
+    "admin.save",
+    async (_, formNode) => {
+      pending = changesOf(formNode, user);
+      const names = Object.keys(pending);
+      if (!names.length) {
+        save.close();
+        showAlert(formNode, t("admin.noChanges"), "info");
+        return;
+      }
+      save.open(t("admin.saveAsk", { fields: names.map((name) => t(`field.${name}`)).join(", ") }));
+    },
+    save.bar,
+  );
+  save.box = editor;
+  editor.id = "admin-user-form";
+  editor.querySelector("button[type=submit]").id = "admin-save";
+  for (const name of ["first_name", "last_name", "gender", "date_of_birth"]) {
+    editor.elements.namedItem(name).value = user[name] ?? "";
+  }
+  for (const name of FLAGS) editor.elements.namedItem(name).checked = Boolean(user[name]);
+
+  const sessions = user.sessions?.length
+    ? user.sessions.map((session) =>
+        el(
+          "li",
+          { class: "session admin-session", "data-session": session.id },
+          el(
+            "div",
+            {},
+            el("strong", { text: session.device || t("sessions.unknownDevice") }),
+            el("p", {
+              class: "muted",
+              text: [t("sessions.started", { when: formatDate(session.created) }), t("sessions.lastUsed", { when: formatDate(session.last_used) }), session.ip]
+                .filter(Boolean)
+                .join(" · "),
+            }),
+          ),
+        ),
+      )
+    : [el("li", { class: "muted", id: "admin-no-sessions", text: t("admin.sessions.none") })];
+  const events = user.events?.length ? user.events.map(eventItem) : [el("li", { class: "muted", text: t("activity.none") })];
+
+  const actions = el("section", { class: "admin-actions", id: "admin-actions" }, el("h2", { text: t("admin.actions.title") }), alertBox());
+  actions.append(
+    el(
+      "div",
+      { class: "action-list" },
+      confirmedAction("admin-sign-out", "admin.signOut", "admin.signOutAsk", actions, async () => {
+        const { revoked } = await api.adminSignOut(user.pk);
+        notice = t("admin.signedOut", { count: revoked ?? 0 });
+        render();
+      }),
+      confirmedAction("admin-reset", "admin.reset", "admin.resetAsk", actions, async () => {
+        const { detail } = await api.adminPasswordReset(user.pk);
+        notice = typeof detail === "string" ? detail : t("admin.resetSent");
+        render();
+      }),
+      confirmedAction(
+        "admin-delete",
+        "admin.delete",
+        "admin.deleteAsk",
+        actions,
+        async () => {
+          await api.deleteAdminUser(user.pk);
+          notice = t("admin.deleted", { email: user.email });
+          go("admin");
+        },
+        { danger: true },
+      ),
+    ),
+  );
+
+  return wide(
+    page(
+      "admin.user.title",
+      "admin.user.lead",
+      facts,
+      el("section", { class: "admin-section" }, el("h2", { text: t("admin.edit.title") }), editor),
+      el("section", { class: "admin-section" }, el("h2", { text: t("admin.sessions.title") }), el("ul", { class: "sessions", id: "admin-sessions" }, sessions)),
+      el("section", { class: "admin-section" }, el("h2", { text: t("admin.events.title") }), el("ul", { class: "events", id: "admin-events" }, events)),
+      actions,
+      backToUsers(),
+    ),
+  );
+}
+
+const PROTECTED = new Set(["mypage", "profile", "password", "sessions", "activity", "admin"]);
 
 function renderNav() {
   const links = api.isSignedIn()
     ? [["mypage", "nav.mypage"], ["profile", "nav.profile"], ["sessions", "nav.sessions"], ["activity", "nav.activity"], ["password", "nav.password"]]
     : [["login", "nav.login"], ["join", "nav.join"]];
+  if (api.isSignedIn()) {
+    // The admin link once the probe has said "staff"; the probe redraws the navigation.
+    if (staff.known === true) links.push(["admin", "nav.admin"]);
+    else if (staff.known === null) probeStaffInBackground();
+  }
   const current = location.hash.slice(2);
   const logout = api.isSignedIn()
     ? [el("button", {
@@ -437,7 +837,9 @@ function renderNav() {
       })]
     : [];
   nav.replaceChildren(
-    ...links.map(([route, key]) => el("a", { href: `#/${route}`, "aria-current": current === route ? "page" : null, text: t(key) })),
+    ...links.map(([route, key]) =>
+      el("a", { href: `#/${route}`, "aria-current": current === route || current.startsWith(`${route}/`) ? "page" : null, text: t(key) }),
+    ),
     ...logout,
   );
 }
@@ -484,7 +886,11 @@ picker.addEventListener("change", () => {
   render();
 });
 translate();
-api.onSessionChange(renderNav);
+api.onSessionChange(() => {
+  // Signed out or in as someone else: whether they are staff is asked again.
+  forgetStaff();
+  renderNav();
+});
 window.addEventListener("hashchange", render);
 
 // A silent refresh restores the session from the cookie when the page loads.
