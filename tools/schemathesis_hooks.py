@@ -192,7 +192,8 @@ class Api:
         response = self.http.post(f"{self.base_url}{path}", json=body, timeout=TIMEOUT_SECONDS)
         return response.status_code, response.json() if response.content else {}
 
-    def join(self):
+    def _joined(self):
+        """A user joined for the hook: (email, password, join's answer)."""
         email, password = _new_identity()
         status, body = self._post(
             "/account/join/", {"email": email, "password1": password, "password2": password}
@@ -200,18 +201,15 @@ class Api:
         if status != 201:
             raise RuntimeError(f"the hook's own join answered {status}: {body}")
         COUNTERS.add("joins")
+        return email, password, body
+
+    def join(self):
+        email, password, body = self._joined()
         return Account(email, password, body["access"], body["refresh"], time.monotonic())
 
     def join_for_pk(self):
         """The pk of a user joined for one case alone (what an admin operation acts on)."""
-        email, password = _new_identity()
-        status, body = self._post(
-            "/account/join/", {"email": email, "password1": password, "password2": password}
-        )
-        if status != 201:
-            raise RuntimeError(f"the hook's own join answered {status}: {body}")
-        COUNTERS.add("joins")
-        return body["user"]["pk"]
+        return self._joined()[2]["user"]["pk"]
 
     def superuser(self):
         """A new superuser, made by the operator CLI, and a session of theirs."""

@@ -13,12 +13,13 @@ use serde_json::{Map, Value, json};
 
 use crate::account::{profile_fields, session_json};
 use crate::app::App;
+use crate::auth::authenticate_staff;
 use crate::http::input::Fields;
 use crate::http::{ApiError, Endpoint, FieldErrors, finish, serve};
 use crate::security_log;
 use crate::store::{
-    AdminChanges, AdminRefusal, AdminStore, EventKind, EventSubject, SecurityEvent, Session, SessionListStore,
-    SessionOrigin, User, UserListing, UserQuery,
+    AdminChanges, AdminRefusal, AdminStore, EmailStore, EventKind, EventSubject, SecurityEvent, Session,
+    SessionListStore, SessionOrigin, SessionStore, User, UserListing, UserQuery,
 };
 
 pub const SELF_DEACTIVATION: &str = "You cannot deactivate yourself.";
@@ -47,6 +48,25 @@ where
         return response;
     }
     serve(&app.config.cors, endpoint, request, handler).await
+}
+
+/// The staff member asking (an active staff user, as the store says now) and the user a
+/// `{pk}` route names: a malformed pk is 400, an unknown one 404. What every admin route of one
+/// user starts with.
+pub async fn staff_and_target<S: SessionStore + EmailStore>(
+    app: &App<S>,
+    endpoint: &Endpoint,
+    request: &Request,
+) -> Result<(Occasion, User), ApiError> {
+    let staff = authenticate_staff(app, request).await?;
+    let pk = read_pk(&endpoint.parameter(request, "pk").unwrap_or_default())?;
+    let target = app.store.find_by_id(pk).await?.ok_or(ApiError::NotFound)?;
+    let occasion = Occasion {
+        actor: Actor::Staff(staff.user),
+        origin: SessionOrigin::of(request),
+        retention_days: app.config.event_retention_days,
+    };
+    Ok((occasion, target))
 }
 
 /// Who acts.

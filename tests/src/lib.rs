@@ -886,25 +886,17 @@ fn user_key(pk: u64) -> [(String, AttributeValue); 2] {
     ]
 }
 
-/// Sets the user's `is_active`, as an admin would.
+/// Sets the user's `is_active` straight in the table, as an admin tool might.
 pub async fn set_active(pk: u64, active: bool) {
-    let [pk_attr, sk_attr] = user_key(pk);
-    dynamodb()
-        .await
-        .update_item()
-        .table_name(table_name())
-        .key(pk_attr.0, pk_attr.1)
-        .key(sk_attr.0, sk_attr.1)
-        .update_expression("SET is_active = :active")
-        .condition_expression("attribute_exists(PK)")
-        .expression_attribute_values(":active", AttributeValue::Bool(active))
-        .send()
-        .await
-        .expect("deactivating the user");
+    set_user_flag(pk, "is_active", active).await;
 }
 
-/// Sets the user's `is_staff`, as a superuser would.
+/// Sets the user's `is_staff` straight in the table, as a superuser might.
 pub async fn set_staff(pk: u64, staff: bool) {
+    set_user_flag(pk, "is_staff", staff).await;
+}
+
+async fn set_user_flag(pk: u64, name: &str, value: bool) {
     let [pk_attr, sk_attr] = user_key(pk);
     dynamodb()
         .await
@@ -912,12 +904,13 @@ pub async fn set_staff(pk: u64, staff: bool) {
         .table_name(table_name())
         .key(pk_attr.0, pk_attr.1)
         .key(sk_attr.0, sk_attr.1)
-        .update_expression("SET is_staff = :staff")
+        .update_expression("SET #flag = :value")
         .condition_expression("attribute_exists(PK)")
-        .expression_attribute_values(":staff", AttributeValue::Bool(staff))
+        .expression_attribute_names("#flag", name)
+        .expression_attribute_values(":value", AttributeValue::Bool(value))
         .send()
         .await
-        .expect("making the user staff");
+        .unwrap_or_else(|error| panic!("setting {name} of user {pk}: {error}"));
 }
 
 /// One attribute of the user's item as stored (`None`: no such item or attribute).

@@ -11,13 +11,12 @@ use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, Response};
 use serde_json::json;
 
-use shared::admin::{Action, Actor, Occasion, permit, read_pk, serve_admin};
-use shared::auth::authenticate_staff;
+use shared::admin::{Action, permit, serve_admin, staff_and_target};
 use shared::http::{ApiError, Endpoint, json_response};
 use shared::mail::Language;
 use shared::mail::delivery::send_password_reset;
 use shared::security_log;
-use shared::store::{EventKind, MAIL_QUOTA_WINDOW_SECONDS, SessionOrigin, Store};
+use shared::store::{EventKind, MAIL_QUOTA_WINDOW_SECONDS, Store};
 use shared::{App, now_unix};
 
 pub const ENDPOINT: Endpoint = Endpoint::post("Admin User Password Reset", "/account/admin/users/{pk}/password-reset");
@@ -30,14 +29,7 @@ pub async fn handle<S: Store>(app: &App<S>, request: Request) -> Response<Body> 
 }
 
 async fn reset<S: Store>(app: &App<S>, request: &Request) -> Result<Response<Body>, ApiError> {
-    let staff = authenticate_staff(app, request).await?;
-    let pk = read_pk(&ENDPOINT.parameter(request, "pk").unwrap_or_default())?;
-    let target = app.store.find_by_id(pk).await?.ok_or(ApiError::NotFound)?;
-    let occasion = Occasion {
-        actor: Actor::Staff(staff.user),
-        origin: SessionOrigin::of(request),
-        retention_days: app.config.event_retention_days,
-    };
+    let (occasion, target) = staff_and_target(app, &ENDPOINT, request).await?;
     permit(&occasion.actor, &target, Action::PasswordReset)?;
     if !target.is_active {
         return Err(ApiError::Refused(INACTIVE));

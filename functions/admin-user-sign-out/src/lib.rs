@@ -9,10 +9,9 @@ use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, Response};
 use serde_json::json;
 
-use shared::admin::{self, Actor, Occasion, read_pk, serve_admin};
-use shared::auth::authenticate_staff;
+use shared::admin::{self, serve_admin, staff_and_target};
 use shared::http::{ApiError, Endpoint, json_response};
-use shared::store::{SessionOrigin, Store};
+use shared::store::Store;
 use shared::{App, KeyUse};
 
 /// It only verifies tokens: under ES256 it holds the public keys alone (`shared::KeyUse`).
@@ -25,14 +24,7 @@ pub async fn handle<S: Store>(app: &App<S>, request: Request) -> Response<Body> 
 }
 
 async fn sign_out<S: Store>(app: &App<S>, request: &Request) -> Result<Response<Body>, ApiError> {
-    let staff = authenticate_staff(app, request).await?;
-    let pk = read_pk(&ENDPOINT.parameter(request, "pk").unwrap_or_default())?;
-    let target = app.store.find_by_id(pk).await?.ok_or(ApiError::NotFound)?;
-    let occasion = Occasion {
-        actor: Actor::Staff(staff.user),
-        origin: SessionOrigin::of(request),
-        retention_days: app.config.event_retention_days,
-    };
+    let (occasion, target) = staff_and_target(app, &ENDPOINT, request).await?;
     let revoked = admin::sign_out(&app.store, &occasion, &target).await?;
     Ok(json_response(StatusCode::OK, &json!({"revoked": revoked})))
 }

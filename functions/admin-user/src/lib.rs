@@ -17,12 +17,11 @@ use lambda_http::http::{Method, StatusCode};
 use lambda_http::{Body, Request, Response};
 
 use shared::account::live_sessions;
-use shared::admin::{self, Actor, Occasion, admin_user_json, read_pk, serve_admin};
-use shared::auth::authenticate_staff;
+use shared::admin::{self, admin_user_json, serve_admin, staff_and_target};
 use shared::http::input::{body_object, today_utc};
 use shared::http::{ApiError, Endpoint, json_response, no_content};
 use shared::security_log::retained_since;
-use shared::store::{EventSubject, SessionOrigin, Store, User};
+use shared::store::{EventSubject, Store, User};
 use shared::{App, KeyUse};
 
 /// It only verifies tokens: under ES256 it holds the public keys alone (`shared::KeyUse`).
@@ -38,14 +37,7 @@ pub async fn handle<S: Store>(app: &App<S>, request: Request) -> Response<Body> 
 }
 
 async fn user<S: Store>(app: &App<S>, request: &Request) -> Result<Response<Body>, ApiError> {
-    let staff = authenticate_staff(app, request).await?;
-    let pk = read_pk(&ENDPOINT.parameter(request, "pk").unwrap_or_default())?;
-    let target = app.store.find_by_id(pk).await?.ok_or(ApiError::NotFound)?;
-    let occasion = Occasion {
-        actor: Actor::Staff(staff.user),
-        origin: SessionOrigin::of(request),
-        retention_days: app.config.event_retention_days,
-    };
+    let (occasion, target) = staff_and_target(app, &ENDPOINT, request).await?;
     match *request.method() {
         Method::PATCH => {
             let body = body_object(request)?;

@@ -504,26 +504,11 @@ impl EventStore for MemoryStore {
         after: Option<&EventPosition>,
         limit: usize,
     ) -> StoreResult<EventPage> {
-        let state = self.state()?;
-        // DynamoDB's order: by time, then id, newest first; a page continues below `after`.
-        let below = |event: &SecurityEvent| {
-            after.is_none_or(|after| (event.at_ms, event.id.as_str()) < (after.at_ms, after.id.as_str()))
+        let filter = EventFilter {
+            subject: Some(subject.clone()),
+            kind: None,
         };
-        let mut events: Vec<SecurityEvent> = state
-            .events
-            .iter()
-            .filter(|event| &event.user == subject && event.at_ms >= since_ms && below(event))
-            .cloned()
-            .collect();
-        events.sort_by(|a, b| (b.at_ms, &b.id).cmp(&(a.at_ms, &a.id)));
-        let next = match events.len() > limit {
-            true => {
-                events.truncate(limit);
-                events.last().map(SecurityEvent::position)
-            }
-            false => None,
-        };
-        Ok(EventPage { events, next })
+        Ok(self.state()?.events_page(&filter, since_ms, after, limit))
     }
 }
 
@@ -550,6 +535,37 @@ impl UserDirectory for MemoryStore {
             false => None,
         };
         Ok(UserPage { users, next })
+    }
+}
+
+impl State {
+    /// The events `filter` matches, newest first (DynamoDB's order: by time, then id), none
+    /// before `since_ms`, strictly below `before`: one page and where the next starts.
+    fn events_page(
+        &self,
+        filter: &EventFilter,
+        since_ms: i64,
+        before: Option<&EventPosition>,
+        limit: usize,
+    ) -> EventPage {
+        let below = |event: &SecurityEvent| {
+            before.is_none_or(|before| (event.at_ms, event.id.as_str()) < (before.at_ms, before.id.as_str()))
+        };
+        let mut events: Vec<SecurityEvent> = self
+            .events
+            .iter()
+            .filter(|event| filter.matches(&event.user, event.kind) && event.at_ms >= since_ms && below(event))
+            .cloned()
+            .collect();
+        events.sort_by(|a, b| (b.at_ms, &b.id).cmp(&(a.at_ms, &a.id)));
+        let next = match events.len() > limit {
+            true => {
+                events.truncate(limit);
+                events.last().map(SecurityEvent::position)
+            }
+            false => None,
+        };
+        EventPage { events, next }
     }
 }
 
@@ -667,24 +683,6 @@ impl AdminStore for MemoryStore {
         before: Option<&EventPosition>,
         limit: usize,
     ) -> StoreResult<EventPage> {
-        let state = self.state()?;
-        let below = |event: &SecurityEvent| {
-            before.is_none_or(|before| (event.at_ms, event.id.as_str()) < (before.at_ms, before.id.as_str()))
-        };
-        let mut events: Vec<SecurityEvent> = state
-            .events
-            .iter()
-            .filter(|event| filter.matches(&event.user, event.kind) && event.at_ms >= since_ms && below(event))
-            .cloned()
-            .collect();
-        events.sort_by(|a, b| (b.at_ms, &b.id).cmp(&(a.at_ms, &a.id)));
-        let next = match events.len() > limit {
-            true => {
-                events.truncate(limit);
-                events.last().map(SecurityEvent::position)
-            }
-            false => None,
-        };
-        Ok(EventPage { events, next })
+        Ok(self.state()?.events_page(filter, since_ms, before, limit))
     }
 }
