@@ -1,7 +1,7 @@
 # The two commands: `make dev` runs the API locally, `make test` checks everything.
 # Both install what they need (pinned, into .tools/) on first use.
 
-.PHONY: dev test docs test-browser fuzz-api invoke sam-build deploy delete smoke bench fuzz tools clean rotate-key
+.PHONY: dev test docs test-browser fuzz-api invoke sam-build deploy delete smoke bench fuzz load tools clean rotate-key
 
 # The samconfig.toml environment `make deploy` / `make delete` act on: dev (default) or prod.
 ENV ?= dev
@@ -44,6 +44,9 @@ smoke: ## the black-box end-to-end tests against a running stack: make smoke API
 
 bench: ## release builds, then cold starts, warm costs, memory, sizes, throughput, release profiles → docs/bench-results.md
 	@tools/bench.sh
+
+load: ## the mixed workload (locust) for LOAD_SECONDS (600) against a release stack whose DynamoDB sits behind a fault proxy, then the invariants checked from the table → .local/load-*/report.md
+	@tools/load.sh
 
 fuzz: ## each cargo-fuzz target for FUZZ_SECONDS (default 120) under AddressSanitizer; 0 crashes or it fails
 	@tools/fuzz.sh

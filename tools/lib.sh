@@ -197,6 +197,21 @@ build_functions_for_lambda() {
     cargo lambda build --release --arm64 "${packages[@]}"
 }
 
+# locust, for `make load`, pinned with everything it pulls in (tools/load/requirements.txt), in a
+# venv of its own: its web stack must not move the versions moto and schemathesis were tested with.
+LOAD_VENV="$TOOLS/load-venv"
+install_load_tools() {
+    local stamp="$LOAD_VENV/.installed" want
+    want="$(sha256sum "$ROOT/tools/load/requirements.txt" | cut -d' ' -f1)"
+    if [ -x "$LOAD_VENV/bin/locust" ] && [ "$(cat "$stamp" 2>/dev/null)" = "$want" ]; then
+        return 0
+    fi
+    say "installing locust into .tools/load-venv (pinned)"
+    python3 -m venv "$LOAD_VENV"
+    "$LOAD_VENV/bin/pip" install --quiet --disable-pip-version-check -r "$ROOT/tools/load/requirements.txt"
+    echo "$want" > "$stamp"
+}
+
 # dynalite (npm), pinned by tools/dynalite/package-lock.json, into .tools/dynalite.
 install_dynalite() {
     install_npm_tool dynalite "dynalite"
@@ -258,12 +273,30 @@ WAKE_ROUTES="join/ login/ logout/ token/refresh/ token/verify/ password/change/ 
     password/reset/ password/reset/confirm/ join/verify-email/ join/resend-email/ events/ admin/users/ admin/users/1/
     admin/users/1/sign-out/ admin/users/1/password-reset/ admin/events/"
 
+# Wakes each function once (the emulator starts a function on its first request) through the
+# API on port $1; $2 names its log, for the message if one does not start; the routes that
+# follow, or else every function's (WAKE_ROUTES).
+wake_functions() {
+    local route ok status port="$1" log="$2" routes
+    shift 2
+    routes="${*:-$WAKE_ROUTES}"
+    for route in $routes; do
+        ok=""
+        for _ in $(seq 1 600); do
+            status="$(curl -s -o /dev/null -w '%{http_code}' -X OPTIONS "http://127.0.0.1:$port/account/$route" || true)"
+            if [ "$status" = "200" ]; then ok=1; break; fi
+            sleep 0.2
+        done
+        [ -n "$ok" ] || { say "the $route function did not start; see $log"; exit 1; }
+    done
+}
+
 # The API under cargo lambda watch (four instances per function), its tokens signed with $2 by
 # throwaway key files for this run only, read again before every request
 # (JWT_KEY_REFRESH_SECONDS=0), so a rotation reaches every instance at once. Returns once every
 # function has answered, with STACK_API_URL, STACK_API_PORT and STACK_API_PID set.
 start_test_api() {
-    local api_port route ok status
+    local api_port
     use_signing_key_files "$2" "$LOCAL/test-keys-$$-$2"
     export RUST_LOG="${RUST_LOG:-warn}"
     # The browser origins the functions answer CORS for (the e2e tests check both sides of it).
@@ -293,16 +326,7 @@ start_test_api() {
     STACK_API_PID="$SERVICE_PID"
     wait_for_http "http://127.0.0.1:$api_port/" 120
 
-    # Wake each function once (the emulator starts a function on its first request).
-    for route in $WAKE_ROUTES; do
-        ok=""
-        for _ in $(seq 1 600); do
-            status="$(curl -s -o /dev/null -w '%{http_code}' -X OPTIONS "http://127.0.0.1:$api_port/account/$route" || true)"
-            if [ "$status" = "200" ]; then ok=1; break; fi
-            sleep 0.2
-        done
-        [ -n "$ok" ] || { say "the $route function did not start; see .local/$1.log"; exit 1; }
-    done
+    wake_functions "$api_port" ".local/$1.log"
     STACK_API_PORT="$api_port"
     STACK_API_URL="http://127.0.0.1:$api_port"
 }
