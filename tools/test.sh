@@ -51,6 +51,7 @@ stack_service "$LOCAL/deploy-checks.log" bash -c 'set -e
 python "$1/tools/check_deploy.py" "$2/table-definition.json"
 python "$1/tools/check_example.py"
 python "$1/tools/iam_enforce.py" --self-test > "$2/iam-self-test.log"
+python "$1/tools/load/check_load.py" --self-test
 openapi-spec-validator "$1/openapi.yaml"' deploy-checks "$ROOT" "$LOCAL"
 deploy_checks_pid="$SERVICE_PID"
 # The book (docs/): built, every link and anchor checked, every route and variable documented.
@@ -169,4 +170,18 @@ if [ "$denied" != "0" ]; then
     exit 1
 fi
 say "IAM: every call of every function was granted by its policy in template.yaml"
+
+# A minute of `make load` (the debug build; the release one by hand): a stack of its own, its
+# DynamoDB behind the fault proxy, every fault of the schedule once, then the invariants from the
+# table. Alone, last: on two cores, other suites beside it would time requests out with no fault
+# on. Its own environment, not this run's (table, keys, credentials).
+say "load: a minute of the mixed workload under faults, then the invariants from the table (output: .local/load-test.log)"
+stack_stop_service "$STACK_API_PID" "$STACK_API_PORT"
+if ! env -i HOME="$HOME" PATH="$PATH" ${CARGO_HOME:+CARGO_HOME="$CARGO_HOME"} ${RUSTUP_HOME:+RUSTUP_HOME="$RUSTUP_HOME"} \
+    LOAD_SECONDS=60 LOAD_USERS=20 PROFILE=dev "$ROOT/tools/load.sh" > "$LOCAL/load-test.log" 2>&1; then
+    tail -n 60 "$LOCAL/load-test.log"
+    say "the load run FAILED (output: .local/load-test.log)"
+    exit 1
+fi
+grep -E '^(\| (every|no |a password|the throttle)|[0-9]+ requests in)' "$LOCAL/load-test.log"
 say "make test passed"

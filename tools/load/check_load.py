@@ -5,6 +5,7 @@ and the run's figures as a Markdown table.
 Any violation fails the run (exit 1) with the item and the requests or acts that produced it.
 
 Usage: python check_load.py RUN_DIR DYNAMODB_URL TABLE TIMEOUT_SECONDS KEY_FILE
+       python check_load.py --self-test   (each invariant is shown to fail on a run that breaks it)
   RUN_DIR holds requests.jsonl, ops.jsonl, windows.jsonl and the run's *.log files; the report
   is written to RUN_DIR/report.md.
 """
@@ -41,6 +42,8 @@ ALLOWED = {
 FAULT_MARGIN_SECONDS = 5.0
 # Past the function's timeout Lambda would have cut the request off: none may take longer.
 DURATION_MARGIN_SECONDS = 1.0
+# What user-delete logs when its second step, the sweep of the other sessions, fails.
+SWEEP_FAILED = "sessions of the deleted account left to expire"
 # The workload's passwords and any JWT: neither may be in a log.
 PASSWORD_SHAPE = re.compile(r"Ld-[A-Za-z0-9_-]{12}-(?:7q|8r)")
 JWT_SHAPE = re.compile(r"eyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.")
@@ -84,10 +87,25 @@ class Checks:
 def main(run_dir, url, table, timeout_seconds, key_file):
     run = Path(run_dir)
     requests = jsonl(run / "requests.jsonl")
-    ops = jsonl(run / "ops.jsonl")
     windows = jsonl(run / "windows.jsonl")
-    items = scan(url, table)
-    now = time.time()
+    key = Path(key_file).read_text().strip() if key_file and Path(key_file).exists() else None
+    logs = {log.name: log.read_text(errors="replace") for log in sorted(run.glob("*.log"))}
+    checks = evaluate(scan(url, table), requests, jsonl(run / "ops.jsonl"), windows, logs, key, timeout_seconds, time.time())
+    report = figures(requests, windows) + "\n" + verdicts(checks)
+    (run / "report.md").write_text(report)
+    print(report)
+    failed = checks.failed()
+    for name, violations, _ in failed:
+        print(f"\nVIOLATED: {name}", file=sys.stderr)
+        for violation in violations[:20]:
+            print(f"  {violation}", file=sys.stderr)
+        if len(violations) > 20:
+            print(f"  … and {len(violations) - 20} more", file=sys.stderr)
+    return 1 if failed else 0
+
+
+def evaluate(items, requests, ops, windows, logs, key, timeout_seconds, now):
+    """Every invariant over the table's items and the run's logs (`logs`: name → text)."""
     checks = Checks()
 
     users = {int(i["PK"][5:]): i for i in items if i["PK"].startswith("USER#") and i["SK"] == "USER"}
@@ -144,8 +162,10 @@ def main(run_dir, url, table, timeout_seconds, key_file):
     checks.check("no e-mail has two users; every claim and its user point at each other", bad,
                  f"{len(users)} users, {len(claims)} claims")
 
-    # 3. Sessions whole: each has its fields, and a user unless that user was deleted.
-    bad, leftovers = [], 0
+    # 3. Sessions whole: each has its fields, and a user unless that user was deleted; and the
+    # sessions of deleted users are left only by deletions whose second step (the sweep) failed,
+    # as the function logged, or whose answer was a 503 (the sweep may never have run).
+    bad, leftovers = [], defaultdict(int)
     for s in sessions:
         missing = [f for f in ("refresh_jti", "epoch", "revoked", "expires_at", "created_at") if f not in s]
         if missing or not s.get("refresh_jti"):
@@ -153,12 +173,18 @@ def main(run_dir, url, table, timeout_seconds, key_file):
         pk = int(s["PK"][5:])
         if pk not in users:
             if pk in maybe_deleted:
-                leftovers += 1
+                leftovers[pk] += 1
             else:
                 bad.append(f"session {s['SK']} of user {pk}, who does not exist and was never deleted")
+    failed_sweeps = sum(text.count(SWEEP_FAILED) for text in logs.values())
+    unanswered = len(maybe_deleted - deleted)
+    if len(leftovers) > failed_sweeps + unanswered:
+        bad.append(f"{len(leftovers)} deleted users have sessions left ({dict(leftovers)}), but only {failed_sweeps} "
+                   f"sweeps failed and {unanswered} deletions went unanswered")
     checks.check("no session is half-created or half-deleted", bad,
-                 f"{len(sessions)} session items, {sum(map(live, sessions))} live; {leftovers} of deleted "
-                 "users, dead (the deletion's sweep met a fault: TTL removes them)")
+                 f"{len(sessions)} session items, {sum(map(live, sessions))} live; {sum(leftovers.values())} dead "
+                 f"ones of {len(leftovers)} deleted users, as many as the sweeps that met a fault ({failed_sweeps}; "
+                 "TTL removes them)")
 
     # 4. One live token per family; a family whose spent token was replayed is dead, and no
     # family was taken for stolen that nobody replayed.
@@ -237,31 +263,16 @@ def main(run_dir, url, table, timeout_seconds, key_file):
 
     # 9. No secret in the run's logs.
     bad = []
-    key = Path(key_file).read_text().strip() if key_file and Path(key_file).exists() else None
-    logs = sorted(run.glob("*.log"))
-    for log in logs:
-        text = log.read_text(errors="replace")
+    for name, text in logs.items():
         for shape, what in ((PASSWORD_SHAPE, "a password"), (JWT_SHAPE, "a token")):
             found = shape.search(text)
             if found:
-                bad.append(f"{what} in {log.name}: …{text[max(0, found.start() - 60):found.start()]}")
+                # What comes before it, never the secret itself.
+                bad.append(f"{what} in {name}: …{text[max(0, found.start() - 60):found.start()]}")
         if key and key in text:
-            bad.append(f"the signing key in {log.name}")
-    checks.check("no secret in the logs of the run", bad, f"{len(logs)} logs read: {', '.join(l.name for l in logs)}")
-
-    report = figures(requests, windows) + "\n" + verdicts(checks)
-    (run / "report.md").write_text(report)
-    print(report)
-    failed = checks.failed()
-    if failed:
-        for name, violations, _ in failed:
-            print(f"\nVIOLATED: {name}", file=sys.stderr)
-            for violation in violations[:20]:
-                print(f"  {violation}", file=sys.stderr)
-            if len(violations) > 20:
-                print(f"  … and {len(violations) - 20} more", file=sys.stderr)
-        return 1
-    return 0
+            bad.append(f"the signing key in {name}")
+    checks.check("no secret in the logs of the run", bad, f"{len(logs)} logs read: {', '.join(logs)}")
+    return checks
 
 
 def figures(requests, windows):
@@ -308,7 +319,74 @@ def verdicts(checks):
     return "\n".join(lines) + "\n"
 
 
+def self_test():
+    """A small whole run, then one defect at a time: the invariant it breaks must say so."""
+    now = 1_800_000_000.0
+    user = {"PK": "USER#1", "SK": "USER", "email": "a@example.com", "session_epoch": 2, "is_active": True}
+    claim = {"PK": "EMAIL#a@example.com", "SK": "EMAIL", "user_id": 1}
+
+    def session(sid, **changes):
+        item = {"PK": "USER#1", "SK": f"SESSION#{sid}", "refresh_jti": f"j{sid}", "epoch": 2, "revoked": False,
+                "expires_at": now + 3600, "created_at": now - 100}
+        return {**item, **changes}
+
+    items = [user, claim, session("s1"), session("s2", revoked=True), session("s3", revoked=True),
+             {"PK": "THROTTLE#a@example.com", "SK": "LOGIN", "failures": 1, "expires_at": now + 60},
+             {"PK": "EVENTS#1", "SK": "EVENT#1#x", "type": "token_reuse_detected"}]
+    ops = [{"op": "join", "email": "a@example.com", "pk": 1},
+           {"op": "password_changed", "pk": 1, "sid": "s1", "started": now - 50},
+           {"op": "session_ended", "pk": 1, "sid": "s2", "how": "logout"},
+           {"op": "replayed", "pk": 1, "sid": "s3", "status": 401}]
+    windows = [{"fault": "throttle", "rate": 0.3, "start": now - 30, "end": now - 20, "did": {}}]
+    requests = [{"t": now - 25, "ms": 40, "route": "POST /account/token/refresh/", "status": 503, "retry_after": "1", "json": True},
+                {"t": now - 10, "ms": 20, "route": "GET /account/mypage/", "status": 200, "retry_after": None, "json": True}]
+    logs = {"api.log": '{"level":"WARN","message":"spent refresh token presented again"}'}
+
+    def run(items=items, requests=requests, ops=ops, logs=logs):
+        return {name for name, violations, _ in evaluate(items, requests, ops, windows, logs, "k3y", 10, now).failed()}
+
+    assert run() == set(), f"a whole run broke {run()}"
+    defects = {
+        "every join that answered 201": dict(items=[i for i in items if i is not user]),
+        "no e-mail has two users": dict(items=items + [{**user, "PK": "USER#2"}]),
+        "no session is half-created": dict(items=items + [session("s9", PK="USER#7")]),
+        "every refresh family": dict(items=[i for i in items if "s3" not in i["SK"]] + [session("s3")]),
+        "a password change": dict(items=items + [session("s4", created_at=now - 80)]),
+        "the throttle's items": dict(items=items + [{"PK": f"THROTTLE#{n}", "SK": "LOGIN", "expires_at": now} for n in range(20)]),
+        "every answer the contract's": dict(requests=requests + [{**requests[1], "status": 502}]),
+        "no request waited": dict(requests=requests + [{**requests[1], "ms": 11_500}]),
+        "no secret in the logs": dict(logs={"api.log": "token eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.sig"}),
+    }
+    more = {
+        "a 503 with no fault on": dict(requests=requests + [{**requests[0], "t": now - 5 + FAULT_MARGIN_SECONDS + 1}]),
+        "a 503 without Retry-After": dict(requests=requests + [{**requests[0], "retry_after": None}]),
+        "a password in a log": dict(logs={"api.log": "password Ld-abcdefghijkl-7q"}),
+        "the signing key in a log": dict(logs={"api.log": "key k3y"}),
+        "a reuse detection nobody caused": dict(ops=[o for o in ops if o["op"] != "replayed"]),
+        "a deleted user's sessions left with no failed sweep": dict(
+            items=items + [session("s8", PK="USER#5")], ops=ops + [{"op": "deleted", "pk": 5, "email": "b@example.com"}]),
+    }
+    expected_of_more = {
+        "a 503 with no fault on": "every answer the contract's",
+        "a 503 without Retry-After": "every answer the contract's",
+        "a password in a log": "no secret in the logs",
+        "the signing key in a log": "no secret in the logs",
+        "a reuse detection nobody caused": "every refresh family",
+        "a deleted user's sessions left with no failed sweep": "no session is half-created",
+    }
+    # The same leftovers after a sweep that met a fault (the function says so) are no defect.
+    swept = more["a deleted user's sessions left with no failed sweep"]
+    assert run(**swept, logs={"api.log": SWEEP_FAILED}) == set(), "a failed sweep's leftovers were taken for a defect"
+    for name, defect in [*defects.items(), *more.items()]:
+        broken = run(**defect)
+        target = expected_of_more.get(name, name)
+        assert any(b.startswith(target) for b in broken), f"{name}: the invariant did not fail ({broken})"
+    print(f"check_load: self-test: a whole run holds; each of {len(defects) + len(more)} defects fails its invariant")
+
+
 if __name__ == "__main__":
+    if sys.argv[1:] == ["--self-test"]:
+        sys.exit(self_test())
     if len(sys.argv) != 6:
         sys.exit(__doc__)
     sys.exit(main(sys.argv[1], sys.argv[2], sys.argv[3], float(sys.argv[4]), sys.argv[5]))
