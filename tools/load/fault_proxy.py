@@ -58,7 +58,7 @@ class Schedule:
     def __init__(self, windows_file):
         self.windows_file = windows_file
         self.windows = []  # (start, end, fault, rate), wall clock
-        self.counts = {}
+        self.counts = {}  # window start -> {what: how many}
         self.started = False
 
     def start(self, seconds):
@@ -78,21 +78,24 @@ class Schedule:
         asyncio.get_running_loop().create_task(self._record())
 
     def current(self):
+        """The window on now, as (its start, fault, rate, end), or Nones."""
         now = time.time()
         for start, stop, fault, rate in self.windows:
             if start <= now < stop:
-                return fault, rate, stop
-        return None, 0.0, None
+                return start, fault, rate, stop
+        return None, None, 0.0, None
 
-    def count(self, what):
-        self.counts[what] = self.counts.get(what, 0) + 1
+    def count(self, window, what):
+        """Counts what the window that decided it did (a request may finish after it closed)."""
+        did = self.counts.setdefault(window, {})
+        did[what] = did.get(what, 0) + 1
 
     async def _record(self):
         """Writes each window once it has closed, with what it did."""
         for start, stop, fault, rate in self.windows:
-            await asyncio.sleep(max(0.0, stop - time.time()))
-            done = {k: v for k, v in self.counts.items()}
-            self.counts.clear()
+            # A request held or delayed to the window's end is counted by then.
+            await asyncio.sleep(max(0.0, stop - time.time()) + LATENCY_SECONDS)
+            done = self.counts.pop(start, {})
             with open(self.windows_file, "a") as out:
                 out.write(json.dumps({"fault": fault, "rate": rate, "start": start, "end": stop, "did": done}) + "\n")
 
@@ -160,39 +163,39 @@ def proxy_handler(schedule, upstream_port):
                     head, headers, body = await read_message(reader)
                 except (asyncio.IncompleteReadError, ConnectionError):
                     return
-                fault, rate, until = schedule.current()
+                window, fault, rate, until = schedule.current()
                 hit = fault is not None and random.random() < rate
                 if hit and fault == "latency":
-                    schedule.count("delayed")
+                    schedule.count(window, "delayed")
                     await asyncio.sleep(LATENCY_SECONDS)
                 elif hit and fault == "blackhole":
-                    schedule.count("held")
+                    schedule.count(window, "held")
                     await asyncio.sleep(max(0.0, until - time.time()))
                     reset(writer)
                     return
                 elif hit and fault == "throttle":
                     kind, message = random.choice([THROTTLING, PROVISIONED])
-                    schedule.count(kind)
+                    schedule.count(window, kind)
                     writer.write(dynamodb_error(400, kind, message))
                     await writer.drain()
                     continue
                 lose_answer = hit and fault in ("reset", "error500") and random.random() < 0.5
                 if hit and fault == "reset" and not lose_answer:
-                    schedule.count("reset_before")
+                    schedule.count(window, "reset_before")
                     reset(writer)
                     return
                 if hit and fault == "error500" and not lose_answer:
-                    schedule.count("500_before")
+                    schedule.count(window, "500_before")
                     writer.write(dynamodb_error(500, "InternalServerError", "Internal server error"))
                     await writer.drain()
                     continue
                 answer_head, answer_headers, answer_body = await forward(upstream_port, head, body)
                 if lose_answer and fault == "reset":
-                    schedule.count("reset_after")
+                    schedule.count(window, "reset_after")
                     reset(writer)
                     return
                 if lose_answer:
-                    schedule.count("500_after")
+                    schedule.count(window, "500_after")
                     writer.write(dynamodb_error(500, "InternalServerError", "Internal server error"))
                     await writer.drain()
                     continue
