@@ -27,15 +27,7 @@ install_mdbook() {
 # lychee from PyPI (tools/docs-requirements.txt): a prebuilt binary, installed in seconds.
 LYCHEE_VENV="$TOOLS/docs-venv"
 install_lychee() {
-    local stamp="$LYCHEE_VENV/.installed" want
-    want="$(sha256sum "$ROOT/tools/docs-requirements.txt" | cut -d' ' -f1)"
-    if [ -x "$LYCHEE_VENV/bin/lychee" ] && [ "$(cat "$stamp" 2>/dev/null)" = "$want" ]; then
-        return 0
-    fi
-    say "installing lychee into .tools/docs-venv (pinned)"
-    python3 -m venv "$LYCHEE_VENV"
-    "$LYCHEE_VENV/bin/pip" install --quiet --disable-pip-version-check -r "$ROOT/tools/docs-requirements.txt"
-    echo "$want" > "$stamp"
+    install_pinned_venv "$LYCHEE_VENV" "$ROOT/tools/docs-requirements.txt" lychee lychee
 }
 
 build_book() {

@@ -197,19 +197,25 @@ build_functions_for_lambda() {
     cargo lambda build --release --arm64 "${packages[@]}"
 }
 
+# A venv of its own in $1 holding the packages pinned in the requirements file $2 (once per
+# version of that file; $3, a program it must hold, is the check that it is whole; $4 names it).
+install_pinned_venv() {
+    local venv="$1" requirements="$2" program="$3" name="$4" stamp="$1/.installed" want
+    want="$(sha256sum "$requirements" | cut -d' ' -f1)"
+    if [ -x "$venv/bin/$program" ] && [ "$(cat "$stamp" 2>/dev/null)" = "$want" ]; then
+        return 0
+    fi
+    say "installing $name into ${venv#"$ROOT"/} (pinned)"
+    python3 -m venv "$venv"
+    "$venv/bin/pip" install --quiet --disable-pip-version-check -r "$requirements"
+    echo "$want" > "$stamp"
+}
+
 # locust, for `make load`, pinned with everything it pulls in (tools/load/requirements.txt), in a
 # venv of its own: its web stack must not move the versions moto and schemathesis were tested with.
 LOAD_VENV="$TOOLS/load-venv"
 install_load_tools() {
-    local stamp="$LOAD_VENV/.installed" want
-    want="$(sha256sum "$ROOT/tools/load/requirements.txt" | cut -d' ' -f1)"
-    if [ -x "$LOAD_VENV/bin/locust" ] && [ "$(cat "$stamp" 2>/dev/null)" = "$want" ]; then
-        return 0
-    fi
-    say "installing locust into .tools/load-venv (pinned)"
-    python3 -m venv "$LOAD_VENV"
-    "$LOAD_VENV/bin/pip" install --quiet --disable-pip-version-check -r "$ROOT/tools/load/requirements.txt"
-    echo "$want" > "$stamp"
+    install_pinned_venv "$LOAD_VENV" "$ROOT/tools/load/requirements.txt" locust locust
 }
 
 # dynalite (npm), pinned by tools/dynalite/package-lock.json, into .tools/dynalite.

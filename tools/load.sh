@@ -27,6 +27,8 @@ release=()
 [ "$PROFILE" = "release" ] && release=(--release)
 say "building the functions ($PROFILE)"
 cargo build --quiet --bins "${release[@]}"
+# account-admin (the table, the keys) from the debug build, whatever PROFILE says, as make dev.
+cargo build --quiet -p account-admin
 
 run="$LOCAL/load-$(date +%Y%m%d-%H%M%S)"
 mkdir -p "$run"
