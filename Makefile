@@ -1,7 +1,7 @@
 # The two commands: `make dev` runs the API locally, `make test` checks everything.
 # Both install what they need (pinned, into .tools/) on first use.
 
-.PHONY: dev test docs test-browser fuzz-api invoke sam-build deploy delete smoke bench fuzz load tools clean rotate-key
+.PHONY: dev test docs test-browser fuzz-api invoke sam-build deploy delete smoke bench bench-social fuzz load tools clean rotate-key
 
 # The samconfig.toml environment `make deploy` / `make delete` act on: dev (default) or prod.
 ENV ?= dev
@@ -36,7 +36,7 @@ sam-build: ## build every function for arm64 Lambda with SAM (.aws-sam/), and re
 deploy: ## parameter checks, sam validate --lint, sam build (arm64), sam deploy --config-env $(ENV) (ENV=dev or prod; PARAMS='K=V ...' overrides samconfig.toml), then the deployed code checked against the build
 	@ENV=$(ENV) tools/deploy.sh
 
-delete: ## sam delete --config-env $(ENV): removes the stack but its table, both secrets (and logging role), listed first with the commands that remove them; asks first
+delete: ## sam delete --config-env $(ENV): removes the stack but its table, its three secrets (and logging role), listed first with the commands that remove them; asks first
 	@ENV=$(ENV) tools/delete.sh
 
 smoke: ## the black-box end-to-end tests against a running stack: make smoke API_URL=<the stack's ApiUrl output>
@@ -44,6 +44,9 @@ smoke: ## the black-box end-to-end tests against a running stack: make smoke API
 
 bench: ## release builds, then cold starts, warm costs, memory, sizes, throughput, release profiles → docs/bench-results.md
 	@tools/bench.sh
+
+bench-social: ## a social login's cost beside a password login: first answer after spawn, warm answers, provider and DynamoDB requests counted
+	@tools/bench-social.sh
 
 load: ## the mixed workload (locust) for LOAD_SECONDS (600) against a release stack whose DynamoDB sits behind a fault proxy, then the invariants checked from the table → .local/load-*/report.md
 	@tools/load.sh

@@ -15,6 +15,7 @@ The layers, from the bottom up:
     security_log               security events made from requests, logged and stored
     auth                       passwords, the login throttle, sessions behind tokens
     account                    the account's own rules (user object, sessions, superuser)
+    admin, social              staff's actions; sign-in through Google, Kakao, Naver
     testing                    test support (feature `testing`)
 
 A module's references are its `crate::<module>` paths outside comments and outside its
@@ -39,7 +40,7 @@ LAYERS = [
     ("security_log",),
     ("auth",),
     ("account",),
-    ("admin",),
+    ("admin", "social"),
     ("testing",),
 ]
 RANK = {module: rank for rank, modules in enumerate(LAYERS) for module in modules}

@@ -249,7 +249,30 @@ install_npm_tool() {
 # $1 names the emulator's log in .local/, $2 is the token algorithm (HS256, the default, or ES256).
 start_test_stack() {
     start_test_dynamodb
+    start_test_social_providers
     start_test_api "$1" "${2:-HS256}"
+}
+
+# The social-login providers of a test stack: the local OpenID Connect provider (tools/oidc) on a
+# free port as "google" and "kakao", its Naver fake as "naver", and their client secrets in a file
+# of this run. Extra redirect URIs its clients accept: $SOCIAL_REDIRECT_URIS (the browser test's).
+start_test_social_providers() {
+    local port
+    port="$(free_port)"
+    say "OpenID Connect provider (oidc-provider, tools/oidc) on 127.0.0.1:$port: google, kakao, and naver's fake"
+    # shellcheck disable=SC2086 # one word a URI
+    start_oidc_provider "$port" ${SOCIAL_REDIRECT_URIS:-}
+    use_local_social_providers "http://127.0.0.1:$port" "$LOCAL/test-keys-$$-social-secrets.json"
+    export E2E_SOCIAL_PROVIDER_URL="http://127.0.0.1:$port"
+}
+
+# Points the functions at the local provider at $1 (its clients, tools/oidc/README.md) and writes
+# their client secrets to the file $2 (SOCIAL_CLIENT_SECRETS_FILE), readable by its owner only.
+use_local_social_providers() {
+    local base="$1" secrets="$2"
+    export SOCIAL_PROVIDERS='{"google": {"client_id": "local-google-client", "issuer": "'"$base"'/google", "tokeninfo_endpoint": "'"$base"'/google-api/tokeninfo"}, "kakao": {"client_id": "local-kakao-client", "app_id": 424242, "issuer": "'"$base"'/kakao", "api_base": "'"$base"'/kakao-api"}, "naver": {"client_id": "local-naver-client", "token_endpoint": "'"$base"'/naver/oauth2.0/token", "profile_endpoint": "'"$base"'/naver/v1/nid/me"}}'
+    (umask 077 && printf '{"google": "local-google-secret", "kakao": "local-kakao-secret", "naver": "local-naver-secret"}\n' > "$secrets")
+    export SOCIAL_CLIENT_SECRETS_FILE="$secrets"
 }
 
 start_test_dynamodb() {
@@ -277,7 +300,8 @@ start_test_dynamodb() {
 # One route of each function (with its trailing slash), to wake them.
 WAKE_ROUTES="join/ login/ logout/ token/refresh/ token/verify/ password/change/ mypage/ user/ user/delete/ sessions/ sessions/revoke-others/ .well-known/jwks.json
     password/reset/ password/reset/confirm/ join/verify-email/ join/resend-email/ events/ admin/users/ admin/users/1/
-    admin/users/1/sign-out/ admin/users/1/password-reset/ admin/events/"
+    admin/users/1/sign-out/ admin/users/1/password-reset/ admin/events/ social/google/ social/google/connect/
+    socialaccounts/ socialaccounts/1/disconnect/"
 
 # Wakes each function once (the emulator starts a function on its first request) through the
 # API on port $1; $2 names its log, for the message if one does not start; the routes that
@@ -355,4 +379,29 @@ run_schemathesis() {
         return 1
     fi
     python "$ROOT/tools/schemathesis_summary.py" "$report" "$log" "$ROOT/openapi.yaml"
+}
+
+# The local OpenID Connect provider of the social-login tests (tools/oidc/: oidc-provider, pinned
+# by its package-lock.json), installed into .tools/oidc once per lock file.
+install_oidc_provider() {
+    install_npm_tool oidc "oidc-provider"
+}
+
+# Starts tools/oidc/server.mjs on 127.0.0.1:$1 as a service of the stack (log .local/oidc-$1.log):
+# the issuers http://127.0.0.1:$1/google and /kakao, the Kakao, Google and Naver API fakes and the
+# /control/ routes (tools/oidc/README.md). The remaining arguments are redirect URIs its clients
+# accept besides http://127.0.0.1/callback. Node resolves an ES module's imports from the folder
+# the module is in (NODE_PATH does not apply to them), so server.mjs runs from a copy beside
+# .tools/oidc/node_modules. Exports SOCIAL_PROVIDER_PORT once it answers.
+start_oidc_provider() {
+    local port="$1" uri args=()
+    shift
+    for uri in "$@"; do args+=(--redirect-uri "$uri"); done
+    install_oidc_provider
+    require_free_port "$port" "the OpenID Connect provider" || return 1
+    mkdir -p "$LOCAL"
+    cp "$ROOT/tools/oidc/server.mjs" "$TOOLS/oidc/server.mjs"
+    stack_service "$LOCAL/oidc-$port.log" node "$TOOLS/oidc/server.mjs" --port "$port" "${args[@]}"
+    wait_for_http "http://127.0.0.1:$port/control/health" 30 || return 1
+    export SOCIAL_PROVIDER_PORT="$port"
 }

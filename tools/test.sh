@@ -10,6 +10,7 @@ install_tools
 install_dynalite
 install_consumers
 install_chromium
+install_oidc_provider
 
 say "cargo fmt --check"
 cargo fmt --all --check
@@ -70,6 +71,8 @@ end_to_end() {
     cargo test --workspace --test e2e white_box
     say "cargo test: a key rotation over the running stack ($JWT_ALGORITHM)"
     cargo test --workspace --test e2e rotation -- --ignored
+    say "cargo test: a social provider down, then slow (alone: it takes the local provider down)"
+    cargo test --workspace --test e2e outage -- --ignored
 }
 
 # The store tests log every request they send, for the dynalite check below.

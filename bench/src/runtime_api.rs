@@ -227,6 +227,8 @@ pub struct Place<'a> {
     pub table: &'a str,
     pub log_level: &'a str,
     pub json_logs: bool,
+    /// More variables, for a function that needs them (the social providers' settings).
+    pub extra_env: &'a [(&'a str, &'a str)],
 }
 
 /// The environment a function sees: exactly what Lambda would set, nothing inherited, so the
@@ -263,6 +265,7 @@ fn command(binary: &Path, function_name: &str, runtime_api: &str, place: &Place<
         .env("AWS_ENDPOINT_URL_SESV2", place.dynamodb)
         .env("RUST_LOG", place.log_level)
         .env("AWS_LAMBDA_LOG_FORMAT", if place.json_logs { "JSON" } else { "Text" })
+        .envs(place.extra_env.iter().copied())
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

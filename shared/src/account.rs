@@ -9,13 +9,15 @@ use crate::app::App;
 use crate::auth::password::{self, Attribute};
 use crate::clock::{timestamp, unix_timestamp};
 use crate::http::input::{Fields, normalise_email};
-use crate::http::{ApiError, FieldErrors};
+use crate::http::{ACCESS_COOKIE, ApiError, FieldErrors, REFRESH_COOKIE, json_response, token_cookie, with_cookies};
 use crate::ids::random_id;
 use crate::store::{
-    NewSession, NewUser, ProfileChanges, Registration, Session, SessionListStore, SessionOrigin, StoreError, User,
-    UserStore,
+    NewSession, NewUser, ProfileChanges, Registration, Session, SessionListStore, SessionOrigin, SocialStore,
+    StoreError, User, UserStore,
 };
 use crate::tokens::{Issued, SigningFailed, TokenKeys, TokenKind};
+use lambda_http::http::StatusCode;
+use lambda_http::{Body, Response};
 
 /// The contract's user object (§3).
 pub fn user_json(user: &User) -> Value {
@@ -131,6 +133,73 @@ pub fn session_tokens(
             end,
         )?,
     })
+}
+
+/// Login's answer (contract §3), as every route that signs someone in gives it: the tokens and
+/// the user in the body, the tokens in their cookies.
+pub fn login_answer<S>(app: &App<S>, user: &User, tokens: &TokenPair) -> Response<Body> {
+    let secure = app.config.cookie_secure;
+    let response = json_response(
+        StatusCode::OK,
+        &json!({"access": tokens.access.token, "refresh": tokens.refresh.token, "user": user_json(user)}),
+    );
+    with_cookies(
+        response,
+        [
+            token_cookie(ACCESS_COOKIE, &tokens.access.token, app.tokens.access_lifetime, secure),
+            token_cookie(
+                REFRESH_COOKIE,
+                &tokens.refresh.token,
+                app.tokens.refresh_lifetime,
+                secure,
+            ),
+        ],
+    )
+}
+
+/// After an account's deletion: its sessions (dead already) and its provider links deleted, so
+/// nothing of the user stays behind. A failure leaves the sessions to their TTL and the links to
+/// the next sign-in through them, which forgets a link whose user is gone.
+pub async fn sweep_deleted_user<S: SessionListStore + SocialStore>(store: &S, user_id: u64) {
+    let sessions = async {
+        let ids: Vec<String> = store
+            .list_sessions(user_id)
+            .await?
+            .into_iter()
+            .map(|session| session.id)
+            .collect();
+        store.delete_sessions(user_id, &ids).await.map(|()| ids.len())
+    };
+    let links = async {
+        let links = store.social_links_of(user_id).await?;
+        for link in &links {
+            store.forget_stale_link(link).await?;
+        }
+        Ok::<_, StoreError>(links.len())
+    };
+    let (sessions, links) = tokio::join!(sessions, links);
+    match sessions {
+        Ok(count) => tracing::info!(sessions = count, "the deleted account's sessions deleted"),
+        Err(error) => tracing::warn!(%error, "sessions of the deleted account left to expire"),
+    }
+    match links {
+        Ok(count) => tracing::info!(links = count, "the deleted account's provider links deleted"),
+        Err(error) => tracing::warn!(%error, "provider links of the deleted account left for their next use"),
+    }
+}
+
+/// How recent a sign-in must be to stand in for a password a user does not have (one who joined
+/// through a provider): setting a first password, deleting the account.
+pub const RECENT_SIGN_IN_SECONDS: i64 = 300;
+
+/// The answer to a user without a password whose sign-in is not recent enough.
+pub const SIGN_IN_AGAIN: &str = "Your account has no password set up. Sign in again through your provider and retry \
+     within 5 minutes, or set a password through the password reset e-mail.";
+
+/// Whether a user without a usable password may act without one: the session asking started
+/// (its sign-in through the provider) at most [`RECENT_SIGN_IN_SECONDS`] ago.
+pub fn may_act_without_password(user: &User, session: &Session, now: i64) -> bool {
+    !user.has_usable_password() && now - session.started_at() <= RECENT_SIGN_IN_SECONDS
 }
 
 /// The personal attributes a password must not resemble, in Django's order.
@@ -313,6 +382,7 @@ mod tests {
             last_login: None,
             session_epoch: 0,
             email_verified: false,
+            social_links: 0,
         };
         assert_eq!(
             user_json(&user).to_string(),

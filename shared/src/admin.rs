@@ -11,7 +11,7 @@ use std::future::Future;
 use lambda_http::{Body, Request, Response};
 use serde_json::{Map, Value, json};
 
-use crate::account::{profile_fields, session_json};
+use crate::account::{profile_fields, session_json, sweep_deleted_user};
 use crate::app::App;
 use crate::auth::authenticate_staff;
 use crate::http::input::Fields;
@@ -19,7 +19,7 @@ use crate::http::{ApiError, Endpoint, FieldErrors, finish, serve};
 use crate::security_log;
 use crate::store::{
     AdminChanges, AdminRefusal, AdminStore, EmailStore, EventKind, EventSubject, SecurityEvent, Session,
-    SessionListStore, SessionOrigin, SessionStore, User, UserListing, UserQuery,
+    SessionListStore, SessionOrigin, SessionStore, SocialStore, User, UserListing, UserQuery,
 };
 
 pub const SELF_DEACTIVATION: &str = "You cannot deactivate yourself.";
@@ -336,8 +336,8 @@ pub async fn sign_out<S: AdminStore + SessionListStore>(
 }
 
 /// Deletes `target` as the user's own delete does: one transaction (user, email claim,
-/// throttle record, event), then the sessions, dead already (left to their TTL on a failure).
-pub async fn delete<S: AdminStore + SessionListStore>(
+/// throttle record, event), then the sessions (dead already) and the provider links.
+pub async fn delete<S: AdminStore + SessionListStore + SocialStore>(
     store: &S,
     occasion: &Occasion,
     target: &User,
@@ -350,19 +350,7 @@ pub async fn delete<S: AdminStore + SessionListStore>(
         .map_err(refused)?;
     security_log::log(&[event]);
     tracing::info!(user_id = target.id, "user deleted by an admin");
-    let swept = async {
-        let ids: Vec<String> = store
-            .list_sessions(target.id)
-            .await?
-            .into_iter()
-            .map(|session| session.id)
-            .collect();
-        store.delete_sessions(target.id, &ids).await.map(|()| ids.len())
-    };
-    match swept.await {
-        Ok(count) => tracing::info!(sessions = count, "the deleted user's sessions deleted"),
-        Err(error) => tracing::warn!(%error, "sessions of the deleted user left to expire"),
-    }
+    sweep_deleted_user(store, target.id).await;
     Ok(())
 }
 
@@ -386,6 +374,7 @@ mod tests {
             last_login: None,
             session_epoch: 0,
             email_verified: false,
+            social_links: 0,
         }
     }
 

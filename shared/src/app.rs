@@ -37,6 +37,9 @@ pub struct App<S> {
     pub mailer: Box<dyn Mailer>,
     /// Reads the signing keys again while warm (none in tests: their keys never change).
     pub key_refresh: Option<KeyRefresh>,
+    /// The AWS configuration the clients were built from, for a client made later (the social
+    /// functions' Secrets Manager read); none in tests.
+    pub sdk: Option<aws_config::SdkConfig>,
 }
 
 impl<S> App<S> {
@@ -48,6 +51,7 @@ impl<S> App<S> {
             store,
             mailer: Box::new(NoMailer),
             key_refresh: None,
+            sdk: None,
         }
     }
 
@@ -105,6 +109,7 @@ impl App<DynamoStore> {
         let refresh = KeyRefresh::new(source, config.jwt_algorithm, config.key_refresh_interval, read_at);
         let mut app = App::new(config, store).with_mailer(mailer);
         app.key_refresh = Some(refresh);
+        app.sdk = Some(sdk);
         Ok(app)
     }
 }

@@ -2,7 +2,7 @@
 //! holds everything they have in common, so each rule lives in one place.
 //!
 //! The modules are layered, from the bottom up: `clock`, `ids`, `logging`, `aws` (leaves);
-//! `store`; `tokens`; `http`; `config`; `mail`; `app`; `security_log`; `auth`; `account`; `admin`. Each uses only the
+//! `store`; `tokens`; `http`; `config`; `mail`; `app`; `security_log`; `auth`; `account`; `admin` and `social`. Each uses only the
 //! layers below its own, so the graph has no cycle (`tools/check_modules.py`, in `make test`).
 
 pub mod account;
@@ -17,6 +17,7 @@ pub mod ids;
 pub mod logging;
 pub mod mail;
 pub mod security_log;
+pub mod social;
 pub mod store;
 #[cfg(feature = "testing")]
 pub mod testing;

@@ -26,4 +26,5 @@ mod white_box {
     mod attacks;
     mod mail;
     mod rest_events;
+    mod social;
 }

@@ -46,6 +46,7 @@ pub const PASSWORD_RESET: &str = "/account/password/reset/";
 pub const PASSWORD_RESET_CONFIRM: &str = "/account/password/reset/confirm/";
 pub const VERIFY_EMAIL: &str = "/account/join/verify-email/";
 pub const RESEND_EMAIL: &str = "/account/join/resend-email/";
+pub const SOCIAL_ACCOUNTS: &str = "/account/socialaccounts/";
 
 /// A route's path without its trailing slash.
 fn bare(path: &str) -> &str {
@@ -285,7 +286,7 @@ impl SetCookie {
 }
 
 /// Asserts the conventions every answer of the API follows (contract §1): a JSON object (the
-/// sessions list: an array), or a 204 with no body and so no `Content-Type`.
+/// sessions list and the social accounts list: arrays), or a 204 with no body and so no `Content-Type`.
 #[track_caller]
 pub fn assert_conventions(answer: &Answer) {
     let context = format!("{} {} ({})", answer.method, answer.path, answer.status);
@@ -322,8 +323,9 @@ pub fn assert_conventions(answer: &Answer) {
     );
     if answer.method != "HEAD" {
         let body = answer.json();
-        let list =
-            answer.method == "GET" && answer.status == 200 && answer.path.trim_end_matches('/') == bare(SESSIONS);
+        let list = answer.method == "GET"
+            && answer.status == 200
+            && [bare(SESSIONS), bare(SOCIAL_ACCOUNTS)].contains(&answer.path.trim_end_matches('/'));
         assert!(
             body.is_object() || (list && body.is_array()),
             "{context}: {}",

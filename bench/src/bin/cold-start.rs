@@ -53,6 +53,7 @@ fn place(dynamodb: &str) -> Place<'_> {
         table: "bench",
         log_level: "warn",
         json_logs: false,
+        extra_env: &[],
     }
 }
 

@@ -290,6 +290,7 @@ async fn bench() -> Result<(), String> {
         table: &table,
         log_level: "info",
         json_logs: true,
+        extra_env: &[],
     };
     let dir = args.dir.as_path();
     let (n, n_hashing) = (args.requests, args.hashing_requests);
@@ -392,6 +393,7 @@ async fn bench() -> Result<(), String> {
         table: &table,
         log_level: "info",
         json_logs: true,
+        extra_env: &[],
     };
     let setup = Setup::new(&table).await?;
     let owner = setup.account().await?;

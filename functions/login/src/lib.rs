@@ -1,19 +1,14 @@
 //! POST /account/login/ — check email and password, start a session, set the token cookies.
 
-use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, Response};
-use serde_json::json;
 
-use shared::account::{new_session, session_tokens, user_json};
+use shared::account::{login_answer, new_session, session_tokens};
 use shared::auth::password::{verify_against_stand_in, verify_password};
 use shared::auth::throttle::{forget_failures, reserve_password_check};
 use shared::clock::timestamp;
 use shared::config::EmailVerification;
 use shared::http::input::{Fields, body_object};
-use shared::http::{
-    ACCESS_COOKIE, ApiError, Endpoint, FieldErrors, NON_FIELD_ERRORS, REFRESH_COOKIE, json_response, serve,
-    token_cookie, with_cookies,
-};
+use shared::http::{ApiError, Endpoint, FieldErrors, NON_FIELD_ERRORS, serve};
 use shared::security_log;
 use shared::store::{EventKind, EventSubject, SecurityEvent, SessionOrigin, Store, ThrottleRecord, User};
 use shared::{App, KeyUse, now_unix};
@@ -119,23 +114,7 @@ async fn login<S: Store>(app: &App<S>, request: &Request) -> Result<Response<Bod
     security_log::log(&[logged_in]);
     shared::logging::record_user(user.id);
     tracing::info!("logged in");
-    let secure = app.config.cookie_secure;
-    let response = json_response(
-        StatusCode::OK,
-        &json!({"access": tokens.access.token, "refresh": tokens.refresh.token, "user": user_json(&user)}),
-    );
-    Ok(with_cookies(
-        response,
-        [
-            token_cookie(ACCESS_COOKIE, &tokens.access.token, app.tokens.access_lifetime, secure),
-            token_cookie(
-                REFRESH_COOKIE,
-                &tokens.refresh.token,
-                app.tokens.refresh_lifetime,
-                secure,
-            ),
-        ],
-    ))
+    Ok(login_answer(app, &user, &tokens))
 }
 
 /// An event of a login attempt on `email`: about its user if there is one, else about the

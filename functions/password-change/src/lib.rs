@@ -6,12 +6,12 @@ use lambda_http::{Body, Request, Response};
 use secrecy::ExposeSecret;
 use serde_json::json;
 
-use shared::account::check_new_password;
+use shared::account::{SIGN_IN_AGAIN, check_new_password, may_act_without_password};
 use shared::auth::authenticate;
 use shared::auth::password::{MAX_PASSWORD_CHARS, hash_password, verify_password};
 use shared::auth::throttle::{forget_failures, read_and_reserve_password_check};
 use shared::http::input::{Fields, body_object};
-use shared::http::{AccessDenied, ApiError, Endpoint, json_response, serve};
+use shared::http::{AccessDenied, ApiError, Endpoint, FieldErrors, json_response, serve};
 use shared::security_log;
 use shared::store::{EventKind, SessionOrigin, Store};
 use shared::{App, KeyUse, now_unix};
@@ -38,7 +38,13 @@ async fn change_password<S: Store>(app: &App<S>, request: &Request) -> Result<Re
     let user = &authenticated.user;
     let body = body_object(request)?;
     let mut fields = Fields::new(&body);
-    if fields.contains("old_password") || app.config.old_password_required {
+    // A user who joined through a provider has no password to give: a recent sign-in through the
+    // provider stands for it (their first password), else they are told how to get one.
+    if !user.has_usable_password() {
+        if !may_act_without_password(user, &authenticated.session, now_unix()) {
+            return Err(ApiError::Validation(FieldErrors::single("old_password", SIGN_IN_AGAIN)));
+        }
+    } else if fields.contains("old_password") || app.config.old_password_required {
         let old_password = fields.password("old_password", Some(MAX_PASSWORD_CHARS));
         if let Some(old_password) = old_password {
             // A guess at the current password, as at login: the same throttle, the same 429.

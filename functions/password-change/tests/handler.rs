@@ -417,3 +417,31 @@ async fn a_password_change_is_recorded_only_when_it_is_saved() {
         (EventSubject::User(user_id), Some(user_id))
     );
 }
+
+#[tokio::test]
+async fn a_user_who_joined_through_a_provider_sets_a_first_password_only_right_after_signing_in() {
+    let app = app();
+    let (user, _, tokens) = shared::testing::social_user(&app, "sun@example.com").await;
+    let new = "Brand-New-Pw!4471";
+    let body = json!({"new_password1": new, "new_password2": new});
+    // Signed in long ago: they have no old password to give, and are told how to get one.
+    app.store
+        .age_session(user.id, &tokens.session_id, shared::account::RECENT_SIGN_IN_SECONDS + 1);
+    let response = change(&app, &tokens.access, body.clone()).await;
+    assert_400(&response, &json!({"old_password": [shared::account::SIGN_IN_AGAIN]}));
+    assert!(!app.store.user(user.id).unwrap().has_usable_password());
+    // Right after a sign-in through the provider: the sign-in stands for the old password.
+    let fresh = start_session(&app, user.id).await;
+    let response = change(&app, &fresh.access, body).await;
+    assert_eq!(response.status(), 200, "{}", body_json(&response));
+    assert!(password_is(&app, user.id, new));
+    // From now on they have a password, and it is asked for as anyone's.
+    let response = change(
+        &app,
+        &fresh.access,
+        json!({"new_password1": "Other-New-Pw!8812", "new_password2": "Other-New-Pw!8812"}),
+    )
+    .await;
+    assert_eq!(response.status(), 400);
+    assert!(body_json(&response)["old_password"].is_array());
+}

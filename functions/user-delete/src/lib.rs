@@ -16,6 +16,7 @@
 
 use lambda_http::{Body, Request, Response};
 
+use shared::account::{SIGN_IN_AGAIN, may_act_without_password, sweep_deleted_user};
 use shared::auth::authenticate;
 use shared::auth::password::{MAX_PASSWORD_CHARS, verify_password};
 use shared::auth::throttle::{forget_failures, read_and_reserve_password_check};
@@ -45,18 +46,22 @@ async fn delete_user<S: Store>(app: &App<S>, request: &Request) -> Result<Respon
     let authenticated = authenticate(app, request).await?;
     let user = &authenticated.user;
     let body = body_object(request)?;
-    let mut fields = Fields::new(&body);
-    let password = fields.password("password", Some(MAX_PASSWORD_CHARS));
-    fields.errors.into_result()?;
-    let Some(password) = password else {
-        return Err(ApiError::Internal);
-    };
-
-    // A guess at the password, as at login: the same throttle, the same 429.
-    let throttle = app.config.login_throttle;
-    read_and_reserve_password_check(&app.store, throttle, &user.email, now_unix()).await?;
-    if !verify_password(&password, &user.password_hash) {
-        return Err(ApiError::Validation(FieldErrors::single("password", WRONG_PASSWORD)));
+    if user.has_usable_password() {
+        let mut fields = Fields::new(&body);
+        let password = fields.password("password", Some(MAX_PASSWORD_CHARS));
+        fields.errors.into_result()?;
+        let Some(password) = password else {
+            return Err(ApiError::Internal);
+        };
+        // A guess at the password, as at login: the same throttle, the same 429.
+        let throttle = app.config.login_throttle;
+        read_and_reserve_password_check(&app.store, throttle, &user.email, now_unix()).await?;
+        if !verify_password(&password, &user.password_hash) {
+            return Err(ApiError::Validation(FieldErrors::single("password", WRONG_PASSWORD)));
+        }
+    } else if !may_act_without_password(user, &authenticated.session, now_unix()) {
+        // Joined through a provider: no password to give; a recent sign-in through it stands for one.
+        return Err(ApiError::Validation(FieldErrors::single("password", SIGN_IN_AGAIN)));
     }
 
     // Step 1 (it also forgets the email's guesses, this right one included).
@@ -78,26 +83,13 @@ async fn delete_user<S: Store>(app: &App<S>, request: &Request) -> Result<Respon
         Err(SessionProblem::NoActiveUser) => Some(AccessDenied::UserNotFound),
     };
     if let Some(denied) = refused {
-        forget_failures(&app.store, throttle, &user.email).await?;
+        forget_failures(&app.store, app.config.login_throttle, &user.email).await?;
         return Err(ApiError::Access(denied));
     }
     tracing::info!("account deleted");
     security_log::log(&[deleted]);
 
-    // Step 2: the other sessions, dead already. Left behind on a failure, they expire by TTL.
-    let swept = async {
-        let ids: Vec<String> = app
-            .store
-            .list_sessions(user.id)
-            .await?
-            .into_iter()
-            .map(|session| session.id)
-            .collect();
-        app.store.delete_sessions(user.id, &ids).await.map(|()| ids.len())
-    };
-    match swept.await {
-        Ok(count) => tracing::info!(sessions = count, "the account's sessions deleted"),
-        Err(error) => tracing::warn!(%error, "sessions of the deleted account left to expire"),
-    }
+    // Step 2: the other sessions (dead already) and the provider links.
+    sweep_deleted_user(&app.store, user.id).await;
     Ok(no_content())
 }

@@ -229,3 +229,29 @@ async fn a_deletion_is_recorded_and_its_record_outlives_the_account() {
     assert_eq!(page.events[0].kind, EventKind::AccountDeleted);
     assert_eq!(page.events[0].actor, Some(user.id));
 }
+
+#[tokio::test]
+async fn a_user_who_joined_through_a_provider_deletes_right_after_signing_in_and_leaves_no_link() {
+    use shared::store::SocialStore;
+    let app = app();
+    let (user, link, tokens) = shared::testing::social_user(&app, "sun@example.com").await;
+    app.store
+        .age_session(user.id, &tokens.session_id, shared::account::RECENT_SIGN_IN_SECONDS + 1);
+    // No password to give, and no recent sign-in: told how to proceed, nothing deleted.
+    let response = delete(&app, &tokens.access, json!({})).await;
+    assert_400(&response, &json!({"password": [shared::account::SIGN_IN_AGAIN]}));
+    assert!(app.store.user(user.id).is_some());
+    // A fresh sign-in through the provider stands for the password.
+    let fresh = start_session(&app, user.id).await;
+    assert_no_content(&delete(&app, &fresh.access, json!({})).await);
+    assert!(app.store.user(user.id).is_none());
+    assert!(
+        app.store
+            .find_social_link(&link.provider, &link.uid)
+            .await
+            .unwrap()
+            .is_none(),
+        "the link went with it"
+    );
+    assert!(app.store.social_links_of(user.id).await.unwrap().is_empty());
+}

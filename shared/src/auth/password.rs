@@ -37,13 +37,15 @@ pub fn hash_password(password: &SecretString) -> Result<String, HashError> {
         .map_err(|_| HashError)
 }
 
-/// Whether `password` matches the stored PHC string. A malformed hash matches nothing.
+/// Whether `password` matches the stored PHC string. A malformed hash — an unusable password
+/// (`!…`, a user who joined through a provider) — matches nothing, after the time of one
+/// verification: a login cannot tell such an account from one with a password by its speed.
 pub fn verify_password(password: &SecretString, phc: &str) -> bool {
     match PasswordHash::new(phc) {
         Ok(hash) => argon2()
             .verify_password(password.expose_secret().as_bytes(), &hash)
             .is_ok(),
-        Err(_) => false,
+        Err(_) => verify_against_stand_in(password),
     }
 }
 

@@ -31,10 +31,9 @@ pub enum Methods {
 /// alone (32 lowercase hex digits, as `crate::ids::random_id` makes them). The REST API
 /// resource and the local router's route are written the same way.
 const ID_SEGMENT: &str = "{id}";
-/// A path segment naming a user by pk (`/account/admin/users/{pk}`): any one segment matches,
-/// and the handler answers 400 for one that is not a pk (a malformed pk is bad input there,
-/// not an unknown path).
-const PK_SEGMENT: &str = "{pk}";
+// Any other named segment — a user's pk (`/account/admin/users/{pk}`), a provider
+// (`/account/social/{provider}`) — matches any one segment, and the handler judges it: a
+// malformed pk is bad input (400), an unconfigured provider not found (404).
 
 /// One route of the contract: its path (without the trailing slash) and its methods. A path
 /// with an `{id}` segment owns the paths with an id there (any other segment there is not
@@ -131,7 +130,7 @@ impl Endpoint {
         self.segments(path).is_some()
     }
 
-    /// The named segments of `path` (`{id}`, `{pk}`) if it is this route's.
+    /// The named segments of `path` (`{id}`, `{pk}`, `{provider}`) if it is this route's.
     fn segments<'p>(&self, path: &'p str) -> Option<Vec<(&'static str, &'p str)>> {
         let path = path.strip_suffix('/').unwrap_or(path);
         let mut named = Vec::new();
@@ -141,7 +140,15 @@ impl Endpoint {
             match (wanted.next(), given.next()) {
                 (None, None) => return Some(named),
                 (Some(ID_SEGMENT), Some(id)) if is_id(id) => named.push(("id", id)),
-                (Some(PK_SEGMENT), Some(pk)) if !pk.is_empty() => named.push(("pk", pk)),
+                // `{pk}`, `{provider}`: any one segment, judged by the handler.
+                (Some(wanted), Some(segment))
+                    if wanted.starts_with('{')
+                        && wanted.ends_with('}')
+                        && wanted != ID_SEGMENT
+                        && !segment.is_empty() =>
+                {
+                    named.push((&wanted[1..wanted.len() - 1], segment))
+                }
                 (Some(fixed), Some(segment)) if fixed == segment && !fixed.starts_with('{') => {}
                 _ => return None,
             }

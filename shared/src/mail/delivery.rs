@@ -5,7 +5,9 @@ use std::time::{Duration, Instant};
 
 use std::sync::Arc;
 
-use super::message::{Email, Language, account_exists_email, confirmation_email, password_reset_email};
+use super::message::{
+    Email, Language, account_exists_email, confirmation_email, password_reset_email, social_connected_email,
+};
 use super::transport::{MailError, Mailer};
 use crate::config::EmailSettings;
 use crate::http::ApiError;
@@ -149,6 +151,13 @@ pub async fn send_account_exists(
             Ok(false)
         }
     }
+}
+
+/// Tells `user` that a provider account was linked to them by its verified address (see
+/// [`crate::mail::message::social_connected_email`]). Whether it was sent.
+pub async fn send_social_connected(app: &impl Mailroom, user: &User, provider: &str, language: Language) -> bool {
+    let message = social_connected_email(&user.email, provider, language);
+    deliver(app, user, &message, "social-connected mail sent").await
 }
 
 /// Sends one message to `user`: whether it was sent. A mail service that refuses (SES in its

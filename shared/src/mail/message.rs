@@ -205,6 +205,42 @@ pub fn account_exists_email(to: &str, language: Language) -> Email {
     compose(to, subject, &before, "", &[], language)
 }
 
+/// Tells a user that a provider account was linked to their account because it vouched for the
+/// same address: from now on it signs them in. Sent on every such link, so a link they did not
+/// make does not go unnoticed.
+pub fn social_connected_email(to: &str, provider: &str, language: Language) -> Email {
+    let provider = provider_label(provider);
+    let (subject, before) = match language {
+        Language::English => (
+            format!("{provider} sign-in was connected to your account"),
+            vec![
+                "Hello,".to_owned(),
+                format!("Someone signed in with a {provider} account that uses this e-mail address, so that {provider} account can now sign in to your account."),
+                "If that was you, there is nothing to do. If it was not, sign in, remove it under \"Connected accounts\", and change your password.".to_owned(),
+            ],
+        ),
+        Language::Korean => (
+            format!("{provider} 로그인이 계정에 연결되었습니다"),
+            vec![
+                "안녕하세요.".to_owned(),
+                format!("이 메일 주소를 쓰는 {provider} 계정으로 로그인하여, 이제 그 {provider} 계정으로 회원님의 계정에 로그인할 수 있습니다."),
+                "본인이 하셨다면 따로 하실 일은 없습니다. 본인이 아니라면 로그인하여 \"연결된 계정\"에서 연결을 해제하고 비밀번호를 바꾸세요.".to_owned(),
+            ],
+        ),
+    };
+    compose(to, &subject, &before, "", &[], language)
+}
+
+/// A provider's name as people write it.
+fn provider_label(provider: &str) -> String {
+    match provider {
+        "google" => "Google".to_owned(),
+        "kakao" => "Kakao".to_owned(),
+        "naver" => "Naver".to_owned(),
+        other => other.to_owned(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

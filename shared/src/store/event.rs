@@ -31,10 +31,15 @@ pub enum EventKind {
     AdminSignOut,
     AdminPasswordReset,
     AdminDelete,
+    /// A provider account linked to the user (`detail.provider`; `detail.how` when it was
+    /// linked by a login whose verified address matched, not by the user's own connect).
+    SocialConnected,
+    /// A provider account unlinked by its user.
+    SocialDisconnected,
 }
 
 impl EventKind {
-    pub const ALL: [EventKind; 17] = [
+    pub const ALL: [EventKind; 19] = [
         EventKind::Join,
         EventKind::Login,
         EventKind::LoginFailed,
@@ -52,6 +57,8 @@ impl EventKind {
         EventKind::AdminSignOut,
         EventKind::AdminPasswordReset,
         EventKind::AdminDelete,
+        EventKind::SocialConnected,
+        EventKind::SocialDisconnected,
     ];
 
     /// The API's name of the kind.
@@ -74,6 +81,8 @@ impl EventKind {
             EventKind::AdminSignOut => "admin_sign_out",
             EventKind::AdminPasswordReset => "admin_password_reset",
             EventKind::AdminDelete => "admin_delete",
+            EventKind::SocialConnected => "social_connected",
+            EventKind::SocialDisconnected => "social_disconnected",
         }
     }
 

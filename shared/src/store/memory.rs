@@ -7,10 +7,11 @@ use std::sync::{Mutex, MutexGuard};
 use super::event::events_of_new_user;
 use super::{
     AccountStore, AdminChanges, AdminRefusal, AdminStore, EmailStore, EventFilter, EventPage, EventPosition,
-    EventStore, EventSubject, LoginThrottleStore, MAIL_QUOTA_WINDOW_SECONDS, MailPurpose, NewSession, NewUser,
-    NextRefresh, ProfileChanges, Registration, Rotation, SecurityEvent, Session, SessionListStore, SessionProblem,
-    SessionStore, SessionView, StoreError, StoreResult, TOUCH_INTERVAL_SECONDS, ThrottleRecord, User, UserDirectory,
-    UserListing, UserPage, UserPosition, UserQuery, UserStore,
+    EventStore, EventSubject, LinkOutcome, LoginThrottleStore, MAIL_QUOTA_WINDOW_SECONDS, MailPurpose, NewSession,
+    NewSocialLink, NewUser, NextRefresh, ProfileChanges, Registration, Rotation, SecurityEvent, Session,
+    SessionListStore, SessionProblem, SessionStore, SessionView, SocialLink, SocialRegistration, SocialStore,
+    StoreError, StoreResult, TOUCH_INTERVAL_SECONDS, ThrottleRecord, User, UserDirectory, UserListing, UserPage,
+    UserPosition, UserQuery, UserStore,
 };
 
 #[derive(Default)]
@@ -24,6 +25,11 @@ struct State {
     last_user_id: u64,
     /// Every event recorded, in the order written.
     events: Vec<SecurityEvent>,
+    /// Links by (provider, uid).
+    links: HashMap<(String, String), SocialLink>,
+    last_link_id: u64,
+    /// Accepted ID tokens' digests and when they expire.
+    id_tokens: HashMap<String, i64>,
 }
 
 #[derive(Default)]
@@ -154,22 +160,7 @@ impl UserStore for MemoryStore {
         if state.emails.contains_key(&new.email) {
             return Ok(Registration::EmailTaken);
         }
-        let user = User {
-            id: state.last_user_id,
-            email: new.email,
-            password_hash: new.password_hash,
-            first_name: new.first_name,
-            last_name: new.last_name,
-            gender: new.gender,
-            date_of_birth: new.date_of_birth,
-            is_active: true,
-            is_staff: new.is_staff,
-            is_superuser: new.is_superuser,
-            last_login: first_session.as_ref().map(|_| new.joined_at.clone()),
-            date_joined: new.joined_at,
-            session_epoch: 0,
-            email_verified: false,
-        };
+        let user = new.into_user(state.last_user_id, first_session.is_some(), false);
         state.emails.insert(user.email.clone(), user.id);
         state.users.insert(user.id, user.clone());
         if let Some(session) = first_session {
@@ -684,5 +675,149 @@ impl AdminStore for MemoryStore {
         limit: usize,
     ) -> StoreResult<EventPage> {
         Ok(self.state()?.events_page(filter, since_ms, before, limit))
+    }
+}
+
+impl State {
+    fn new_link(&mut self, user_id: u64, new: NewSocialLink) -> SocialLink {
+        self.last_link_id += 1;
+        let link = SocialLink {
+            id: self.last_link_id,
+            user_id,
+            provider: new.provider,
+            uid: new.uid,
+            date_joined: new.at.clone(),
+            last_login: new.at,
+        };
+        self.links
+            .insert((link.provider.clone(), link.uid.clone()), link.clone());
+        link
+    }
+}
+
+impl SocialStore for MemoryStore {
+    async fn find_social_link(&self, provider: &str, uid: &str) -> StoreResult<Option<SocialLink>> {
+        let state = self.state()?;
+        Ok(state.links.get(&(provider.to_owned(), uid.to_owned())).cloned())
+    }
+
+    async fn social_links_of(&self, user_id: u64) -> StoreResult<Vec<SocialLink>> {
+        let state = self.state()?;
+        let mut links: Vec<SocialLink> = state
+            .links
+            .values()
+            .filter(|link| link.user_id == user_id)
+            .cloned()
+            .collect();
+        links.sort_by_key(|link| link.id);
+        Ok(links)
+    }
+
+    async fn create_social_user(
+        &self,
+        new: NewUser,
+        email_verified: bool,
+        link: NewSocialLink,
+        first_session: Option<NewSession>,
+        events: &[SecurityEvent],
+    ) -> StoreResult<SocialRegistration> {
+        let mut state = self.state()?;
+        if state.emails.contains_key(&new.email) {
+            return Ok(SocialRegistration::EmailTaken);
+        }
+        if state.links.contains_key(&(link.provider.clone(), link.uid.clone())) {
+            return Ok(SocialRegistration::LinkTaken);
+        }
+        state.last_user_id += 1;
+        let mut user = new.into_user(state.last_user_id, first_session.is_some(), email_verified);
+        user.social_links = 1;
+        let link = state.new_link(user.id, link);
+        state.emails.insert(user.email.clone(), user.id);
+        state.users.insert(user.id, user.clone());
+        if let Some(session) = first_session {
+            state
+                .sessions
+                .insert((user.id, session.id.clone()), session.start(user.id, 0));
+        }
+        state.events.extend(events_of_new_user(events, user.id));
+        Ok(SocialRegistration::Created(user, link))
+    }
+
+    async fn link_social_account(
+        &self,
+        user: &User,
+        link: NewSocialLink,
+        events: &[SecurityEvent],
+    ) -> StoreResult<LinkOutcome> {
+        let mut state = self.state()?;
+        if let Some(existing) = state.links.get(&(link.provider.clone(), link.uid.clone())) {
+            return Ok(match existing.user_id == user.id {
+                true => LinkOutcome::AlreadyLinked(existing.clone()),
+                false => LinkOutcome::TakenBy(existing.user_id),
+            });
+        }
+        match state.users.get_mut(&user.id) {
+            Some(stored) if stored.is_active && stored.session_epoch == user.session_epoch => {
+                stored.social_links += 1;
+            }
+            _ => return Ok(LinkOutcome::UserChanged),
+        }
+        let link = state.new_link(user.id, link);
+        state.events.extend_from_slice(events);
+        Ok(LinkOutcome::Linked(link))
+    }
+
+    async fn unlink_social_account(
+        &self,
+        user: &User,
+        link: &SocialLink,
+        events: &[SecurityEvent],
+    ) -> StoreResult<bool> {
+        let mut state = self.state()?;
+        let key = (link.provider.clone(), link.uid.clone());
+        if state.links.get(&key).is_none_or(|found| found.user_id != user.id) {
+            return Ok(false);
+        }
+        match state.users.get_mut(&user.id) {
+            Some(stored) if stored.social_links == user.social_links => {
+                stored.social_links = stored.social_links.saturating_sub(1);
+            }
+            _ => return Ok(false),
+        }
+        state.links.remove(&key);
+        state.events.extend_from_slice(events);
+        Ok(true)
+    }
+
+    async fn forget_stale_link(&self, link: &SocialLink) -> StoreResult<()> {
+        let mut state = self.state()?;
+        let key = (link.provider.clone(), link.uid.clone());
+        if state.links.get(&key).is_some_and(|found| found.user_id == link.user_id)
+            && !state.users.contains_key(&link.user_id)
+        {
+            state.links.remove(&key);
+        }
+        Ok(())
+    }
+
+    async fn record_social_login(&self, link: &SocialLink, at: &str) -> StoreResult<()> {
+        let mut state = self.state()?;
+        if let Some(found) = state.links.get_mut(&(link.provider.clone(), link.uid.clone()))
+            && found.id == link.id
+        {
+            found.last_login = at.to_owned();
+        }
+        Ok(())
+    }
+
+    async fn claim_id_token(&self, digest: &str, expires_at: i64) -> StoreResult<bool> {
+        let mut state = self.state()?;
+        let now = crate::clock::now_unix();
+        state.id_tokens.retain(|_, expires| *expires > now);
+        if state.id_tokens.contains_key(digest) {
+            return Ok(false);
+        }
+        state.id_tokens.insert(digest.to_owned(), expires_at);
+        Ok(true)
     }
 }

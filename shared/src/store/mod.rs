@@ -25,8 +25,9 @@ pub use dynamo::{DynamoStore, TableDefinition};
 pub use event::{EventKind, EventPage, EventPosition, EventSubject, SecurityEvent};
 pub use memory::MemoryStore;
 pub use model::{
-    MAIL_QUOTA_WINDOW_SECONDS, MailPurpose, NewSession, NewUser, NextRefresh, ProfileChanges, Registration, Rotation,
-    Session, SessionOrigin, SessionProblem, SessionView, TOUCH_INTERVAL_SECONDS, ThrottleRecord, User,
+    LinkOutcome, MAIL_QUOTA_WINDOW_SECONDS, MailPurpose, NewSession, NewSocialLink, NewUser, NextRefresh,
+    ProfileChanges, Registration, Rotation, Session, SessionOrigin, SessionProblem, SessionView, SocialLink,
+    SocialRegistration, TOUCH_INTERVAL_SECONDS, ThrottleRecord, UNUSABLE_PASSWORD_PREFIX, User,
 };
 
 /// Failures of the store itself. Messages are for logs and never reach a response.
@@ -288,6 +289,59 @@ pub trait UserDirectory: Send + Sync {
     ) -> impl Future<Output = StoreResult<UserPage>> + Send;
 }
 
+/// Provider accounts linked to users (social login), and the ID tokens already accepted.
+pub trait SocialStore: Send + Sync {
+    /// The link of a provider account, read consistently.
+    fn find_social_link(
+        &self,
+        provider: &str,
+        uid: &str,
+    ) -> impl Future<Output = StoreResult<Option<SocialLink>>> + Send;
+
+    /// Every link of the user, in id order (one Query of the user's partition).
+    fn social_links_of(&self, user_id: u64) -> impl Future<Output = StoreResult<Vec<SocialLink>>> + Send;
+
+    /// Creates the user (address verified as `email_verified` says), the link and the first
+    /// session (if one starts) in one transaction: the address and the provider account are claimed together,
+    /// so a user never exists without the link that created it, nor a link without its user.
+    fn create_social_user(
+        &self,
+        user: NewUser,
+        email_verified: bool,
+        link: NewSocialLink,
+        first_session: Option<NewSession>,
+        events: &[SecurityEvent],
+    ) -> impl Future<Output = StoreResult<SocialRegistration>> + Send;
+
+    /// Links the provider account to `user` if it is linked to nobody and the user is still
+    /// active at the epoch it was read with (one transaction, which counts the link on the user).
+    fn link_social_account(
+        &self,
+        user: &User,
+        link: NewSocialLink,
+        events: &[SecurityEvent],
+    ) -> impl Future<Output = StoreResult<LinkOutcome>> + Send;
+
+    /// Removes the link, if the user still has the number of links it was read with (and so
+    /// the check that another way to sign in remains still holds). `false`: nothing removed.
+    fn unlink_social_account(
+        &self,
+        user: &User,
+        link: &SocialLink,
+        events: &[SecurityEvent],
+    ) -> impl Future<Output = StoreResult<bool>> + Send;
+
+    /// Removes a link whose user is gone (deleted since), if it still names that user.
+    fn forget_stale_link(&self, link: &SocialLink) -> impl Future<Output = StoreResult<()>> + Send;
+
+    /// Records a sign-in through the link (`last_login`).
+    fn record_social_login(&self, link: &SocialLink, at: &str) -> impl Future<Output = StoreResult<()>> + Send;
+
+    /// Remembers an accepted ID token (by its digest) until `expires_at`, its own `exp`:
+    /// `false` if it was accepted before, so no ID token signs anyone in twice.
+    fn claim_id_token(&self, digest: &str, expires_at: i64) -> impl Future<Output = StoreResult<bool>> + Send;
+}
+
 /// Every trait: what the application holds.
 pub trait Store:
     UserStore
@@ -299,6 +353,7 @@ pub trait Store:
     + EventStore
     + UserDirectory
     + AdminStore
+    + SocialStore
 {
 }
 impl<T> Store for T where
@@ -311,5 +366,6 @@ impl<T> Store for T where
         + EventStore
         + UserDirectory
         + AdminStore
+        + SocialStore
 {
 }

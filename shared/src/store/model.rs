@@ -27,6 +27,67 @@ pub struct User {
     /// allauth's verified `EmailAddress`. False for users stored before it was recorded.
     #[serde(default)]
     pub email_verified: bool,
+    /// How many provider accounts are linked to the user (social login). Every link and unlink
+    /// moves it in the same transaction, and an unlink is conditional on the count it read: two
+    /// racing unlinks cannot both pass the "last way to sign in" check.
+    #[serde(default)]
+    pub social_links: u64,
+}
+
+/// Django's prefix of an unusable password (`set_unusable_password`): no password verifies
+/// against such a hash. Users created by a social login have one.
+pub const UNUSABLE_PASSWORD_PREFIX: &str = "!";
+
+impl User {
+    /// Whether the user has a password to sign in with (a social-only user has none).
+    pub fn has_usable_password(&self) -> bool {
+        !self.password_hash.starts_with(UNUSABLE_PASSWORD_PREFIX)
+    }
+}
+
+/// A provider account linked to a user: allauth's `SocialAccount` (`id`, `provider`, `uid`,
+/// `last_login`, `date_joined`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SocialLink {
+    pub id: u64,
+    pub user_id: u64,
+    /// The configured provider name (`google`, `kakao`, `naver`, ...).
+    pub provider: String,
+    /// The provider's id of the account (`sub`, Kakao's and Naver's `id`).
+    pub uid: String,
+    /// RFC 3339, UTC.
+    pub date_joined: String,
+    pub last_login: String,
+}
+
+/// A link about to be made: the store assigns its id.
+#[derive(Debug, Clone)]
+pub struct NewSocialLink {
+    pub provider: String,
+    pub uid: String,
+    pub at: String,
+}
+
+/// The outcome of linking a provider account to an existing user.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LinkOutcome {
+    Linked(SocialLink),
+    /// The provider account was already linked to this very user (a retried connect).
+    AlreadyLinked(SocialLink),
+    /// The provider account is linked to another user (their id).
+    TakenBy(u64),
+    /// The user is gone, inactive or at another epoch than the one read: nothing written.
+    UserChanged,
+}
+
+/// The outcome of creating a user with a link (a first social login).
+#[derive(Debug, Clone)]
+#[allow(clippy::large_enum_variant)] // made once per sign-up
+pub enum SocialRegistration {
+    Created(User, SocialLink),
+    EmailTaken,
+    /// A racing first login of the same provider account won.
+    LinkTaken,
 }
 
 /// What join (or the admin tool) supplies for a new user; the store assigns the id.
@@ -41,6 +102,30 @@ pub struct NewUser {
     pub is_staff: bool,
     pub is_superuser: bool,
     pub joined_at: String,
+}
+
+impl NewUser {
+    /// The user as first stored under `id`: active, at epoch 0, logged in now if a first session
+    /// starts with it, no link counted yet.
+    pub fn into_user(self, id: u64, logged_in: bool, email_verified: bool) -> User {
+        User {
+            id,
+            email: self.email,
+            password_hash: self.password_hash,
+            first_name: self.first_name,
+            last_name: self.last_name,
+            gender: self.gender,
+            date_of_birth: self.date_of_birth,
+            is_active: true,
+            is_staff: self.is_staff,
+            is_superuser: self.is_superuser,
+            last_login: logged_in.then(|| self.joined_at.clone()),
+            date_joined: self.joined_at,
+            session_epoch: 0,
+            email_verified,
+            social_links: 0,
+        }
+    }
 }
 
 impl fmt::Debug for User {
@@ -328,6 +413,7 @@ mod tests {
                 last_login: None,
                 session_epoch: user_epoch,
                 email_verified: false,
+                social_links: 0,
             }),
             session: Some(Session {
                 id: "s".into(),

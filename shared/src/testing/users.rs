@@ -138,3 +138,41 @@ pub fn recorded(app: &App<MemoryStore>, kind: crate::store::EventKind) -> Vec<cr
         .filter(|event| event.kind == kind)
         .collect()
 }
+
+/// A user who joined through a provider (google, uid `g-<email>`): no usable password, one
+/// link, and a session just started, as a social sign-in leaves them.
+pub async fn social_user(
+    app: &App<MemoryStore>,
+    email: &str,
+) -> (crate::store::User, crate::store::SocialLink, SessionTokens) {
+    use crate::store::{NewSocialLink, NewUser, SocialRegistration, SocialStore, UNUSABLE_PASSWORD_PREFIX};
+    let now = crate::clock::timestamp(time::OffsetDateTime::now_utc());
+    let new_user = NewUser {
+        email: email.to_owned(),
+        password_hash: format!("{UNUSABLE_PASSWORD_PREFIX}{}", crate::ids::random_id()),
+        first_name: String::new(),
+        last_name: String::new(),
+        gender: String::new(),
+        date_of_birth: None,
+        is_staff: false,
+        is_superuser: false,
+        joined_at: now.clone(),
+    };
+    let link = NewSocialLink {
+        provider: "google".to_owned(),
+        uid: format!("g-{email}"),
+        at: now,
+    };
+    match app
+        .store
+        .create_social_user(new_user, true, link, None, &[])
+        .await
+        .expect("the memory store is up")
+    {
+        SocialRegistration::Created(user, link) => {
+            let tokens = start_session(app, user.id).await;
+            (user, link, tokens)
+        }
+        other => panic!("{email} not created: {other:?}"),
+    }
+}

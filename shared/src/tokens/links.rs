@@ -264,6 +264,7 @@ mod tests {
             last_login: Some("2026-11-30T00:00:00Z".into()),
             session_epoch: 0,
             email_verified: false,
+            social_links: 0,
         }
     }
 

@@ -42,6 +42,7 @@ mod directory;
 mod events;
 mod mail;
 mod sessions;
+mod social;
 mod throttle;
 mod users;
 

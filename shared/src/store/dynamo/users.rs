@@ -15,22 +15,7 @@ impl UserStore for DynamoStore {
         events: &[SecurityEvent],
     ) -> StoreResult<Registration> {
         let id = self.next_user_id().await?;
-        let user = User {
-            id,
-            email: new.email,
-            password_hash: new.password_hash,
-            first_name: new.first_name,
-            last_name: new.last_name,
-            gender: new.gender,
-            date_of_birth: new.date_of_birth,
-            is_active: true,
-            is_staff: new.is_staff,
-            is_superuser: new.is_superuser,
-            last_login: first_session.as_ref().map(|_| new.joined_at.clone()),
-            date_joined: new.joined_at,
-            session_epoch: 0,
-            email_verified: false,
-        };
+        let user = new.into_user(id, first_session.is_some(), false);
         let mut claim = key(email_pk(&user.email), EMAIL_SK);
         claim.insert("user_id".to_owned(), n(id));
         let mut items = vec![self.put(claim, true)?, self.put(user_item(&user)?, true)?];
