@@ -21,13 +21,17 @@
      access log (a JSON format without headers, query strings or bodies);
    - every function is in one Lambda Errors alarm and one Throttles alarm, and no metric-math
      alarm references more than CloudWatch's limit of 10 metrics;
-   - every function's log group feeds the AccessDenied metric filter (the mailing functions'
-     also MailSendFailures) and each metric has its alarm (security review #2);
+   - every function's log group feeds the AccessDenied metric filter (the mailing functions',
+     those run by `run_mailing_function`, also MailSendFailures) and each metric has its alarm
+     (security review #2);
    - each function may read exactly the secret it should, under HS256 and under ES256 (the
-     verify-only functions only the public keys under ES256; security review #17);
+     verify-only functions only the public keys under ES256; security review #17), and the
+     social providers' client secrets only the functions that exchange codes (social login and
+     connect), which get that secret's ARN and the providers in their environment;
    - with the default parameters the stack's own REGIONAL web ACL guards the stage, rate-limits
-     the password and mail routes per IP with and without the stage in the path (429 with
-     Retry-After and the contract's JSON) and only counts the core rule set's body rules (#4);
+     the password, mail and social sign-in routes per IP with and without the stage in the path
+     (429 with Retry-After and the contract's JSON) and only counts the core rule set's body
+     rules (#4);
    - the API invokes each function's `live` alias (AutoPublishAlias, deploy review M8); the
      per-route throttles name ANY and POST, never '*' outside '/*' (M2/M3); no gateway response
      carries Access-Control-Allow-Credentials (#9);
@@ -89,6 +93,10 @@ ROUTES = {
     "/account/admin/users/{pk}/sign-out": "admin-user-sign-out",
     "/account/admin/users/{pk}/password-reset": "admin-user-password-reset",
     "/account/admin/events": "admin-events",
+    "/account/social/{provider}": "social-login",
+    "/account/social/{provider}/connect": "social-connect",
+    "/account/socialaccounts": "social-accounts",
+    "/account/socialaccounts/{pk}/disconnect": "social-account-disconnect",
     "/account/password/reset": "password-reset",
     "/account/password/reset/confirm": "password-reset-confirm",
     "/account/join/verify-email": "verify-email",
@@ -101,18 +109,33 @@ SAMPLE_ID = "0123456789abcdef0123456789abcdef"
 # Every other path under /account reaches this function, which answers the contract's JSON 404.
 CATCH_ALL_FUNCTION = "mypage"
 # The routes that run Argon2id or mail anyone who asks: each gets its own, tighter throttle on the
-# stage, for the method it declares (ANY) and for POST (template.yaml says why both).
+# stage, for the method it declares (ANY) and for POST (template.yaml says why both). Not social
+# login and connect: they hash nothing and their work is waiting on the provider, so the stage's
+# default is their throttle; what bounds one client there is the web ACL's per-IP rule
+# (WAF_RATE_ROUTES below), since their cost is the provider's calls made with our client id.
 HASHING_FUNCTIONS = ("join", "login", "password-change", "user-delete", "password-reset-confirm", "password-reset", "resend-email")
 ROUTE_THROTTLE_METHODS = ("ANY", "POST")
-# Security review #17: the functions that sign tokens or make/check the mailed links' keys read
-# the private signing key; every other one only verifies, and under ES256 may read only the
-# public keys (under HS256 the shared secret is what verifies).
-MAILING_FUNCTIONS = ("join", "password-reset", "resend-email", "admin-user-password-reset")
+def mailing_functions():
+    """The functions that send mail, as the code says: run by `run_mailing_function` (their log
+    groups also feed MailSendFailures)."""
+    return tuple(
+        main.parent.parent.name
+        for main in sorted((ROOT / "functions").glob("*/src/main.rs"))
+        if "run_mailing_function" in main.read_text()
+    )
+
+
+MAILING_FUNCTIONS = mailing_functions()
 # The log-line alarms (security review #2): the JSON filter on each function's log group.
 ALERT_FILTERS = {
     "AccessDenied": '{ $.fields.alert = "aws_access_denied" }',
     "MailSendFailures": '{ $.fields.alert = "mail_send_failed" }',
 }
+
+
+# Security review #17: the functions that sign tokens or make/check the mailed links' keys read
+# the private signing key; every other one only verifies, and under ES256 may read only the
+# public keys (under HS256 the shared secret is what verifies).
 def signing_functions():
     """The functions that hold the signing keys, as the code says: `KEY_USE = KeyUse::Sign` in
     functions/<name>/src/lib.rs, or run by `run_mailing_function` (mailed links need them)."""
@@ -126,6 +149,22 @@ def signing_functions():
 
 
 SIGNING_FUNCTIONS = signing_functions()
+
+
+def social_secret_functions():
+    """The functions that read the social providers' client secrets, as the code says: those
+    whose main.rs builds `Social::from_env()` (the providers and their secrets)."""
+    return tuple(
+        main.parent.parent.name
+        for main in sorted((ROOT / "functions").glob("*/src/main.rs"))
+        if "Social::from_env" in main.read_text()
+    )
+
+
+SOCIAL_SECRET_FUNCTIONS = social_secret_functions()
+# The secret they read, and the variables that must name it and the providers in their environment.
+SOCIAL_SECRET = "SocialClientSecrets"
+SOCIAL_VARIABLES = {"SOCIAL_CLIENT_SECRETS_ARN": SOCIAL_SECRET, "SOCIAL_PROVIDERS": "SocialProviders"}
 # Requests that must reach the catch-all function, and requests that must reach nothing (then
 # API Gateway answers MISSING_AUTHENTICATION_TOKEN, which the template makes a JSON 404).
 UNKNOWN_PATHS = ("/account", "/account/", "/account/nope", "/account/nope/", "/account/a/b/c/")
@@ -617,9 +656,17 @@ def check_log_alerts(expanded, template, problems):
 
 # Security review #4: the routes the web ACL's per-IP rate rule covers (passwords and mail), the
 # managed group's rules that read the body (a password may hold anything) and must only count.
+# Social login and connect too (sample providers in the paths): each request calls a provider
+# with our client id, which providers count per app (template.yaml, AccountWebAcl, says more).
 WAF_RATE_ROUTES = (
     "/account/login", "/account/join", "/account/password/change", "/account/password/reset",
     "/account/password/reset/confirm", "/account/join/resend-email", "/account/user/delete",
+    "/account/social/google", "/account/social/kakao/connect",
+)
+# Paths the rule must not cover: routes a client calls often, and social ones that call no provider.
+WAF_UNCOVERED_PATHS = (
+    "/account/mypage/", "/api/account/token/refresh/", "/api/account/sessions/", "/account/join/verify-email/",
+    "/api/account/socialaccounts/", "/account/socialaccounts/1/disconnect/",
 )
 WAF_COUNTED_RULES = ("SizeRestrictions_BODY", "CrossSiteScripting_BODY", "GenericLFI_BODY", "GenericRFI_BODY", "EC2MetaDataSSRF_BODY")
 
@@ -687,7 +734,7 @@ def check_waf(template, problems):
             for path in (route, route + "/", "/api" + route, "/api" + route + "/"):
                 if not re.search(regex, path):
                     problems.append(f"WAF rule {rule['Name']}: the rate limit does not cover {path}")
-        for path in ("/account/mypage/", "/api/account/token/refresh/", "/api/account/sessions/", "/account/join/verify-email/"):
+        for path in WAF_UNCOVERED_PATHS:
             if re.search(regex, path):
                 problems.append(f"WAF rule {rule['Name']}: the rate limit also covers {path}")
     groups = [r["Statement"]["ManagedRuleGroupStatement"] for r in acl.get("Rules", []) if "ManagedRuleGroupStatement" in r.get("Statement", {})]
@@ -701,7 +748,9 @@ def check_waf(template, problems):
 
 
 def check_secret_access(expanded, template, problems):
-    """Signers read the signing key; verifiers read the public keys under ES256, the shared secret under HS256."""
+    """Signers read the signing key; verifiers read the public keys under ES256, the shared secret
+    under HS256; the functions that exchange codes also the providers' client secrets, whose ARN
+    (and the providers) their environment names, and no other function may read those."""
     code = {
         logical: pathlib.PurePath(r["Properties"]["CodeUri"]).name
         for logical, r in template["Resources"].items()
@@ -717,8 +766,18 @@ def check_secret_access(expanded, template, problems):
                 wanted = {"SigningKeySecret"}
             else:
                 wanted = {"PublicKeysSecret"}
+            if code.get(logical) in SOCIAL_SECRET_FUNCTIONS:
+                wanted.add(SOCIAL_SECRET)
             if readable != wanted:
                 problems.append(f"{name} ({mode}): may read the secrets {sorted(readable) or 'none'}, expected exactly {sorted(wanted)}")
+    for name, function in resources_of_type(expanded, "AWS::Lambda::Function").items():
+        logical = name if name in code else next((l for l in code if name.startswith(l)), name)
+        if code.get(logical) not in SOCIAL_SECRET_FUNCTIONS:
+            continue
+        variables = function["Properties"].get("Environment", {}).get("Variables", {})
+        for variable, source in SOCIAL_VARIABLES.items():
+            if references(variables.get(variable)) != {source}:
+                problems.append(f"{name}: {variable} is {variables.get(variable)!r}, expected a Ref to {source} (the code reads it)")
 
 
 def check_function_logs(expanded, problems):
@@ -1036,6 +1095,22 @@ BREAKS = [
     ("a verify-only function reading the private key under ES256",
      lambda i: _set(i["template"]["Resources"]["MyPageFunction"]["Properties"]["Policies"][0]["AWSSecretsManagerGetSecretValuePolicy"], "SecretArn", {"Ref": "SigningKeySecret"}),
      "MyPageFunction (ES256): may read the secrets ['SigningKeySecret'], expected exactly ['PublicKeysSecret']"),
+    ("a function that exchanges no code given the providers' client secrets",
+     lambda i: i["template"]["Resources"]["SocialAccountsFunction"]["Properties"]["Policies"].append(
+         {"AWSSecretsManagerGetSecretValuePolicy": {"SecretArn": {"Ref": "SocialClientSecrets"}}}),
+     "SocialAccountsFunction (HS256): may read the secrets ['SigningKeySecret', 'SocialClientSecrets'], expected exactly ['SigningKeySecret']"),
+    ("social login without the providers' client secrets",
+     lambda i: i["template"]["Resources"]["SocialLoginFunction"]["Properties"]["Policies"].pop(1),
+     "SocialLoginFunction (ES256): may read the secrets ['SigningKeySecret'], expected exactly ['SigningKeySecret', 'SocialClientSecrets']"),
+    ("social connect without the providers in its environment",
+     lambda i: i["template"]["Resources"]["SocialConnectFunction"]["Properties"]["Environment"]["Variables"].pop("SOCIAL_PROVIDERS"),
+     "SOCIAL_PROVIDERS is None, expected a Ref to SocialProviders"),
+    ("the provider route removed beside its named child",
+     lambda i: _events_of(i["template"], "SocialLoginFunction").clear(),
+     f"a request for /account/social/{SAMPLE_ID}/ reaches nothing"),
+    ("social login left out of the web ACL's rate limit",
+     lambda i: _set(i["template"]["Resources"]["AccountWebAcl"]["Properties"]["Rules"][0]["Statement"]["RateBasedStatement"]["ScopeDownStatement"]["RegexMatchStatement"], "RegexString", "^(/[^/]+)?/account/(login|join|join/resend-email|password/change|password/reset|password/reset/confirm|user/delete)/?$"),
+     "the rate limit does not cover /api/account/social/google/"),
     ("a signing function given only the public keys",
      lambda i: _set(i["template"]["Resources"]["LoginFunction"]["Properties"]["Policies"][0]["AWSSecretsManagerGetSecretValuePolicy"], "SecretArn", {"Ref": "PublicKeysSecret"}),
      "LoginFunction (HS256): may read the secrets ['PublicKeysSecret'], expected exactly ['SigningKeySecret']"),
@@ -1045,6 +1120,9 @@ BREAKS = [
     ("a mailing function without the mail filter",
      lambda i: i["template"]["Resources"].pop("ResendEmailMailSendFailedFilter"),
      "ResendEmailFunction: its log group ['ResendEmailLogGroup'] has no MailSendFailures metric filter"),
+    ("social login, which mails, without the mail filter",
+     lambda i: i["template"]["Resources"].pop("SocialLoginMailSendFailedFilter"),
+     "SocialLoginFunction: its log group ['SocialLoginLogGroup'] has no MailSendFailures metric filter"),
     ("the access-denied alarm removed",
      lambda i: i["template"]["Resources"].pop("AccessDeniedAlarm"),
      "nothing alarms on AccessDenied"),

@@ -2,8 +2,9 @@
 # `make delete ENV=dev|prod` (default dev): `sam delete` of that environment's stack (name from
 # samconfig.toml), with the pinned SAM CLI; it asks before deleting. Removed: the functions, the
 # API and its stage, the web ACL, the alarms and their topic, the dashboard, every log group of
-# the stack. Kept on purpose (DeletionPolicy Retain): the DynamoDB table and the two secrets (the
-# signing key, the public keys), so a mistaken delete loses no user, and API Gateway's logging
+# the stack. Kept on purpose (DeletionPolicy Retain): the DynamoDB table and the three secrets (the
+# signing key, the public keys, the social providers' client secrets), so a mistaken delete loses
+# no user and no value an operator put, and API Gateway's logging
 # role if this stack created it (the region's API Gateway account setting keeps pointing at it;
 # other APIs' logs depend on it).
 #
@@ -44,7 +45,7 @@ commands = {
         f"aws iam delete-role --role-name {name}",
     ],
 }
-retained = {"AccountsTable", "SigningKeySecret", "PublicKeysSecret", "ApiGatewayLogRole"}
+retained = {"AccountsTable", "SigningKeySecret", "PublicKeysSecret", "SocialClientSecrets", "ApiGatewayLogRole"}
 paginator = boto3.client("cloudformation").get_paginator("list_stack_resources")
 for page in paginator.paginate(StackName=stack):
     for resource in page["StackResourceSummaries"]:

@@ -19,9 +19,12 @@ The parameters are the template's defaults, then the environment's `parameter_ov
   app.example.com included) in any address or URL;
 - EmailFrom is SesIdentity itself or an address of that domain (SES sends only for a verified
   identity; the functions' IAM grant is on SesIdentity);
-- HostedZoneId only with a DomainName.
+- HostedZoneId only with a DomainName;
+- SocialProviders empty, or what the social functions take as SOCIAL_PROVIDERS
+  (shared/src/social/settings.rs: they would not start with anything else).
 """
 
+import json
 import pathlib
 import re
 import shlex
@@ -92,6 +95,68 @@ def _hosts(value):
     return hosts
 
 
+# SocialProviders becomes SOCIAL_PROVIDERS, which social login and connect read at each cold start
+# and refuse (they then do not start) unless it follows shared/src/social/settings.rs's rules,
+# restated here so that a deploy is refused first: a JSON object from provider name to settings.
+SOCIAL_KEYS = {"kind", "client_id", "issuer", "tokeninfo_endpoint", "api_base", "app_id", "token_endpoint", "profile_endpoint"}
+SOCIAL_URL_KEYS = ("issuer", "tokeninfo_endpoint", "api_base", "token_endpoint", "profile_endpoint")
+SOCIAL_KINDS = ("oidc", "kakao", "naver")
+
+
+def _social_url_allowed(url):
+    """HTTPS, or plain HTTP to this machine only (settings.rs's is_allowed_url)."""
+    if url.startswith("https://"):
+        rest = url[len("https://"):]
+        return bool(rest) and not rest.startswith("/")
+    if not url.startswith("http://"):
+        return False
+    authority = re.split(r"[/?#]", url[len("http://"):], maxsplit=1)[0]
+    host = authority.split("]")[0] + "]" if authority.startswith("[") else authority.split(":")[0]
+    return host in ("127.0.0.1", "localhost", "[::1]")
+
+
+def social_provider_problems(text):
+    """Why the social functions would refuse `text` as SOCIAL_PROVIDERS ("" is no provider)."""
+    if not text.strip():
+        return []
+    try:
+        providers = json.loads(text)
+    except ValueError as error:
+        return [f"SocialProviders is not JSON ({error})"]
+    if not isinstance(providers, dict):
+        return ["SocialProviders must be a JSON object from provider name to its settings"]
+    problems = []
+    for name, entry in providers.items():
+        where = f"SocialProviders: provider {name!r}"
+        if not re.fullmatch(r"[a-z0-9-]{1,32}", name):
+            problems.append(f"{where}: a name is 1 to 32 lowercase letters, digits and '-'")
+        if not isinstance(entry, dict):
+            problems.append(f"{where}: its settings must be a JSON object")
+            continue
+        unknown = sorted(set(entry) - SOCIAL_KEYS)
+        if unknown:
+            problems.append(f"{where}: unknown keys {unknown} (a client secret goes into the SocialClientSecrets secret, never here)")
+        client_id = entry.get("client_id")
+        if not isinstance(client_id, str) or not client_id.strip():
+            problems.append(f"{where}: client_id (text, not blank) is required")
+        kind = entry.get("kind")
+        if kind is not None and kind not in SOCIAL_KINDS:
+            problems.append(f"{where}: kind {kind!r} is none of {', '.join(SOCIAL_KINDS)}")
+        kind = kind or (name if name in ("kakao", "naver") else "oidc")
+        app_id = entry.get("app_id")
+        if app_id is not None and (isinstance(app_id, bool) or not isinstance(app_id, int) or app_id < 0):
+            problems.append(f"{where}: app_id must be a whole number")
+        elif kind == "kakao" and app_id is None:
+            problems.append(f"{where}: Kakao needs its numeric app_id")
+        if kind == "oidc" and name != "google" and not entry.get("issuer"):
+            problems.append(f"{where}: an OpenID Connect provider other than google needs its issuer")
+        for key in SOCIAL_URL_KEYS:
+            value = entry.get(key)
+            if value is not None and not (isinstance(value, str) and _social_url_allowed(value)):
+                problems.append(f"{where}: {key} must be an https:// URL")
+    return problems
+
+
 def _placeholder(host):
     return any(host == domain or host.endswith("." + domain) for domain in PLACEHOLDER_DOMAINS)
 
@@ -126,6 +191,7 @@ def problems_of(environment, values, explicit):
             problems.append(f"EmailFrom {sender} is neither the SES identity {identity} nor an address of that domain: SES would refuse every mail")
     if values.get("HostedZoneId") and not values.get("DomainName"):
         problems.append("HostedZoneId is set without a DomainName: the DNS record would have nothing to point at")
+    problems += social_provider_problems(values.get("SocialProviders", ""))
     return problems
 
 
@@ -149,7 +215,7 @@ def self_test():
         "EmailFrom": "no-reply@example.com", "SesIdentity": "example.com", "AllowedOrigins": "",
         "PasswordResetUrl": "https://app.example.com/#/reset/{uid}/{token}",
         "EmailConfirmUrl": "https://app.example.com/#/verify/{key}", "JwtAlgorithm": "HS256",
-        "JwtIssuer": "", "DomainName": "", "HostedZoneId": "", "AlarmEmail": "",
+        "JwtIssuer": "", "DomainName": "", "HostedZoneId": "", "AlarmEmail": "", "SocialProviders": "",
     }
     cases = [
         ("prod with every real value", "prod", real, None),
@@ -167,6 +233,19 @@ def self_test():
         ("a sender outside the SES identity", "prod", dict(real, EmailFrom="no-reply@other.test"), "neither the SES identity"),
         ("a hosted zone without a domain", "dev", {"HostedZoneId": "Z123"}, "HostedZoneId is set without a DomainName"),
         ("dev with the template's placeholders", "dev", {}, None),
+        ("the three providers by their client ids", "prod", dict(real, SocialProviders=json.dumps({
+            "google": {"client_id": "1-a.apps.googleusercontent.com"}, "kakao": {"client_id": "k", "app_id": 7},
+            "naver": {"client_id": "n"}})), None),
+        ("an OpenID Connect provider by its issuer", "dev", {"SocialProviders": '{"corp": {"client_id": "c", "issuer": "https://id.acme.test"}}'}, None),
+        ("social providers that are not JSON", "dev", {"SocialProviders": "{google: {client_id: g}}"}, "SocialProviders is not JSON"),
+        ("a list of social providers", "dev", {"SocialProviders": "[]"}, "must be a JSON object"),
+        ("Kakao without its app id", "dev", {"SocialProviders": '{"kakao": {"client_id": "k"}}'}, "Kakao needs its numeric app_id"),
+        ("a client secret among the providers", "dev", {"SocialProviders": '{"google": {"client_id": "g", "client_secret": "s"}}'}, "unknown keys ['client_secret']"),
+        ("a provider without a client id", "dev", {"SocialProviders": '{"google": {"client_id": " "}}'}, "client_id (text, not blank) is required"),
+        ("another provider without its issuer", "dev", {"SocialProviders": '{"corp": {"client_id": "c"}}'}, "needs its issuer"),
+        ("a provider name in capitals", "dev", {"SocialProviders": '{"Corp": {"client_id": "c", "issuer": "https://id.acme.test"}}'}, "lowercase letters"),
+        ("a provider endpoint over plain HTTP", "dev", {"SocialProviders": '{"corp": {"client_id": "c", "issuer": "http://id.acme.test"}}'}, "issuer must be an https:// URL"),
+        ("an unknown kind of provider", "dev", {"SocialProviders": '{"corp": {"kind": "saml", "client_id": "c", "issuer": "https://id.acme.test"}}'}, "kind 'saml'"),
     ]
     failures = []
     for name, environment, given, expected in cases:
