@@ -19,7 +19,7 @@ mkdir -p "$ROOT/docs" "$LOCAL"
 
 say "release builds"
 cargo build --release --quiet --bins -p join -p login -p logout -p refresh -p password-change -p mypage -p token-verify -p user -p user-delete -p sessions -p sessions-revoke-others \
-    -p password-reset -p password-reset-confirm -p verify-email -p resend-email -p well-known -p bench -p account-admin
+    -p password-reset -p password-reset-confirm -p verify-email -p resend-email -p well-known -p social-login -p social-connect -p social-accounts -p social-account-disconnect -p bench -p account-admin
 
 stack_begin
 trap stack_end EXIT
@@ -53,7 +53,8 @@ target/release/cpu-per-request target/release "${CPU_REQUESTS:-2000}" "${CPU_HAS
 say "arm64 builds, as Lambda receives them"
 ensure_arm64_target
 cargo lambda build --release --arm64 --quiet -p join -p login -p logout -p refresh -p password-change -p mypage -p token-verify -p user -p user-delete -p sessions -p sessions-revoke-others \
-    -p password-reset -p password-reset-confirm -p verify-email -p resend-email -p well-known
+    -p password-reset -p password-reset-confirm -p verify-email -p resend-email -p well-known \
+    -p social-login -p social-connect -p social-accounts -p social-account-disconnect
 { echo; echo "## arm64 bootstrap sizes (cargo lambda build --release --arm64)"; echo; } >> "$OUT"
 python3 - >> "$OUT" <<'PY'
 import io, pathlib, zipfile

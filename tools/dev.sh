@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # `make dev`: the whole API on loopback — DynamoDB (moto) and every function behind
-# cargo lambda's router, CONCURRENCY instances per function. It starts only when both ports are
+# cargo lambda's router, CONCURRENCY instances per function, the front end (web/), and a local
+# social-login provider (tools/oidc) on SOCIAL_PORT (a free port unless set). It starts only when both ports are
 # free, and however it ends (Ctrl-C, TERM, HUP, KILL) nothing it started survives
 # (tools/stack.sh).
 set -euo pipefail
@@ -55,6 +56,27 @@ export EMAIL_CONFIRM_URL="${EMAIL_CONFIRM_URL:-$confirm_url}"
 # themselves, as behind the deployed REST API).
 # The front end of web/ (below) is one of them, on its own port: another origin, as deployed.
 export ALLOWED_ORIGINS="${ALLOWED_ORIGINS:-http://localhost:$WEB_PORT,http://127.0.0.1:$WEB_PORT,http://localhost:3000,http://127.0.0.1:3000}"
+# Social login against the local OpenID Connect provider (tools/oidc): its Google and Kakao, with
+# their own development login and consent pages (any login, any password), sending the browser
+# back to the front end below; the functions exchange the codes with it. Its Naver is only a fake
+# token API with no pages: the functions accept it, the page offers no Naver button. Skipped when
+# SOCIAL_PROVIDERS is set (providers of your own: give the page WEB_SOCIAL_PROVIDERS, as
+# web/config.js describes SOCIAL_PROVIDERS), or without Node.js.
+social_url=""
+if [ -n "${SOCIAL_PROVIDERS:-}" ]; then
+    say "social login: SOCIAL_PROVIDERS as set (the page's: WEB_SOCIAL_PROVIDERS)"
+elif ! command -v node > /dev/null; then
+    say "social login: off (no Node.js for the local provider, tools/oidc)"
+else
+    SOCIAL_PORT="${SOCIAL_PORT:-$(free_port)}"
+    say "the local social-login provider (tools/oidc) on 127.0.0.1:$SOCIAL_PORT"
+    start_oidc_provider "$SOCIAL_PORT" "http://localhost:$WEB_PORT/" "http://127.0.0.1:$WEB_PORT/"
+    social_url="http://127.0.0.1:$SOCIAL_PORT"
+    use_local_social_providers "$social_url" "$LOCAL/dev-social-secrets.json"
+    export WEB_SOCIAL_PROVIDERS='{
+      "google": {"authorize": "'"$social_url"'/google/auth", "client_id": "local-google-client", "scope": "openid email profile", "pkce": true, "nonce": true},
+      "kakao": {"authorize": "'"$social_url"'/kakao/auth", "client_id": "local-kakao-client", "scope": "openid email profile", "pkce": true, "nonce": true}}'
+fi
 release=()
 [ "$PROFILE" = "release" ] && release=(--release)
 
@@ -88,6 +110,12 @@ cat <<INFO
 
   The front end: http://localhost:$WEB_PORT/ (web/, calling this API with credentials)
   Mail (password reset, EMAIL_VERIFICATION=$EMAIL_VERIFICATION): files in $EMAIL_OUTBOX_DIR/, each logged with its link
+INFO
+[ -n "$social_url" ] && cat <<INFO
+  Social login: "Continue with Google / Kakao" on the page goes to the local provider at
+  $social_url (any login, any password; a login with @ is the e-mail address)
+INFO
+cat <<INFO
 
   Ctrl-C stops everything.
 

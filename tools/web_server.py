@@ -5,11 +5,12 @@ Serves web/ as it is, except `config.js`, which it writes so that the page calls
 runs beside: the API on API_PORT under the host name the page was loaded from (a page on
 localhost calls localhost, one on 127.0.0.1 calls 127.0.0.1: the two are different sites, and
 the token cookies, SameSite=Lax, travel only within one site), or API_URL when it is set (a
-deployed API). Adds the headers a static host should add (a CSP that is also a header,
+deployed API), and the social-login providers of WEB_SOCIAL_PROVIDERS (a JSON object, as
+web/config.js describes SOCIAL_PROVIDERS; none when unset). Adds the headers a static host should add (a CSP that is also a header,
 since `frame-ancestors` in a <meta> is ignored; nosniff; no caching of the module files, so a
 reload takes an edited file).
 
-Usage: python web_server.py HOST PORT API_PORT   (API_URL in the environment overrides)
+Usage: python web_server.py HOST PORT API_PORT   (API_URL, WEB_SOCIAL_PROVIDERS in the environment)
 """
 
 import functools
@@ -29,8 +30,32 @@ CSP = (
 LOOPBACK_NAMES = {"localhost", "127.0.0.1", "[::1]"}
 
 
+def social_providers():
+    """WEB_SOCIAL_PROVIDERS, checked: a JSON object of objects, each with `authorize` (an http(s)
+    URL) and `client_id`."""
+    text = os.environ.get("WEB_SOCIAL_PROVIDERS", "").strip()
+    if not text:
+        return {}
+    try:
+        providers = json.loads(text)
+    except ValueError as error:
+        sys.exit(f"web_server.py: WEB_SOCIAL_PROVIDERS is not JSON: {error}")
+    if not isinstance(providers, dict):
+        sys.exit("web_server.py: WEB_SOCIAL_PROVIDERS must be a JSON object")
+    for name, entry in providers.items():
+        if not (
+            isinstance(entry, dict)
+            and isinstance(entry.get("authorize"), str)
+            and entry["authorize"].startswith(("https://", "http://"))
+            and isinstance(entry.get("client_id"), str)
+        ):
+            sys.exit(f"web_server.py: WEB_SOCIAL_PROVIDERS[{name!r}] needs an http(s) `authorize` and a `client_id`")
+    return providers
+
+
 class Handler(http.server.SimpleHTTPRequestHandler):
     api_port = 9000
+    providers = {}
 
     def api_url(self):
         if os.environ.get("API_URL"):
@@ -47,7 +72,10 @@ class Handler(http.server.SimpleHTTPRequestHandler):
 
     def do_GET(self):
         if self.path.split("?", 1)[0] == "/config.js":
-            body = f"export const API_BASE_URL = {json.dumps(self.api_url())};\n".encode()
+            body = (
+                f"export const API_BASE_URL = {json.dumps(self.api_url())};\n"
+                f"export const SOCIAL_PROVIDERS = {json.dumps(self.providers)};\n"
+            ).encode()
             self.send_response(200)
             self.send_header("Content-Type", "text/javascript; charset=utf-8")
             self.send_header("Content-Length", str(len(body)))
@@ -63,6 +91,7 @@ class Handler(http.server.SimpleHTTPRequestHandler):
 def main():
     host, port, api_port = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
     Handler.api_port = api_port
+    Handler.providers = social_providers()
     Handler.extensions_map = {**Handler.extensions_map, ".js": "text/javascript"}
     handler = functools.partial(Handler, directory=str(WEB))
     with http.server.ThreadingHTTPServer((host, port), handler) as server:

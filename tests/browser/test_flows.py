@@ -7,6 +7,8 @@ lived: the expiry flow waits for one to expire). Each flow saves a screenshot in
 .local/screenshots/.
 """
 
+import base64
+import hashlib
 import json
 import os
 import pathlib
@@ -15,6 +17,7 @@ import secrets
 import subprocess
 import time
 import urllib.request
+from urllib.parse import parse_qs, quote, urlsplit
 
 import pytest
 from playwright.sync_api import expect, sync_playwright
@@ -554,7 +557,7 @@ def test_a_user_who_is_not_staff_gets_the_not_allowed_page_and_no_admin_link(con
     expect(page.locator("#admin-search")).to_have_count(0)
     # The page has asked whether this user is staff by now: no link.
     expect(page.locator("nav a[href='#/admin']")).to_have_count(0)
-    expect(page.locator("#nav")).to_have_text("My pageProfileDevicesActivityPasswordLog out")
+    expect(page.locator("#nav")).to_have_text("My pageProfileDevicesConnected accountsActivityPasswordLog out")
     shot(page, "21-admin-not-allowed")
     page.goto(WEB_URL + "#/admin/user/1")
     expect(page.locator("#admin-denied")).to_be_visible()
@@ -568,3 +571,208 @@ def test_a_signed_out_visitor_asking_for_the_admin_area_gets_the_login_page(cont
     expect(page.locator("#field-password")).to_be_visible()
     expect(page.locator("#admin-denied")).to_have_count(0)
     expect(page.locator("#admin-user-form")).to_have_count(0)
+
+
+# --- social login (web/js/social.js) against the stack's local provider (tools/oidc) --------------
+
+# The local provider (tools/browser-test.sh gives its Google, Kakao and Naver to the page).
+SOCIAL_URL = os.environ.get("E2E_SOCIAL_PROVIDER_URL", "").rstrip("/")
+# A return from a provider meets social login's function and the provider's token endpoint.
+SOCIAL_RETURN_MS = 30_000
+STATE_REFUSED = "This sign-in was not started on this page, or has already been used. Please start again."
+
+
+def stay_on_loopback(context):
+    """The provider's development pages @import a web font: never fetched, so nothing leaves the
+    machine and nothing waits on it."""
+    context.route(re.compile(r"^https://fonts\.(googleapis|gstatic)\.com/"), lambda route: route.abort())
+
+
+def sign_in_at_the_provider(page, provider, login):
+    """The local provider's own pages (oidc-provider's development interactions): its login form
+    (any login, any password), then its consent page's Continue."""
+    page.wait_for_url(re.compile(re.escape(f"{SOCIAL_URL}/{provider}/interaction/")))
+    page.fill("input[name=login]", login)
+    page.fill("input[name=password]", "any-password")
+    page.click("button[type=submit]")
+    page.click("button:has-text('Continue')")
+
+
+def s256(verifier):
+    return base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
+
+
+def social_calls(traffic, provider, route=""):
+    """The page's calls to a social route, as (the JSON body, the page's address when it was sent)."""
+    return [
+        (json.loads(request.post_data), address)
+        for request, address in traffic.social
+        if request.url.split("/account/", 1)[-1] == f"social/{provider}/{route}"
+    ]
+
+
+def watch_social(page, traffic):
+    # The address of the page at each social call: request.frame.url follows history.replaceState.
+    traffic.social = []
+    page.on(
+        "request",
+        lambda request: "/account/social/" in request.url
+        and request.method == "POST"
+        and traffic.social.append((request, request.frame.url)),
+    )
+
+
+def control(route, body):
+    request = urllib.request.Request(
+        f"{SOCIAL_URL}/control/{route}",
+        data=json.dumps(body).encode(),
+        headers={"Content-Type": "application/json"},
+        method="POST",
+    )
+    with urllib.request.urlopen(request, timeout=30) as response:
+        return json.loads(response.read())
+
+
+def test_continue_with_google_signs_up_through_the_providers_pages(context):
+    stay_on_loopback(context)
+    page = context.new_page()
+    traffic = Traffic(page)
+    watch_social(page, traffic)
+    asked = []
+    page.on("request", lambda request: request.url.startswith(f"{SOCIAL_URL}/google/auth?") and asked.append(request.url))
+    email = f"google-{secrets.token_hex(5)}@example.com"
+    page.goto(WEB_URL + "#/login")
+    expect(page.locator("#social-login button")).to_have_text(["Continue with Google", "Continue with Kakao", "Continue with Naver"])
+    shot(page, "22-login-with-providers")
+    page.click("#social-google")
+    sign_in_at_the_provider(page, "google", email)
+    expect(page.locator("#greeting")).to_have_text(f"반갑습니다, {email}님!", timeout=SOCIAL_RETURN_MS)
+    expect(page.locator("#app")).to_contain_text(f"You are signed in as {email}.")
+    shot(page, "23-signed-in-with-google")
+
+    # What the page asked the provider for, and what it then sent the API: the code once, with
+    # the verifier of the challenge, the nonce and state it made, the redirect URI it used; the
+    # code already gone from the address bar when it did.
+    [(body, address)] = social_calls(traffic, "google")
+    query = parse_qs(urlsplit(asked[0]).query)
+    assert query["response_type"] == ["code"] and query["client_id"] == ["local-google-client"]
+    assert query["scope"] == ["openid email profile"]
+    assert query["code_challenge_method"] == ["S256"] and query["code_challenge"] == [s256(body["code_verifier"])]
+    assert 43 <= len(body["code_verifier"]) <= 128
+    assert query["nonce"] == [body["nonce"]] and query["state"] == [body["state"]] and len(body["state"]) >= 43
+    assert query["redirect_uri"] == [WEB_URL] and body["redirect_uri"] == WEB_URL
+    assert "code=" not in address and "code=" not in page.url
+    # The trip's entry is spent, and no token is stored.
+    stored = page.evaluate("JSON.stringify({...sessionStorage, ...localStorage})")
+    assert "account.social." not in stored and "eyJ" not in stored
+
+    # Connected accounts lists the Google account; disconnecting it, the one way this user signs
+    # in, is refused in the API's words.
+    page.click("nav a[href='#/connections']")
+    expect(page.locator(".social-account strong")).to_have_text(["Google"])
+    expect(page.locator("#social-connect button")).to_have_text(["Connect Kakao", "Connect Naver"])
+    page.click(".social-account[data-provider=google] button")
+    expect(page.locator("#connections-box .alert-error")).to_have_text("Your account has no password set up.")
+    expect(page.locator(".social-account")).to_have_count(1)
+    shot(page, "24-connected-accounts-last-way-in")
+
+    # The same return again (its address from the history, say): refused by the page, unsent.
+    page.goto(f"{WEB_URL}?code={quote(body['code'])}&state={quote(body['state'])}")
+    expect(page.locator(".notice.alert-error")).to_have_text(STATE_REFUSED)
+    assert len(social_calls(traffic, "google")) == 1
+    assert traffic.errors == []
+
+
+def test_a_password_user_connects_kakao_through_its_pages_and_disconnects_it(context):
+    stay_on_loopback(context)
+    page = context.new_page()
+    traffic = Traffic(page)
+    watch_social(page, traffic)
+    join(page, new_email())
+    page.click("nav a[href='#/connections']")
+    expect(page.locator("h1")).to_have_text("Connected accounts")
+    expect(page.locator("#connections-none")).to_have_text("No account is connected yet.")
+    expect(page.locator("#social-connect button")).to_have_text(["Connect Google", "Connect Kakao", "Connect Naver"])
+    page.click("#connect-kakao")
+    # Another address than the user's: connecting links whatever the provider account's address.
+    sign_in_at_the_provider(page, "kakao", f"kakao-{secrets.token_hex(5)}")
+    expect(page.locator(".notice")).to_have_text("Kakao is connected: you can sign in with it from now on.", timeout=SOCIAL_RETURN_MS)
+    expect(page.locator(".social-account strong")).to_have_text(["Kakao"])
+    expect(page.locator("#social-connect button")).to_have_text(["Connect Google", "Connect Naver"])
+    shot(page, "25-kakao-connected")
+    [(body, address)] = social_calls(traffic, "kakao", "connect/")
+    assert body["code_verifier"] and body["nonce"] and "code=" not in address
+    page.click(".social-account[data-provider=kakao] button")
+    expect(page.locator(".notice")).to_have_text("Kakao is disconnected.")
+    expect(page.locator("#connections-none")).to_be_visible()
+    expect(page.locator(".social-account")).to_have_count(0)
+    assert traffic.errors == []
+
+
+def test_a_return_with_a_state_this_tab_did_not_make_signs_nobody_in(context):
+    page = context.new_page()
+    traffic = Traffic(page)
+    forged = f"forged-{secrets.token_hex(8)}"
+    page.goto(f"{WEB_URL}?code={forged}&state={secrets.token_urlsafe(32)}")
+    expect(page.locator(".notice.alert-error")).to_have_text(STATE_REFUSED)
+    expect(page.locator("#field-password")).to_be_visible()
+    shot(page, "26-forged-state-refused")
+    assert "code=" not in page.url
+    assert not any("/account/social/" in request.url for request in traffic.requests)
+    assert not any(forged in request.url or forged in (request.post_data or "") for request in traffic.requests)
+    assert {cookie["name"] for cookie in context.cookies(API_URL)} == set()
+    assert traffic.errors == []
+
+
+def test_cancelling_at_the_provider_says_so_and_signs_nobody_in(context):
+    stay_on_loopback(context)
+    page = context.new_page()
+    traffic = Traffic(page)
+    page.goto(WEB_URL + "#/login")
+    page.click("#social-kakao")
+    page.wait_for_url(re.compile(re.escape(f"{SOCIAL_URL}/kakao/interaction/")))
+    # The provider sends the person back with ?error=access_denied&state=….
+    page.click("text=[ Cancel ]")
+    expect(page.locator(".notice.alert-error")).to_have_text("You cancelled the sign-in with Kakao.")
+    expect(page.locator("#field-password")).to_be_visible()
+    assert "error=" not in page.url and "state=" not in page.url
+    assert not any("/account/social/" in request.url for request in traffic.requests)
+    assert traffic.errors == []
+
+
+def test_naver_asks_only_for_what_it_supports_and_its_code_signs_in(context):
+    # The local Naver is a token and profile API with no pages: the trip to it is stopped at its
+    # authorization URL, and its code comes from the provider's control route.
+    page = context.new_page()
+    traffic = Traffic(page)
+    watch_social(page, traffic)
+    asked = []
+
+    def naver(route):
+        asked.append(route.request.url)
+        route.fulfill(status=200, content_type="text/html", body="<p>Naver</p>")
+
+    page.route(re.compile(re.escape(f"{SOCIAL_URL}/naver/oauth2.0/authorize") + r"\?"), naver)
+    page.goto(WEB_URL + "#/login")
+    page.click("#social-naver")
+    page.wait_for_url(re.compile(re.escape(f"{SOCIAL_URL}/naver/")))
+    query = parse_qs(urlsplit(asked[0]).query)
+    assert set(query) == {"response_type", "client_id", "redirect_uri", "state"}
+    assert query["client_id"] == ["local-naver-client"] and query["redirect_uri"] == [WEB_URL]
+    email = f"naver-{secrets.token_hex(5)}@example.com"
+    state = query["state"][0]
+    code = control("naver-code", {"login": email, "state": state})["code"]
+    page.goto(f"{WEB_URL}?code={quote(code)}&state={quote(state)}")
+    expect(page.locator("#greeting")).to_have_text(f"반갑습니다, {email}님!", timeout=SOCIAL_RETURN_MS)
+    [(body, _)] = social_calls(traffic, "naver")
+    assert set(body) == {"code", "redirect_uri", "state"} and body["state"] == state
+    assert traffic.errors == []
+
+
+def test_the_provider_buttons_speak_korean(browser):
+    context = browser.new_context(locale="ko-KR")
+    page = context.new_page()
+    page.goto(WEB_URL + "#/login")
+    expect(page.locator("#social-login button")).to_have_text(["Google로 계속하기", "카카오로 계속하기", "네이버로 계속하기"])
+    shot(page, "27-korean-provider-buttons")
+    context.close()

@@ -134,6 +134,19 @@ export async function login(email, password) {
   return data.user;
 }
 
+const socialPath = (provider) => `social/${encodeURIComponent(provider)}/`;
+
+/**
+ * Sign-in through a provider: `credential` is the code of its authorization-code flow with
+ * `redirect_uri`, `state` and, where used, `code_verifier` and `nonce` (js/social.js). Answers as
+ * login does, cookies included; a new user is created when nobody has the provider's address.
+ */
+export async function socialLogin(provider, credential) {
+  const data = await send(socialPath(provider), { method: "POST", body: credential });
+  setAccess(data.access);
+  return data.user;
+}
+
 export async function logout() {
   try {
     await send("logout/", { method: "POST", body: {} });
@@ -154,6 +167,13 @@ export const endSession = (id) => authorized(`sessions/${encodeURIComponent(id)}
 export const revokeOtherSessions = () => authorized("sessions/revoke-others/", { method: "POST", body: {} });
 /** A page of the bearer's security events, newest first; `cursor` is the `next` of the one before. */
 export const events = (cursor) => authorized(cursor ? `events/?cursor=${encodeURIComponent(cursor)}` : "events/");
+
+/** Links the provider account of `credential` (as socialLogin's) to the signed-in user: the link. */
+export const connectSocial = (provider, credential) => authorized(`${socialPath(provider)}connect/`, { method: "POST", body: credential });
+/** The signed-in user's links to provider accounts, oldest first. */
+export const socialAccounts = () => authorized("socialaccounts/");
+/** Removes a link; refused (400) when it is the last way to sign in. */
+export const disconnectSocial = (id) => authorized(`socialaccounts/${encodeURIComponent(id)}/disconnect/`, { method: "POST", body: {} });
 
 /** Ends the session and forgets it here, after the account is deleted. */
 export async function deleteAccount(password) {

@@ -3,10 +3,13 @@
 
 import * as api from "./api.js";
 import { formatDate, language, setLanguage, t, translate } from "./i18n.js";
+import * as social from "./social.js";
 
 const app = document.getElementById("app");
 const nav = document.getElementById("nav");
-let notice = null; // a message carried to the next page (after logout, deletion, …)
+// A message carried to the next page (after logout, deletion, …): a text, shown as information,
+// or {text, kind: "error"}.
+let notice = null;
 
 // --- small DOM helpers ---------------------------------------------------------------------
 
@@ -125,10 +128,15 @@ function wide(view) {
 function show({ titleKey, leadKey, content, wide: isWide = false }) {
   document.title = `${t(titleKey)} · ${t("brand")}`;
   const header = el("div", { class: "page-header" }, el("h1", { text: t(titleKey) }), leadKey ? el("p", { class: "lead", text: t(leadKey) }) : null);
-  const carried = notice ? el("div", { class: "alert alert-info", role: "status", text: notice }) : null;
+  const carried = notice ? noticeBox(notice) : null;
   notice = null;
   app.replaceChildren(el("section", { class: isWide ? "card wide" : "card" }, header, carried, ...content));
   app.querySelector("input")?.focus();
+}
+
+function noticeBox(carried) {
+  const { text, kind } = typeof carried === "string" ? { text: carried, kind: "info" } : carried;
+  return el("div", { class: `alert alert-${kind} notice`, role: kind === "error" ? "alert" : "status", text });
 }
 
 function go(route) {
@@ -168,11 +176,10 @@ const PAGES = {
           await api.login(email, password);
           go("mypage");
         },
-        [
-          el("p", { class: "switch" }, el("a", { href: "#/forgot", text: t("login.forgot") })),
-          el("p", { class: "switch" }, `${t("login.switch")} `, el("a", { href: "#/join", text: t("nav.join") })),
-        ],
+        el("p", { class: "switch" }, el("a", { href: "#/forgot", text: t("login.forgot") })),
       ),
+      socialButtons("login", social.providerNames()),
+      el("p", { class: "switch" }, `${t("login.switch")} `, el("a", { href: "#/join", text: t("nav.join") })),
     );
   },
 
@@ -278,8 +285,9 @@ const PAGES = {
           }
           go("mypage");
         },
-        el("p", { class: "switch" }, `${t("join.switch")} `, el("a", { href: "#/login", text: t("nav.login") })),
       ),
+      socialButtons("login", social.providerNames()),
+      el("p", { class: "switch" }, `${t("join.switch")} `, el("a", { href: "#/login", text: t("nav.login") })),
     );
   },
 
@@ -374,6 +382,52 @@ const PAGES = {
     return page("sessions.title", "sessions.lead", el("ul", { class: "sessions" }, items), list.length > 1 ? revoke : null);
   },
 
+  // The provider accounts linked to this user: each can be disconnected (the API refuses the
+  // last way to sign in), and each configured provider not linked yet can be connected.
+  async connections() {
+    const links = await api.socialAccounts();
+    const box = el("div", { class: "connections-box", id: "connections-box" }, alertBox());
+    const items = links.map((link) =>
+      el(
+        "li",
+        { class: "session social-account", "data-provider": link.provider, "data-id": String(link.id) },
+        el(
+          "div",
+          {},
+          el("strong", { text: providerLabel(link.provider) }),
+          el("p", {
+            class: "muted",
+            text: [t("connections.since", { when: formatDate(link.date_joined) }), link.last_login ? t("connections.lastLogin", { when: formatDate(link.last_login) }) : null]
+              .filter(Boolean)
+              .join(" · "),
+          }),
+        ),
+        el("button", {
+          type: "button",
+          class: "secondary",
+          text: t("connections.disconnect"),
+          onclick: (event) =>
+            attempt(box, event.currentTarget, async () => {
+              await api.disconnectSocial(link.id);
+              notice = t("connections.disconnected", { provider: providerLabel(link.provider) });
+              render();
+            }),
+        }),
+      ),
+    );
+    if (!items.length) items.push(el("li", { class: "muted", id: "connections-none", text: t("connections.none") }));
+    const linked = new Set(links.map((link) => link.provider));
+    const available = social.providerNames().filter((name) => !linked.has(name));
+    return page(
+      "connections.title",
+      "connections.lead",
+      box,
+      el("ul", { class: "sessions social-accounts", id: "social-accounts" }, items),
+      available.length ? el("h2", { class: "subhead", text: t("connections.add") }) : null,
+      socialButtons("connect", available),
+    );
+  },
+
   async activity() {
     const list = el("ul", { class: "events" });
     const more = el("button", { type: "button", class: "secondary", id: "more-events", text: t("activity.more") });
@@ -427,8 +481,99 @@ function eventItem(event) {
     { class: `event event-${event.type}`, "data-event": event.type },
     el("strong", { text: t(`event.${event.type}`) }),
     why ? el("span", { class: "badge muted-badge", text: t(`event.why.${why}`) }) : null,
+    event.detail?.provider ? el("span", { class: "badge muted-badge provider-badge", text: providerLabel(event.detail.provider) }) : null,
     el("p", { class: "muted", text: `${formatDate(event.time)} · ${where}` }),
   );
+}
+
+// --- social login (js/social.js) ---------------------------------------------------------------
+
+/** A provider's name as the page shows it (an unknown one as it is). */
+function providerLabel(name) {
+  const key = `provider.${name}`;
+  const text = t(key);
+  return text === key ? String(name) : text;
+}
+
+/** "Continue with Google", "Connect Kakao", …: `action` is "continue" or "connect". */
+function socialLabel(action, name) {
+  const key = `social.${action}.${name}`;
+  const text = t(key);
+  return text === key ? t(`social.${action}`, { provider: providerLabel(name) }) : text;
+}
+
+/**
+ * A button per provider of `names`, each starting its flow: `mode` "login" (sign in or up) or
+ * "connect" (link to the signed-in user). Null for no provider.
+ */
+function socialButtons(mode, names) {
+  if (!names.length) return null;
+  const action = mode === "connect" ? "connect" : "continue";
+  const box = el("div", { class: `social social-${mode}`, id: `social-${mode}` }, mode === "login" ? el("p", { class: "divider", text: t("social.or") }) : null, alertBox());
+  for (const name of names) {
+    box.append(
+      el("button", {
+        type: "button",
+        class: `social-button provider-${name}`,
+        id: `${mode === "connect" ? "connect" : "social"}-${name}`,
+        "data-provider": name,
+        text: socialLabel(action, name),
+        onclick: async (event) => {
+          const button = event.currentTarget;
+          clearErrors(box);
+          button.disabled = true;
+          try {
+            await social.begin(name, mode); // leaves the page
+          } catch (error) {
+            showAlert(box, t(error instanceof social.SocialError ? error.key : "social.error.start"));
+            button.disabled = false;
+          }
+        },
+      }),
+    );
+  }
+  return box;
+}
+
+/**
+ * The provider sent the person back (`answer`: its code and state, or its error). The address is
+ * cleared first, so the code is in neither the address bar nor the history when the API is
+ * called; a state this tab did not make, or made more than ten minutes ago, or already used, is
+ * refused before any call.
+ */
+async function finishSocial(answer) {
+  social.clearAddress();
+  let trip;
+  try {
+    trip = social.claim(answer);
+  } catch (error) {
+    if (!(error instanceof social.SocialError)) throw error;
+    const { provider, mode, code } = error.values;
+    notice = { kind: "error", text: t(error.key, { provider: provider ? providerLabel(provider) : "", code }) };
+    await api.refresh().catch(() => false);
+    if (mode === "connect" && api.isSignedIn()) go("connections");
+    else render();
+    return;
+  }
+  renderNav();
+  show(page(trip.mode === "connect" ? "social.connecting" : "social.signingIn", null, el("p", { class: "loading", id: "social-working", text: t("loading") })));
+  try {
+    if (trip.mode === "connect") {
+      await api.connectSocial(trip.provider, trip.credential);
+      notice = t("connections.connected", { provider: providerLabel(trip.provider) });
+      go("connections");
+    } else {
+      await api.socialLogin(trip.provider, trip.credential);
+      go("mypage");
+    }
+  } catch (error) {
+    if (error instanceof api.ApiError && error.status === 401 && !api.isSignedIn()) {
+      signedOut(t("error.signedOut"));
+      return;
+    }
+    notice = { kind: "error", text: apiMessage(error) };
+    go(trip.mode === "connect" ? "connections" : "login");
+  }
 }
 
 function deleteSection() {
@@ -812,11 +957,19 @@ async function adminUserPage(pk) {
   );
 }
 
-const PROTECTED = new Set(["mypage", "profile", "password", "sessions", "activity", "admin"]);
+const PROTECTED = new Set(["mypage", "profile", "password", "sessions", "connections", "activity", "admin"]);
 
 function renderNav() {
   const links = api.isSignedIn()
-    ? [["mypage", "nav.mypage"], ["profile", "nav.profile"], ["sessions", "nav.sessions"], ["activity", "nav.activity"], ["password", "nav.password"]]
+    ? [
+        ["mypage", "nav.mypage"],
+        ["profile", "nav.profile"],
+        ["sessions", "nav.sessions"],
+        // Connected accounts, where the deployment configures a provider.
+        ...(social.providerNames().length ? [["connections", "nav.connections"]] : []),
+        ["activity", "nav.activity"],
+        ["password", "nav.password"],
+      ]
     : [["login", "nav.login"], ["join", "nav.join"]];
   if (api.isSignedIn()) {
     // The admin link once the probe has said "staff"; the probe redraws the navigation.
@@ -892,9 +1045,20 @@ api.onSessionChange(() => {
   renderNav();
 });
 window.addEventListener("hashchange", render);
+// Back from a provider's page to this one kept in the back/forward cache: drawn again, so no
+// button stays disabled from the click that left.
+window.addEventListener("pageshow", (event) => {
+  if (event.persisted) render();
+});
 
-// A silent refresh restores the session from the cookie when the page loads.
-api
-  .refresh()
-  .catch(() => false)
-  .then(render);
+const answer = social.returned();
+if (answer) {
+  // Back from a provider: its code signs in (or connects) instead of the silent refresh.
+  finishSocial(answer).catch(() => render());
+} else {
+  // A silent refresh restores the session from the cookie when the page loads.
+  api
+    .refresh()
+    .catch(() => false)
+    .then(render);
+}

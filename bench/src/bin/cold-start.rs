@@ -57,7 +57,7 @@ fn place(dynamodb: &str) -> Place<'_> {
     }
 }
 
-static SUBJECTS: [Subject; 17] = [
+static SUBJECTS: [Subject; 21] = [
     Subject {
         binary: HELLO,
         path: "/",
@@ -157,6 +157,47 @@ static SUBJECTS: [Subject; 17] = [
         probe: Probe {
             method: "GET",
             json_body: None,
+            bearer: Some(foreign_jwt!()),
+            status: 401,
+        },
+    },
+    Subject {
+        binary: "social-login",
+        path: "/account/social/google/",
+        // No provider configured here: the contract's 404, before any provider or store call.
+        probe: Probe {
+            method: "POST",
+            json_body: Some("{}"),
+            bearer: None,
+            status: 404,
+        },
+    },
+    Subject {
+        binary: "social-connect",
+        path: "/account/social/google/connect/",
+        probe: Probe {
+            method: "POST",
+            json_body: Some("{}"),
+            bearer: Some(foreign_jwt!()),
+            status: 401,
+        },
+    },
+    Subject {
+        binary: "social-accounts",
+        path: "/account/socialaccounts/",
+        probe: Probe {
+            method: "GET",
+            json_body: None,
+            bearer: Some(foreign_jwt!()),
+            status: 401,
+        },
+    },
+    Subject {
+        binary: "social-account-disconnect",
+        path: "/account/socialaccounts/1/disconnect/",
+        probe: Probe {
+            method: "POST",
+            json_body: Some("{}"),
             bearer: Some(foreign_jwt!()),
             status: 401,
         },
@@ -352,7 +393,7 @@ async fn bench() -> Result<(), String> {
     if !missing.is_empty() {
         return Err(format!(
             "missing in {}: {} (cargo build --release -p bench --bin hello-lambda; \
-             cargo build --release --bins -p join -p login -p logout -p refresh -p password-change -p mypage -p token-verify -p user -p user-delete -p sessions -p sessions-revoke-others -p password-reset -p password-reset-confirm -p verify-email -p resend-email -p well-known)",
+             cargo build --release --bins -p join -p login -p logout -p refresh -p password-change -p mypage -p token-verify -p user -p user-delete -p sessions -p sessions-revoke-others -p password-reset -p password-reset-confirm -p verify-email -p resend-email -p well-known -p social-login -p social-connect -p social-accounts -p social-account-disconnect)",
             args.dir.display(),
             missing.join(", ")
         ));
