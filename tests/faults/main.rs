@@ -848,7 +848,8 @@ async fn the_new_routes_cost_the_round_trips_the_readme_lists() {
     let delete = delete_request(&caller.access, PASSWORD);
     assert_eq!(
         counted(Box::pin(user_delete::handle(&app, delete))).await,
-        (204, 6),
-        "BatchGetItem, GetItem and PutItem (the throttle), TransactWriteItems, Query, BatchWriteItem"
+        (204, 7),
+        "BatchGetItem, GetItem and PutItem (the throttle), TransactWriteItems, then beside each other the Query \
+         of the sessions with their BatchWriteItem and the Query of the provider links (none)"
     );
 }

@@ -26,6 +26,7 @@ use serde_json::{Value, json};
 
 use crate::account::{MAX_NAME_CHARS, login_answer, new_session, session_tokens};
 use crate::app::App;
+use crate::clock::now_unix;
 use crate::clock::timestamp;
 use crate::config::{ConfigError, EmailVerification};
 use crate::http::input::{body_object, normalise_email};
@@ -33,7 +34,6 @@ use crate::http::{ApiError, Endpoint, FieldErrors, NON_FIELD_ERRORS};
 use crate::ids::random_id;
 use crate::mail::delivery::send_social_connected;
 use crate::mail::message::Language;
-use crate::now_unix;
 use crate::security_log;
 use crate::store::{
     EventKind, EventSubject, LinkOutcome, NewSocialLink, NewUser, SessionOrigin, SocialLink, SocialRegistration, Store,
