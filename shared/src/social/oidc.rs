@@ -17,6 +17,7 @@ use serde_json::Value;
 use tokio::sync::Mutex;
 
 use super::fetch::{self, ProviderError};
+use super::settings::is_allowed_url;
 
 /// Clock skew tolerated on `exp` and `iat`.
 pub const LEEWAY_SECONDS: i64 = 60;
@@ -80,6 +81,17 @@ pub async fn discovery(issuer: &str, now: i64) -> Result<Discovery, ProviderErro
     // OpenID Connect Discovery 1.0 §4.3: the document's issuer is exactly the one asked.
     if document.issuer != issuer {
         return Err(ProviderError::Unavailable("discovery names another issuer".into()));
+    }
+    // The endpoints it names carry codes, secrets and keys: HTTPS only, as the configured ones.
+    let endpoints = [
+        Some(&document.token_endpoint),
+        Some(&document.jwks_uri),
+        document.userinfo_endpoint.as_ref(),
+    ];
+    if !endpoints.into_iter().flatten().all(|url| is_allowed_url(url)) {
+        return Err(ProviderError::Unavailable(
+            "discovery names an endpoint over plain HTTP".into(),
+        ));
     }
     entry.discovery = Some((document.clone(), now));
     Ok(document)
@@ -393,6 +405,44 @@ mod tests {
             checked(&parts.join("."), &jwk(&pair, "k1"), None).unwrap_err(),
             Rejected::Signature
         );
+    }
+
+    #[tokio::test]
+    async fn a_discovery_document_naming_plain_http_endpoints_or_another_issuer_is_refused() {
+        for (jwks, issuer_of_document) in [
+            ("http://10.0.0.1/jwks", None),
+            ("https://idp.example/jwks", Some("https://evil.example")),
+        ] {
+            let placeholder = "ISSUER";
+            let document = json!({
+                "issuer": issuer_of_document.unwrap_or(placeholder),
+                "token_endpoint": "https://idp.example/token",
+                "jwks_uri": jwks,
+            });
+            // The document names its own issuer: written once the server's address is known.
+            let listener_issuer = serve_once_with(document, placeholder).await;
+            let error = discovery(&listener_issuer, NOW).await.unwrap_err();
+            assert!(matches!(error, ProviderError::Unavailable(_)), "{jwks}: {error}");
+        }
+    }
+
+    /// [`serve_once`], with `placeholder` in the document replaced by the issuer's URL.
+    async fn serve_once_with(document: Value, placeholder: &str) -> String {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let issuer = format!("http://{}", listener.local_addr().unwrap());
+        let body = document.to_string().replace(placeholder, &issuer);
+        tokio::spawn(async move {
+            let (mut stream, _) = listener.accept().await.unwrap();
+            let mut request = [0u8; 4096];
+            let _ = stream.read(&mut request).await;
+            let answer = format!(
+                "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            );
+            stream.write_all(answer.as_bytes()).await.unwrap();
+        });
+        issuer
     }
 
     #[tokio::test]
