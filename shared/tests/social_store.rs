@@ -1,33 +1,13 @@
 //! The social store's contract (provider links, the ID token replay cache), run against both
 //! stores as `store_contract.rs` runs the rest: memory, and DynamoDB on the local server.
 
+#[macro_use]
 mod common;
 
 use std::sync::Arc;
 
 use common::{Harness, a_session, joined, new_user};
 use shared::store::{LinkOutcome, NewSocialLink, SocialLink, SocialRegistration, UNUSABLE_PASSWORD_PREFIX};
-
-macro_rules! contract {
-    ($($test:ident),* $(,)?) => {
-        mod memory {
-            $(
-                #[tokio::test]
-                async fn $test() {
-                    super::$test::<shared::store::MemoryStore>().await
-                }
-            )*
-        }
-        mod dynamo {
-            $(
-                #[tokio::test]
-                async fn $test() {
-                    super::$test::<shared::store::DynamoStore>().await
-                }
-            )*
-        }
-    };
-}
 
 contract!(
     a_social_user_comes_with_its_link_and_is_found_by_it,

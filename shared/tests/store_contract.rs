@@ -3,6 +3,7 @@
 //! What only DynamoDB can show (round trips, raw items, pages, TTL, expressions) is in
 //! `dynamo_store.rs`.
 
+#[macro_use]
 mod common;
 
 use std::sync::Arc;
@@ -15,28 +16,6 @@ use shared::store::{
     AdminChanges, AdminRefusal, EventFilter, EventKind, EventPosition, EventSubject, MailPurpose, NextRefresh,
     ProfileChanges, Registration, Rotation, SecurityEvent, SessionProblem, ThrottleRecord, UserPosition, UserQuery,
 };
-
-/// Each test of the contract, once per store.
-macro_rules! contract {
-    ($($test:ident),* $(,)?) => {
-        mod memory {
-            $(
-                #[tokio::test]
-                async fn $test() {
-                    super::$test::<shared::store::MemoryStore>().await
-                }
-            )*
-        }
-        mod dynamo {
-            $(
-                #[tokio::test]
-                async fn $test() {
-                    super::$test::<shared::store::DynamoStore>().await
-                }
-            )*
-        }
-    };
-}
 
 contract!(
     users_are_created_found_and_unique_by_email,

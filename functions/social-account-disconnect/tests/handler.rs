@@ -6,10 +6,10 @@ use serde_json::json;
 
 use shared::App;
 use shared::social::NO_PASSWORD;
-use shared::store::{EventKind, LinkOutcome, MemoryStore, NewSocialLink, SocialLink, SocialStore};
+use shared::store::{EventKind, MemoryStore, SocialLink, SocialStore};
 use shared::testing::{
     PASSWORD, SessionTokens, app, assert_400, assert_401, assert_post_route_conventions, bearer, body_json, join_user,
-    post_json, recorded, refused_authorizations, social_user,
+    link_account, post_json, recorded, refused_authorizations, social_user,
 };
 use social_account_disconnect::handle;
 
@@ -24,19 +24,6 @@ async fn disconnect(app: &App<MemoryStore>, access: &str, id: u64) -> Response<B
         post_json(&path(id), &json!({}), &[("authorization", &authorization)]),
     )
     .await
-}
-
-async fn linked(app: &App<MemoryStore>, user_id: u64, provider: &str, uid: &str) -> SocialLink {
-    let user = app.store.user(user_id).expect("exists");
-    let new = NewSocialLink {
-        provider: provider.to_owned(),
-        uid: uid.to_owned(),
-        at: "2026-12-06T05:00:00Z".to_owned(),
-    };
-    match app.store.link_social_account(&user, new, &[]).await.unwrap() {
-        LinkOutcome::Linked(link) => link,
-        other => panic!("not linked: {other:?}"),
-    }
 }
 
 async fn social_only(app: &App<MemoryStore>, email: &str) -> (u64, SocialLink, SessionTokens) {
@@ -64,7 +51,7 @@ async fn the_route_answers_its_conventions() {
 async fn a_user_with_a_password_disconnects_a_link_and_it_is_gone() {
     let app = app();
     let (user, tokens) = join_user(&app, "ada@example.com", PASSWORD).await;
-    let link = linked(&app, user.id, "google", "1").await;
+    let link = link_account(&app, user.id, "google", "1").await;
     let response = disconnect(&app, &tokens.access, link.id).await;
     assert_eq!(response.status(), 200, "{}", body_json(&response));
     assert_eq!(body_json(&response), json!({}));
@@ -86,7 +73,7 @@ async fn the_last_way_to_sign_in_is_never_removed() {
     assert_400(&response, &json!({"non_field_errors": [NO_PASSWORD]}));
     assert_eq!(app.store.social_links_of(user_id).await.unwrap(), vec![google.clone()]);
     // With a second link, either may go; then the other is the last again.
-    let kakao = linked(&app, user_id, "kakao", "2").await;
+    let kakao = link_account(&app, user_id, "kakao", "2").await;
     assert_eq!(disconnect(&app, &tokens.access, google.id).await.status(), 200);
     assert_400(
         &disconnect(&app, &tokens.access, kakao.id).await,
@@ -100,7 +87,7 @@ async fn another_users_link_an_unknown_id_and_a_malformed_one_are_not_found() {
     let app = app();
     let (_, tokens) = join_user(&app, "ada@example.com", PASSWORD).await;
     let (bob, _) = join_user(&app, "bob@example.com", PASSWORD).await;
-    let bobs = linked(&app, bob.id, "google", "b").await;
+    let bobs = link_account(&app, bob.id, "google", "b").await;
     assert_eq!(disconnect(&app, &tokens.access, bobs.id).await.status(), 404);
     assert_eq!(disconnect(&app, &tokens.access, 999).await.status(), 404);
     let authorization = bearer(&tokens.access);
@@ -121,7 +108,7 @@ async fn another_users_link_an_unknown_id_and_a_malformed_one_are_not_found() {
 async fn anonymous_and_refused_tokens_get_the_protected_routes_401() {
     let app = app();
     let (user, tokens) = join_user(&app, "ada@example.com", PASSWORD).await;
-    let link = linked(&app, user.id, "google", "1").await;
+    let link = link_account(&app, user.id, "google", "1").await;
     for (authorization, expected) in refused_authorizations(&app, user.id, &tokens) {
         let headers: Vec<(&str, &str)> = authorization
             .iter()

@@ -5,9 +5,9 @@ use lambda_http::{Body, Response};
 use serde_json::json;
 
 use shared::App;
-use shared::store::{LinkOutcome, MemoryStore, NewSocialLink, SocialStore};
+use shared::store::MemoryStore;
 use shared::testing::{
-    PASSWORD, app, assert_401, assert_security_headers, bearer, body_json, event, header, join_user,
+    PASSWORD, app, assert_401, assert_security_headers, bearer, body_json, event, header, join_user, link_account,
     refused_authorizations,
 };
 use social_accounts::handle;
@@ -17,24 +17,6 @@ const PATH: &str = "/account/socialaccounts/";
 async fn list(app: &App<MemoryStore>, access: &str) -> Response<Body> {
     let authorization = bearer(access);
     handle(app, event("GET", PATH, &[("authorization", &authorization)], None)).await
-}
-
-async fn linked(
-    app: &App<MemoryStore>,
-    user: &shared::store::User,
-    provider: &str,
-    uid: &str,
-) -> shared::store::SocialLink {
-    let user = app.store.user(user.id).expect("exists");
-    let new = NewSocialLink {
-        provider: provider.to_owned(),
-        uid: uid.to_owned(),
-        at: "2026-12-06T05:00:00Z".to_owned(),
-    };
-    match app.store.link_social_account(&user, new, &[]).await.unwrap() {
-        LinkOutcome::Linked(link) => link,
-        other => panic!("not linked: {other:?}"),
-    }
 }
 
 #[tokio::test]
@@ -48,15 +30,15 @@ async fn the_bearer_sees_their_links_and_only_theirs() {
     assert_eq!(header(&response, "allow"), Some("GET, HEAD, OPTIONS"));
     assert_eq!(body_json(&response), json!([]));
 
-    let google = linked(&app, &ada, "google", "1001").await;
-    let kakao = linked(&app, &ada, "kakao", "2002").await;
-    linked(&app, &bob, "naver", "bob-id").await;
+    let google = link_account(&app, ada.id, "google", "1001").await;
+    let kakao = link_account(&app, ada.id, "kakao", "2002").await;
+    link_account(&app, bob.id, "naver", "bob-id").await;
     let body = body_json(&list(&app, &tokens.access).await);
     assert_eq!(
         body,
         json!([
-            {"id": google.id, "provider": "google", "uid": "1001", "last_login": "2026-12-06T05:00:00Z", "date_joined": "2026-12-06T05:00:00Z"},
-            {"id": kakao.id, "provider": "kakao", "uid": "2002", "last_login": "2026-12-06T05:00:00Z", "date_joined": "2026-12-06T05:00:00Z"},
+            {"id": google.id, "provider": "google", "uid": "1001", "last_login": google.last_login, "date_joined": google.date_joined},
+            {"id": kakao.id, "provider": "kakao", "uid": "2002", "last_login": kakao.last_login, "date_joined": kakao.date_joined},
         ])
     );
     let body = body_json(&list(&app, &bobs.access).await);

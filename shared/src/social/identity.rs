@@ -101,7 +101,7 @@ pub async fn identify(
             let discovery = discover(provider, now).await?;
             let claims = verify(provider, &discovery, id_token, nonce.as_deref(), now).await?;
             let presented = PresentedIdToken {
-                digest: hex(&crate::tokens::jws::sha256(id_token.as_bytes())),
+                digest: crate::ids::hex(&crate::tokens::jws::sha256(id_token.as_bytes())),
                 expires_at: claims.exp,
             };
             Ok((from_claims(provider, &claims.claims, &claims.sub), Some(presented)))
@@ -168,7 +168,9 @@ pub async fn identify(
             let Some(tokeninfo) = &provider.tokeninfo_endpoint else {
                 return Err(refused(CODE_ONLY, "no way to check this provider's access tokens"));
             };
-            let url = format!("{tokeninfo}?access_token={}", percent(access_token));
+            let query = serde_urlencoded::to_string([("access_token", access_token.as_str())])
+                .map_err(|_| refused(INCORRECT_VALUE, "an unencodable access token"))?;
+            let url = format!("{tokeninfo}?{query}");
             let info = fetch::get_json(&url, None).await?;
             let audience = ["aud", "azp"].map(|name| info.body.get(name).and_then(Value::as_str));
             if info.status != 200 || audience.iter().any(|aud| *aud != Some(provider.client_id.as_str())) {
@@ -319,15 +321,4 @@ async fn naver_profile(provider: &Provider, access_token: &str) -> Result<Identi
         }),
         (status, _, _) => Err(refused(INCORRECT_VALUE, format!("Naver profile answered {status}"))),
     }
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|byte| format!("{byte:02x}")).collect()
-}
-
-/// A query parameter's value, percent-encoded.
-fn percent(value: &str) -> String {
-    serde_urlencoded::to_string([("v", value)])
-        .map(|encoded| encoded[2..].to_owned())
-        .unwrap_or_default()
 }

@@ -290,13 +290,13 @@ async fn resolve<S: Store>(
     identity: &Identity,
     origin: &SessionOrigin,
     language: Language,
-) -> Result<(User, SocialLink, bool), ApiError> {
+) -> Result<(User, SocialLink), ApiError> {
     // Two rounds at most: a racing first login of the same person (or a deletion) can move the
     // ground between our read and our write once; the second round reads what won.
     for _ in 0..2 {
         if let Some(link) = app.store.find_social_link(&provider.name, &identity.uid).await? {
             match app.store.find_by_id(link.user_id).await? {
-                Some(user) => return Ok((user, link, false)),
+                Some(user) => return Ok((user, link)),
                 None => {
                     // The user was deleted: the link went with them.
                     app.store.forget_stale_link(&link).await?;
@@ -332,9 +332,9 @@ async fn resolve<S: Store>(
                     tracing::info!(provider = %provider.name, "provider account linked by its verified address");
                     // The owner hears of it at once: a link they did not make must not go unseen.
                     send_social_connected(app, &user, &provider.name, language).await;
-                    return Ok((user, link, false));
+                    return Ok((user, link));
                 }
-                LinkOutcome::AlreadyLinked(link) => return Ok((user, link, false)),
+                LinkOutcome::AlreadyLinked(link) => return Ok((user, link)),
                 LinkOutcome::TakenBy(_) | LinkOutcome::UserChanged => continue,
             }
         }
@@ -368,7 +368,7 @@ async fn resolve<S: Store>(
                 (joined.user, joined.actor) = (EventSubject::User(user.id), Some(user.id));
                 security_log::log(&[joined]);
                 tracing::info!(provider = %provider.name, "joined through a provider");
-                return Ok((user, link, true));
+                return Ok((user, link));
             }
             SocialRegistration::EmailTaken | SocialRegistration::LinkTaken => continue,
         }
@@ -385,7 +385,7 @@ pub async fn sign_in<S: Store>(
     request: &Request,
 ) -> Result<Response<Body>, ApiError> {
     let origin = SessionOrigin::of(request);
-    let (user, link, _created) = resolve(app, provider, identity, &origin, Language::of(request)).await?;
+    let (user, link) = resolve(app, provider, identity, &origin, Language::of(request)).await?;
     if !user.is_active {
         return Err(refused(ACCOUNT_DISABLED));
     }
@@ -434,22 +434,16 @@ pub async fn connect<S: Store>(
             Ok(link)
         }
         LinkOutcome::AlreadyLinked(link) => Ok(link),
-        LinkOutcome::TakenBy(owner) => match app.store.find_by_id(owner).await? {
-            Some(_) => Err(refused(CONNECTED_ELSEWHERE)),
-            None => {
-                // Held by a deleted user: free it, and let the client try again.
-                let stale = SocialLink {
-                    id: 0,
-                    user_id: owner,
-                    provider: provider.name.clone(),
-                    uid: identity.uid.clone(),
-                    date_joined: String::new(),
-                    last_login: String::new(),
-                };
-                app.store.forget_stale_link(&stale).await?;
-                Err(ApiError::Conflict)
+        LinkOutcome::TakenBy(owner) => {
+            if app.store.find_by_id(owner).await?.is_some() {
+                return Err(refused(CONNECTED_ELSEWHERE));
             }
-        },
+            // Held by a deleted user: free it (claim and link item), and let the client retry.
+            if let Some(stale) = app.store.find_social_link(&provider.name, &identity.uid).await? {
+                app.store.forget_stale_link(&stale).await?;
+            }
+            Err(ApiError::Conflict)
+        }
         LinkOutcome::UserChanged => Err(ApiError::Conflict),
     }
 }

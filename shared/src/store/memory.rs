@@ -161,14 +161,7 @@ impl UserStore for MemoryStore {
             return Ok(Registration::EmailTaken);
         }
         let user = new.into_user(state.last_user_id, first_session.is_some(), false);
-        state.emails.insert(user.email.clone(), user.id);
-        state.users.insert(user.id, user.clone());
-        if let Some(session) = first_session {
-            state
-                .sessions
-                .insert((user.id, session.id.clone()), session.start(user.id, 0));
-        }
-        state.events.extend(events_of_new_user(events, user.id));
+        state.insert_user(&user, first_session, events);
         Ok(Registration::Created(user))
     }
 
@@ -679,16 +672,20 @@ impl AdminStore for MemoryStore {
 }
 
 impl State {
+    /// A new user with its email claim, its first session and the events of its creation.
+    fn insert_user(&mut self, user: &User, first_session: Option<NewSession>, events: &[SecurityEvent]) {
+        self.emails.insert(user.email.clone(), user.id);
+        self.users.insert(user.id, user.clone());
+        if let Some(session) = first_session {
+            self.sessions
+                .insert((user.id, session.id.clone()), session.start(user.id, 0));
+        }
+        self.events.extend(events_of_new_user(events, user.id));
+    }
+
     fn new_link(&mut self, user_id: u64, new: NewSocialLink) -> SocialLink {
         self.last_link_id += 1;
-        let link = SocialLink {
-            id: self.last_link_id,
-            user_id,
-            provider: new.provider,
-            uid: new.uid,
-            date_joined: new.at.clone(),
-            last_login: new.at,
-        };
+        let link = new.into_link(self.last_link_id, user_id);
         self.links
             .insert((link.provider.clone(), link.uid.clone()), link.clone());
         link
@@ -732,14 +729,7 @@ impl SocialStore for MemoryStore {
         let mut user = new.into_user(state.last_user_id, first_session.is_some(), email_verified);
         user.social_links = 1;
         let link = state.new_link(user.id, link);
-        state.emails.insert(user.email.clone(), user.id);
-        state.users.insert(user.id, user.clone());
-        if let Some(session) = first_session {
-            state
-                .sessions
-                .insert((user.id, session.id.clone()), session.start(user.id, 0));
-        }
-        state.events.extend(events_of_new_user(events, user.id));
+        state.insert_user(&user, first_session, events);
         Ok(SocialRegistration::Created(user, link))
     }
 

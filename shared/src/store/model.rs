@@ -68,6 +68,20 @@ pub struct NewSocialLink {
     pub at: String,
 }
 
+impl NewSocialLink {
+    /// The link as first stored: `id` assigned by the store, joined and last used now.
+    pub fn into_link(self, id: u64, user_id: u64) -> SocialLink {
+        SocialLink {
+            id,
+            user_id,
+            provider: self.provider,
+            uid: self.uid,
+            date_joined: self.at.clone(),
+            last_login: self.at,
+        }
+    }
+}
+
 /// The outcome of linking a provider account to an existing user.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum LinkOutcome {

@@ -22,19 +22,10 @@ pub struct SessionTokens {
 
 /// Creates an active user straight in the store (no session), with a real Argon2 hash.
 pub async fn create_user(app: &App<MemoryStore>, email: &str, password: &str) -> crate::store::User {
-    use crate::store::{NewUser, Registration, UserStore};
-    let new_user = NewUser {
-        email: email.trim().to_lowercase(),
-        password_hash: crate::auth::password::hash_password(&secrecy::SecretString::from(password))
-            .expect("hashing works"),
-        first_name: String::new(),
-        last_name: String::new(),
-        gender: String::new(),
-        date_of_birth: None,
-        is_staff: false,
-        is_superuser: false,
-        joined_at: crate::clock::timestamp(time::OffsetDateTime::now_utc()),
-    };
+    use crate::store::{Registration, UserStore};
+    let password_hash =
+        crate::auth::password::hash_password(&secrecy::SecretString::from(password)).expect("hashing works");
+    let new_user = plain_user(&email.trim().to_lowercase(), password_hash);
     match app
         .store
         .create_user(new_user, None, &[])
@@ -139,29 +130,33 @@ pub fn recorded(app: &App<MemoryStore>, kind: crate::store::EventKind) -> Vec<cr
         .collect()
 }
 
-/// A user who joined through a provider (google, uid `g-<email>`): no usable password, one
-/// link, and a session just started, as a social sign-in leaves them.
-pub async fn social_user(
-    app: &App<MemoryStore>,
-    email: &str,
-) -> (crate::store::User, crate::store::SocialLink, SessionTokens) {
-    use crate::store::{NewSocialLink, NewUser, SocialRegistration, SocialStore, UNUSABLE_PASSWORD_PREFIX};
-    let now = crate::clock::timestamp(time::OffsetDateTime::now_utc());
-    let new_user = NewUser {
+/// A user of `email` with no names, joined now, neither staff nor superuser.
+fn plain_user(email: &str, password_hash: String) -> crate::store::NewUser {
+    crate::store::NewUser {
         email: email.to_owned(),
-        password_hash: format!("{UNUSABLE_PASSWORD_PREFIX}{}", crate::ids::random_id()),
+        password_hash,
         first_name: String::new(),
         last_name: String::new(),
         gender: String::new(),
         date_of_birth: None,
         is_staff: false,
         is_superuser: false,
-        joined_at: now.clone(),
-    };
+        joined_at: crate::clock::timestamp(time::OffsetDateTime::now_utc()),
+    }
+}
+
+/// A user who joined through a provider (google, uid `g-<email>`): no usable password, one
+/// link, and a session just started, as a social sign-in leaves them.
+pub async fn social_user(
+    app: &App<MemoryStore>,
+    email: &str,
+) -> (crate::store::User, crate::store::SocialLink, SessionTokens) {
+    use crate::store::{NewSocialLink, SocialRegistration, SocialStore, UNUSABLE_PASSWORD_PREFIX};
+    let new_user = plain_user(email, format!("{UNUSABLE_PASSWORD_PREFIX}{}", crate::ids::random_id()));
     let link = NewSocialLink {
         provider: "google".to_owned(),
         uid: format!("g-{email}"),
-        at: now,
+        at: new_user.joined_at.clone(),
     };
     match app
         .store
@@ -174,5 +169,25 @@ pub async fn social_user(
             (user, link, tokens)
         }
         other => panic!("{email} not created: {other:?}"),
+    }
+}
+
+/// Links the provider account `provider`/`uid` to the user, as a connect would.
+pub async fn link_account(app: &App<MemoryStore>, user_id: u64, provider: &str, uid: &str) -> crate::store::SocialLink {
+    use crate::store::{LinkOutcome, NewSocialLink, SocialStore};
+    let user = app.store.user(user_id).expect("the user exists");
+    let new = NewSocialLink {
+        provider: provider.to_owned(),
+        uid: uid.to_owned(),
+        at: crate::clock::timestamp(time::OffsetDateTime::now_utc()),
+    };
+    match app
+        .store
+        .link_social_account(&user, new, &[])
+        .await
+        .expect("the memory store is up")
+    {
+        LinkOutcome::Linked(link) => link,
+        other => panic!("not linked: {other:?}"),
     }
 }

@@ -22,6 +22,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use ring::{hkdf, hmac};
 use subtle::ConstantTimeEq;
 
+use crate::ids::hex;
 use crate::store::User;
 
 /// HKDF's labels: one key per purpose.
@@ -192,10 +193,6 @@ fn truncate(tag: hmac::Tag) -> [u8; MAC_BYTES] {
     let mut mac = [0u8; MAC_BYTES];
     mac.copy_from_slice(&tag.as_ref()[..MAC_BYTES]);
     mac
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|byte| format!("{byte:02x}")).collect()
 }
 
 /// Django's `urlsafe_base64_encode(force_bytes(pk))`: the decimal id in URL-safe base64, no padding.

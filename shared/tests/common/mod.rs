@@ -171,3 +171,26 @@ pub fn next_refresh() -> NextRefresh {
         session_expires_at: now + 1000,
     }
 }
+
+/// Each test of a store contract, once per store (`#[macro_use] mod common;`).
+#[allow(unused_macros)] // the suites that run no contract
+macro_rules! contract {
+    ($($test:ident),* $(,)?) => {
+        mod memory {
+            $(
+                #[tokio::test]
+                async fn $test() {
+                    super::$test::<shared::store::MemoryStore>().await
+                }
+            )*
+        }
+        mod dynamo {
+            $(
+                #[tokio::test]
+                async fn $test() {
+                    super::$test::<shared::store::DynamoStore>().await
+                }
+            )*
+        }
+    };
+}

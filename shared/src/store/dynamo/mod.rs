@@ -319,14 +319,19 @@ impl DynamoStore {
     }
 
     async fn next_user_id(&self) -> StoreResult<u64> {
+        self.next_in(USER_SK, COUNTER_ATTRIBUTE).await
+    }
+
+    /// The next number of the counter `COUNTER`/`sort_key` (ids, never handed out twice).
+    async fn next_in(&self, sort_key: &str, attribute: &str) -> StoreResult<u64> {
         self.count();
         let output = self
             .client
             .update_item()
             .table_name(&self.table)
-            .set_key(Some(key(COUNTER_PK.to_owned(), USER_SK)))
+            .set_key(Some(key(COUNTER_PK.to_owned(), sort_key)))
             .update_expression("ADD #last :one")
-            .expression_attribute_names("#last", COUNTER_ATTRIBUTE)
+            .expression_attribute_names("#last", attribute)
             .expression_attribute_values(":one", n(1))
             .return_values(aws_sdk_dynamodb::types::ReturnValue::UpdatedNew)
             .send()
@@ -335,10 +340,46 @@ impl DynamoStore {
         output
             .attributes
             .as_ref()
-            .and_then(|attributes| attributes.get(COUNTER_ATTRIBUTE))
+            .and_then(|attributes| attributes.get(attribute))
             .and_then(|value| value.as_n().ok())
             .and_then(|text| text.parse().ok())
-            .ok_or_else(|| StoreError::Other("counter update returned no number".into()))
+            .ok_or_else(|| StoreError::Other(format!("counter {sort_key} returned no number")))
+    }
+
+    /// Every item of the user's partition whose sort key begins with `prefix`, read
+    /// consistently, page after page (a user's sessions, their provider links).
+    async fn query_user_items<T: serde::de::DeserializeOwned>(
+        &self,
+        user_id: u64,
+        prefix: &str,
+    ) -> StoreResult<Vec<T>> {
+        let mut found = Vec::new();
+        let mut start = None;
+        loop {
+            self.count();
+            let output = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression("#pk = :pk AND begins_with(#sk, :prefix)")
+                .expression_attribute_names("#pk", TableDefinition::PARTITION_KEY)
+                .expression_attribute_names("#sk", TableDefinition::SORT_KEY)
+                .expression_attribute_values(":pk", s(&user_pk(user_id)))
+                .expression_attribute_values(":prefix", s(prefix))
+                .consistent_read(true)
+                .set_limit(self.page_limit)
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(classify)?;
+            for item in output.items.unwrap_or_default() {
+                found.push(from_item(item)?);
+            }
+            match output.last_evaluated_key {
+                Some(last) if !last.is_empty() => start = Some(last),
+                _ => return Ok(found),
+            }
+        }
     }
 
     fn put(&self, item: HashMap<String, AttributeValue>, must_be_new: bool) -> StoreResult<TransactWriteItem> {

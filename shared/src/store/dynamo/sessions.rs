@@ -287,33 +287,7 @@ impl DynamoStore {
 
 impl SessionListStore for DynamoStore {
     async fn list_sessions(&self, user_id: u64) -> StoreResult<Vec<Session>> {
-        let mut sessions = Vec::new();
-        let mut start = None;
-        loop {
-            self.count();
-            let output = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .key_condition_expression("#pk = :pk AND begins_with(#sk, :sessions)")
-                .expression_attribute_names("#pk", TableDefinition::PARTITION_KEY)
-                .expression_attribute_names("#sk", TableDefinition::SORT_KEY)
-                .expression_attribute_values(":pk", s(&user_pk(user_id)))
-                .expression_attribute_values(":sessions", s(SESSION_SK_PREFIX))
-                .consistent_read(true)
-                .set_limit(self.page_limit)
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .map_err(classify)?;
-            for item in output.items.unwrap_or_default() {
-                sessions.push(from_item(item)?);
-            }
-            match output.last_evaluated_key {
-                Some(last) if !last.is_empty() => start = Some(last),
-                _ => return Ok(sessions),
-            }
-        }
+        self.query_user_items(user_id, SESSION_SK_PREFIX).await
     }
 
     async fn revoke_other_sessions(

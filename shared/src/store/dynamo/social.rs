@@ -30,26 +30,7 @@ fn id_token_pk(digest: &str) -> String {
 
 impl DynamoStore {
     async fn next_link_id(&self) -> StoreResult<u64> {
-        self.count();
-        let output = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .set_key(Some(key(COUNTER_PK.to_owned(), LINK_COUNTER_SK)))
-            .update_expression("ADD #last :one")
-            .expression_attribute_names("#last", LINK_COUNTER_ATTRIBUTE)
-            .expression_attribute_values(":one", n(1))
-            .return_values(aws_sdk_dynamodb::types::ReturnValue::UpdatedNew)
-            .send()
-            .await
-            .map_err(classify)?;
-        output
-            .attributes
-            .as_ref()
-            .and_then(|attributes| attributes.get(LINK_COUNTER_ATTRIBUTE))
-            .and_then(|value| value.as_n().ok())
-            .and_then(|text| text.parse().ok())
-            .ok_or_else(|| StoreError::Other("link counter update returned no number".into()))
+        self.next_in(LINK_COUNTER_SK, LINK_COUNTER_ATTRIBUTE).await
     }
 
     /// The claim and the link item of a new link (both must be new).
@@ -74,17 +55,6 @@ impl DynamoStore {
     fn link_from(&self, claim: &HashMap<String, AttributeValue>) -> Option<(u64, u64)> {
         let number = |name: &str| claim.get(name)?.as_n().ok()?.parse().ok();
         Some((number("user_id")?, number("link_id")?))
-    }
-}
-
-fn new_link(id: u64, user_id: u64, new: NewSocialLink) -> SocialLink {
-    SocialLink {
-        id,
-        user_id,
-        provider: new.provider,
-        uid: new.uid,
-        date_joined: new.at.clone(),
-        last_login: new.at,
     }
 }
 
@@ -119,32 +89,7 @@ impl SocialStore for DynamoStore {
     }
 
     async fn social_links_of(&self, user_id: u64) -> StoreResult<Vec<SocialLink>> {
-        let mut links = Vec::new();
-        let mut start = None;
-        loop {
-            self.count();
-            let page = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .key_condition_expression("#pk = :pk AND begins_with(#sk, :prefix)")
-                .expression_attribute_names("#pk", TableDefinition::PARTITION_KEY)
-                .expression_attribute_names("#sk", TableDefinition::SORT_KEY)
-                .expression_attribute_values(":pk", s(&user_pk(user_id)))
-                .expression_attribute_values(":prefix", s(LINK_SK_PREFIX))
-                .consistent_read(true)
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .map_err(classify)?;
-            for item in page.items.unwrap_or_default() {
-                links.push(from_item::<SocialLink>(item)?);
-            }
-            match page.last_evaluated_key {
-                Some(next) if !next.is_empty() => start = Some(next),
-                _ => break,
-            }
-        }
+        let mut links: Vec<SocialLink> = self.query_user_items(user_id, LINK_SK_PREFIX).await?;
         links.sort_by_key(|link| link.id);
         Ok(links)
     }
@@ -160,7 +105,7 @@ impl SocialStore for DynamoStore {
         let (id, link_id) = tokio::try_join!(self.next_user_id(), self.next_link_id())?;
         let mut user = new.into_user(id, first_session.is_some(), email_verified);
         user.social_links = 1;
-        let link = new_link(link_id, id, link);
+        let link = link.into_link(link_id, id);
         let mut claim = key(email_pk(&user.email), EMAIL_SK);
         claim.insert("user_id".to_owned(), n(id));
         // In this order: the email claim first, the provider claim second (the outcome is
@@ -199,7 +144,7 @@ impl SocialStore for DynamoStore {
         new: NewSocialLink,
         events: &[SecurityEvent],
     ) -> StoreResult<LinkOutcome> {
-        let link = new_link(self.next_link_id().await?, user.id, new);
+        let link = new.into_link(self.next_link_id().await?, user.id);
         let mut items = self.link_items(&link)?;
         items.push(built(
             self.user_update(user.id)
